@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The Python frame walker: finds the sampled thread's PyThreadState by matching its
+ * thread_id (pthread_self(), which equals the thread's fs base on glibc and musl) over the
+ * interpreter's thread list, so it works while the thread has released the GIL and in any
+ * pid namespace; then follows the frame chain, leaf first, for at most TP_MAX_PYFRAMES
+ * frames. Every read is a bpf_probe_read_user that may fail; failures end the walk and are
+ * counted, never guessed around. Offsets come from struct tp_pyconfig (user/python.c).
+ *
+ * Both walks run under bpf_loop, whose callback the verifier checks once, so the stack depth
+ * costs nothing at load time. The walk state lives in a per-CPU scratch map, and the frames
+ * are copied into the sample record in one go at the end. */
+#ifndef TREEPROF_PYWALK_BPF_H
+#define TREEPROF_PYWALK_BPF_H
+
+#define PY_MAX_INTERPS 4
+#define PY_MAX_THREADS 256
+#define PY_CODE_READ   136 /* bytes of a code object read at once; covers the check fields */
+/* Entry markers and shim frames also take steps: allow one per Python frame. */
+#define PY_MAX_STEPS   (2 * TP_MAX_PYFRAMES)
+
+struct py_walk {
+	struct tp_pyconfig cfg;
+	struct tp_pyframe frames[TP_MAX_PYFRAMES];
+	__u8 code[PY_CODE_READ];
+	__u64 fsbase;
+	__u64 interp; /* thread search: current interpreter */
+	__u64 tstate; /* thread search: candidate; then the match */
+	__u64 frame;  /* frame walk: next frame */
+	__u32 n;      /* frames emitted */
+	__u32 status; /* enum tp_py_status */
+	__u32 interps; /* interpreters visited */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct py_walk);
+} py_walk_map SEC(".maps");
+
+static __always_inline int read_ptr(__u64 addr, __u64 *out)
+{
+	return bpf_probe_read_user(out, sizeof(*out), (const void *)addr);
+}
+
+static __always_inline struct py_walk *py_state(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&py_walk_map, &zero);
+}
+
+/* One step of the thread search: 0 to go on, 1 to stop (found, failed or exhausted). */
+static long py_thread_step(__u32 i, void *unused)
+{
+	struct py_walk *w = py_state();
+	__u64 tid_val;
+
+	if (!w)
+		return 1;
+	while (!w->tstate) { /* this interpreter has no (more) threads: next interpreter */
+		if (!w->interp || w->interps >= PY_MAX_INTERPS ||
+		    read_ptr(w->interp + w->cfg.interp_next, &w->interp))
+			return 1;
+		w->interps++;
+		if (!w->interp || read_ptr(w->interp + w->cfg.interp_threads, &w->tstate))
+			return 1;
+		if (!w->tstate)
+			return 0;
+	}
+	if (read_ptr(w->tstate + w->cfg.tstate_thread_id, &tid_val))
+		return 1;
+	if (tid_val == w->fsbase) {
+		w->status = TP_PY_OK;
+		return 1;
+	}
+	if (read_ptr(w->tstate + w->cfg.tstate_next, &w->tstate))
+		return 1;
+	return 0;
+}
+
+static __always_inline __u32 py_field32(const __u8 *buf, __u16 off)
+{
+	__u32 v = 0;
+
+	if (off <= PY_CODE_READ - sizeof(v))
+		__builtin_memcpy(&v, buf + off, sizeof(v));
+	return v;
+}
+
+static __always_inline __u64 py_field64(const __u8 *buf, __u16 off)
+{
+	__u64 v = 0;
+
+	if (off <= PY_CODE_READ - sizeof(v))
+		__builtin_memcpy(&v, buf + off, sizeof(v));
+	return v;
+}
+
+/* One step of the frame walk: 0 to go on, 1 to stop. Sets w->status when it stops early. */
+static long py_frame_step(__u32 i, void *unused)
+{
+	struct py_walk *w = py_state();
+	__u64 frame, code, lasti_ptr;
+	struct tp_pyframe *out;
+	__u32 lasti, n;
+	__u8 owner;
+
+	if (!w)
+		return 1;
+	frame = w->frame;
+	if (!frame)
+		return 1;
+	if (w->cfg.frame_owner != TP_OFF_NONE) {
+		if (bpf_probe_read_user(&owner, 1, (const void *)(frame + w->cfg.frame_owner)))
+			goto fail;
+		if (owner >= w->cfg.entry_owner)
+			goto next; /* C-stack entry marker, not a Python frame */
+	}
+	if (read_ptr(frame + w->cfg.frame_code, &code))
+		goto fail;
+	code &= ~(__u64)w->cfg.tag_bits;
+	if (!code || code == w->cfg.none_addr || code == w->cfg.init_cleanup)
+		goto next;
+	n = w->n;
+	if (n >= TP_MAX_PYFRAMES) {
+		w->status = TP_PY_TRUNCATED;
+		return 1;
+	}
+	if (w->cfg.lasti_kind == TP_LASTI_PTR) {
+		if (read_ptr(frame + w->cfg.frame_lasti, &lasti_ptr))
+			goto fail;
+		lasti = lasti_ptr > code && lasti_ptr - code < 0xffffffffULL
+				? (__u32)(lasti_ptr - code)
+				: 0xffffffff;
+	} else {
+		if (bpf_probe_read_user(&lasti, 4, (const void *)(frame + w->cfg.frame_lasti)))
+			goto fail;
+	}
+	if (bpf_probe_read_user(w->code, sizeof(w->code), (const void *)code))
+		goto fail;
+	out = &w->frames[n & (TP_MAX_PYFRAMES - 1)];
+	out->code = code;
+	out->lasti = lasti;
+	out->check = tp_code_check(py_field32(w->code, w->cfg.code_firstlineno),
+				   py_field32(w->code, w->cfg.code_argcount),
+				   py_field64(w->code, w->cfg.code_filename),
+				   py_field64(w->code, w->cfg.code_name));
+	w->n = n + 1;
+next:
+	if (read_ptr(frame + w->cfg.frame_back, &w->frame))
+		goto fail;
+	return 0;
+fail:
+	w->status = TP_PY_READ_FAIL;
+	return 1;
+}
+
+static __always_inline void pywalk(const struct tp_pyconfig *cfg, struct tp_sample *s)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct py_walk *w = py_state();
+	__u64 frame;
+	__u32 n;
+
+	if (!w)
+		return;
+	__builtin_memcpy(&w->cfg, cfg, sizeof(w->cfg));
+	w->fsbase = BPF_CORE_READ(task, thread.fsbase);
+	w->n = 0;
+	w->interps = 0;
+	w->tstate = 0;
+	w->status = TP_PY_NO_TSTATE;
+	if (w->fsbase && !read_ptr(cfg->runtime + cfg->rt_interp_head, &w->interp) && w->interp &&
+	    !read_ptr(w->interp + cfg->interp_threads, &w->tstate))
+		bpf_loop(PY_MAX_INTERPS * PY_MAX_THREADS, py_thread_step, NULL, 0);
+	if (w->status != TP_PY_OK) {
+		s->py_status = TP_PY_NO_TSTATE;
+		stat_inc(TP_STAT_PY_NO_TSTATE);
+		return;
+	}
+
+	w->status = 0;
+	if (read_ptr(w->tstate + cfg->tstate_frame, &frame) ||
+	    (cfg->cframe_frame != TP_OFF_NONE && frame &&
+	     read_ptr(frame + cfg->cframe_frame, &frame))) {
+		s->py_status = TP_PY_READ_FAIL;
+		stat_inc(TP_STAT_PY_READ_FAIL);
+		return;
+	}
+	w->frame = frame;
+	bpf_loop(PY_MAX_STEPS, py_frame_step, NULL, 0);
+
+	n = w->n;
+	if (n > TP_MAX_PYFRAMES)
+		n = TP_MAX_PYFRAMES;
+	s->n_py = n;
+	if (n)
+		bpf_probe_read_kernel(s->py, n * sizeof(s->py[0]), w->frames);
+	if (!w->status && w->frame) /* ran out of steps with frames left */
+		w->status = TP_PY_TRUNCATED;
+	if (!w->status)
+		w->status = n ? TP_PY_OK : TP_PY_NO_FRAME;
+	s->py_status = w->status;
+	if (w->status == TP_PY_TRUNCATED)
+		stat_inc(TP_STAT_PY_TRUNCATED);
+	else if (w->status == TP_PY_READ_FAIL)
+		stat_inc(TP_STAT_PY_READ_FAIL);
+	else if (w->status == TP_PY_NO_FRAME)
+		stat_inc(TP_STAT_PY_NO_FRAME);
+}
+
+#endif

@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: GPL-2.0
+/* treeprof's kernel side: keeps the set of traced processes current from the fork, exec and
+ * exit tracepoints, and samples the CPU stacks (kernel, native user, Python) of their
+ * threads from a cpu-clock perf event on every CPU. Records go to two ring buffers:
+ * process events (small, never starved by samples) and samples. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "treeprof.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by userspace before load: trace every process (tests and `--all`), not only the tree. */
+const volatile bool trace_all = false;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TP_MAX_TRACED);
+	__type(key, __u32); /* tgid */
+	__type(value, struct tp_proc);
+} traced SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TP_MAX_TRACED);
+	__type(key, __u32); /* tgid */
+	__type(value, struct tp_pyconfig);
+} pyconfigs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} proc_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20); /* resized by userspace (--ringbuf-mb) */
+} samples SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TP_STAT_NR);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+static __always_inline void stat_inc(__u32 which)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &which);
+
+	if (v)
+		*v += 1;
+}
+
+#include "pywalk.bpf.h"
+
+static __always_inline void fill_hdr(struct tp_hdr *h, __u16 type, __u32 size, __u32 pid,
+				     __u32 tid)
+{
+	h->type = type;
+	h->flags = 0;
+	h->size = size;
+	h->ts_ns = bpf_ktime_get_ns();
+	h->pid = pid;
+	h->tid = tid;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = BPF_CORE_READ(parent, tgid);
+	__u32 ctgid = BPF_CORE_READ(child, tgid);
+	struct tp_proc proc = {.ppid = ptgid};
+	struct tp_pyconfig *cfg;
+	struct tp_fork *ev;
+
+	if (ctgid == ptgid) /* a new thread, not a new process */
+		return 0;
+	if (!bpf_map_lookup_elem(&traced, &ptgid))
+		return 0;
+	if (bpf_map_update_elem(&traced, &ctgid, &proc, BPF_ANY)) {
+		stat_inc(TP_STAT_TRACED_FULL);
+		return 0;
+	}
+	stat_inc(TP_STAT_FORKS);
+	/* The child is a copy of the parent: same interpreter at the same addresses, so its
+	 * first samples already have Python frames. */
+	cfg = bpf_map_lookup_elem(&pyconfigs, &ptgid);
+	if (cfg)
+		bpf_map_update_elem(&pyconfigs, &ctgid, cfg, BPF_ANY);
+
+	ev = bpf_ringbuf_reserve(&proc_events, sizeof(*ev), 0);
+	if (!ev) {
+		stat_inc(TP_STAT_RB_DROPS);
+		return 0;
+	}
+	fill_hdr(&ev->hdr, TP_REC_FORK, sizeof(*ev), ctgid, BPF_CORE_READ(child, pid));
+	ev->ppid = ptgid;
+	ev->_pad = 0;
+	BPF_CORE_READ_STR_INTO(&ev->comm, child, comm);
+	bpf_ringbuf_submit(ev, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 tgid = BPF_CORE_READ(p, tgid);
+	struct tp_exec *ev;
+
+	if (!bpf_map_lookup_elem(&traced, &tgid))
+		return 0;
+	/* A new image: the old interpreter config is void until userspace finds the new one. */
+	bpf_map_delete_elem(&pyconfigs, &tgid);
+	stat_inc(TP_STAT_EXECS);
+
+	ev = bpf_ringbuf_reserve(&proc_events, sizeof(*ev), 0);
+	if (!ev) {
+		stat_inc(TP_STAT_RB_DROPS);
+		return 0;
+	}
+	fill_hdr(&ev->hdr, TP_REC_EXEC, sizeof(*ev), tgid, BPF_CORE_READ(p, pid));
+	BPF_CORE_READ_STR_INTO(&ev->comm, p, comm);
+	bpf_probe_read_kernel_str(ev->filename, sizeof(ev->filename), BPF_CORE_READ(bprm, filename));
+	bpf_ringbuf_submit(ev, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_exit, struct task_struct *p)
+{
+	__u32 tgid = BPF_CORE_READ(p, tgid);
+	struct tp_exit *ev;
+
+	if (!bpf_map_lookup_elem(&traced, &tgid))
+		return 0;
+	/* Only the last thread of the process ends it. */
+	if (BPF_CORE_READ(p, signal, live.counter) != 0)
+		return 0;
+	bpf_map_delete_elem(&traced, &tgid);
+	bpf_map_delete_elem(&pyconfigs, &tgid);
+	stat_inc(TP_STAT_EXITS);
+
+	ev = bpf_ringbuf_reserve(&proc_events, sizeof(*ev), 0);
+	if (!ev) {
+		stat_inc(TP_STAT_RB_DROPS);
+		return 0;
+	}
+	fill_hdr(&ev->hdr, TP_REC_EXIT, sizeof(*ev), tgid, BPF_CORE_READ(p, pid));
+	ev->exit_code = BPF_CORE_READ(p, exit_code);
+	ev->_pad = 0;
+	BPF_CORE_READ_STR_INTO(&ev->comm, p, comm);
+	bpf_ringbuf_submit(ev, 0);
+	return 0;
+}
+
+SEC("perf_event")
+int on_sample(struct bpf_perf_event_data *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32, tid = (__u32)id;
+	struct tp_pyconfig *cfg;
+	struct tp_sample *s;
+	long n;
+
+	if (!tgid)
+		return 0;
+	if (!trace_all && !bpf_map_lookup_elem(&traced, &tgid))
+		return 0;
+
+	s = bpf_ringbuf_reserve(&samples, sizeof(*s), 0);
+	if (!s) {
+		stat_inc(TP_STAT_RB_DROPS);
+		return 0;
+	}
+	fill_hdr(&s->hdr, TP_REC_SAMPLE, sizeof(*s), tgid, tid);
+	s->cpu = bpf_get_smp_processor_id();
+	s->_pad = 0;
+	bpf_get_current_comm(s->comm, sizeof(s->comm));
+
+	n = bpf_get_stack(ctx, s->kstack, sizeof(s->kstack), 0);
+	if (n < 0)
+		stat_inc(TP_STAT_KSTACK_ERR);
+	s->n_kstack = n < 0 ? n : n / 8;
+	n = bpf_get_stack(ctx, s->ustack, sizeof(s->ustack), BPF_F_USER_STACK);
+	if (n < 0)
+		stat_inc(TP_STAT_USTACK_ERR);
+	s->n_ustack = n < 0 ? n : n / 8;
+
+	s->n_py = 0;
+	s->py_status = TP_PY_NONE;
+	cfg = bpf_map_lookup_elem(&pyconfigs, &tgid);
+	if (cfg)
+		pywalk(cfg, s);
+
+	stat_inc(TP_STAT_SAMPLES);
+	bpf_ringbuf_submit(s, 0);
+	return 0;
+}
