@@ -1,0 +1,373 @@
+// SPDX-License-Identifier: GPL-2.0
+/* treeprof: sample whole Python process trees with eBPF.
+ * main.c only parses the command line and wires the tracer, the profile and the sinks. */
+#include <argp.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "datafile.h"
+#include "live.h"
+#include "proctree.h"
+#include "profile.h"
+#include "report.h"
+#include "tracer.h"
+
+#define DEFAULT_FREQ   99
+#define MAX_FREQ       10000
+#define DEFAULT_OUTPUT "treeprof.data"
+
+enum cmd { CMD_RECORD, CMD_LIVE, CMD_REPORT };
+
+struct args {
+	enum cmd cmd;
+	struct tracer_opts t;
+	const char *output;
+	const char *input;
+	const char *format;
+	struct report_opts r;
+	bool quiet;
+	char cmdline[1024]; /* how treeprof was run, for the recording */
+};
+
+enum { OPT_RINGBUF = 1000, OPT_NATIVE, OPT_MERGE, OPT_FORMAT, OPT_PID, OPT_TOP };
+
+const char *argp_program_version = "treeprof 0.1";
+const char *argp_program_bug_address = NULL;
+
+static const struct argp_option trace_options[] = {
+	{"pid", 'p', "PID", 0, "Trace PID and all its descendants, current and future"},
+	{"freq", 'F', "HZ", 0, "Samples per second per CPU (1-10000, default 99)"},
+	{"duration", 'd', "SECONDS", 0, "Stop after SECONDS (default: when the tree exits or Ctrl-C)"},
+	{"output", 'o', "FILE", 0, "record: write the recording to FILE (default treeprof.data)"},
+	{"ringbuf-mb", OPT_RINGBUF, "MB", 0, "Sample ring buffer size in MiB (power of 2, default 8)"},
+	{"native", OPT_NATIVE, NULL, 0, "Keep the interpreter's own C frames under Python frames"},
+	{"quiet", 'q', NULL, 0, "record: no summary at the end"},
+	{"verbose", 'v', NULL, 0, "Show libbpf's log and per-process diagnostics"},
+	{}};
+
+static const struct argp_option report_options[] = {
+	{"format", OPT_FORMAT, "FMT", 0, "text (default), folded or json"},
+	{"pid", OPT_PID, "PID", 0, "Only this process"},
+	{"merge", OPT_MERGE, NULL, 0, "folded: merge processes (no leading process frame)"},
+	{"top", OPT_TOP, "N", 0, "text: functions per top list (default 15)"},
+	{}};
+
+static int parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static error_t parse_trace_opt(int key, char *arg, struct argp_state *state)
+{
+	struct args *a = state->input;
+	long v;
+	char *end;
+
+	switch (key) {
+	case 'p':
+		if (parse_long(arg, 1, INT_MAX, &v))
+			argp_error(state, "invalid PID '%s'", arg);
+		a->t.pid = v;
+		break;
+	case 'F':
+		if (parse_long(arg, 1, MAX_FREQ, &v))
+			argp_error(state, "-F must be a whole number from 1 to %d, not '%s'",
+				   MAX_FREQ, arg);
+		a->t.freq = v;
+		break;
+	case 'd':
+		errno = 0;
+		a->t.duration = strtod(arg, &end);
+		if (errno || end == arg || *end || !(a->t.duration > 0) || a->t.duration > 1e7)
+			argp_error(state, "-d must be a positive number of seconds, not '%s'", arg);
+		break;
+	case 'o':
+		if (a->cmd != CMD_RECORD)
+			argp_error(state, "-o is for record");
+		a->output = arg;
+		break;
+	case OPT_RINGBUF:
+		if (parse_long(arg, 1, 1024, &v) || (v & (v - 1)))
+			argp_error(state, "--ringbuf-mb must be a power of two from 1 to 1024");
+		a->t.ringbuf_mb = v;
+		break;
+	case OPT_NATIVE:
+		a->t.native = true;
+		break;
+	case 'q':
+		a->quiet = true;
+		break;
+	case 'v':
+		a->t.verbose = true;
+		break;
+	case ARGP_KEY_ARG:
+		/* Everything from the first operand on is the command to launch. */
+		a->t.cmd = &state->argv[state->next - 1];
+		state->next = state->argc;
+		break;
+	case ARGP_KEY_END:
+		if (!a->t.pid && !a->t.cmd)
+			argp_error(state, "say what to trace: -p PID or -- COMMAND [ARGS]");
+		if (a->t.pid && a->t.cmd)
+			argp_error(state, "-p and a command exclude each other");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static error_t parse_report_opt(int key, char *arg, struct argp_state *state)
+{
+	struct args *a = state->input;
+	long v;
+
+	switch (key) {
+	case OPT_FORMAT:
+		if (strcmp(arg, "text") && strcmp(arg, "folded") && strcmp(arg, "json"))
+			argp_error(state, "unknown format '%s' (text, folded, json)", arg);
+		a->format = arg;
+		break;
+	case OPT_PID:
+		if (parse_long(arg, 1, INT_MAX, &v))
+			argp_error(state, "invalid PID '%s'", arg);
+		a->r.pid = v;
+		break;
+	case OPT_MERGE:
+		a->r.merge = true;
+		break;
+	case OPT_TOP:
+		if (parse_long(arg, 1, 10000, &v))
+			argp_error(state, "--top must be a whole number from 1 to 10000");
+		a->r.top = v;
+		break;
+	case ARGP_KEY_ARG:
+		if (a->input)
+			argp_error(state, "one recording at a time");
+		a->input = arg;
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const char record_doc[] =
+	"Record CPU samples of a whole process tree.\v"
+	"Examples:\n"
+	"  sudo treeprof record -p 1234            # 1234 and all its descendants, until Ctrl-C\n"
+	"  sudo treeprof record -F 999 -d 10 -p 1234\n"
+	"  sudo treeprof record -- python3 app.py  # launch and trace from the first instruction\n"
+	"  treeprof report treeprof.data";
+static const char live_doc[] =
+	"Print each sample of a whole process tree as it arrives.\v"
+	"Examples:\n"
+	"  sudo treeprof live -p 1234\n"
+	"  sudo treeprof live -F 20 -- python3 app.py";
+static const char report_doc[] =
+	"Summarise a recording.\v"
+	"Examples:\n"
+	"  treeprof report treeprof.data\n"
+	"  treeprof report treeprof.data --format folded | flamegraph.pl > cpu.svg\n"
+	"  treeprof report treeprof.data --format folded --merge --pid 1234";
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: treeprof COMMAND [OPTIONS]\n\n"
+		   "Commands:\n"
+		   "  record   record a process tree's CPU samples to a file\n"
+		   "  live     print a process tree's samples as they happen\n"
+		   "  report   summarise a recording (text, folded stacks)\n\n"
+		   "'treeprof COMMAND --help' shows each command's options.\n");
+}
+
+static void on_signal(int sig)
+{
+	tracer__request_stop();
+}
+
+static int summary_to(const struct profile *p, FILE *out, bool color)
+{
+	struct report_opts ro = {.top = 10, .color = color};
+
+	return report__text(p, out, &ro);
+}
+
+static int run_trace(struct args *a)
+{
+	struct datafile_writer *w = NULL;
+	struct sigaction sa = {.sa_handler = on_signal};
+	struct live_opts lo = {.out = stdout};
+	struct tracer_sink sink = {0};
+	struct profile *p;
+	struct tracer *t;
+	char buf[64];
+	int err;
+
+	if (a->t.pid) {
+		err = proc_check_target(a->t.pid);
+		if (err == -ESRCH) {
+			fprintf(stderr, "treeprof: no such process: %d\n", a->t.pid);
+			return 1;
+		}
+		if (err == -EINVAL) {
+			fprintf(stderr, "treeprof: %d is a kernel thread: nothing to profile in "
+					"user space\n", a->t.pid);
+			return 1;
+		}
+	}
+	p = profile__new();
+	if (!p) {
+		fprintf(stderr, "treeprof: out of memory\n");
+		return 1;
+	}
+	if (a->cmd == CMD_RECORD) {
+		w = datafile__create(a->output);
+		if (!w) {
+			fprintf(stderr, "treeprof: cannot write %s: %s\n", a->output, strerror(errno));
+			profile__free(p);
+			return 1;
+		}
+		profile__set_journal(p, w);
+	}
+	snprintf(buf, sizeof(buf), "%d", a->t.freq);
+	profile__set_meta(p, "frequency", buf);
+	snprintf(buf, sizeof(buf), "%lld", (long long)time(NULL));
+	profile__set_meta(p, "start_unix", buf);
+	profile__set_meta(p, "command", a->cmdline);
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (a->cmd == CMD_LIVE) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		lo.start_ns = ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+		live__sink(&sink, &lo);
+	}
+	t = tracer__start(&a->t, p, &sink);
+	if (!t) {
+		profile__set_journal(p, NULL);
+		if (w) {
+			datafile__close(w);
+			unlink(a->output);
+		}
+		profile__free(p);
+		return 1;
+	}
+	if (a->cmd == CMD_RECORD && !a->quiet)
+		fprintf(stderr, "treeprof: recording at %d Hz to %s; Ctrl-C to stop\n", a->t.freq,
+			a->output);
+	err = tracer__run(t);
+	tracer__free(t); /* stores the run's statistics in the profile (and its journal) */
+	if (w) {
+		profile__set_journal(p, NULL);
+		if (datafile__close(w) && !err)
+			err = -EIO;
+	}
+	if (err)
+		fprintf(stderr, "treeprof: %s\n", strerror(-err));
+	if (a->cmd == CMD_RECORD && !a->quiet) {
+		summary_to(p, stdout, isatty(STDOUT_FILENO));
+		fprintf(stderr, "treeprof: wrote %s (%zu samples, %u processes)\n", a->output,
+			profile__nsamples(p), profile__nprocs(p));
+	}
+	profile__free(p);
+	return err ? 1 : 0;
+}
+
+static int run_report(struct args *a)
+{
+	char err[256];
+	int truncated = 0, rc;
+	struct profile *p;
+
+	if (!a->input)
+		a->input = DEFAULT_OUTPUT;
+	p = datafile__read(a->input, err, sizeof(err), &truncated);
+	if (!p) {
+		fprintf(stderr, "treeprof: %s: %s\n", a->input, err);
+		return 1;
+	}
+	if (truncated)
+		fprintf(stderr, "treeprof: %s: recording was cut short; showing what it holds\n",
+			a->input);
+	if (a->r.pid && !profile__proc_find(p, a->r.pid)) {
+		fprintf(stderr, "treeprof: process %d is not in %s\n", a->r.pid, a->input);
+		profile__free(p);
+		return 1;
+	}
+	if (!a->format || !strcmp(a->format, "text")) {
+		a->r.color = isatty(STDOUT_FILENO);
+		rc = report__text(p, stdout, &a->r);
+	} else if (!strcmp(a->format, "json")) {
+		rc = report__json(p, stdout, &a->r);
+	} else {
+		rc = report__folded(p, stdout, &a->r);
+	}
+	if (fflush(stdout) && !rc)
+		rc = -errno;
+	profile__free(p);
+	return rc ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct args a = {.output = DEFAULT_OUTPUT};
+	struct argp argp = {0};
+
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		puts(argp_program_version);
+		return 0;
+	}
+	for (int i = 0, off = 0; i < argc && off < (int)sizeof(a.cmdline) - 1; i++)
+		off += snprintf(a.cmdline + off, sizeof(a.cmdline) - off, "%s%s", i ? " " : "",
+				argv[i]);
+	a.t.freq = DEFAULT_FREQ;
+	a.t.ringbuf_mb = 8;
+	a.r.top = 15;
+	if (!strcmp(argv[1], "record") || !strcmp(argv[1], "live")) {
+		a.cmd = argv[1][0] == 'r' ? CMD_RECORD : CMD_LIVE;
+		argp.options = trace_options;
+		argp.parser = parse_trace_opt;
+		argp.args_doc = "-p PID | -- COMMAND [ARGS...]";
+		argp.doc = a.cmd == CMD_RECORD ? record_doc : live_doc;
+	} else if (!strcmp(argv[1], "report")) {
+		a.cmd = CMD_REPORT;
+		argp.options = report_options;
+		argp.parser = parse_report_opt;
+		argp.args_doc = "[FILE]";
+		argp.doc = report_doc;
+	} else {
+		fprintf(stderr, "treeprof: unknown command '%s'\n", argv[1]);
+		usage(stderr);
+		return 2;
+	}
+	/* argv[0] becomes "treeprof record" for argp's messages. */
+	char name[64];
+
+	snprintf(name, sizeof(name), "treeprof %s", argv[1]);
+	argv[1] = name;
+	if (argp_parse(&argp, argc - 1, argv + 1, ARGP_IN_ORDER, NULL, &a))
+		return 2;
+	return a.cmd == CMD_REPORT ? run_report(&a) : run_trace(&a);
+}

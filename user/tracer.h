@@ -1,0 +1,54 @@
+/* The tracer: loads and attaches the BPF programs, keeps the traced tree, turns kernel
+ * records into profile entries (through the symbolizer), and hands each sample and process
+ * event to the active sinks. One tracer per run; it owns the skeleton and every BPF link,
+ * and closes them all on every exit path (links also die with the process's descriptors). */
+#ifndef TREEPROF_TRACER_H
+#define TREEPROF_TRACER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct profile;
+struct tp_process;
+struct tp_sample_rec;
+
+struct tracer_opts {
+	pid_t pid;	     /* -p: trace this process and its descendants */
+	char **cmd;	     /* -- CMD ARGS: launch and trace from the first instruction */
+	int freq;	     /* -F: samples per second per CPU */
+	double duration;     /* -d: stop after this many seconds (0: until the tree exits) */
+	int ringbuf_mb;	     /* sample ring buffer size in MiB (power of two) */
+	bool native;	     /* keep the interpreter's own native frames under Python frames */
+	bool verbose;	     /* libbpf's log on stderr */
+};
+
+/* What a sink is told; every callback is optional. The profile is the tracer's aggregate:
+ * sinks may read it (frame labels, process table) while the run goes on. */
+struct tracer_sink {
+	void *ctx;
+	void (*on_sample)(void *ctx, const struct profile *p, const struct tp_sample_rec *s,
+			  pid_t pid);
+	void (*on_proc)(void *ctx, const struct profile *p, const struct tp_process *proc,
+			const char *what /* "start", "exec", "exit" */);
+	void (*on_tick)(void *ctx, const struct profile *p); /* about once a second */
+};
+
+struct tracer;
+
+/* Check privileges and kernel support, load and attach everything, seed the tree (or launch
+ * the command, held before exec until all is attached). NULL with errno set after printing
+ * one line saying what failed and what to do. prof receives the aggregate (and its journal). */
+struct tracer *tracer__start(const struct tracer_opts *o, struct profile *prof,
+			     const struct tracer_sink *sink);
+/* Poll until the tree has exited, the duration has passed, or a stop was requested.
+ * 0 or negative errno. */
+int tracer__run(struct tracer *t);
+/* Async-signal-safe: ask tracer__run to return (SIGINT, SIGTERM). */
+void tracer__request_stop(void);
+/* Detach everything, store the run's statistics in the profile, free. Takes NULL. */
+void tracer__free(struct tracer *t);
+/* Wait status of the launched command (-- CMD), or -1 when none was launched or reaped. */
+int tracer__cmd_status(const struct tracer *t);
+
+#endif
