@@ -1,0 +1,109 @@
+/* The aggregate of one recording: interned frames and stacks, the process tree, samples
+ * and run statistics. The tracer fills it as events arrive; datafile__read() fills it by
+ * replaying a recording; report writers read it and never change it.
+ *
+ * A profile may have a journal (struct datafile_writer): every frame, stack, process event,
+ * sample and statistic that enters the profile is appended to the journal as it arrives,
+ * so the recording on disk is written incrementally by the same calls that build it. */
+#ifndef TREEPROF_PROFILE_H
+#define TREEPROF_PROFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum tp_frame_kind {
+	TP_FRAME_PYTHON = 1, /* name: qualified name; file: source file; line */
+	TP_FRAME_NATIVE = 2, /* name: symbol or "[unknown]"; file: module path or NULL */
+	TP_FRAME_KERNEL = 3, /* name: kernel symbol; file: module or NULL for vmlinux */
+};
+
+struct tp_frame {
+	uint8_t kind;	  /* enum tp_frame_kind */
+	const char *name; /* never NULL */
+	const char *file; /* may be NULL */
+	uint32_t line;	  /* 0: unknown or not applicable */
+};
+
+struct tp_process {
+	uint32_t idx; /* index in the profile's process table */
+	pid_t pid, ppid;
+	uint64_t start_ns; /* CLOCK_MONOTONIC; 0 when it was already running at attach */
+	uint64_t end_ns;   /* 0 while alive / alive at the end of the recording */
+	bool exited;
+	int exit_code;	  /* wait status (code << 8 | signal) when exited */
+	char *comm;	  /* kernel comm, updated on exec */
+	char *cmdline;	  /* argv joined by spaces, may be "" */
+	char *exe;	  /* executable path as the process sees it, may be "" */
+	uint64_t samples; /* CPU samples attributed to this process */
+};
+
+struct tp_sample_rec {
+	uint64_t ts_ns;
+	uint32_t proc; /* process index */
+	uint32_t tid;
+	uint32_t cpu;
+	uint32_t stack; /* stack id */
+	uint64_t weight;
+};
+
+struct profile;
+struct datafile_writer;
+
+struct profile *profile__new(void);
+void profile__free(struct profile *p);
+
+/* Attach a journal; the profile does not own it. Pass NULL to detach. */
+void profile__set_journal(struct profile *p, struct datafile_writer *w);
+
+/* Intern a frame (strings copied); equal frames get the same id. Ids are dense from 0. */
+int profile__frame(struct profile *p, const struct tp_frame *f, uint32_t *id);
+const struct tp_frame *profile__frame_get(const struct profile *p, uint32_t id);
+uint32_t profile__nframes(const struct profile *p);
+
+/* Intern a stack of frame ids, root first; equal stacks get the same id (dense from 0). */
+int profile__stack(struct profile *p, const uint32_t *frames, uint32_t n, uint32_t *id);
+const uint32_t *profile__stack_get(const struct profile *p, uint32_t id, uint32_t *n);
+uint32_t profile__nstacks(const struct profile *p);
+
+/* Process events. A pid seen again after it exited starts a new process entry; events and
+ * samples for a pid go to its newest entry. proc_start of a live pid updates it. */
+int profile__proc_start(struct profile *p, pid_t pid, pid_t ppid, uint64_t ts_ns, const char *comm,
+			const char *cmdline, const char *exe);
+int profile__proc_exec(struct profile *p, pid_t pid, uint64_t ts_ns, const char *comm,
+		       const char *cmdline, const char *exe);
+int profile__proc_exit(struct profile *p, pid_t pid, uint64_t ts_ns, int exit_code);
+/* The newest entry for pid, or NULL. */
+struct tp_process *profile__proc_find(const struct profile *p, pid_t pid);
+uint32_t profile__nprocs(const struct profile *p);
+const struct tp_process *profile__proc_at(const struct profile *p, uint32_t idx);
+
+/* One CPU sample of pid/tid on stack. The pid must have a process entry (one is made with
+ * unknown parent if not). */
+int profile__sample(struct profile *p, uint64_t ts_ns, pid_t pid, pid_t tid, uint32_t cpu,
+		    uint32_t stack, uint64_t weight);
+size_t profile__nsamples(const struct profile *p);
+const struct tp_sample_rec *profile__sample_at(const struct profile *p, size_t i);
+
+/* Named run statistics (drops, truncations, duration...): set replaces. */
+int profile__set_stat(struct profile *p, const char *name, uint64_t value);
+/* 0 and *value, or -ENOENT. */
+int profile__get_stat(const struct profile *p, const char *name, uint64_t *value);
+/* Iterate statistics in the order they were first set: name or NULL past the end. */
+const char *profile__stat_at(const struct profile *p, uint32_t i, uint64_t *value);
+
+/* Run metadata: sampling frequency, start time (CLOCK_REALTIME ns), command line of the run. */
+int profile__set_meta(struct profile *p, const char *key, const char *value);
+const char *profile__get_meta(const struct profile *p, const char *key);
+/* Iterate metadata in the order keys were first set: key (and *value) or NULL past the end. */
+const char *profile__meta_at(const struct profile *p, uint32_t i, const char **value);
+
+/* Aggregate counts per (process index, stack id), for writers: calls fn for each pair
+ * with its summed weight, in no particular order; a non-zero return stops the walk. */
+int profile__for_each_stack_count(const struct profile *p,
+				  int (*fn)(uint32_t proc, uint32_t stack, uint64_t weight,
+					    void *ctx),
+				  void *ctx);
+
+#endif

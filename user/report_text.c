@@ -1,0 +1,518 @@
+/* Text summary for a terminal, at most 100 columns: run header, process tree, top functions
+ * by self and total samples, top functions per process, statistics.
+ *
+ * "Functions" group frames by kind, name and file (a Python function over all its lines).
+ * Self samples are those where the function is the leaf; total samples count a stack once
+ * even when the function appears in it several times (recursion). The run's duration comes
+ * from the stat "duration_ns" (else the span of the sample timestamps) and the frequency
+ * from the meta key "frequency" (Hz); the meta key "command" is shown when set. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "profile.h"
+#include "report.h"
+
+#define WIDTH	   100
+#define TREE_COLS  54 /* columns before the command in the process tree */
+#define FUNC_COLS  35 /* columns before the function in the top lists */
+#define MAX_INDENT 24
+#define LABEL_MAX  (2 * 65536 + 64) /* any frame label: names and files are capped at 64 KiB */
+
+struct func {
+	uint32_t frame; /* a representative frame */
+	uint64_t self, total;
+	uint64_t mark; /* last stack walk that counted total */
+	char *label;
+};
+
+struct proc_func {
+	uint32_t proc, func;
+	uint64_t self;
+};
+
+struct text {
+	const struct profile *p;
+	const struct report_opts *o;
+	uint32_t *fmap; /* frame id -> function index */
+	struct func *funcs;
+	uint32_t nfuncs;
+	uint64_t walk;
+	struct proc_func *pf;
+	size_t npf, pf_cap;
+	uint64_t total; /* weight of all samples kept */
+	uint64_t *proc_total;
+	uint64_t *proc_nostack; /* weight of samples without any frame */
+};
+
+static bool proc_kept(const struct text *t, uint32_t idx)
+{
+	const struct tp_process *pr = profile__proc_at(t->p, idx);
+
+	return pr && (!t->o->pid || pr->pid == t->o->pid);
+}
+
+/* Copy s into buf (of size > width), keeping at most width bytes; elides the middle. */
+static const char *fit(char *buf, const char *s, size_t width)
+{
+	size_t len = strlen(s), head;
+
+	if (len <= width)
+		return strcpy(buf, s);
+	if (width < 8) {
+		memcpy(buf, s, width);
+		buf[width] = 0;
+		return buf;
+	}
+	head = (width - 3) / 2;
+	memcpy(buf, s, head);
+	memcpy(buf + head, "...", 3);
+	strcpy(buf + head + 3, s + len - (width - 3 - head));
+	return buf;
+}
+
+static void heading(const struct text *t, FILE *out, const char *title)
+{
+	if (t->o->color)
+		fprintf(out, "\n\033[1m%s\033[0m\n", title);
+	else
+		fprintf(out, "\n%s\n", title);
+}
+
+static double pct(uint64_t part, uint64_t whole)
+{
+	return whole ? 100.0 * (double)part / (double)whole : 0.0;
+}
+
+/* Group frames into functions: a small open-addressing table keyed on kind, name, file. */
+static int build_funcs(struct text *t)
+{
+	uint32_t nframes = profile__nframes(t->p), cap = 64, *slots;
+	char *lab = malloc(LABEL_MAX);
+	int err = -ENOMEM;
+
+	while (cap < nframes * 2u + 2)
+		cap *= 2;
+	slots = calloc(cap, sizeof(*slots));
+	t->fmap = calloc(nframes ? nframes : 1, sizeof(*t->fmap));
+	t->funcs = calloc(nframes ? nframes : 1, sizeof(*t->funcs));
+	if (!lab || !slots || !t->fmap || !t->funcs)
+		goto out;
+	for (uint32_t i = 0; i < nframes; i++) {
+		const struct tp_frame *f = profile__frame_get(t->p, i), *g;
+		uint64_t h = 0xcbf29ce484222325ULL ^ f->kind;
+		uint32_t j;
+
+		for (const char *s = f->name; *s; s++)
+			h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+		for (const char *s = f->file ? f->file : ""; *s; s++)
+			h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+		for (j = h & (cap - 1); slots[j]; j = (j + 1) & (cap - 1)) {
+			g = profile__frame_get(t->p, t->funcs[slots[j] - 1].frame);
+			if (g->kind == f->kind && !strcmp(g->name, f->name) &&
+			    !strcmp(g->file ? g->file : "", f->file ? f->file : ""))
+				break;
+		}
+		if (!slots[j]) {
+			struct func *fn = &t->funcs[t->nfuncs];
+
+			/* the function's label is its frame's label without the line */
+			fn->frame = i;
+			report__frame_label(t->p, i, lab, LABEL_MAX);
+			if (f->kind == TP_FRAME_PYTHON && f->line && f->file) {
+				char *colon = strrchr(lab, ':');
+
+				if (colon)
+					strcpy(colon, ")");
+			}
+			fn->label = strdup(lab);
+			if (!fn->label)
+				goto out;
+			slots[j] = ++t->nfuncs;
+		}
+		t->fmap[i] = slots[j] - 1;
+	}
+	err = 0;
+out:
+	free(lab);
+	free(slots);
+	return err;
+}
+
+static int count_stack(uint32_t proc, uint32_t stack, uint64_t weight, void *ctx)
+{
+	struct text *t = ctx;
+	const uint32_t *frames;
+	uint32_t n;
+
+	if (!proc_kept(t, proc))
+		return 0;
+	t->total += weight;
+	t->proc_total[proc] += weight;
+	frames = profile__stack_get(t->p, stack, &n);
+	if (!n) {
+		t->proc_nostack[proc] += weight;
+		return 0;
+	}
+	t->walk++;
+	for (uint32_t i = 0; i < n; i++) {
+		struct func *fn = &t->funcs[t->fmap[frames[i]]];
+
+		if (fn->mark != t->walk) {
+			fn->mark = t->walk;
+			fn->total += weight;
+		}
+	}
+	t->funcs[t->fmap[frames[n - 1]]].self += weight;
+	if (t->npf == t->pf_cap) {
+		size_t ncap = t->pf_cap ? t->pf_cap * 2 : 256;
+		struct proc_func *pf = reallocarray(t->pf, ncap, sizeof(*pf));
+
+		if (!pf)
+			return -ENOMEM;
+		t->pf = pf;
+		t->pf_cap = ncap;
+	}
+	t->pf[t->npf++] = (struct proc_func){proc, t->fmap[frames[n - 1]], weight};
+	return 0;
+}
+
+static void print_header(const struct text *t, FILE *out, uint32_t nkept)
+{
+	const char *freq = profile__get_meta(t->p, "frequency");
+	const char *cmd = profile__get_meta(t->p, "command");
+	uint64_t dur = 0, lo = UINT64_MAX, hi = 0;
+	char buf[WIDTH + 1];
+
+	if (profile__get_stat(t->p, "duration_ns", &dur)) {
+		for (size_t i = 0; i < profile__nsamples(t->p); i++) {
+			const struct tp_sample_rec *s = profile__sample_at(t->p, i);
+
+			lo = s->ts_ns < lo ? s->ts_ns : lo;
+			hi = s->ts_ns > hi ? s->ts_ns : hi;
+		}
+		dur = hi > lo ? hi - lo : 0;
+	}
+	fprintf(out, t->o->color ? "\033[1mtreeprof report\033[0m\n" : "treeprof report\n");
+	if (cmd)
+		fprintf(out, "command    %s\n", fit(buf, cmd, WIDTH - 11));
+	fprintf(out, "duration   %.2f s   frequency %s Hz   samples %llu   processes %u\n",
+		(double)dur / 1e9, freq ? fit(buf, freq, 20) : "?", (unsigned long long)t->total,
+		nkept);
+}
+
+static void lifetime(const struct tp_process *pr, char *buf, size_t len)
+{
+	if (!pr->exited)
+		snprintf(buf, len, "running");
+	else if (!pr->start_ns || pr->end_ns < pr->start_ns)
+		snprintf(buf, len, "?");
+	else
+		snprintf(buf, len, "%.2fs", (double)(pr->end_ns - pr->start_ns) / 1e9);
+}
+
+static void exit_status(const struct tp_process *pr, char *buf, size_t len)
+{
+	int sig = pr->exit_code & 0x7f;
+	const char *name = sig ? sigabbrev_np(sig) : NULL;
+
+	if (!pr->exited)
+		snprintf(buf, len, "-");
+	else if (name)
+		snprintf(buf, len, "SIG%s", name);
+	else if (sig)
+		snprintf(buf, len, "signal %d", sig);
+	else
+		snprintf(buf, len, "exit %d", (pr->exit_code >> 8) & 0xff);
+}
+
+static void print_proc(const struct text *t, FILE *out, uint32_t idx, uint32_t depth)
+{
+	const struct tp_process *pr = profile__proc_at(t->p, idx);
+	const char *cmd = pr->cmdline && *pr->cmdline ? pr->cmdline : pr->comm;
+	uint32_t indent = depth * 2 > MAX_INDENT ? MAX_INDENT : depth * 2;
+	char life[16], status[16], share[16], buf[WIDTH + 1];
+
+	lifetime(pr, life, sizeof(life));
+	exit_status(pr, status, sizeof(status));
+	snprintf(share, sizeof(share), "%5.1f%%", pct(t->proc_total[idx], t->total));
+	fprintf(out, "%7d %7d %9s %9llu %6s %-10s %*s%s\n", (int)pr->pid, (int)pr->ppid, life,
+		(unsigned long long)t->proc_total[idx], share, status, (int)indent, "",
+		fit(buf, cmd ? cmd : "", WIDTH - TREE_COLS - indent));
+}
+
+/* Depth-first from r, children in index order; seen guards against parent cycles. */
+static void walk_tree(const struct text *t, FILE *out, uint32_t r, const uint32_t *first,
+		      const uint32_t *next, const uint32_t *parent, bool *seen)
+{
+	uint32_t i = r, d = 0, c;
+
+	for (;;) {
+		seen[i] = true;
+		if (proc_kept(t, i))
+			print_proc(t, out, i, d);
+		for (c = first[i]; c != UINT32_MAX && seen[c]; c = next[c])
+			;
+		if (c != UINT32_MAX) {
+			i = c;
+			d++;
+			continue;
+		}
+		while (i != r) {
+			for (c = next[i]; c != UINT32_MAX && seen[c]; c = next[c])
+				;
+			if (c != UINT32_MAX)
+				break;
+			i = parent[i];
+			d--;
+		}
+		if (i == r)
+			return;
+		i = c;
+	}
+}
+
+/* Parent of each process: the newest entry for its ppid made before it, else the newest. */
+static int print_tree(const struct text *t, FILE *out)
+{
+	uint32_t n = profile__nprocs(t->p);
+	uint32_t *first = calloc(n + 1, sizeof(uint32_t)), *next = calloc(n + 1, sizeof(uint32_t));
+	uint32_t *parent = calloc(n + 1, sizeof(uint32_t));
+	bool *seen = calloc(n + 1, sizeof(bool));
+	int err = -ENOMEM;
+
+	if (!first || !next || !parent || !seen)
+		goto out;
+	fprintf(out, "%7s %7s %9s %9s %6s %-10s %s\n", "PID", "PPID", "LIFETIME", "SAMPLES",
+		"SHARE", "STATUS", "COMMAND");
+	for (uint32_t i = 0; i < n; i++) {
+		const struct tp_process *pr = profile__proc_at(t->p, i), *pp;
+
+		first[i] = next[i] = parent[i] = UINT32_MAX;
+		for (uint32_t j = i; j-- > 0 && pr->ppid;) {
+			if (profile__proc_at(t->p, j)->pid == pr->ppid) {
+				parent[i] = j;
+				break;
+			}
+		}
+		pp = profile__proc_find(t->p, pr->ppid);
+		if (parent[i] == UINT32_MAX && pp && pp->idx != i && pr->ppid)
+			parent[i] = pp->idx;
+		if (t->o->pid)
+			parent[i] = UINT32_MAX;
+	}
+	for (uint32_t i = n; i-- > 0;) {
+		if (parent[i] != UINT32_MAX) {
+			next[i] = first[parent[i]];
+			first[parent[i]] = i;
+		}
+	}
+	/* roots in order, then anything left in a parent cycle */
+	for (uint32_t r = 0; r < n; r++)
+		if (!seen[r] && parent[r] == UINT32_MAX)
+			walk_tree(t, out, r, first, next, parent, seen);
+	for (uint32_t r = 0; r < n; r++)
+		if (!seen[r])
+			walk_tree(t, out, r, first, next, parent, seen);
+	err = 0;
+out:
+	free(first);
+	free(next);
+	free(parent);
+	free(seen);
+	return err;
+}
+
+static int by_self(const void *x, const void *y, void *ctx)
+{
+	const struct func *a = &((const struct text *)ctx)->funcs[*(const uint32_t *)x];
+	const struct func *b = &((const struct text *)ctx)->funcs[*(const uint32_t *)y];
+
+	if (a->self != b->self)
+		return a->self > b->self ? -1 : 1;
+	if (a->total != b->total)
+		return a->total > b->total ? -1 : 1;
+	return strcmp(a->label, b->label);
+}
+
+static int by_total(const void *x, const void *y, void *ctx)
+{
+	const struct func *a = &((const struct text *)ctx)->funcs[*(const uint32_t *)x];
+	const struct func *b = &((const struct text *)ctx)->funcs[*(const uint32_t *)y];
+
+	if (a->total != b->total)
+		return a->total > b->total ? -1 : 1;
+	return by_self(x, y, ctx);
+}
+
+static int print_top(const struct text *t, FILE *out, bool total)
+{
+	uint32_t *order = malloc((t->nfuncs + 1) * sizeof(*order)), shown = 0;
+	char buf[WIDTH + 1];
+
+	if (!order)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < t->nfuncs; i++)
+		order[i] = i;
+	qsort_r(order, t->nfuncs, sizeof(*order), total ? by_total : by_self, (void *)t);
+	heading(t, out, total ? "Top functions by total samples" : "Top functions by self samples");
+	fprintf(out, "%8s %7s %8s %7s  %s\n", "SELF", "SELF%", "TOTAL", "TOTAL%", "FUNCTION");
+	for (uint32_t i = 0; i < t->nfuncs && shown < (uint32_t)t->o->top; i++) {
+		const struct func *fn = &t->funcs[order[i]];
+
+		if (!(total ? fn->total : fn->self))
+			break;
+		fprintf(out, "%8llu %6.1f%% %8llu %6.1f%%  %s\n", (unsigned long long)fn->self,
+			pct(fn->self, t->total), (unsigned long long)fn->total,
+			pct(fn->total, t->total), fit(buf, fn->label, WIDTH - FUNC_COLS));
+		shown++;
+	}
+	if (!shown)
+		fprintf(out, "%8s\n", "(none)");
+	free(order);
+	return 0;
+}
+
+static int pf_by_proc_func(const void *x, const void *y)
+{
+	const struct proc_func *a = x, *b = y;
+
+	if (a->proc != b->proc)
+		return a->proc < b->proc ? -1 : 1;
+	return a->func < b->func ? -1 : a->func > b->func;
+}
+
+static int pf_by_self(const void *x, const void *y, void *ctx)
+{
+	const struct proc_func *a = x, *b = y;
+	const struct text *t = ctx;
+
+	if (a->self != b->self)
+		return a->self > b->self ? -1 : 1;
+	return strcmp(t->funcs[a->func].label, t->funcs[b->func].label);
+}
+
+static int procs_by_samples(const void *x, const void *y, void *ctx)
+{
+	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+	const struct text *t = ctx;
+
+	if (t->proc_total[a] != t->proc_total[b])
+		return t->proc_total[a] > t->proc_total[b] ? -1 : 1;
+	return a < b ? -1 : a > b;
+}
+
+/* Top self functions of each process with samples, busiest process first. */
+static int print_per_process(struct text *t, FILE *out)
+{
+	uint32_t n = profile__nprocs(t->p), *order = malloc((n + 1) * sizeof(*order));
+	size_t *start = calloc(n + 1, sizeof(*start)), *end = calloc(n + 1, sizeof(*end));
+	char buf[WIDTH + 1], line[WIDTH + 1];
+	size_t i, j, m = 0;
+	int err = -ENOMEM;
+
+	if (!order || !start || !end)
+		goto out;
+	/* merge (proc, func) pairs, then each process's run sorted by self */
+	qsort(t->pf, t->npf, sizeof(*t->pf), pf_by_proc_func);
+	for (i = 0; i < t->npf; i = j) {
+		t->pf[m] = t->pf[i];
+		for (j = i + 1; j < t->npf && !pf_by_proc_func(&t->pf[i], &t->pf[j]); j++)
+			t->pf[m].self += t->pf[j].self;
+		m++;
+	}
+	t->npf = m;
+	for (i = 0; i < t->npf; i = j) {
+		for (j = i; j < t->npf && t->pf[j].proc == t->pf[i].proc; j++)
+			;
+		start[t->pf[i].proc] = i;
+		end[t->pf[i].proc] = j;
+		qsort_r(t->pf + i, j - i, sizeof(*t->pf), pf_by_self, t);
+	}
+	for (uint32_t k = 0; k < n; k++)
+		order[k] = k;
+	qsort_r(order, n, sizeof(*order), procs_by_samples, t);
+	heading(t, out, "Top functions per process (self samples)");
+	for (uint32_t k = 0; k < n && t->proc_total[order[k]]; k++) {
+		const struct tp_process *pr = profile__proc_at(t->p, order[k]);
+		const char *cmd = *pr->cmdline ? pr->cmdline : pr->comm;
+
+		uint64_t total = t->proc_total[order[k]], nostack = t->proc_nostack[order[k]];
+
+		snprintf(line, sizeof(line), "pid %d: %s", (int)pr->pid, cmd);
+		fprintf(out, "%s%s (%llu sample%s)\n", k ? "\n" : "", fit(buf, line, WIDTH - 32),
+			(unsigned long long)total, total == 1 ? "" : "s");
+		for (i = start[order[k]], j = 0; i < end[order[k]] && j < (size_t)t->o->top;
+		     i++, j++)
+			fprintf(out, "%8llu %6.1f%%  %s\n", (unsigned long long)t->pf[i].self,
+				pct(t->pf[i].self, total),
+				fit(buf, t->funcs[t->pf[i].func].label, WIDTH - 18));
+		if (nostack)
+			fprintf(out, "%8llu %6.1f%%  %s\n", (unsigned long long)nostack,
+				pct(nostack, total), "(no stack captured)");
+	}
+	err = 0;
+out:
+	free(order);
+	free(start);
+	free(end);
+	return err;
+}
+
+static void print_stats(const struct text *t, FILE *out)
+{
+	const char *name;
+	uint64_t v;
+	char buf[WIDTH + 1];
+	uint32_t i;
+
+	heading(t, out, "Statistics");
+	for (i = 0; (name = profile__stat_at(t->p, i, &v)); i++)
+		fprintf(out, "  %-50s %20llu\n", fit(buf, name, 50), (unsigned long long)v);
+	if (!i)
+		fprintf(out, "  (none)\n");
+}
+
+int report__text(const struct profile *p, FILE *out, const struct report_opts *o)
+{
+	struct report_opts opts = *o;
+	struct text t = {.p = p, .o = &opts};
+	uint32_t nkept = 0;
+	int err;
+
+	if (opts.top <= 0)
+		opts.top = 15;
+	t.proc_total = calloc(profile__nprocs(p) + 1, sizeof(*t.proc_total));
+	t.proc_nostack = calloc(profile__nprocs(p) + 1, sizeof(*t.proc_nostack));
+	err = t.proc_total && t.proc_nostack ? build_funcs(&t) : -ENOMEM;
+	if (!err)
+		err = profile__for_each_stack_count(p, count_stack, &t);
+	if (err)
+		goto out;
+	for (uint32_t i = 0; i < profile__nprocs(p); i++)
+		nkept += proc_kept(&t, i);
+	print_header(&t, out, nkept);
+	heading(&t, out, "Processes");
+	err = print_tree(&t, out);
+	if (!err)
+		err = print_top(&t, out, false);
+	if (!err)
+		err = print_top(&t, out, true);
+	if (!err)
+		err = print_per_process(&t, out);
+	if (err)
+		goto out;
+	print_stats(&t, out);
+	if (fflush(out) || ferror(out))
+		err = -EIO;
+out:
+	for (uint32_t i = 0; t.funcs && i < t.nfuncs; i++)
+		free(t.funcs[i].label);
+	free(t.funcs);
+	free(t.fmap);
+	free(t.pf);
+	free(t.proc_total);
+	free(t.proc_nostack);
+	return err;
+}
