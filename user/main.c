@@ -200,6 +200,12 @@ static void on_signal(int sig)
 	tracer__request_stop();
 }
 
+/* record: push the recording to disk about once a second, so a crash loses at most that. */
+static void record_tick(void *ctx, const struct profile *p)
+{
+	datafile__flush(ctx);
+}
+
 static int summary_to(const struct profile *p, FILE *out, bool color)
 {
 	struct report_opts ro = {.top = 10, .color = color};
@@ -243,6 +249,8 @@ static int run_trace(struct args *a)
 			return 1;
 		}
 		profile__set_journal(p, w);
+		sink.ctx = w;
+		sink.on_tick = record_tick;
 	}
 	snprintf(buf, sizeof(buf), "%d", a->t.freq);
 	profile__set_meta(p, "frequency", buf);

@@ -164,6 +164,17 @@ void proc_read_comm(pid_t pid, char *buf, size_t len)
 		buf[n - 1] = 0;
 }
 
+bool proc_is_dead(pid_t pid)
+{
+	char path[64], buf[512], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (read_small(path, buf, sizeof(buf)) <= 0)
+		return true;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+}
+
 int proc_check_target(pid_t pid)
 {
 	unsigned long flags;
@@ -351,4 +362,14 @@ bool pidset__has(const struct pidset *s, pid_t pid)
 size_t pidset__count(const struct pidset *s)
 {
 	return s->count;
+}
+
+size_t pidset__list(const struct pidset *s, pid_t *out, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->cap && n < max; i++)
+		if (s->slots[i] > 0)
+			out[n++] = s->slots[i];
+	return n;
 }

@@ -34,6 +34,8 @@ char *proc_read_cmdline(pid_t pid);
 char *proc_read_exe(pid_t pid);
 /* comm into buf, "?" if unknown. */
 void proc_read_comm(pid_t pid, char *buf, size_t len);
+/* True when pid is gone or a zombie: it has exited, whether or not anyone saw it. */
+bool proc_is_dead(pid_t pid);
 /* 0 if pid exists and is a user process; -ESRCH if no such process; -EINVAL if it is a
  * kernel thread. */
 int proc_check_target(pid_t pid);
@@ -48,5 +50,7 @@ int pidset__add(struct pidset *s, pid_t pid);
 void pidset__del(struct pidset *s, pid_t pid);
 bool pidset__has(const struct pidset *s, pid_t pid);
 size_t pidset__count(const struct pidset *s);
+/* Copy up to max members into out (any order); returns how many were copied. */
+size_t pidset__list(const struct pidset *s, pid_t *out, size_t max);
 
 #endif

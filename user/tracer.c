@@ -486,6 +486,32 @@ static void tracer__reap(struct tracer *t)
 		t->child_status = status;
 }
 
+/* A process that exited between the seeding scan and its entry in the traced map never
+ * sends an exit event: find such processes once a second, so the run can end. */
+static void tracer__sweep(struct tracer *t, uint64_t now)
+{
+	pid_t pids[256];
+	size_t n = pidset__list(t->live, pids, 256);
+
+	for (size_t i = 0; i < n; i++) {
+		struct tp_process *proc;
+
+		if (!proc_is_dead(pids[i]))
+			continue;
+		/* Its exit event may still be in the ring buffer: give it one more round. */
+		ring_buffer__consume(t->proc_rb);
+		if (!pidset__has(t->live, pids[i]) || !proc_is_dead(pids[i]))
+			continue;
+		profile__proc_exit(t->prof, pids[i], now, 0);
+		pidset__del(t->live, pids[i]);
+		proc = profile__proc_find(t->prof, pids[i]);
+		if (t->opts.verbose)
+			fprintf(stderr, "treeprof: pid %d exited unseen\n", pids[i]);
+		if (proc && t->sink.on_proc)
+			t->sink.on_proc(t->sink.ctx, t->prof, proc, "exit");
+	}
+}
+
 int tracer__run(struct tracer *t)
 {
 	uint64_t end_ns = t->opts.duration > 0 ? t->start_ns + t->opts.duration * 1e9 : 0;
@@ -504,6 +530,7 @@ int tracer__run(struct tracer *t)
 		now = now_ns();
 		if (now - t->last_tick_ns >= 1000000000ULL) {
 			t->last_tick_ns = now;
+			tracer__sweep(t, now);
 			if (t->sink.on_tick)
 				t->sink.on_tick(t->sink.ctx, t->prof);
 		}

@@ -1,0 +1,15 @@
+#!/bin/sh
+# The demo: record a Python process tree (fork, spawn, forkserver, exec'd helper, late and
+# short-lived children) from its first instruction, then show the report and the hottest
+# folded stacks.
+set -eu
+cd "$(dirname "$0")/.."
+py=$(command -v python3)
+out=${TREEPROF_DEMO_OUT:-demo.data}
+manifest=$(mktemp)
+trap 'rm -f "$manifest"' EXIT
+echo "== sudo ./treeprof record -F 199 -o $out -- $py tests/workloads/tree.py"
+./treeprof record -F 199 -o "$out" -- "$py" tests/workloads/tree.py --manifest "$manifest"
+echo
+echo "== ./treeprof report $out --format folded | sort -k2 -nr | head   (hottest stacks)"
+./treeprof report "$out" --format folded | awk '{print $NF, $0}' | sort -nr | cut -d' ' -f2- | head

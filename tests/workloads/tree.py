@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""A Python process tree with every shape treeprof must follow.
+
+Each process burns CPU in its own distinctly named function and writes one line
+"ROLE PID PPID" to the manifest (--manifest FILE), the ground truth the tests compare
+the recording with:
+
+    parent          main process                    parent_hot
+    fork            multiprocessing 'fork'          fork_worker_hot
+    grandchild      os.fork() inside 'fork'         grandchild_hot
+    spawn           multiprocessing 'spawn'         spawn_worker_hot
+    forkserver      multiprocessing 'forkserver'    forkserver_worker_hot
+    exec            subprocess of sys.executable    exec_helper_hot
+    late            forked after --late-after s     late_child_hot
+    short           twenty 20 ms os.fork() children short_child_hot
+
+With --go-file FILE the parent starts the late and short children only once FILE exists
+(so a test attaching with -p can create it after attaching), and then --late-after.
+Works on Python 3.8 and later.
+"""
+import argparse
+import multiprocessing as mp
+import os
+import subprocess
+import sys
+import time
+
+
+def spin_until(deadline):
+    x = 0
+    while time.monotonic() < deadline:
+        for i in range(2000):
+            x += i * i
+    return x
+
+
+def parent_hot(seconds):
+    return spin_until(time.monotonic() + seconds)
+
+
+def fork_worker_hot(seconds):
+    return spin_until(time.monotonic() + seconds)
+
+
+def grandchild_hot(seconds):
+    return spin_until(time.monotonic() + seconds)
+
+
+def spawn_worker_hot(seconds):
+    return spin_until(time.monotonic() + seconds)
+
+
+def forkserver_worker_hot(seconds):
+    return spin_until(time.monotonic() + seconds)
+
+
+def exec_helper_hot(seconds):
+    return spin_until(time.monotonic() + seconds)
+
+
+def late_child_hot(seconds):
+    return spin_until(time.monotonic() + seconds)
+
+
+def short_child_hot(seconds):
+    return spin_until(time.monotonic() + seconds)
+
+
+def note(manifest, role):
+    with open(manifest, "a") as f:
+        f.write("%s %d %d\n" % (role, os.getpid(), os.getppid()))
+
+
+def fork_worker(manifest, seconds):
+    note(manifest, "fork")
+    pid = os.fork()
+    if pid == 0:
+        note(manifest, "grandchild")
+        grandchild_hot(seconds)
+        os._exit(0)
+    fork_worker_hot(seconds)
+    os.waitpid(pid, 0)
+
+
+def spawn_worker(manifest, seconds):
+    note(manifest, "spawn")
+    spawn_worker_hot(seconds)
+
+
+def forkserver_worker(manifest, seconds):
+    note(manifest, "forkserver")
+    forkserver_worker_hot(seconds)
+
+
+def fork_child(manifest, role, fn, seconds):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            note(manifest, role)
+            fn(seconds)
+        finally:
+            os._exit(0)
+    return pid
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--manifest", required=True)
+    ap.add_argument("--seconds", type=float, default=1.5, help="CPU time per worker")
+    ap.add_argument("--go-file", help="wait for this file before the late children")
+    ap.add_argument("--late-after", type=float, default=0.3)
+    ap.add_argument("--role", default="parent")
+    a = ap.parse_args()
+
+    if a.role == "exec":
+        note(a.manifest, "exec")
+        exec_helper_hot(a.seconds)
+        return
+
+    note(a.manifest, "parent")
+    procs = [
+        mp.get_context("fork").Process(target=fork_worker, args=(a.manifest, a.seconds)),
+        mp.get_context("spawn").Process(target=spawn_worker, args=(a.manifest, a.seconds)),
+        mp.get_context("forkserver").Process(
+            target=forkserver_worker, args=(a.manifest, a.seconds)),
+    ]
+    for p in procs:
+        p.start()
+    helper = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--role", "exec",
+                               "--manifest", a.manifest, "--seconds", str(a.seconds)])
+    if a.go_file:
+        while not os.path.exists(a.go_file):
+            time.sleep(0.01)
+    time.sleep(a.late_after)
+    late = fork_child(a.manifest, "late", late_child_hot, a.seconds / 2)
+    for _ in range(20):
+        pid = fork_child(a.manifest, "short", short_child_hot, 0.02)
+        os.waitpid(pid, 0)
+    parent_hot(a.seconds / 2)
+    os.waitpid(late, 0)
+    helper.wait()
+    for p in procs:
+        p.join()
+
+
+if __name__ == "__main__":
+    main()
