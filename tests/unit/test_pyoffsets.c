@@ -1,0 +1,274 @@
+/* The reviewed 3.8-3.12 table and the _Py_DebugOffsets parser. Expected values are the [V]
+ * ones of python-internals.md (offsetof() against pyenv's headers); the 3.13 blob was read
+ * from a live pyenv 3.13.0 by tests/tools/capture_debug_offsets.sh. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pyoffsets.h"
+#include "unit.h"
+
+#define BLOB_3_13_0 "tests/unit/data/debug_offsets_3_13_0.bin"
+
+static void test_table_3_8_and_3_9_walk_frame_objects_with_byte_lasti(void)
+{
+	for (unsigned int minor = 8; minor <= 9; minor++) {
+		struct tp_pyconfig c;
+		struct py_code_layout k;
+
+		CHECK_EQ_INT(pyoffsets__table(minor, &c, &k), 0);
+		CHECK_EQ_INT(c.version, 0x03000000 | minor << 16);
+		CHECK_EQ_INT(c.lasti_kind, TP_LASTI_BYTES);
+		CHECK_EQ_INT(c.rt_interp_head, 32);
+		CHECK_EQ_INT(c.interp_next, 0);
+		CHECK_EQ_INT(c.interp_threads, 8);
+		CHECK_EQ_INT(c.tstate_next, 8);
+		CHECK_EQ_INT(c.tstate_thread_id, 176);
+		CHECK_EQ_INT(c.tstate_frame, 24);
+		CHECK_EQ_INT(c.cframe_frame, TP_OFF_NONE);
+		CHECK_EQ_INT(c.frame_back, 24);
+		CHECK_EQ_INT(c.frame_code, 32);
+		CHECK_EQ_INT(c.frame_lasti, 104);
+		CHECK_EQ_INT(c.frame_owner, TP_OFF_NONE);
+		CHECK_EQ_INT(c.frame_is_entry, TP_OFF_NONE);
+		CHECK_EQ_INT(c.code_firstlineno, 40);
+		CHECK_EQ_INT(c.code_argcount, 16);
+		CHECK_EQ_INT(c.code_filename, 104);
+		CHECK_EQ_INT(c.code_name, 112);
+		CHECK_EQ_INT(k.minor, minor);
+		CHECK_EQ_INT(k.co_linetable, 120); /* co_lnotab */
+		CHECK_EQ_INT(k.co_qualname, TP_OFF_NONE);
+		CHECK_EQ_INT(k.co_code_adaptive, TP_OFF_NONE);
+		CHECK_EQ_INT(k.str_ascii_data, 48);
+		CHECK_EQ_INT(k.str_compact_data, 72);
+	}
+}
+
+static void test_table_3_10_counts_lasti_in_code_units(void)
+{
+	struct tp_pyconfig c;
+	struct py_code_layout k;
+
+	CHECK_EQ_INT(pyoffsets__table(10, &c, &k), 0);
+	CHECK_EQ_INT(c.lasti_kind, TP_LASTI_UNITS);
+	CHECK_EQ_INT(c.frame_lasti, 96);
+	CHECK_EQ_INT(c.tstate_frame, 24);
+	CHECK_EQ_INT(c.tstate_thread_id, 176);
+	CHECK_EQ_INT(k.co_linetable, 120);
+	CHECK_EQ_INT(k.co_firstlineno, 40);
+}
+
+static void test_table_3_11_goes_through_cframe_and_is_entry(void)
+{
+	struct tp_pyconfig c;
+	struct py_code_layout k;
+
+	CHECK_EQ_INT(pyoffsets__table(11, &c, &k), 0);
+	CHECK_EQ_INT(c.lasti_kind, TP_LASTI_PTR);
+	CHECK_EQ_INT(c.rt_interp_head, 40);
+	CHECK_EQ_INT(c.interp_threads, 16);
+	CHECK_EQ_INT(c.tstate_thread_id, 152);
+	CHECK_EQ_INT(c.tstate_frame, 56);
+	CHECK_EQ_INT(c.cframe_frame, 8);
+	CHECK_EQ_INT(c.frame_back, 48);
+	CHECK_EQ_INT(c.frame_code, 32);
+	CHECK_EQ_INT(c.frame_lasti, 56);
+	CHECK_EQ_INT(c.frame_is_entry, 68);
+	CHECK_EQ_INT(c.frame_owner, TP_OFF_NONE);
+	CHECK_EQ_INT(c.code_firstlineno, 72);
+	CHECK_EQ_INT(c.code_argcount, 56);
+	CHECK_EQ_INT(c.code_filename, 112);
+	CHECK_EQ_INT(c.code_name, 120);
+	CHECK_EQ_INT(k.co_qualname, 128);
+	CHECK_EQ_INT(k.co_linetable, 136);
+	CHECK_EQ_INT(k.co_code_adaptive, 184);
+	CHECK_EQ_INT(k.str_ascii_data, 48);
+}
+
+static void test_table_3_12_marks_entry_frames_by_owner(void)
+{
+	struct tp_pyconfig c;
+	struct py_code_layout k;
+
+	CHECK_EQ_INT(pyoffsets__table(12, &c, &k), 0);
+	CHECK_EQ_INT(c.entry_owner, 3);
+	CHECK_EQ_INT(c.interp_threads, 72);
+	CHECK_EQ_INT(c.tstate_thread_id, 136);
+	CHECK_EQ_INT(c.tstate_frame, 56);
+	CHECK_EQ_INT(c.cframe_frame, 0);
+	CHECK_EQ_INT(c.frame_back, 8);
+	CHECK_EQ_INT(c.frame_code, 0);
+	CHECK_EQ_INT(c.frame_lasti, 56);
+	CHECK_EQ_INT(c.frame_owner, 70);
+	CHECK_EQ_INT(c.frame_is_entry, TP_OFF_NONE);
+	CHECK_EQ_INT(c.code_firstlineno, 68);
+	CHECK_EQ_INT(c.code_argcount, 52);
+	CHECK_EQ_INT(k.co_code_adaptive, 192);
+	CHECK_EQ_INT(k.str_ascii_data, 40);
+	CHECK_EQ_INT(k.str_compact_data, 56);
+}
+
+static void test_table_refuses_versions_it_does_not_hold(void)
+{
+	struct tp_pyconfig c;
+	struct py_code_layout k;
+
+	CHECK_EQ_INT(pyoffsets__table(7, &c, &k), -ENOTSUP);
+	CHECK_EQ_INT(pyoffsets__table(13, &c, &k), -ENOTSUP);
+}
+
+static size_t load_blob(unsigned char *buf, size_t cap)
+{
+	FILE *f = fopen(BLOB_3_13_0, "rb");
+	size_t n;
+
+	if (!f) {
+		fprintf(stderr, "  cannot open %s (run from the repository root)\n", BLOB_3_13_0);
+		return 0;
+	}
+	n = fread(buf, 1, cap, f);
+	fclose(f);
+	return n;
+}
+
+static void test_debug_offsets_of_live_3_13_0_parse(void)
+{
+	unsigned char buf[PYOFFSETS_DEBUG_READ];
+	struct tp_pyconfig c;
+	struct py_code_layout k;
+	size_t n = load_blob(buf, sizeof(buf));
+
+	CHECK_EQ_INT(n, PYOFFSETS_DEBUG_READ);
+	CHECK_EQ_INT(pyoffsets__parse_debug(buf, n, &c, &k), 0);
+	CHECK_EQ_INT(c.version, 0x030d00f0);
+	CHECK_EQ_INT(c.lasti_kind, TP_LASTI_PTR);
+	CHECK_EQ_INT(c.tag_bits, 0);
+	CHECK_EQ_INT(c.entry_owner, 3);
+	CHECK_EQ_INT(c.rt_interp_head, 632);
+	CHECK_EQ_INT(c.interp_next, 7264);
+	CHECK_EQ_INT(c.interp_threads, 7344);
+	CHECK_EQ_INT(c.tstate_next, 8);
+	CHECK_EQ_INT(c.tstate_thread_id, 152);
+	CHECK_EQ_INT(c.tstate_frame, 72);
+	CHECK_EQ_INT(c.cframe_frame, TP_OFF_NONE);
+	CHECK_EQ_INT(c.frame_back, 8);
+	CHECK_EQ_INT(c.frame_code, 0);
+	CHECK_EQ_INT(c.frame_lasti, 56);
+	CHECK_EQ_INT(c.frame_owner, 70);
+	CHECK_EQ_INT(c.frame_is_entry, TP_OFF_NONE);
+	CHECK_EQ_INT(c.code_firstlineno, 68);
+	CHECK_EQ_INT(c.code_argcount, 52);
+	CHECK_EQ_INT(c.code_filename, 112);
+	CHECK_EQ_INT(c.code_name, 120);
+	CHECK_EQ_INT(k.minor, 13);
+	CHECK_EQ_INT(k.co_size, 208);
+	CHECK_EQ_INT(k.co_qualname, 128);
+	CHECK_EQ_INT(k.co_linetable, 136);
+	CHECK_EQ_INT(k.co_code_adaptive, 200);
+	CHECK_EQ_INT(k.bytes_ob_size, 16);
+	CHECK_EQ_INT(k.bytes_ob_sval, 32);
+	CHECK_EQ_INT(k.str_length, 16);
+	CHECK_EQ_INT(k.str_state, 32);
+	CHECK_EQ_INT(k.str_ascii_data, 40);
+	CHECK_EQ_INT(k.str_compact_data, 56);
+	CHECK_EQ_INT(pyoffsets__debug_size(c.version), 584);
+}
+
+static void put_u64(unsigned char *buf, size_t pos, unsigned long long v)
+{
+	memcpy(buf + pos, &v, sizeof(v));
+}
+
+static void test_debug_offsets_refuse_what_they_do_not_know(void)
+{
+	unsigned char good[PYOFFSETS_DEBUG_READ], buf[PYOFFSETS_DEBUG_READ];
+	struct tp_pyconfig c;
+	struct py_code_layout k;
+	size_t n = load_blob(good, sizeof(good));
+
+	CHECK_EQ_INT(n, PYOFFSETS_DEBUG_READ);
+
+	memcpy(buf, good, n);
+	buf[1] = 'X'; /* corrupted cookie */
+	CHECK_EQ_INT(pyoffsets__parse_debug(buf, n, &c, &k), -EINVAL);
+
+	CHECK_EQ_INT(pyoffsets__parse_debug(good, 583, &c, &k), -EINVAL); /* short read */
+
+	memcpy(buf, good, n);
+	put_u64(buf, 16, 1); /* free-threaded build */
+	CHECK_EQ_INT(pyoffsets__parse_debug(buf, n, &c, &k), -ENOTSUP);
+
+	memcpy(buf, good, n);
+	put_u64(buf, 8, 0x031000f0); /* 3.16: no layout */
+	CHECK_EQ_INT(pyoffsets__parse_debug(buf, n, &c, &k), -ENOTSUP);
+
+	memcpy(buf, good, n);
+	put_u64(buf, 8, 0x030d00a4); /* 3.13.0a4: pre-release layouts differ */
+	CHECK_EQ_INT(pyoffsets__parse_debug(buf, n, &c, &k), -ENOTSUP);
+
+	memcpy(buf, good, n);
+	put_u64(buf, 8, 0x030f00a7); /* 3.15.0a7: before the layout we know */
+	CHECK_EQ_INT(pyoffsets__parse_debug(buf, n, &c, &k), -ENOTSUP);
+
+	memcpy(buf, good, n);
+	put_u64(buf, 8, 0x030e00f0); /* 3.13 bytes claiming to be 3.14: positions disagree */
+	CHECK_EQ_INT(pyoffsets__parse_debug(buf, n, &c, &k), -EINVAL);
+
+	memcpy(buf, good, n);
+	put_u64(buf, 192, 400); /* thread_id outside its 304-byte thread state */
+	CHECK_EQ_INT(pyoffsets__parse_debug(buf, n, &c, &k), -EINVAL);
+
+	memcpy(buf, good, n);
+	put_u64(buf, 272, 4096); /* code object too large to be true */
+	CHECK_EQ_INT(pyoffsets__parse_debug(buf, n, &c, &k), -EINVAL);
+
+	memcpy(buf, good, n);
+	put_u64(buf, 352, 32); /* trace-refs object header */
+	CHECK_EQ_INT(pyoffsets__parse_debug(buf, n, &c, &k), -ENOTSUP);
+}
+
+/* A synthetic 3.14 blob built from the header's field order, with the 3.14.0 values of
+ * python-internals.md ([B]: computed from the 3.14.0 headers, not read from a process). */
+static void test_debug_offsets_3_14_layout(void)
+{
+	unsigned char buf[PYOFFSETS_DEBUG_READ] = {0};
+	struct tp_pyconfig c;
+	struct py_code_layout k;
+	static const struct {
+		unsigned short pos;
+		unsigned long long val;
+	} f[] = {
+	    {8, 0x030e00f0}, {24, 316512}, {40, 808},  /* runtime */
+	    {48, 200000},    {64, 7272},   {72, 7344}, /* interpreter */
+	    {176, 304},	     {184, 0},	   {192, 8},   {208, 72},  {216, 152}, {224, 160},
+	    {248, 88},	     {256, 8},	   {264, 0},   {272, 56},  {288, 74}, /* frame */
+	    {312, 216},	     {320, 112},   {328, 120}, {336, 128}, {344, 136}, {352, 68},
+	    {360, 52},	     {384, 208},			  /* code */
+	    {400, 16},	     {408, 8},				  /* PyObject */
+	    {592, 40},	     {600, 16},	   {608, 32},		  /* bytes */
+	    {616, 64},	     {624, 32},	   {632, 16},  {640, 40}, /* str */
+	};
+
+	memcpy(buf, "xdebugpy", 8);
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		put_u64(buf, f[i].pos, f[i].val);
+	CHECK_EQ_INT(pyoffsets__parse_debug(buf, sizeof(buf), &c, &k), 0);
+	CHECK_EQ_INT(c.tag_bits, 3);
+	CHECK_EQ_INT(c.rt_interp_head, 808);
+	CHECK_EQ_INT(c.interp_threads, 7344);
+	CHECK_EQ_INT(c.tstate_frame, 72);
+	CHECK_EQ_INT(c.frame_owner, 74);
+	CHECK_EQ_INT(k.co_code_adaptive, 208);
+	CHECK_EQ_INT(k.str_compact_data, 56);
+	CHECK_EQ_INT(pyoffsets__debug_size(0x030e00f0), 760);
+}
+
+UNIT_MAIN("pyoffsets", UNIT_TEST(test_table_3_8_and_3_9_walk_frame_objects_with_byte_lasti),
+	  UNIT_TEST(test_table_3_10_counts_lasti_in_code_units),
+	  UNIT_TEST(test_table_3_11_goes_through_cframe_and_is_entry),
+	  UNIT_TEST(test_table_3_12_marks_entry_frames_by_owner),
+	  UNIT_TEST(test_table_refuses_versions_it_does_not_hold),
+	  UNIT_TEST(test_debug_offsets_of_live_3_13_0_parse),
+	  UNIT_TEST(test_debug_offsets_refuse_what_they_do_not_know),
+	  UNIT_TEST(test_debug_offsets_3_14_layout))
