@@ -95,7 +95,7 @@ demo: deps
 
 bench: deps
 	$(MAKE) treeprof
-	./tests/bench.sh
+	/usr/bin/python3 tests/bench.py
 
 format:
 	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h include/*.h tests/unit/*.c tests/unit/*.h

@@ -17,11 +17,19 @@
 #define PY_CODE_READ   136 /* bytes of a code object read at once; covers the check fields */
 /* Entry markers and shim frames also take steps: allow one per Python frame. */
 #define PY_MAX_STEPS   (2 * TP_MAX_PYFRAMES)
+#define PY_WIN	       4096 /* bytes of data stack read at once (one page at most) */
 
 struct py_walk {
 	struct tp_pyconfig cfg;
 	struct tp_pyframe frames[TP_MAX_PYFRAMES];
 	__u8 code[PY_CODE_READ];
+	__u8 fbuf[256]; /* the current frame, read at once (frame_read is a u8) */
+	/* 3.11+: frames are pushed on a contiguous data stack, so one read of the page below a
+	 * frame usually holds its callers too: [win_start, win_end) is what win holds. */
+	__u8 win[PY_WIN + 256];
+	__u64 win_start, win_end;
+	__u64 last_code;  /* code object of the previous frame emitted, and its check */
+	__u32 last_check;
 	__u64 fsbase;
 	__u64 interp; /* thread search: current interpreter */
 	__u64 tstate; /* thread search: candidate; then the match */
@@ -49,6 +57,15 @@ static __always_inline struct py_walk *py_state(void)
 
 	return bpf_map_lookup_elem(&py_walk_map, &zero);
 }
+
+/* Thread id -> its PyThreadState, so most samples find theirs with one validating read.
+ * An entry is trusted only after tstate->thread_id is read back equal to the fs base. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u64);
+} py_tstate_cache SEC(".maps");
 
 /* One step of the thread search: 0 to go on, 1 to stop (found, failed or exhausted). */
 static long py_thread_step(__u32 i, void *unused)
@@ -97,59 +114,86 @@ static __always_inline __u64 py_field64(const __u8 *buf, __u16 off)
 	return v;
 }
 
-/* One step of the frame walk: 0 to go on, 1 to stop. Sets w->status when it stops early. */
+static __always_inline __u64 py_buf64(const __u8 *buf, __u16 off)
+{
+	__u64 v = 0;
+
+	if (off <= TP_FRAME_READ_MAX - sizeof(v))
+		__builtin_memcpy(&v, buf + off, sizeof(v));
+	return v;
+}
+
+/* One step of the frame walk: 0 to go on, 1 to stop. Sets w->status when it stops early.
+ * One read of the frame; one read of its code object, unless it is the same code object as
+ * the frame emitted before (recursion), which is then alive and unchanged. */
 static long py_frame_step(__u32 i, void *unused)
 {
 	struct py_walk *w = py_state();
 	__u64 frame, code, lasti_ptr;
 	struct tp_pyframe *out;
-	__u32 lasti, n;
-	__u8 owner;
+	__u32 lasti, n, size;
+	const __u8 *fb;
+	__u64 len;
+	__u16 off;
 
 	if (!w)
 		return 1;
 	frame = w->frame;
 	if (!frame)
 		return 1;
-	if (w->cfg.frame_owner != TP_OFF_NONE) {
-		if (bpf_probe_read_user(&owner, 1, (const void *)(frame + w->cfg.frame_owner)))
-			goto fail;
-		if (owner >= w->cfg.entry_owner)
-			goto next; /* C-stack entry marker, not a Python frame */
+	size = w->cfg.frame_read;
+	fb = w->fbuf;
+	if (w->cfg.lasti_kind == TP_LASTI_PTR) {
+		if (frame < w->win_start || frame + size > w->win_end) {
+			/* Read from the frame's end down to its page start, at most PY_WIN. */
+			w->win_end = frame + size;
+			w->win_start = (frame & ~(__u64)(PY_WIN - 1));
+			len = w->win_end - w->win_start;
+			if (len > PY_WIN || bpf_probe_read_user(w->win, len & (2 * PY_WIN - 1),
+								   (const void *)w->win_start))
+				w->win_start = w->win_end = 0;
+		}
+		if (frame >= w->win_start && frame + size <= w->win_end)
+			fb = w->win + ((frame - w->win_start) & (PY_WIN - 1));
 	}
-	if (read_ptr(frame + w->cfg.frame_code, &code))
+	if (fb == w->fbuf && bpf_probe_read_user(w->fbuf, size, (const void *)frame))
 		goto fail;
-	code &= ~(__u64)w->cfg.tag_bits;
+	w->frame = py_buf64(fb, w->cfg.frame_back);
+	off = w->cfg.frame_owner;
+	if (off != TP_OFF_NONE && off < TP_FRAME_READ_MAX &&
+	    fb[off & (TP_FRAME_READ_MAX - 1)] >= w->cfg.entry_owner)
+		return 0; /* C-stack entry marker, not a Python frame */
+	code = py_buf64(fb, w->cfg.frame_code) & ~(__u64)w->cfg.tag_bits;
 	if (!code || code == w->cfg.none_addr || code == w->cfg.init_cleanup)
-		goto next;
+		return 0;
 	n = w->n;
 	if (n >= TP_MAX_PYFRAMES) {
 		w->status = TP_PY_TRUNCATED;
+		w->frame = frame;
 		return 1;
 	}
 	if (w->cfg.lasti_kind == TP_LASTI_PTR) {
-		if (read_ptr(frame + w->cfg.frame_lasti, &lasti_ptr))
-			goto fail;
+		lasti_ptr = py_buf64(fb, w->cfg.frame_lasti);
 		lasti = lasti_ptr > code && lasti_ptr - code < 0xffffffffULL
 				? (__u32)(lasti_ptr - code)
 				: 0xffffffff;
 	} else {
-		if (bpf_probe_read_user(&lasti, 4, (const void *)(frame + w->cfg.frame_lasti)))
-			goto fail;
+		lasti = (__u32)py_buf64(fb, w->cfg.frame_lasti);
 	}
-	if (bpf_probe_read_user(w->code, sizeof(w->code), (const void *)code))
-		goto fail;
 	out = &w->frames[n & (TP_MAX_PYFRAMES - 1)];
 	out->code = code;
 	out->lasti = lasti;
-	out->check = tp_code_check(py_field32(w->code, w->cfg.code_firstlineno),
-				   py_field32(w->code, w->cfg.code_argcount),
-				   py_field64(w->code, w->cfg.code_filename),
-				   py_field64(w->code, w->cfg.code_name));
+	if (code != w->last_code) {
+		if (bpf_probe_read_user(w->code, sizeof(w->code), (const void *)code))
+			goto fail;
+		w->last_code = code;
+		w->last_check = tp_code_check(py_field32(w->code, w->cfg.code_firstlineno),
+					      py_field32(w->code, w->cfg.code_argcount),
+					      py_field64(w->code, w->cfg.code_filename),
+					      py_field64(w->code, w->cfg.code_name));
+	}
+	out->check = w->last_check;
 	w->n = n + 1;
-next:
-	if (read_ptr(frame + w->cfg.frame_back, &w->frame))
-		goto fail;
 	return 0;
 fail:
 	w->status = TP_PY_READ_FAIL;
@@ -160,8 +204,8 @@ static __always_inline void pywalk(const struct tp_pyconfig *cfg, struct tp_samp
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct py_walk *w = py_state();
-	__u64 frame;
-	__u32 n;
+	__u64 frame, tid_val, *cached;
+	__u32 n, tid;
 
 	if (!w)
 		return;
@@ -170,10 +214,21 @@ static __always_inline void pywalk(const struct tp_pyconfig *cfg, struct tp_samp
 	w->n = 0;
 	w->interps = 0;
 	w->tstate = 0;
+	w->last_code = 0;
+	w->win_start = w->win_end = 0;
 	w->status = TP_PY_NO_TSTATE;
-	if (w->fsbase && !read_ptr(cfg->runtime + cfg->rt_interp_head, &w->interp) && w->interp &&
-	    !read_ptr(w->interp + cfg->interp_threads, &w->tstate))
+	tid = (__u32)bpf_get_current_pid_tgid();
+	cached = bpf_map_lookup_elem(&py_tstate_cache, &tid);
+	if (cached && *cached && !read_ptr(*cached + cfg->tstate_thread_id, &tid_val) &&
+	    tid_val == w->fsbase) {
+		w->tstate = *cached;
+		w->status = TP_PY_OK;
+	} else if (w->fsbase && !read_ptr(cfg->runtime + cfg->rt_interp_head, &w->interp) &&
+		   w->interp && !read_ptr(w->interp + cfg->interp_threads, &w->tstate)) {
 		bpf_loop(PY_MAX_INTERPS * PY_MAX_THREADS, py_thread_step, NULL, 0);
+		if (w->status == TP_PY_OK)
+			bpf_map_update_elem(&py_tstate_cache, &tid, &w->tstate, BPF_ANY);
+	}
 	if (w->status != TP_PY_OK) {
 		s->py_status = TP_PY_NO_TSTATE;
 		stat_inc(TP_STAT_PY_NO_TSTATE);

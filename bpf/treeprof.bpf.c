@@ -13,6 +13,8 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Set by userspace before load: trace every process (tests and `--all`), not only the tree. */
 const volatile bool trace_all = false;
+/* Set by userspace: wake the reader once this much sample data waits (a quarter). */
+const volatile __u64 wake_bytes = 2 << 20;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -195,6 +197,10 @@ int on_sample(struct bpf_perf_event_data *ctx)
 		pywalk(cfg, s);
 
 	stat_inc(TP_STAT_SAMPLES);
-	bpf_ringbuf_submit(s, 0);
+	/* Waking the reader costs more than the rest of a sample: userspace polls every
+	 * 100 ms anyway, so wake it only when a quarter of the buffer is waiting. */
+	bpf_ringbuf_submit(s, bpf_ringbuf_query(&samples, BPF_RB_AVAIL_DATA) > wake_bytes
+				      ? BPF_RB_FORCE_WAKEUP
+				      : BPF_RB_NO_WAKEUP);
 	return 0;
 }

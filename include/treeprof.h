@@ -133,7 +133,7 @@ struct tp_pyconfig {
 	__u8 lasti_kind;      /* enum tp_lasti_kind */
 	__u8 tag_bits;	      /* low bits to clear on frame_code (3.14+: 3, else 0) */
 	__u8 entry_owner;     /* 3.12+: frames with owner >= this are C-stack entry markers */
-	__u8 _pad0;
+	__u8 frame_read;      /* bytes read at once at each frame: covers every frame_* field */
 	__u64 runtime;	      /* runtime address of _PyRuntime */
 	__u64 none_addr;      /* runtime address of _Py_NoneStruct (3.13+ entry frames), or 0 */
 	__u64 init_cleanup;   /* runtime address of _Py_InitCleanup (3.13+ shim), or 0 */
@@ -170,6 +170,35 @@ static inline __u32 tp_code_check(__u32 firstlineno, __u32 argcount, __u64 filen
 	h ^= name;
 	h *= 0xff51afd7ed558ccdULL;
 	return (__u32)(h ^ (h >> 32));
+}
+
+/* Largest frame_read the walker accepts (its scratch buffer). */
+#define TP_FRAME_READ_MAX 128
+
+/* Fill cfg->frame_read from the frame offsets: 0, or -ENOTSUP when they do not fit. */
+static inline int tp_pyconfig_frame_read(struct tp_pyconfig *cfg)
+{
+	__u32 end = 0, e;
+
+	e = cfg->frame_back + 8u;
+	end = e > end ? e : end;
+	e = cfg->frame_code + 8u;
+	end = e > end ? e : end;
+	e = cfg->frame_lasti + (cfg->lasti_kind == TP_LASTI_PTR ? 8u : 4u);
+	end = e > end ? e : end;
+	if (cfg->frame_owner != TP_OFF_NONE) {
+		e = cfg->frame_owner + 1u;
+		end = e > end ? e : end;
+	}
+	if (cfg->frame_is_entry != TP_OFF_NONE) {
+		e = cfg->frame_is_entry + 1u;
+		end = e > end ? e : end;
+	}
+	end = (end + 7u) & ~7u;
+	if (end > TP_FRAME_READ_MAX)
+		return -95; /* EOPNOTSUPP */
+	cfg->frame_read = (__u8)end;
+	return 0;
 }
 
 #define TP_MAX_TRACED 65536

@@ -224,6 +224,8 @@ static int run_trace(struct args *a)
 	char buf[64];
 	int err;
 
+	if (tracer__check_env())
+		return 1;
 	if (a->t.pid) {
 		err = proc_check_target(a->t.pid);
 		if (err == -ESRCH) {

@@ -244,6 +244,8 @@ static int detect(struct symcache *sc, pid_t pid, struct tp_pyconfig *cfg,
 		return -ENOTSUP;
 
 	err = layout_for(pid, version, runtime, cfg, &info->code);
+	if (!err)
+		err = tp_pyconfig_frame_read(cfg);
 	if (err)
 		return err;
 	cfg->runtime = runtime;

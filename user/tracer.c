@@ -355,7 +355,7 @@ static int tracer__release_cmd(struct tracer *t, int go_fd, int err_fd)
 	return 0;
 }
 
-static int tracer__check_env(void)
+int tracer__check_env(void)
 {
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
 		fprintf(stderr, "treeprof: kernel lacks BTF (/sys/kernel/btf/vmlinux): "
@@ -408,6 +408,7 @@ struct tracer *tracer__start(const struct tracer_opts *o, struct profile *prof,
 		goto fail;
 	}
 	bpf_map__set_max_entries(t->skel->maps.samples, (__u32)o->ringbuf_mb << 20);
+	t->skel->rodata->wake_bytes = ((__u64)o->ringbuf_mb << 20) / 4;
 	err = treeprof_bpf__load(t->skel);
 	if (err) {
 		fprintf(stderr, "treeprof: loading the BPF programs: %s (run with -v for the "

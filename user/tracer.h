@@ -36,6 +36,10 @@ struct tracer_sink {
 
 struct tracer;
 
+/* Privileges and kernel support: 0, or a negative errno after printing one line saying
+ * what is missing and what to do. tracer__start calls it too. */
+int tracer__check_env(void);
+
 /* Check privileges and kernel support, load and attach everything, seed the tree (or launch
  * the command, held before exec until all is attached). NULL with errno set after printing
  * one line saying what failed and what to do. prof receives the aggregate (and its journal). */

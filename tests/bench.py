@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""make bench: what treeprof costs, measured side by side in one run.
+
+For the reference CPU tree (tests/workloads/cpu_tree.py, the tree Austin and Python 3.15's
+sampler were measured on), runs are interleaved: no profiler, treeprof record -F 99,
+treeprof record -F 999, repeated BENCH_RUNS times (default 5). Reported:
+
+- cost: (treeprof's own CPU time + its BPF programs' run time) / the workload's CPU time.
+  BPF run time comes from kernel.bpf_stats_enabled, switched on for the benchmark only.
+- slowdown: median wall-clock (the tree's own TOTAL_ELAPSED) against no profiler.
+- drops, share of samples with a complete Python stack.
+- BPF time per sample with a 100-frame Python stack (tests/workloads/deep.py at 999 Hz).
+
+Everything is printed as a Markdown table with the command that made it.
+"""
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TREEPROF = os.path.join(ROOT, "treeprof")
+WL = os.path.join(ROOT, "tests", "workloads")
+RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+
+
+def find_python():
+    for v in ("3.13", "3.11"):
+        root = os.path.expanduser("~/.pyenv/versions")
+        if os.path.isdir(root):
+            for d in sorted(os.listdir(root), reverse=True):
+                exe = os.path.join(root, d, "bin", "python" + v)
+                if d.startswith(v + ".") and os.access(exe, os.X_OK):
+                    return exe
+    return "/usr/bin/python3"
+
+
+def run_measured(cmd):
+    """Run cmd; return (stdout, cpu seconds of cmd and all it waited for, exit status)."""
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    out = p.stdout.read()
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = status
+    return out, ru.ru_utime + ru.ru_stime, status
+
+
+def elapsed(out):
+    m = re.search(r"TOTAL_ELAPSED ([0-9.]+)", out)
+    if not m:
+        raise SystemExit("bench: the workload printed no TOTAL_ELAPSED:\n" + out)
+    return float(m.group(1))
+
+
+def report(data):
+    out = subprocess.run([TREEPROF, "report", data, "--format", "json"], capture_output=True,
+                         text=True, check=True).stdout
+    return json.loads(out)
+
+
+def traced_run(py, script, hz, tmp, extra=()):
+    data = os.path.join(tmp, "bench.data")
+    out, cpu, status = run_measured([TREEPROF, "record", "-q", "-F", str(hz), "-o", data, "--",
+                                     py, script] + list(extra))
+    if status != 0:
+        raise SystemExit("bench: treeprof exited with status %d" % status)
+    st = report(data)["stats"]
+    own = st["treeprof_cpu_ns"] / 1e9
+    bpf = st["bpf_run_ns"] / 1e9
+    return {
+        "wall": elapsed(out) if "TOTAL_ELAPSED" in out else None,
+        "workload_cpu": cpu - own,
+        "own_cpu": own,
+        "bpf": bpf,
+        "cost": (own + bpf) / max(cpu - own, 1e-9),
+        "samples": st.get("bpf_samples", 0),
+        "drops": st.get("ringbuf_drops", 0),
+        "py_samples": st.get("python_samples", 0),
+        "py_complete": st.get("python_samples_complete", 0),
+        "bpf_sample_ns": st.get("bpf_sample_run_ns", 0),
+        "bpf_sample_cnt": st.get("bpf_sample_run_cnt", 0),
+        "duration": st.get("duration_ns", 0) / 1e9,
+    }
+
+
+def med(rows, key):
+    return statistics.median(r[key] for r in rows)
+
+
+def main():
+    if os.geteuid() != 0:
+        raise SystemExit("bench: run as root (sudo make bench)")
+    py = find_python()
+    tree = os.path.join(WL, "cpu_tree.py")
+    deep = os.path.join(WL, "deep.py")
+    stats_path = "/proc/sys/kernel/bpf_stats_enabled"
+    old = open(stats_path).read().strip()
+    with open(stats_path, "w") as f:
+        f.write("1")
+    try:
+        base, f99, f999 = [], [], []
+        with tempfile.TemporaryDirectory() as tmp:
+            for i in range(RUNS):
+                print("bench: run %d/%d" % (i + 1, RUNS), file=sys.stderr, flush=True)
+                out, cpu, _ = run_measured([py, tree])
+                base.append({"wall": elapsed(out), "workload_cpu": cpu})
+                f99.append(traced_run(py, tree, 99, tmp))
+                f999.append(traced_run(py, tree, 999, tmp))
+            print("bench: 100-frame stack at 999 Hz", file=sys.stderr, flush=True)
+            deep_rows = [traced_run(py, deep, 999, tmp) for _ in range(3)]
+    finally:
+        with open(stats_path, "w") as f:
+            f.write(old)
+
+    bw = med(base, "wall")
+    print("## treeprof benchmark (%s, %d runs each, interleaved, medians)\n" % (
+        subprocess.run([py, "-V"], capture_output=True, text=True).stdout.strip(), RUNS))
+    print("Command: `sudo make bench` (tests/bench.py; BENCH_RUNS=%d)\n" % RUNS)
+    print("| cpu_tree.py | wall (s) | slowdown | workload CPU (s) | treeprof CPU (s) "
+          "| BPF (s) | cost | samples | drops | complete Python stacks |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| no profiler | %.3f | — | %.2f | — | — | — | — | — | — |" % (
+        bw, med(base, "workload_cpu")))
+    for name, rows in (("treeprof -F 99", f99), ("treeprof -F 999", f999)):
+        w = med(rows, "wall")
+        pys = sum(r["py_samples"] for r in rows)
+        comp = sum(r["py_complete"] for r in rows)
+        print("| %s | %.3f | %+.1f%% | %.2f | %.3f | %.4f | %.2f%% | %d | %d | %.2f%% |" % (
+            name, w, 100 * (w / bw - 1), med(rows, "workload_cpu"), med(rows, "own_cpu"),
+            med(rows, "bpf"), 100 * med(rows, "cost"), med(rows, "samples"),
+            sum(r["drops"] for r in rows), 100.0 * comp / max(pys, 1)))
+    print()
+    for name, rows in (("-F 99", f99), ("-F 999", f999)):
+        per_s = [r["own_cpu"] / r["duration"] for r in rows if r["duration"]]
+        print("treeprof CPU per second of run at %s: %.2f ms/s (median)" % (
+            name, 1000 * statistics.median(per_s)))
+    ns = [r["bpf_sample_ns"] / max(r["samples"], 1) for r in deep_rows]
+    pys = sum(r["py_samples"] for r in deep_rows)
+    comp = sum(r["py_complete"] for r in deep_rows)
+    print("BPF run time per traced sample, 100-frame Python stack (deep.py, 999 Hz): "
+          "%.2f us (median of %d runs; includes the early-return cost of untraced samples)"
+          % (statistics.median(ns) / 1000, len(ns)))
+    print("complete Python stacks in deep.py: %.2f%% of %d" % (100.0 * comp / max(pys, 1), pys))
+
+
+if __name__ == "__main__":
+    main()
