@@ -69,7 +69,7 @@ $(LINETABLE_CHECK): tests/tools/linetable_check.c user/linetable.c user/linetabl
 
 # Debian packages the build and the tests need; installs only what is missing.
 DEPS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc \
-	python3 python3-pytest debootstrap tmux
+	python3 python3-pytest debootstrap tmux clang-format
 deps:
 	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 		grep -q 'install ok installed' || echo $$p; done); \
@@ -85,6 +85,7 @@ integration: treeprof $(LINETABLE_CHECK)
 	$(PYTEST) -q tests/integration
 
 test: deps
+	$(MAKE) format-check
 	$(MAKE) treeprof $(UNIT_BINS)
 	$(MAKE) unit
 	$(MAKE) integration

@@ -16,8 +16,8 @@
 #define PY_MAX_THREADS 256
 #define PY_CODE_READ   136 /* bytes of a code object read at once; covers the check fields */
 /* Entry markers and shim frames also take steps: allow one per Python frame. */
-#define PY_MAX_STEPS   (2 * TP_MAX_PYFRAMES)
-#define PY_WIN	       4096 /* bytes of data stack read at once (one page at most) */
+#define PY_MAX_STEPS (2 * TP_MAX_PYFRAMES)
+#define PY_WIN	     4096 /* bytes of data stack read at once (one page at most) */
 
 struct py_walk {
 	struct tp_pyconfig cfg;
@@ -28,14 +28,14 @@ struct py_walk {
 	 * frame usually holds its callers too: [win_start, win_end) is what win holds. */
 	__u8 win[PY_WIN + 256];
 	__u64 win_start, win_end;
-	__u64 last_code;  /* code object of the previous frame emitted, and its check */
+	__u64 last_code; /* code object of the previous frame emitted, and its check */
 	__u32 last_check;
 	__u64 fsbase;
-	__u64 interp; /* thread search: current interpreter */
-	__u64 tstate; /* thread search: candidate; then the match */
-	__u64 frame;  /* frame walk: next frame */
-	__u32 n;      /* frames emitted */
-	__u32 status; /* enum tp_py_status */
+	__u64 interp;  /* thread search: current interpreter */
+	__u64 tstate;  /* thread search: candidate; then the match */
+	__u64 frame;   /* frame walk: next frame */
+	__u32 n;       /* frames emitted */
+	__u32 status;  /* enum tp_py_status */
 	__u32 interps; /* interpreters visited */
 };
 
@@ -150,7 +150,7 @@ static long py_frame_step(__u32 i, void *unused)
 			w->win_start = (frame & ~(__u64)(PY_WIN - 1));
 			len = w->win_end - w->win_start;
 			if (len > PY_WIN || bpf_probe_read_user(w->win, len & (2 * PY_WIN - 1),
-								   (const void *)w->win_start))
+								(const void *)w->win_start))
 				w->win_start = w->win_end = 0;
 		}
 		if (frame >= w->win_start && frame + size <= w->win_end)
@@ -175,8 +175,8 @@ static long py_frame_step(__u32 i, void *unused)
 	if (w->cfg.lasti_kind == TP_LASTI_PTR) {
 		lasti_ptr = py_buf64(fb, w->cfg.frame_lasti);
 		lasti = lasti_ptr > code && lasti_ptr - code < 0xffffffffULL
-				? (__u32)(lasti_ptr - code)
-				: 0xffffffff;
+			    ? (__u32)(lasti_ptr - code)
+			    : 0xffffffff;
 	} else {
 		lasti = (__u32)py_buf64(fb, w->cfg.frame_lasti);
 	}

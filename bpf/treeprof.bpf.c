@@ -57,8 +57,7 @@ static __always_inline void stat_inc(__u32 which)
 
 #include "pywalk.bpf.h"
 
-static __always_inline void fill_hdr(struct tp_hdr *h, __u16 type, __u32 size, __u32 pid,
-				     __u32 tid)
+static __always_inline void fill_hdr(struct tp_hdr *h, __u16 type, __u32 size, __u32 pid, __u32 tid)
 {
 	h->type = type;
 	h->flags = 0;
@@ -124,7 +123,8 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	}
 	fill_hdr(&ev->hdr, TP_REC_EXEC, sizeof(*ev), tgid, BPF_CORE_READ(p, pid));
 	BPF_CORE_READ_STR_INTO(&ev->comm, p, comm);
-	bpf_probe_read_kernel_str(ev->filename, sizeof(ev->filename), BPF_CORE_READ(bprm, filename));
+	bpf_probe_read_kernel_str(ev->filename, sizeof(ev->filename),
+				  BPF_CORE_READ(bprm, filename));
 	bpf_ringbuf_submit(ev, 0);
 	return 0;
 }
@@ -200,7 +200,7 @@ int on_sample(struct bpf_perf_event_data *ctx)
 	/* Waking the reader costs more than the rest of a sample: userspace polls every
 	 * 100 ms anyway, so wake it only when a quarter of the buffer is waiting. */
 	bpf_ringbuf_submit(s, bpf_ringbuf_query(&samples, BPF_RB_AVAIL_DATA) > wake_bytes
-				      ? BPF_RB_FORCE_WAKEUP
-				      : BPF_RB_NO_WAKEUP);
+				  ? BPF_RB_FORCE_WAKEUP
+				  : BPF_RB_NO_WAKEUP);
 	return 0;
 }

@@ -56,9 +56,9 @@ enum tp_py_status {
 struct tp_sample {
 	struct tp_hdr hdr;
 	__u32 cpu;
-	__s16 n_kstack; /* frames in kstack, or negative errno from bpf_get_stack */
-	__s16 n_ustack; /* frames in ustack, or negative errno */
-	__u16 n_py;	/* frames in py, leaf first */
+	__s16 n_kstack;	 /* frames in kstack, or negative errno from bpf_get_stack */
+	__s16 n_ustack;	 /* frames in ustack, or negative errno */
+	__u16 n_py;	 /* frames in py, leaf first */
 	__u16 py_status; /* enum tp_py_status */
 	__u32 _pad;
 	char comm[TP_COMM_LEN];
@@ -66,8 +66,8 @@ struct tp_sample {
 	__u64 ustack[TP_MAX_USTACK]; /* leaf first; only ustack[0] is known good */
 	struct tp_pyframe py[TP_MAX_PYFRAMES];
 };
-_Static_assert(sizeof(struct tp_sample) == 24 + 16 + 16 + 8 * (TP_MAX_KSTACK + TP_MAX_USTACK) +
-						   16 * TP_MAX_PYFRAMES,
+_Static_assert(sizeof(struct tp_sample) ==
+		   24 + 16 + 16 + 8 * (TP_MAX_KSTACK + TP_MAX_USTACK) + 16 * TP_MAX_PYFRAMES,
 	       "tp_sample layout");
 
 struct tp_fork {
@@ -102,18 +102,18 @@ struct tp_proc {
 
 /* Counters kept per CPU in the stats map; userspace sums and reports them. */
 enum tp_stat {
-	TP_STAT_SAMPLES = 0,	  /* samples of traced tasks sent */
-	TP_STAT_RB_DROPS,	  /* records lost: ring buffer full */
-	TP_STAT_KSTACK_ERR,	  /* bpf_get_stack failed for the kernel stack */
-	TP_STAT_USTACK_ERR,	  /* bpf_get_stack failed for the user stack */
-	TP_STAT_FORKS,		  /* children added to the traced map in the kernel */
-	TP_STAT_TRACED_FULL,	  /* children not added: traced map full */
-	TP_STAT_EXECS,		  /* exec events */
-	TP_STAT_EXITS,		  /* exit events */
-	TP_STAT_PY_NO_TSTATE,	  /* Python: no thread state for the sampled thread */
-	TP_STAT_PY_READ_FAIL,	  /* Python: a frame or code read failed */
-	TP_STAT_PY_TRUNCATED,	  /* Python: stack deeper than TP_MAX_PYFRAMES */
-	TP_STAT_PY_NO_FRAME,	  /* Python: thread idle outside Python code */
+	TP_STAT_SAMPLES = 0,  /* samples of traced tasks sent */
+	TP_STAT_RB_DROPS,     /* records lost: ring buffer full */
+	TP_STAT_KSTACK_ERR,   /* bpf_get_stack failed for the kernel stack */
+	TP_STAT_USTACK_ERR,   /* bpf_get_stack failed for the user stack */
+	TP_STAT_FORKS,	      /* children added to the traced map in the kernel */
+	TP_STAT_TRACED_FULL,  /* children not added: traced map full */
+	TP_STAT_EXECS,	      /* exec events */
+	TP_STAT_EXITS,	      /* exit events */
+	TP_STAT_PY_NO_TSTATE, /* Python: no thread state for the sampled thread */
+	TP_STAT_PY_READ_FAIL, /* Python: a frame or code read failed */
+	TP_STAT_PY_TRUNCATED, /* Python: stack deeper than TP_MAX_PYFRAMES */
+	TP_STAT_PY_NO_FRAME,  /* Python: thread idle outside Python code */
 	TP_STAT_NR,
 };
 
@@ -123,43 +123,42 @@ enum tp_stat {
 #define TP_OFF_NONE 0xffff
 
 enum tp_lasti_kind {
-	TP_LASTI_BYTES = 0,  /* 3.8/3.9: frame_lasti is an int, byte offset into co_code */
-	TP_LASTI_UNITS = 1,  /* 3.10: frame_lasti is an int, index in code units */
-	TP_LASTI_PTR = 2,    /* 3.11+: frame_lasti is a pointer into the code object */
+	TP_LASTI_BYTES = 0, /* 3.8/3.9: frame_lasti is an int, byte offset into co_code */
+	TP_LASTI_UNITS = 1, /* 3.10: frame_lasti is an int, index in code units */
+	TP_LASTI_PTR = 2,   /* 3.11+: frame_lasti is a pointer into the code object */
 };
 
 struct tp_pyconfig {
-	__u32 version;	      /* PY_VERSION_HEX, e.g. 0x030b07f0 */
-	__u8 lasti_kind;      /* enum tp_lasti_kind */
-	__u8 tag_bits;	      /* low bits to clear on frame_code (3.14+: 3, else 0) */
-	__u8 entry_owner;     /* 3.12+: frames with owner >= this are C-stack entry markers */
-	__u8 frame_read;      /* bytes read at once at each frame: covers every frame_* field */
-	__u64 runtime;	      /* runtime address of _PyRuntime */
-	__u64 none_addr;      /* runtime address of _Py_NoneStruct (3.13+ entry frames), or 0 */
-	__u64 init_cleanup;   /* runtime address of _Py_InitCleanup (3.13+ shim), or 0 */
-	__u16 rt_interp_head; /* _PyRuntime.interpreters.head */
-	__u16 interp_next;    /* PyInterpreterState.next */
-	__u16 interp_threads; /* PyInterpreterState.threads.head (tstate_head) */
-	__u16 tstate_next;    /* PyThreadState.next */
+	__u32 version;		/* PY_VERSION_HEX, e.g. 0x030b07f0 */
+	__u8 lasti_kind;	/* enum tp_lasti_kind */
+	__u8 tag_bits;		/* low bits to clear on frame_code (3.14+: 3, else 0) */
+	__u8 entry_owner;	/* 3.12+: frames with owner >= this are C-stack entry markers */
+	__u8 frame_read;	/* bytes read at once at each frame: covers every frame_* field */
+	__u64 runtime;		/* runtime address of _PyRuntime */
+	__u64 none_addr;	/* runtime address of _Py_NoneStruct (3.13+ entry frames), or 0 */
+	__u64 init_cleanup;	/* runtime address of _Py_InitCleanup (3.13+ shim), or 0 */
+	__u16 rt_interp_head;	/* _PyRuntime.interpreters.head */
+	__u16 interp_next;	/* PyInterpreterState.next */
+	__u16 interp_threads;	/* PyInterpreterState.threads.head (tstate_head) */
+	__u16 tstate_next;	/* PyThreadState.next */
 	__u16 tstate_thread_id; /* PyThreadState.thread_id (== pthread_self() == fs_base) */
-	__u16 tstate_frame;   /* frame (<=3.10), cframe (3.11/3.12), current_frame (3.13+) */
-	__u16 cframe_frame;   /* 3.11/3.12: current_frame inside _PyCFrame, else TP_OFF_NONE */
-	__u16 frame_back;     /* f_back (<=3.10) / previous (3.11+) */
-	__u16 frame_code;     /* f_code / f_executable */
-	__u16 frame_lasti;    /* f_lasti / prev_instr / instr_ptr */
-	__u16 frame_owner;    /* 3.12+: owner (u8), else TP_OFF_NONE */
-	__u16 frame_is_entry; /* 3.11: is_entry (u8), else TP_OFF_NONE */
+	__u16 tstate_frame;	/* frame (<=3.10), cframe (3.11/3.12), current_frame (3.13+) */
+	__u16 cframe_frame;	/* 3.11/3.12: current_frame inside _PyCFrame, else TP_OFF_NONE */
+	__u16 frame_back;	/* f_back (<=3.10) / previous (3.11+) */
+	__u16 frame_code;	/* f_code / f_executable */
+	__u16 frame_lasti;	/* f_lasti / prev_instr / instr_ptr */
+	__u16 frame_owner;	/* 3.12+: owner (u8), else TP_OFF_NONE */
+	__u16 frame_is_entry;	/* 3.11: is_entry (u8), else TP_OFF_NONE */
 	__u16 code_firstlineno; /* int */
-	__u16 code_argcount;    /* int */
-	__u16 code_filename;    /* PyObject * */
+	__u16 code_argcount;	/* int */
+	__u16 code_filename;	/* PyObject * */
 	__u16 code_name;	/* PyObject * */
 };
 _Static_assert(sizeof(struct tp_pyconfig) == 64, "tp_pyconfig layout");
 
 /* The reuse guard for a code object: both sides hash the same four fields, so userspace
  * can tell that the object at an address is still the one the kernel saw. */
-static inline __u32 tp_code_check(__u32 firstlineno, __u32 argcount, __u64 filename,
-				  __u64 name)
+static inline __u32 tp_code_check(__u32 firstlineno, __u32 argcount, __u64 filename, __u64 name)
 {
 	__u64 h = 0x9e3779b97f4a7c15ULL;
 

@@ -28,8 +28,8 @@ int datafile__proc_start(struct datafile_writer *w, pid_t pid, pid_t ppid, uint6
 int datafile__proc_exec(struct datafile_writer *w, pid_t pid, uint64_t ts_ns, const char *comm,
 			const char *cmdline, const char *exe);
 int datafile__proc_exit(struct datafile_writer *w, pid_t pid, uint64_t ts_ns, int exit_code);
-int datafile__sample(struct datafile_writer *w, uint64_t ts_ns, pid_t pid, pid_t tid,
-		     uint32_t cpu, uint32_t stack, uint64_t weight);
+int datafile__sample(struct datafile_writer *w, uint64_t ts_ns, pid_t pid, pid_t tid, uint32_t cpu,
+		     uint32_t stack, uint64_t weight);
 int datafile__stat(struct datafile_writer *w, const char *name, uint64_t value);
 int datafile__meta(struct datafile_writer *w, const char *key, const char *value);
 /* Push buffered records to the file (the tracer calls this about once a second). */

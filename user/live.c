@@ -51,8 +51,8 @@ static void live_proc(void *ctx, const struct profile *p, const struct tp_proces
 		fprintf(o->out, "%9.3f %7d         -- exit (status %d) %s\n", rel_s(o, ts),
 			proc->pid, proc->exit_code, proc->comm);
 	else
-		fprintf(o->out, "%9.3f %7d         -- %s (parent %d) %s\n", rel_s(o, ts),
-			proc->pid, what, proc->ppid, proc->cmdline);
+		fprintf(o->out, "%9.3f %7d         -- %s (parent %d) %s\n", rel_s(o, ts), proc->pid,
+			what, proc->ppid, proc->cmdline);
 	fflush(o->out);
 }
 

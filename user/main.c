@@ -41,22 +41,22 @@ const char *argp_program_version = "treeprof 0.1";
 const char *argp_program_bug_address = NULL;
 
 static const struct argp_option trace_options[] = {
-	{"pid", 'p', "PID", 0, "Trace PID and all its descendants, current and future"},
-	{"freq", 'F', "HZ", 0, "Samples per second per CPU (1-10000, default 99)"},
-	{"duration", 'd', "SECONDS", 0, "Stop after SECONDS (default: when the tree exits or Ctrl-C)"},
-	{"output", 'o', "FILE", 0, "record: write the recording to FILE (default treeprof.data)"},
-	{"ringbuf-mb", OPT_RINGBUF, "MB", 0, "Sample ring buffer size in MiB (power of 2, default 8)"},
-	{"native", OPT_NATIVE, NULL, 0, "Keep the interpreter's own C frames under Python frames"},
-	{"quiet", 'q', NULL, 0, "record: no summary at the end"},
-	{"verbose", 'v', NULL, 0, "Show libbpf's log and per-process diagnostics"},
-	{}};
+    {"pid", 'p', "PID", 0, "Trace PID and all its descendants, current and future"},
+    {"freq", 'F', "HZ", 0, "Samples per second per CPU (1-10000, default 99)"},
+    {"duration", 'd', "SECONDS", 0, "Stop after SECONDS (default: when the tree exits or Ctrl-C)"},
+    {"output", 'o', "FILE", 0, "record: write the recording to FILE (default treeprof.data)"},
+    {"ringbuf-mb", OPT_RINGBUF, "MB", 0, "Sample ring buffer size in MiB (power of 2, default 8)"},
+    {"native", OPT_NATIVE, NULL, 0, "Keep the interpreter's own C frames under Python frames"},
+    {"quiet", 'q', NULL, 0, "record: no summary at the end"},
+    {"verbose", 'v', NULL, 0, "Show libbpf's log and per-process diagnostics"},
+    {}};
 
 static const struct argp_option report_options[] = {
-	{"format", OPT_FORMAT, "FMT", 0, "text (default), folded or json"},
-	{"pid", OPT_PID, "PID", 0, "Only this process"},
-	{"merge", OPT_MERGE, NULL, 0, "folded: merge processes (no leading process frame)"},
-	{"top", OPT_TOP, "N", 0, "text: functions per top list (default 15)"},
-	{}};
+    {"format", OPT_FORMAT, "FMT", 0, "text (default), folded or json"},
+    {"pid", OPT_PID, "PID", 0, "Only this process"},
+    {"merge", OPT_MERGE, NULL, 0, "folded: merge processes (no leading process frame)"},
+    {"top", OPT_TOP, "N", 0, "text: functions per top list (default 15)"},
+    {}};
 
 static int parse_long(const char *s, long min, long max, long *out)
 {
@@ -167,23 +167,22 @@ static error_t parse_report_opt(int key, char *arg, struct argp_state *state)
 }
 
 static const char record_doc[] =
-	"Record CPU samples of a whole process tree.\v"
-	"Examples:\n"
-	"  sudo treeprof record -p 1234            # 1234 and all its descendants, until Ctrl-C\n"
-	"  sudo treeprof record -F 999 -d 10 -p 1234\n"
-	"  sudo treeprof record -- python3 app.py  # launch and trace from the first instruction\n"
-	"  treeprof report treeprof.data";
-static const char live_doc[] =
-	"Print each sample of a whole process tree as it arrives.\v"
-	"Examples:\n"
-	"  sudo treeprof live -p 1234\n"
-	"  sudo treeprof live -F 20 -- python3 app.py";
+    "Record CPU samples of a whole process tree.\v"
+    "Examples:\n"
+    "  sudo treeprof record -p 1234            # 1234 and all its descendants, until Ctrl-C\n"
+    "  sudo treeprof record -F 999 -d 10 -p 1234\n"
+    "  sudo treeprof record -- python3 app.py  # launch and trace from the first instruction\n"
+    "  treeprof report treeprof.data";
+static const char live_doc[] = "Print each sample of a whole process tree as it arrives.\v"
+			       "Examples:\n"
+			       "  sudo treeprof live -p 1234\n"
+			       "  sudo treeprof live -F 20 -- python3 app.py";
 static const char report_doc[] =
-	"Summarise a recording.\v"
-	"Examples:\n"
-	"  treeprof report treeprof.data\n"
-	"  treeprof report treeprof.data --format folded | flamegraph.pl > cpu.svg\n"
-	"  treeprof report treeprof.data --format folded --merge --pid 1234";
+    "Summarise a recording.\v"
+    "Examples:\n"
+    "  treeprof report treeprof.data\n"
+    "  treeprof report treeprof.data --format folded | flamegraph.pl > cpu.svg\n"
+    "  treeprof report treeprof.data --format folded --merge --pid 1234";
 
 static void usage(FILE *f)
 {
@@ -233,8 +232,10 @@ static int run_trace(struct args *a)
 			return 1;
 		}
 		if (err == -EINVAL) {
-			fprintf(stderr, "treeprof: %d is a kernel thread: nothing to profile in "
-					"user space\n", a->t.pid);
+			fprintf(stderr,
+				"treeprof: %d is a kernel thread: nothing to profile in "
+				"user space\n",
+				a->t.pid);
 			return 1;
 		}
 	}
@@ -246,7 +247,8 @@ static int run_trace(struct args *a)
 	if (a->cmd == CMD_RECORD) {
 		w = datafile__create(a->output);
 		if (!w) {
-			fprintf(stderr, "treeprof: cannot write %s: %s\n", a->output, strerror(errno));
+			fprintf(stderr, "treeprof: cannot write %s: %s\n", a->output,
+				strerror(errno));
 			profile__free(p);
 			return 1;
 		}

@@ -29,14 +29,14 @@ enum sym_stat {
 };
 
 static const char *const sym_stat_names[SYM_NR] = {
-	[SYM_NATIVE_DROPPED] = "native_frames_unproven_dropped",
-	[SYM_NATIVE_UNKNOWN] = "native_frames_unknown",
-	[SYM_KERNEL_UNKNOWN] = "kernel_frames_unknown",
-	[SYM_PY_FRAMES] = "python_frames",
-	[SYM_PY_UNKNOWN] = "python_frames_unreadable",
-	[SYM_PY_STALE] = "python_frames_stale",
-	[SYM_PY_SAMPLES] = "python_samples",
-	[SYM_PY_COMPLETE] = "python_samples_complete",
+    [SYM_NATIVE_DROPPED] = "native_frames_unproven_dropped",
+    [SYM_NATIVE_UNKNOWN] = "native_frames_unknown",
+    [SYM_KERNEL_UNKNOWN] = "kernel_frames_unknown",
+    [SYM_PY_FRAMES] = "python_frames",
+    [SYM_PY_UNKNOWN] = "python_frames_unreadable",
+    [SYM_PY_STALE] = "python_frames_stale",
+    [SYM_PY_SAMPLES] = "python_samples",
+    [SYM_PY_COMPLETE] = "python_samples_complete",
 };
 
 #define MAX_FRAMES (TP_MAX_PYFRAMES + TP_MAX_USTACK + TP_MAX_KSTACK)

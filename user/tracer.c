@@ -42,10 +42,10 @@ struct tracer {
 	int ncpus;
 	int *perf_fds;
 	struct bpf_link **perf_links;
-	struct pidset *live; /* processes of the tree still alive */
+	struct pidset *live;	   /* processes of the tree still alive */
 	struct pidset *py_pending; /* images whose libpython was not mapped yet at exec */
 	uint64_t py_retry_ns;
-	pid_t child;	     /* launched command, 0 if none */
+	pid_t child; /* launched command, 0 if none */
 	int child_status;
 	uint64_t start_ns, last_tick_ns;
 	uint64_t py_configs, py_config_fail;
@@ -255,11 +255,11 @@ static int on_sample_event(void *ctx, void *data, size_t size)
 static int tracer__open_perf(struct tracer *t)
 {
 	struct perf_event_attr attr = {
-		.type = PERF_TYPE_SOFTWARE,
-		.config = PERF_COUNT_SW_CPU_CLOCK,
-		.size = sizeof(attr),
-		.freq = 1,
-		.sample_freq = t->opts.freq,
+	    .type = PERF_TYPE_SOFTWARE,
+	    .config = PERF_COUNT_SW_CPU_CLOCK,
+	    .size = sizeof(attr),
+	    .freq = 1,
+	    .sample_freq = t->opts.freq,
 	};
 	int cpu, err;
 
@@ -273,20 +273,21 @@ static int tracer__open_perf(struct tracer *t)
 	for (cpu = 0; cpu < t->ncpus; cpu++)
 		t->perf_fds[cpu] = -1;
 	for (cpu = 0; cpu < t->ncpus; cpu++) {
-		t->perf_fds[cpu] = syscall(__NR_perf_event_open, &attr, -1, cpu, -1,
-					   PERF_FLAG_FD_CLOEXEC);
+		t->perf_fds[cpu] =
+		    syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
 		if (t->perf_fds[cpu] < 0) {
 			err = -errno;
 			if (err == -ENODEV) /* possible but not online */
 				continue;
 			fprintf(stderr, "treeprof: perf_event_open(cpu-clock, cpu %d): %s%s\n", cpu,
 				strerror(-err),
-				err == -EINVAL ? " (frequency above kernel.perf_event_max_sample_rate?)"
-					       : "");
+				err == -EINVAL
+				    ? " (frequency above kernel.perf_event_max_sample_rate?)"
+				    : "");
 			return err;
 		}
-		t->perf_links[cpu] = bpf_program__attach_perf_event(t->skel->progs.on_sample,
-								    t->perf_fds[cpu]);
+		t->perf_links[cpu] =
+		    bpf_program__attach_perf_event(t->skel->progs.on_sample, t->perf_fds[cpu]);
 		if (!t->perf_links[cpu]) {
 			err = -errno;
 			fprintf(stderr, "treeprof: attaching the sampler on cpu %d: %s\n", cpu,
@@ -411,8 +412,10 @@ struct tracer *tracer__start(const struct tracer_opts *o, struct profile *prof,
 	t->skel->rodata->wake_bytes = ((__u64)o->ringbuf_mb << 20) / 4;
 	err = treeprof_bpf__load(t->skel);
 	if (err) {
-		fprintf(stderr, "treeprof: loading the BPF programs: %s (run with -v for the "
-				"verifier log)\n", strerror(-err));
+		fprintf(stderr,
+			"treeprof: loading the BPF programs: %s (run with -v for the "
+			"verifier log)\n",
+			strerror(-err));
 		goto fail;
 	}
 	/* Tracepoints first, so no fork between the seeding scan and now is missed. */
@@ -439,10 +442,10 @@ struct tracer *tracer__start(const struct tracer_opts *o, struct profile *prof,
 		goto fail;
 	}
 
-	t->proc_rb = ring_buffer__new(bpf_map__fd(t->skel->maps.proc_events), on_proc_event, t,
-				      NULL);
-	t->sample_rb = ring_buffer__new(bpf_map__fd(t->skel->maps.samples), on_sample_event, t,
-					NULL);
+	t->proc_rb =
+	    ring_buffer__new(bpf_map__fd(t->skel->maps.proc_events), on_proc_event, t, NULL);
+	t->sample_rb =
+	    ring_buffer__new(bpf_map__fd(t->skel->maps.samples), on_sample_event, t, NULL);
 	if (!t->proc_rb || !t->sample_rb) {
 		err = -errno;
 		fprintf(stderr, "treeprof: ring buffers: %s\n", strerror(-err));
@@ -546,18 +549,18 @@ int tracer__run(struct tracer *t)
 }
 
 static const char *const stat_names[TP_STAT_NR] = {
-	[TP_STAT_SAMPLES] = "bpf_samples",
-	[TP_STAT_RB_DROPS] = "ringbuf_drops",
-	[TP_STAT_KSTACK_ERR] = "kernel_stack_errors",
-	[TP_STAT_USTACK_ERR] = "user_stack_errors",
-	[TP_STAT_FORKS] = "forks",
-	[TP_STAT_TRACED_FULL] = "traced_map_full",
-	[TP_STAT_EXECS] = "execs",
-	[TP_STAT_EXITS] = "exits",
-	[TP_STAT_PY_NO_TSTATE] = "python_no_thread_state",
-	[TP_STAT_PY_READ_FAIL] = "python_read_failures",
-	[TP_STAT_PY_TRUNCATED] = "python_truncated_stacks",
-	[TP_STAT_PY_NO_FRAME] = "python_idle_no_frame",
+    [TP_STAT_SAMPLES] = "bpf_samples",
+    [TP_STAT_RB_DROPS] = "ringbuf_drops",
+    [TP_STAT_KSTACK_ERR] = "kernel_stack_errors",
+    [TP_STAT_USTACK_ERR] = "user_stack_errors",
+    [TP_STAT_FORKS] = "forks",
+    [TP_STAT_TRACED_FULL] = "traced_map_full",
+    [TP_STAT_EXECS] = "execs",
+    [TP_STAT_EXITS] = "exits",
+    [TP_STAT_PY_NO_TSTATE] = "python_no_thread_state",
+    [TP_STAT_PY_READ_FAIL] = "python_read_failures",
+    [TP_STAT_PY_TRUNCATED] = "python_truncated_stacks",
+    [TP_STAT_PY_NO_FRAME] = "python_idle_no_frame",
 };
 
 /* What the run cost: treeprof's own CPU time, and the BPF programs' run time when
@@ -568,7 +571,8 @@ static void tracer__store_cost(struct tracer *t)
 	uint64_t run_ns = 0, run_cnt = 0;
 	struct rusage ru;
 
-	bpf_object__for_each_program(prog, t->skel->obj) {
+	bpf_object__for_each_program(prog, t->skel->obj)
+	{
 		struct bpf_prog_info info = {};
 		__u32 len = sizeof(info);
 		int fd = bpf_program__fd(prog);
@@ -587,7 +591,7 @@ static void tracer__store_cost(struct tracer *t)
 	if (!getrusage(RUSAGE_SELF, &ru))
 		profile__set_stat(t->prof, "treeprof_cpu_ns",
 				  (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ULL +
-					  (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ULL);
+				      (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ULL);
 }
 
 static void tracer__store_stats(struct tracer *t)

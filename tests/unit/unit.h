@@ -14,44 +14,45 @@ struct unit_test {
 
 extern int unit_failed_checks;
 
-#define CHECK(cond)                                                                        \
-	do {                                                                               \
-		if (!(cond)) {                                                             \
-			fprintf(stderr, "  %s:%d: check failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                                    \
-			unit_failed_checks++;                                              \
-		}                                                                          \
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "  %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+			unit_failed_checks++;                                                      \
+		}                                                                                  \
 	} while (0)
 
-#define CHECK_EQ_INT(seen, expected)                                                       \
-	do {                                                                               \
-		long long _s = (long long)(seen), _e = (long long)(expected);             \
-		if (_s != _e) {                                                            \
-			fprintf(stderr, "  %s:%d: %s: expected %lld, saw %lld\n", __FILE__,  \
-				__LINE__, #seen, _e, _s);                                  \
-			unit_failed_checks++;                                              \
-		}                                                                          \
+#define CHECK_EQ_INT(seen, expected)                                                               \
+	do {                                                                                       \
+		long long _s = (long long)(seen), _e = (long long)(expected);                      \
+		if (_s != _e) {                                                                    \
+			fprintf(stderr, "  %s:%d: %s: expected %lld, saw %lld\n", __FILE__,        \
+				__LINE__, #seen, _e, _s);                                          \
+			unit_failed_checks++;                                                      \
+		}                                                                                  \
 	} while (0)
 
-#define CHECK_EQ_STR(seen, expected)                                                       \
-	do {                                                                               \
-		const char *_s = (seen), *_e = (expected);                                 \
-		if (!_s || !_e || strcmp(_s, _e) != 0) {                                   \
-			fprintf(stderr, "  %s:%d: %s: expected \"%s\", saw \"%s\"\n",        \
-				__FILE__, __LINE__, #seen, _e ? _e : "(null)",             \
-				_s ? _s : "(null)");                                       \
-			unit_failed_checks++;                                              \
-		}                                                                          \
+#define CHECK_EQ_STR(seen, expected)                                                               \
+	do {                                                                                       \
+		const char *_s = (seen), *_e = (expected);                                         \
+		if (!_s || !_e || strcmp(_s, _e) != 0) {                                           \
+			fprintf(stderr, "  %s:%d: %s: expected \"%s\", saw \"%s\"\n", __FILE__,    \
+				__LINE__, #seen, _e ? _e : "(null)", _s ? _s : "(null)");          \
+			unit_failed_checks++;                                                      \
+		}                                                                                  \
 	} while (0)
 
 int unit_main(const char *suite, const struct unit_test *tests, int n);
 
-#define UNIT_MAIN(suite, ...)                                                              \
-	int main(void)                                                                     \
-	{                                                                                  \
-		static const struct unit_test tests[] = {__VA_ARGS__};                     \
-		return unit_main(suite, tests, sizeof(tests) / sizeof(tests[0]));          \
+#define UNIT_MAIN(suite, ...)                                                                      \
+	int main(void)                                                                             \
+	{                                                                                          \
+		static const struct unit_test tests[] = {__VA_ARGS__};                             \
+		return unit_main(suite, tests, sizeof(tests) / sizeof(tests[0]));                  \
 	}
-#define UNIT_TEST(fn) {#fn, fn}
+#define UNIT_TEST(fn)                                                                              \
+	{                                                                                          \
+#fn, fn                                                                            \
+	}
 
 #endif
