@@ -14,6 +14,14 @@ static double rel_s(const struct live_opts *o, uint64_t ts)
 	return ts > o->start_ns ? (ts - o->start_ns) / 1e9 : 0.0;
 }
 
+/* The reader went away (`live | head`): end the run cleanly instead of printing into
+ * nothing. */
+static void live_flush(struct live_opts *o)
+{
+	if (fflush(o->out) || ferror(o->out))
+		tracer__request_stop();
+}
+
 static void live_sample(void *ctx, const struct profile *p, const struct tp_sample_rec *s,
 			pid_t pid)
 {
@@ -38,14 +46,13 @@ static void live_sample(void *ctx, const struct profile *p, const struct tp_samp
 		shown++;
 	}
 	fputc('\n', o->out);
-	fflush(o->out);
+	live_flush(o);
 }
 
 static void live_proc(void *ctx, const struct profile *p, const struct tp_process *proc,
-		      const char *what)
+		      const char *what, uint64_t ts)
 {
 	struct live_opts *o = ctx;
-	uint64_t ts = !strcmp(what, "exit") ? proc->end_ns : proc->start_ns;
 
 	if (!strcmp(what, "exit"))
 		fprintf(o->out, "%9.3f %7d         -- exit (status %d) %s\n", rel_s(o, ts),

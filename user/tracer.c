@@ -223,7 +223,7 @@ static int on_proc_event(void *ctx, void *data, size_t size)
 	}
 	proc = profile__proc_find(t->prof, h->pid);
 	if (proc && t->sink.on_proc)
-		t->sink.on_proc(t->sink.ctx, t->prof, proc, what);
+		t->sink.on_proc(t->sink.ctx, t->prof, proc, what, h->ts_ns);
 	return 0;
 }
 
@@ -512,7 +512,7 @@ static void tracer__sweep(struct tracer *t, uint64_t now)
 		if (t->opts.verbose)
 			fprintf(stderr, "treeprof: pid %d exited unseen\n", pids[i]);
 		if (proc && t->sink.on_proc)
-			t->sink.on_proc(t->sink.ctx, t->prof, proc, "exit");
+			t->sink.on_proc(t->sink.ctx, t->prof, proc, "exit", now);
 	}
 }
 

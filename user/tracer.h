@@ -30,7 +30,7 @@ struct tracer_sink {
 	void (*on_sample)(void *ctx, const struct profile *p, const struct tp_sample_rec *s,
 			  pid_t pid);
 	void (*on_proc)(void *ctx, const struct profile *p, const struct tp_process *proc,
-			const char *what /* "start", "exec", "exit" */);
+			const char *what /* "start", "exec", "exit" */, uint64_t ts_ns);
 	void (*on_tick)(void *ctx, const struct profile *p); /* about once a second */
 };
 
