@@ -13,6 +13,9 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Set by userspace before load: trace every process (tests and `--all`), not only the tree. */
 const volatile bool trace_all = false;
+/* A process is young (its samples wake the reader at once) for its first second. */
+#define YOUNG_NS 1000000000ULL
+
 /* Set by userspace: wake the reader once this much sample data waits (a quarter). */
 const volatile __u64 wake_bytes = 2 << 20;
 
@@ -162,8 +165,10 @@ int on_sample(struct bpf_perf_event_data *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32, tid = (__u32)id;
+	struct task_struct *task;
 	struct tp_pyconfig *cfg;
 	struct tp_sample *s;
+	bool young;
 	long n;
 
 	if (!tgid)
@@ -197,9 +202,13 @@ int on_sample(struct bpf_perf_event_data *ctx)
 		pywalk(cfg, s);
 
 	stat_inc(TP_STAT_SAMPLES);
-	/* Waking the reader costs more than the rest of a sample: userspace polls every
-	 * 100 ms anyway, so wake it only when a quarter of the buffer is waiting. */
-	bpf_ringbuf_submit(s, bpf_ringbuf_query(&samples, BPF_RB_AVAIL_DATA) > wake_bytes
+	/* Waking the reader costs as much as the rest of a sample: userspace polls every
+	 * 100 ms anyway, so wake it when a quarter of the buffer is waiting, or when the
+	 * process is young: short-lived processes must be read while they are alive, since
+	 * their code objects are read from their memory. */
+	task = bpf_get_current_task_btf();
+	young = s->hdr.ts_ns - BPF_CORE_READ(task, group_leader, start_time) < YOUNG_NS;
+	bpf_ringbuf_submit(s, young || bpf_ringbuf_query(&samples, BPF_RB_AVAIL_DATA) > wake_bytes
 				  ? BPF_RB_FORCE_WAKEUP
 				  : BPF_RB_NO_WAKEUP);
 	return 0;

@@ -31,6 +31,7 @@ struct centry {
  * children forked from it (through their parent link). */
 struct pyproc {
 	int refs;
+	pid_t pid; /* the process this image was first seen in (a fork ancestor's) */
 	struct py_code_layout code;
 	struct pyproc *parent;
 	struct centry **buckets;
@@ -175,13 +176,14 @@ static int pid_set(struct pysym *ps, pid_t pid, struct pyproc *p)
 	return 0;
 }
 
-static struct pyproc *proc__new(const struct py_code_layout *code, struct pyproc *parent)
+static struct pyproc *proc__new(pid_t pid, const struct py_code_layout *code, struct pyproc *parent)
 {
 	struct pyproc *p = calloc(1, sizeof(*p));
 
 	if (!p)
 		return NULL;
 	p->refs = 1;
+	p->pid = pid;
 	p->code = *code;
 	p->parent = parent;
 	if (parent)
@@ -191,7 +193,7 @@ static struct pyproc *proc__new(const struct py_code_layout *code, struct pyproc
 
 int pysym__set_runtime(struct pysym *ps, pid_t pid, const struct py_runtime_info *info)
 {
-	struct pyproc *p = proc__new(&info->code, NULL);
+	struct pyproc *p = proc__new(pid, &info->code, NULL);
 
 	return p ? pid_set(ps, pid, p) : -ENOMEM;
 }
@@ -203,7 +205,7 @@ void pysym__fork(struct pysym *ps, pid_t child, pid_t parent)
 
 	if (!pi)
 		return;
-	p = proc__new(&pi->proc->code, pi->proc);
+	p = proc__new(child, &pi->proc->code, pi->proc);
 	if (p)
 		pid_set(ps, child, p);
 }
@@ -515,14 +517,25 @@ int pysym__resolve(struct pysym *ps, pid_t pid, const struct tp_pyframe *f, stru
 		return -ENOENT;
 	e = proc__find(pi->proc, f->code, f->check);
 	if (!e) {
+		struct pyproc *owner = pi->proc;
+
 		err = load(ps, pid, pi->proc, f, &e);
+		/* A short-lived forked child may be gone before its samples are read; code
+		 * objects made before the fork sit at the same addresses in its ancestors, and
+		 * the check proves it is the same object. */
+		for (int depth = 0;
+		     (err == -ESRCH || err == -EFAULT) && owner->parent && depth < MAX_PARENT_DEPTH;
+		     depth++) {
+			owner = owner->parent;
+			err = load(ps, owner->pid, owner, f, &e);
+		}
 		if (err)
 			return err;
 		out->name = e->name;
 		out->file = e->file;
 		out->firstlineno = e->firstlineno;
 		out->line = frame_line(e, &pi->proc->code, f->lasti);
-		proc__add(pi->proc, e); /* may free e: out holds only pool strings */
+		proc__add(owner, e); /* may free e: out holds only pool strings */
 		return 0;
 	}
 	out->name = e->name;

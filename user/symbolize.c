@@ -44,8 +44,7 @@ static const char *const sym_stat_names[SYM_NR] = {
 struct symbolizer {
 	bool native;
 	struct symcache *sc;
-	struct ksyms *ks; /* loaded at the first kernel frame: reading kallsyms is costly */
-	bool ks_tried;
+	struct ksyms *ks;
 	struct pysym *py;
 	uint64_t stats[SYM_NR];
 	uint32_t frames[MAX_FRAMES];
@@ -65,6 +64,10 @@ struct symbolizer *symbolizer__new(bool native)
 		errno = ENOMEM;
 		return NULL;
 	}
+	/* Read now, before anything is traced: reading kallsyms takes tens of milliseconds,
+	 * which later would delay finding the interpreter of a process that just exec'd.
+	 * NULL when kallsyms is hidden: kernel frames then stay unnamed. */
+	s->ks = ksyms__load();
 	return s;
 }
 
@@ -181,10 +184,6 @@ static int add_kernel(struct symbolizer *s, struct profile *p, const struct tp_s
 
 	if (count > TP_MAX_KSTACK)
 		count = TP_MAX_KSTACK;
-	if (count > 0 && !s->ks_tried) {
-		s->ks_tried = true;
-		s->ks = ksyms__load(); /* NULL when kallsyms is hidden: frames stay unnamed */
-	}
 	for (i = count - 1; i >= 0; i--) { /* root first */
 		module = NULL;
 		name = s->ks ? ksyms__lookup(s->ks, smp->kstack[i], &module, NULL) : NULL;

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -37,8 +36,7 @@ struct tracer {
 	struct profile *prof;
 	struct tracer_sink sink;
 	struct symbolizer *sym;
-	struct ring_buffer *proc_rb, *sample_rb;
-	int epfd;
+	struct ring_buffer *rb; /* proc_events and samples */
 	int ncpus;
 	int *perf_fds;
 	struct bpf_link **perf_links;
@@ -227,6 +225,8 @@ static int on_proc_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+static void tracer__retry_python(struct tracer *t, uint64_t now);
+
 static int on_sample_event(void *ctx, void *data, size_t size)
 {
 	struct tracer *t = ctx;
@@ -236,11 +236,9 @@ static int on_sample_event(void *ctx, void *data, size_t size)
 
 	if (size < sizeof(*s) || s->hdr.type != TP_REC_SAMPLE)
 		return 0;
-	if (pidset__has(t->py_pending, s->hdr.pid) && s->hdr.ts_ns >= t->py_retry_ns) {
-		/* Rate-limited: a process that never maps libpython costs a try per 10 ms. */
-		t->py_retry_ns = s->hdr.ts_ns + 10000000ULL;
-		tracer__python(t, s->hdr.pid);
-	}
+
+	if (pidset__has(t->py_pending, s->hdr.pid))
+		tracer__retry_python(t, now_ns());
 	if (symbolizer__stack(t->sym, t->prof, s, &stack))
 		return 0;
 	if (profile__sample(t->prof, s->hdr.ts_ns, s->hdr.pid, s->hdr.tid, s->cpu, stack, 1))
@@ -374,7 +372,6 @@ int tracer__check_env(void)
 struct tracer *tracer__start(const struct tracer_opts *o, struct profile *prof,
 			     const struct tracer_sink *sink)
 {
-	struct epoll_event ev = {.events = EPOLLIN};
 	int err, go_fd = -1, err_fd = -1;
 	struct tracer *t;
 
@@ -390,7 +387,6 @@ struct tracer *tracer__start(const struct tracer_opts *o, struct profile *prof,
 	t->prof = prof;
 	if (sink)
 		t->sink = *sink;
-	t->epfd = -1;
 	t->child_status = -1;
 	stop_requested = 0;
 	libbpf_set_print(o->verbose ? libbpf_print : libbpf_quiet);
@@ -442,21 +438,13 @@ struct tracer *tracer__start(const struct tracer_opts *o, struct profile *prof,
 		goto fail;
 	}
 
-	t->proc_rb =
-	    ring_buffer__new(bpf_map__fd(t->skel->maps.proc_events), on_proc_event, t, NULL);
-	t->sample_rb =
-	    ring_buffer__new(bpf_map__fd(t->skel->maps.samples), on_sample_event, t, NULL);
-	if (!t->proc_rb || !t->sample_rb) {
+	/* One manager for both rings: libbpf's epoll then watches the map descriptors
+	 * themselves, and a wake-up from either ring ends the wait. */
+	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.proc_events), on_proc_event, t, NULL);
+	if (!t->rb ||
+	    ring_buffer__add(t->rb, bpf_map__fd(t->skel->maps.samples), on_sample_event, t)) {
 		err = -errno;
 		fprintf(stderr, "treeprof: ring buffers: %s\n", strerror(-err));
-		goto fail;
-	}
-	t->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (t->epfd < 0 ||
-	    epoll_ctl(t->epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(t->proc_rb), &ev) ||
-	    epoll_ctl(t->epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(t->sample_rb), &ev)) {
-		err = -errno;
-		fprintf(stderr, "treeprof: epoll: %s\n", strerror(-err));
 		goto fail;
 	}
 	err = tracer__open_perf(t);
@@ -503,7 +491,7 @@ static void tracer__sweep(struct tracer *t, uint64_t now)
 		if (!proc_is_dead(pids[i]))
 			continue;
 		/* Its exit event may still be in the ring buffer: give it one more round. */
-		ring_buffer__consume(t->proc_rb);
+		ring_buffer__consume(t->rb);
 		if (!pidset__has(t->live, pids[i]) || !proc_is_dead(pids[i]))
 			continue;
 		profile__proc_exit(t->prof, pids[i], now, 0);
@@ -516,22 +504,37 @@ static void tracer__sweep(struct tracer *t, uint64_t now)
 	}
 }
 
+/* Images whose libpython was not mapped yet at exec: try again every 2 ms (ld.so maps it
+ * within a millisecond or two; until then the walker has no config and samples have no
+ * Python frames). */
+static void tracer__retry_python(struct tracer *t, uint64_t now)
+{
+	pid_t pids[64];
+	size_t n;
+
+	if (!pidset__count(t->py_pending) || now < t->py_retry_ns)
+		return;
+	t->py_retry_ns = now + 2000000ULL;
+	n = pidset__list(t->py_pending, pids, 64);
+	for (size_t i = 0; i < n; i++)
+		tracer__python(t, pids[i]);
+}
+
 int tracer__run(struct tracer *t)
 {
 	uint64_t end_ns = t->opts.duration > 0 ? t->start_ns + t->opts.duration * 1e9 : 0;
-	struct epoll_event evs[2];
 	uint64_t now;
 	int n;
 
 	while (!stop_requested) {
-		n = epoll_wait(t->epfd, evs, 2, 100);
-		if (n < 0 && errno != EINTR)
-			return -errno;
-		/* Process events first: a sample's process is then usually known. */
-		ring_buffer__consume(t->proc_rb);
-		ring_buffer__consume(t->sample_rb);
+		n = ring_buffer__poll(t->rb, pidset__count(t->py_pending) ? 2 : 100);
+		if (n < 0 && n != -EINTR)
+			return n;
+		/* Samples are submitted without a wake-up: a timeout must read them too. */
+		ring_buffer__consume(t->rb);
 		tracer__reap(t);
 		now = now_ns();
+		tracer__retry_python(t, now);
 		if (now - t->last_tick_ns >= 1000000000ULL) {
 			t->last_tick_ns = now;
 			tracer__sweep(t, now);
@@ -543,8 +546,7 @@ int tracer__run(struct tracer *t)
 		if (pidset__count(t->live) == 0)
 			break;
 	}
-	ring_buffer__consume(t->proc_rb);
-	ring_buffer__consume(t->sample_rb);
+	ring_buffer__consume(t->rb);
 	return 0;
 }
 
@@ -643,10 +645,7 @@ void tracer__free(struct tracer *t)
 				close(t->perf_fds[i]);
 	if (t->skel && t->prof && t->sym)
 		tracer__store_stats(t);
-	ring_buffer__free(t->proc_rb);
-	ring_buffer__free(t->sample_rb);
-	if (t->epfd >= 0)
-		close(t->epfd);
+	ring_buffer__free(t->rb);
 	treeprof_bpf__destroy(t->skel);
 	symbolizer__free(t->sym);
 	pidset__free(t->live);

@@ -93,3 +93,100 @@ def tmp(tmp_path):
 def built():
     assert os.access(TREEPROF, os.X_OK), "build ./treeprof first (make)"
     assert os.geteuid() == 0, "the integration tests load BPF programs: run as root"
+
+
+# ---------------------------------------------------------------- Python interpreters
+# (added for test_python_versions.py)
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_dont_write, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # no tests/__pycache__
+import roots  # noqa: E402  (tests/roots.py: cached Debian roots, chroot runner)
+sys.dont_write_bytecode = _dont_write
+
+# Where a chrooted interpreter sees the workloads and the test's scratch directory.
+ROOT_WORKLOADS = "/treeprof/workloads"
+ROOT_OUT = "/treeprof/out"
+
+
+class Interp:
+    """A Python interpreter to run workloads on: on the host (root is None), or inside a
+    cached Debian root with chroot (exe is then its path inside the root)."""
+
+    def __init__(self, label, minor, exe, root=None):
+        self.label, self.minor, self.exe, self.root = label, minor, exe, root
+
+    def cmd(self, workload, *args, out):
+        """argv running tests/workloads/<workload> with args on this interpreter; "{out}" in
+        an argument stands for the host directory `out` as the interpreter sees it."""
+        if self.root is None:
+            return [self.exe, os.path.join(WORKLOADS, workload)] + [
+                a.replace("{out}", out) for a in args]
+        return roots.chroot_argv(
+            self.root,
+            [self.exe, ROOT_WORKLOADS + "/" + workload] + [a.replace("{out}", ROOT_OUT)
+                                                           for a in args],
+            binds={WORKLOADS: ROOT_WORKLOADS, out: ROOT_OUT})
+
+    def __repr__(self):
+        return "<%s %s%s>" % (self.label, self.exe,
+                              " in " + self.root if self.root else "")
+
+
+def interpreter(spec):
+    """The interpreter named by spec -- "pyenv-3.8", "debian-3.11" (/usr/bin/python3.11),
+    or "<root>-3.14" for python3.14 in a Debian root of tests/roots.py (built on first use,
+    then cached).  Missing: skipped outside CI, a failure under CI=true (see need)."""
+    where, _, ver = spec.partition("-")
+    minor = int(ver.split(".")[1])
+    if where == "pyenv":
+        return Interp(spec, minor, need(pyenv_python(minor), "pyenv python3.%d" % minor))
+    if where == "debian":
+        return Interp(spec, minor, need("/usr/bin/python3.%d" % minor,
+                                        "Debian's /usr/bin/python3.%d" % minor))
+    if where in roots.ROOTS:
+        if not shutil.which("debootstrap") and not roots.stamp(where):
+            need(None, "debootstrap (to build the Debian %s root)" % where)
+        try:
+            path, exe = roots.python_in(where, minor)
+        except Exception as e:  # no network, no mirror, ...
+            need(None, "the Debian %s root (%s: %s)" % (where, type(e).__name__,
+                                                       str(e)[-2000:]))
+        if exe is None:
+            need(None, "python3.%d in Debian %s (the suite has no python3.%d package)"
+                 % (minor, where, minor))
+        return Interp(spec, minor, exe, root=path)
+    raise ValueError("unknown interpreter spec " + spec)
+
+
+# ---------------------------------------------------------------- reading stacks
+
+def stacks_of(rep, pid=None):
+    """[(count, frames root first as dicts)] of the json report, for one pid or all."""
+    frames = rep["frames"]
+    return [(s["count"], [frames[i] for i in s["frames"]])
+            for s in rep["stacks"] if pid is None or s["pid"] == pid]
+
+
+def py_frames(stack):
+    """The Python frames of a stack (root first)."""
+    return [f for f in stack if f["kind"] == "python"]
+
+
+def live_samples(stdout):
+    """`treeprof live` sample lines -> [(pid, tid, [frame names, leaf first])].
+    A line is "%9.3f %7d/%-7u %-15.15s " then the frames, "name (file:line)" for Python
+    ones, joined by " < "; event lines ("--") are left out."""
+    import re
+    out = []
+    for line in stdout.splitlines():
+        m = re.match(r"\s*[\d.]+ +(\d+)/(\d+)", line)
+        if not m:
+            continue
+        pos = m.end(2) + max(0, 7 - len(m.group(2))) + 1 + 16
+        names = []
+        for f in line[pos:].split(" < "):
+            if f.startswith("... ("):
+                break
+            names.append(f.split(" (")[0])
+        out.append((int(m.group(1)), int(m.group(2)), names))
+    return out
