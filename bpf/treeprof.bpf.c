@@ -14,7 +14,15 @@ char LICENSE[] SEC("license") = "GPL";
 /* Set by userspace before load: trace every process (tests and `--all`), not only the tree. */
 const volatile bool trace_all = false;
 /* A process is young (its samples wake the reader at once) for its first second. */
-#define YOUNG_NS 1000000000ULL
+#define YOUNG_NS    1000000000ULL
+#define WAKE_GAP_NS 10000000ULL
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} wake_times SEC(".maps");
 
 /* Set by userspace: wake the reader once this much sample data waits (a quarter). */
 const volatile __u64 wake_bytes = 2 << 20;
@@ -168,6 +176,8 @@ int on_sample(struct bpf_perf_event_data *ctx)
 	struct task_struct *task;
 	struct tp_pyconfig *cfg;
 	struct tp_sample *s;
+	__u64 *last_wake;
+	__u32 zero = 0;
 	bool young;
 	long n;
 
@@ -208,6 +218,13 @@ int on_sample(struct bpf_perf_event_data *ctx)
 	 * their code objects are read from their memory. */
 	task = bpf_get_current_task_btf();
 	young = s->hdr.ts_ns - BPF_CORE_READ(task, group_leader, start_time) < YOUNG_NS;
+	last_wake = bpf_map_lookup_elem(&wake_times, &zero);
+	/* A wake-up is a self-interrupt, costly in a VM: at most one per 10 ms per
+	 * CPU for young processes, which bounds how stale their samples get. */
+	if (young && last_wake && s->hdr.ts_ns - *last_wake >= WAKE_GAP_NS)
+		*last_wake = s->hdr.ts_ns;
+	else
+		young = false;
 	bpf_ringbuf_submit(s, young || bpf_ringbuf_query(&samples, BPF_RB_AVAIL_DATA) > wake_bytes
 				  ? BPF_RB_FORCE_WAKEUP
 				  : BPF_RB_NO_WAKEUP);

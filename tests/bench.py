@@ -27,15 +27,21 @@ WL = os.path.join(ROOT, "tests", "workloads")
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 
 
-def find_python():
-    for v in ("3.13", "3.11"):
-        root = os.path.expanduser("~/.pyenv/versions")
-        if os.path.isdir(root):
-            for d in sorted(os.listdir(root), reverse=True):
-                exe = os.path.join(root, d, "bin", "python" + v)
-                if d.startswith(v + ".") and os.access(exe, os.X_OK):
-                    return exe
-    return "/usr/bin/python3"
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+import roots  # noqa: E402
+
+
+def workload_argv(script, extra=()):
+    """argv running tests/workloads/<script>: by default with Debian trixie's python3.13
+    in its debootstrap'd root (the interpreter the reference figures in
+    ../shared/workloads were measured on), or with BENCH_PYTHON from the host."""
+    host = os.environ.get("BENCH_PYTHON")
+    if host:
+        return [host, os.path.join(WL, script)] + list(extra), host
+    path, exe = roots.python_in("trixie", 13)
+    argv = roots.chroot_argv(path, [exe, "/treeprof/workloads/" + script] + list(extra),
+                             binds={WL: "/treeprof/workloads"})
+    return argv, "trixie " + exe
 
 
 def run_measured(cmd):
@@ -60,10 +66,10 @@ def report(data):
     return json.loads(out)
 
 
-def traced_run(py, script, hz, tmp, extra=()):
+def traced_run(argv, hz, tmp):
     data = os.path.join(tmp, "bench.data")
-    out, cpu, status = run_measured([TREEPROF, "record", "-q", "-F", str(hz), "-o", data, "--",
-                                     py, script] + list(extra))
+    out, cpu, status = run_measured([TREEPROF, "record", "-q", "-F", str(hz), "-o", data, "--"]
+                                    + argv)
     if status != 0:
         raise SystemExit("bench: treeprof exited with status %d" % status)
     st = report(data)["stats"]
@@ -92,9 +98,8 @@ def med(rows, key):
 def main():
     if os.geteuid() != 0:
         raise SystemExit("bench: run as root (sudo make bench)")
-    py = find_python()
-    tree = os.path.join(WL, "cpu_tree.py")
-    deep = os.path.join(WL, "deep.py")
+    tree, py = workload_argv("cpu_tree.py")
+    deep, _ = workload_argv("deep.py")
     stats_path = "/proc/sys/kernel/bpf_stats_enabled"
     old = open(stats_path).read().strip()
     with open(stats_path, "w") as f:
@@ -104,19 +109,18 @@ def main():
         with tempfile.TemporaryDirectory() as tmp:
             for i in range(RUNS):
                 print("bench: run %d/%d" % (i + 1, RUNS), file=sys.stderr, flush=True)
-                out, cpu, _ = run_measured([py, tree])
+                out, cpu, _ = run_measured(tree)
                 base.append({"wall": elapsed(out), "workload_cpu": cpu})
-                f99.append(traced_run(py, tree, 99, tmp))
-                f999.append(traced_run(py, tree, 999, tmp))
+                f99.append(traced_run(tree, 99, tmp))
+                f999.append(traced_run(tree, 999, tmp))
             print("bench: 100-frame stack at 999 Hz", file=sys.stderr, flush=True)
-            deep_rows = [traced_run(py, deep, 999, tmp) for _ in range(3)]
+            deep_rows = [traced_run(deep, 999, tmp) for _ in range(3)]
     finally:
         with open(stats_path, "w") as f:
             f.write(old)
 
     bw = med(base, "wall")
-    print("## treeprof benchmark (%s, %d runs each, interleaved, medians)\n" % (
-        subprocess.run([py, "-V"], capture_output=True, text=True).stdout.strip(), RUNS))
+    print("## treeprof benchmark (%s, %d runs each, interleaved, medians)\n" % (py, RUNS))
     print("Command: `sudo make bench` (tests/bench.py; BENCH_RUNS=%d)\n" % RUNS)
     print("| cpu_tree.py | wall (s) | slowdown | workload CPU (s) | treeprof CPU (s) "
           "| BPF (s) | cost | samples | drops | complete Python stacks |")

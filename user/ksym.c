@@ -3,6 +3,9 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -34,6 +37,26 @@ static int ksym__cmp(const void *a, const void *b)
 	if (!x->module != !y->module)
 		return x->module ? 1 : -1;
 	return strcmp(x->name, y->name);
+}
+
+/* The kernel lists most symbols in address order already: then only runs of aliases (one
+ * address, several names) need ordering, which is far cheaper than sorting 200k entries. */
+static void ksyms__sort(struct ksyms *ks)
+{
+	size_t i, j;
+
+	for (i = 1; i < ks->n; i++) {
+		if (ks->syms[i - 1].addr > ks->syms[i].addr) {
+			qsort(ks->syms, ks->n, sizeof(*ks->syms), ksym__cmp);
+			return;
+		}
+	}
+	for (i = 0; i < ks->n; i = j) {
+		for (j = i + 1; j < ks->n && ks->syms[j].addr == ks->syms[i].addr; j++)
+			;
+		if (j - i > 1)
+			qsort(ks->syms + i, j - i, sizeof(*ks->syms), ksym__cmp);
+	}
 }
 
 /* Cut the next space-separated field of line [*p, end) in place; NULL when none is left. */
@@ -139,13 +162,7 @@ struct ksyms *ksyms__parse(const char *text, size_t len)
 		if (parse_line(p, nl, &ks->syms[ks->n]))
 			ks->n++;
 	}
-	/* The kernel lists most symbols in address order already: sort only if needed. */
-	for (size_t i = 1; i < ks->n; i++) {
-		if (ksym__cmp(&ks->syms[i - 1], &ks->syms[i]) > 0) {
-			qsort(ks->syms, ks->n, sizeof(*ks->syms), ksym__cmp);
-			break;
-		}
-	}
+	ksyms__sort(ks);
 	return ks;
 
 err_out:
@@ -255,4 +272,177 @@ void ksyms__free(struct ksyms *ks)
 	free(ks->syms);
 	free(ks->text);
 	free(ks);
+}
+
+/* The on-disk cache: reading /proc/kallsyms costs tens of milliseconds of CPU at every
+ * start, for a table that changes only with the boot and the loaded modules. The file is
+ *   "TPKSYMS1" | u64 n | u64 strsz | n x {u64 addr, u32 name, u32 module} | strings
+ * (module 0xffffffff: vmlinux), written by root into a root-owned 0700 directory and still
+ * checked in full when read, like any other input. */
+#define KCACHE_MAGIC	 "TPKSYMS1"
+#define KCACHE_NO_MODULE 0xffffffffu
+#define KCACHE_MAX	 (256u << 20)
+
+struct kcache_ent {
+	uint64_t addr;
+	uint32_t name, module;
+};
+
+static int read_small_file(const char *path, char *buf, size_t cap, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t r;
+
+	*len = 0;
+	if (fd < 0)
+		return -errno;
+	while (*len < cap - 1 && (r = read(fd, buf + *len, cap - 1 - *len)) > 0)
+		*len += r;
+	close(fd);
+	buf[*len] = 0;
+	return 0;
+}
+
+/* "<boot id>-<hash of /proc/modules>", or -errno. */
+static int kcache_key(char *key, size_t len)
+{
+	static char mods[1 << 20];
+	char boot[64];
+	size_t n, m;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	if (read_small_file("/proc/sys/kernel/random/boot_id", boot, sizeof(boot), &n) || n < 32)
+		return -ENOENT;
+	boot[strcspn(boot, "\n")] = 0;
+	if (read_small_file("/proc/modules", mods, sizeof(mods), &m))
+		m = 0;
+	for (size_t i = 0; i < m; i++)
+		h = (h ^ (unsigned char)mods[i]) * 0x100000001b3ULL;
+	snprintf(key, len, "%s-%016llx", boot, (unsigned long long)h);
+	return 0;
+}
+
+static struct ksyms *kcache_read(int fd)
+{
+	struct ksyms *ks = NULL;
+	struct kcache_ent e;
+	uint64_t n, strsz;
+	char hdr[24], *buf = NULL;
+	struct stat st;
+	size_t off;
+
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022) ||
+	    st.st_size < (off_t)sizeof(hdr) || st.st_size > KCACHE_MAX)
+		return NULL;
+	buf = malloc(st.st_size);
+	if (!buf || pread(fd, buf, st.st_size, 0) != st.st_size)
+		goto bad;
+	memcpy(hdr, buf, sizeof(hdr));
+	memcpy(&n, hdr + 8, 8);
+	memcpy(&strsz, hdr + 16, 8);
+	if (memcmp(hdr, KCACHE_MAGIC, 8) || n == 0 || n > KCACHE_MAX / sizeof(e) ||
+	    strsz > KCACHE_MAX || sizeof(hdr) + n * sizeof(e) + strsz != (uint64_t)st.st_size)
+		goto bad;
+	ks = calloc(1, sizeof(*ks));
+	if (!ks || !(ks->syms = calloc(n, sizeof(*ks->syms))))
+		goto bad;
+	ks->text = buf;
+	buf = NULL;
+	off = sizeof(hdr) + n * sizeof(e);
+	if (strsz == 0 || ks->text[off + strsz - 1] != 0) /* every string ends inside the table */
+		goto bad;
+	for (uint64_t i = 0; i < n; i++) {
+		memcpy(&e, ks->text + sizeof(hdr) + i * sizeof(e), sizeof(e));
+		if (e.name >= strsz || (e.module != KCACHE_NO_MODULE && e.module >= strsz) ||
+		    (i && e.addr < ks->syms[i - 1].addr))
+			goto bad;
+		ks->syms[i].addr = e.addr;
+		ks->syms[i].name = ks->text + off + e.name;
+		ks->syms[i].module =
+		    e.module == KCACHE_NO_MODULE ? NULL : ks->text + off + e.module;
+	}
+	ks->n = n;
+	return ks;
+bad:
+	free(buf);
+	ksyms__free(ks);
+	return NULL;
+}
+
+/* Write ks to fd: 0 or -errno. Names are written once each, in table order. */
+static int kcache_write(const struct ksyms *ks, int fd)
+{
+	uint64_t n = ks->n, strsz = 0;
+	struct kcache_ent *ents = calloc(ks->n, sizeof(*ents));
+	char hdr[24];
+	FILE *f;
+	int err = 0;
+
+	if (!ents)
+		return -ENOMEM;
+	for (size_t i = 0; i < ks->n; i++) {
+		ents[i].addr = ks->syms[i].addr;
+		ents[i].name = strsz;
+		strsz += strlen(ks->syms[i].name) + 1;
+		ents[i].module = KCACHE_NO_MODULE;
+		if (ks->syms[i].module) {
+			ents[i].module = strsz;
+			strsz += strlen(ks->syms[i].module) + 1;
+		}
+	}
+	f = fdopen(dup(fd), "w");
+	if (!f) {
+		free(ents);
+		return -errno;
+	}
+	memcpy(hdr, KCACHE_MAGIC, 8);
+	memcpy(hdr + 8, &n, 8);
+	memcpy(hdr + 16, &strsz, 8);
+	fwrite(hdr, 1, sizeof(hdr), f);
+	fwrite(ents, sizeof(*ents), ks->n, f);
+	for (size_t i = 0; i < ks->n; i++) {
+		fwrite(ks->syms[i].name, 1, strlen(ks->syms[i].name) + 1, f);
+		if (ks->syms[i].module)
+			fwrite(ks->syms[i].module, 1, strlen(ks->syms[i].module) + 1, f);
+	}
+	if (ferror(f))
+		err = -EIO;
+	if (fclose(f) && !err)
+		err = -errno;
+	free(ents);
+	return err;
+}
+
+struct ksyms *ksyms__load_cached(const char *dir)
+{
+	char key[128], path[PATH_MAX], tmp[PATH_MAX];
+	struct ksyms *ks;
+	struct stat st;
+	int fd;
+
+	if (!dir || kcache_key(key, sizeof(key)))
+		return ksyms__load();
+	snprintf(path, sizeof(path), "%s/kallsyms-%s", dir, key);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0) {
+		ks = kcache_read(fd);
+		close(fd);
+		if (ks)
+			return ks;
+	}
+	ks = ksyms__load();
+	if (!ks || geteuid() != 0)
+		return ks;
+	/* Only into a directory that is ours: root-owned, not a link, not writable by others. */
+	mkdir(dir, 0700);
+	if (lstat(dir, &st) || !S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022))
+		return ks;
+	snprintf(tmp, sizeof(tmp), "%s/.kallsyms-%d.tmp", dir, getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return ks;
+	if (kcache_write(ks, fd) || rename(tmp, path))
+		unlink(tmp);
+	close(fd);
+	return ks;
 }

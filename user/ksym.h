@@ -12,6 +12,9 @@ struct ksyms;
 struct ksyms *ksyms__parse(const char *text, size_t len);
 /* Read and parse /proc/kallsyms. All-zero addresses (kptr_restrict) give ENOENT. */
 struct ksyms *ksyms__load(void);
+/* Like ksyms__load, through a cache file in dir keyed by the boot id and the loaded
+ * modules; made on a miss when running as root. dir NULL: no cache. */
+struct ksyms *ksyms__load_cached(const char *dir);
 /* The symbol containing addr (the highest symbol start <= addr), or NULL. *module gets the
  * module name or NULL for vmlinux; *offset the distance from the symbol start. Either out
  * pointer may be NULL. */

@@ -39,7 +39,22 @@ static const char *const sym_stat_names[SYM_NR] = {
     [SYM_PY_COMPLETE] = "python_samples_complete",
 };
 
+#define KSYMS_CACHE_DIR "/var/cache/treeprof"
+
 #define MAX_FRAMES (TP_MAX_PYFRAMES + TP_MAX_USTACK + TP_MAX_KSTACK)
+
+/* Recently resolved frames: (what, address, detail) -> frame id, so a hot frame costs a
+ * probe of this table instead of a symbol lookup and the interning of its strings. It is a
+ * cache (colliding entries replace each other). Any exec bumps the epoch, which is part
+ * of every user-space key, so an address is never resolved against a replaced image. */
+#define FCACHE_SIZE   16384
+#define FCACHE_INTERP 0x80000000u /* native frame of the interpreter itself */
+
+struct fcache_ent {
+	uint64_t k0, k1, k2, epoch;
+	uint32_t val;
+	uint32_t used;
+};
 
 struct symbolizer {
 	bool native;
@@ -48,7 +63,38 @@ struct symbolizer {
 	struct pysym *py;
 	uint64_t stats[SYM_NR];
 	uint32_t frames[MAX_FRAMES];
+	uint64_t epoch;
+	struct fcache_ent fcache[FCACHE_SIZE];
 };
+
+static struct fcache_ent *fcache_slot(struct symbolizer *s, uint64_t k0, uint64_t k1, uint64_t k2)
+{
+	uint64_t h = (k0 * 0x9e3779b97f4a7c15ULL) ^ (k1 * 0xc2b2ae3d27d4eb4fULL) ^ k2;
+
+	h ^= h >> 29;
+	return &s->fcache[(h * 0xbf58476d1ce4e5b9ULL >> 40) & (FCACHE_SIZE - 1)];
+}
+
+static bool fcache_get(struct symbolizer *s, uint64_t k0, uint64_t k1, uint64_t k2, uint32_t *val)
+{
+	struct fcache_ent *e = fcache_slot(s, k0, k1, k2);
+
+	if (!e->used || e->k0 != k0 || e->k1 != k1 || e->k2 != k2 || (k0 && e->epoch != s->epoch))
+		return false;
+	*val = e->val;
+	return true;
+}
+
+static void fcache_put(struct symbolizer *s, uint64_t k0, uint64_t k1, uint64_t k2, uint32_t val)
+{
+	*fcache_slot(s, k0, k1, k2) = (struct fcache_ent){k0, k1, k2, s->epoch, val, 1};
+}
+
+/* Key of a user-space frame of pid (kernel frames use 0 and ignore the epoch). */
+static uint64_t ukey(uint8_t kind, pid_t pid)
+{
+	return (uint64_t)kind << 32 | (uint32_t)pid;
+}
 
 struct symbolizer *symbolizer__new(bool native)
 {
@@ -67,7 +113,7 @@ struct symbolizer *symbolizer__new(bool native)
 	/* Read now, before anything is traced: reading kallsyms takes tens of milliseconds,
 	 * which later would delay finding the interpreter of a process that just exec'd.
 	 * NULL when kallsyms is hidden: kernel frames then stay unnamed. */
-	s->ks = ksyms__load();
+	s->ks = ksyms__load_cached(KSYMS_CACHE_DIR);
 	return s;
 }
 
@@ -118,17 +164,29 @@ static int add_python(struct symbolizer *s, struct profile *p, const struct tp_s
 			s->stats[SYM_PY_COMPLETE]++;
 	}
 	for (i = npy - 1; i >= 0; i--) { /* root first */
-		err = pysym__resolve(s->py, smp->hdr.pid, &smp->py[i], &pf);
+		const struct tp_pyframe *f = &smp->py[i];
+		uint64_t k0 = ukey(TP_FRAME_PYTHON, smp->hdr.pid);
+		uint64_t k2 = (uint64_t)f->check << 32 | f->lasti;
+
+		if (*n < MAX_FRAMES && fcache_get(s, k0, f->code, k2, &s->frames[*n])) {
+			(*n)++;
+			s->stats[SYM_PY_FRAMES]++;
+			continue;
+		}
+		err = pysym__resolve(s->py, smp->hdr.pid, f, &pf);
 		if (err == -ESTALE)
 			s->stats[SYM_PY_STALE]++;
 		else if (err)
 			s->stats[SYM_PY_UNKNOWN]++;
 		else
 			s->stats[SYM_PY_FRAMES]++;
-		if (err)
+		if (err) {
 			err = add_frame(s, p, n, TP_FRAME_PYTHON, "[unknown]", NULL, 0);
-		else
+		} else {
 			err = add_frame(s, p, n, TP_FRAME_PYTHON, pf.name, pf.file, pf.line);
+			if (!err)
+				fcache_put(s, k0, f->code, k2, s->frames[*n - 1]);
+		}
 		if (err)
 			return err;
 	}
@@ -138,8 +196,6 @@ static int add_python(struct symbolizer *s, struct profile *p, const struct tp_s
 static int add_native(struct symbolizer *s, struct profile *p, const struct tp_sample *smp,
 		      uint32_t *n, bool have_python)
 {
-	struct native_sym ns[TP_MAX_USTACK];
-	bool found[TP_MAX_USTACK];
 	pid_t pid = smp->hdr.pid;
 	int i, count = smp->n_ustack, err;
 
@@ -155,23 +211,35 @@ static int add_native(struct symbolizer *s, struct profile *p, const struct tp_s
 	}
 	s->stats[SYM_NATIVE_DROPPED] += count - i;
 	count = i;
-	for (i = 0; i < count; i++) {
+	for (i = count - 1; i >= 0; i--) { /* root first */
 		/* A return address points after the call: look up the call itself. */
 		uint64_t pc = i == 0 ? smp->ustack[0] : smp->ustack[i] - 1;
+		uint64_t k0 = ukey(TP_FRAME_NATIVE, pid);
+		struct native_sym ns;
+		const char *module;
+		uint32_t val;
+		bool found;
 
-		found[i] = symcache__resolve(s->sc, pid, pc, &ns[i]) == 0;
-	}
-	for (i = count - 1; i >= 0; i--) { /* root first */
-		const char *module = found[i] ? ns[i].module : NULL;
-
-		if (have_python && !s->native && is_interpreter_module(module))
+		if (!fcache_get(s, k0, pc, 0, &val)) {
+			found = symcache__resolve(s->sc, pid, pc, &ns) == 0;
+			module = found ? ns.module : NULL;
+			if (!found || !ns.name)
+				s->stats[SYM_NATIVE_UNKNOWN]++;
+			err = add_frame(s, p, n, TP_FRAME_NATIVE,
+					found && ns.name ? ns.name : "[unknown]", module, 0);
+			if (err)
+				return err;
+			val = s->frames[--(*n)];
+			if (is_interpreter_module(module))
+				val |= FCACHE_INTERP;
+			if (found)
+				fcache_put(s, k0, pc, 0, val);
+		}
+		if (have_python && !s->native && (val & FCACHE_INTERP))
 			continue;
-		if (!found[i] || !ns[i].name)
-			s->stats[SYM_NATIVE_UNKNOWN]++;
-		err = add_frame(s, p, n, TP_FRAME_NATIVE,
-				found[i] && ns[i].name ? ns[i].name : "[unknown]", module, 0);
-		if (err)
-			return err;
+		if (*n >= MAX_FRAMES)
+			return -E2BIG;
+		s->frames[(*n)++] = val & ~FCACHE_INTERP;
 	}
 	return 0;
 }
@@ -185,6 +253,10 @@ static int add_kernel(struct symbolizer *s, struct profile *p, const struct tp_s
 	if (count > TP_MAX_KSTACK)
 		count = TP_MAX_KSTACK;
 	for (i = count - 1; i >= 0; i--) { /* root first */
+		if (*n < MAX_FRAMES && fcache_get(s, 0, smp->kstack[i], 0, &s->frames[*n])) {
+			(*n)++;
+			continue;
+		}
 		module = NULL;
 		name = s->ks ? ksyms__lookup(s->ks, smp->kstack[i], &module, NULL) : NULL;
 		if (!name)
@@ -192,6 +264,8 @@ static int add_kernel(struct symbolizer *s, struct profile *p, const struct tp_s
 		err = add_frame(s, p, n, TP_FRAME_KERNEL, name ? name : "[kernel]", module, 0);
 		if (err)
 			return err;
+		if (name)
+			fcache_put(s, 0, smp->kstack[i], 0, s->frames[*n - 1]);
 	}
 	return 0;
 }
@@ -226,6 +300,7 @@ void symbolizer__fork(struct symbolizer *s, pid_t child, pid_t parent)
 
 void symbolizer__exec(struct symbolizer *s, pid_t pid)
 {
+	s->epoch++;
 	symcache__exec(s->sc, pid);
 	pysym__exec(s->py, pid);
 }

@@ -336,8 +336,10 @@ out:
 }
 
 /* The mapping of pid holding addr and its ELF info, re-reading maps once on a miss. */
+/* The mapping holding addr in pid. may_reread: re-read the maps on a miss (a new dlopen);
+ * false for addresses that may be garbage, which must not cost a /proc read each. */
 static struct mapinfo *mapping_at(struct symcache *sc, pid_t pid, uint64_t addr,
-				  const struct tp_mapping **mp)
+				  const struct tp_mapping **mp, bool may_reread)
 {
 	struct pent *pe = pid_slot(sc, pid, true);
 	const struct tp_mapping *m = NULL;
@@ -351,7 +353,7 @@ static struct mapinfo *mapping_at(struct symcache *sc, pid_t pid, uint64_t addr,
 		pe->exited = true;
 	if (pe->snap)
 		m = procmaps__find(pe->snap->pm, addr);
-	if (!m && pe->snap && !pe->exited) {
+	if (!m && may_reread && pe->snap && !pe->exited) {
 		/* Inherited maps are re-read at the first miss; own ones at most so often. */
 		now = now_ns();
 		if (!pe->own || now - pe->last_reread_ns >= REREAD_INTERVAL_NS) {
@@ -372,7 +374,7 @@ static struct mapinfo *mapping_at(struct symcache *sc, pid_t pid, uint64_t addr,
 int symcache__resolve(struct symcache *sc, pid_t pid, uint64_t addr, struct native_sym *out)
 {
 	const struct tp_mapping *m;
-	struct mapinfo *mi = mapping_at(sc, pid, addr, &m);
+	struct mapinfo *mi = mapping_at(sc, pid, addr, &m, true);
 
 	if (!mi)
 		return -ENOENT;
@@ -386,16 +388,22 @@ int symcache__resolve(struct symcache *sc, pid_t pid, uint64_t addr, struct nati
 	return 0;
 }
 
-struct elfsym *symcache__elf_at(struct symcache *sc, pid_t pid, uint64_t addr, uint64_t *bias)
+static struct elfsym *elf_at(struct symcache *sc, pid_t pid, uint64_t addr, uint64_t *bias,
+			     bool may_reread)
 {
 	const struct tp_mapping *m;
-	struct mapinfo *mi = mapping_at(sc, pid, addr, &m);
+	struct mapinfo *mi = mapping_at(sc, pid, addr, &m, may_reread);
 
 	if (!mi || !mi->elf)
 		return NULL;
 	if (bias)
 		*bias = mi->bias;
 	return mi->elf;
+}
+
+struct elfsym *symcache__elf_at(struct symcache *sc, pid_t pid, uint64_t addr, uint64_t *bias)
+{
+	return elf_at(sc, pid, addr, bias, true);
 }
 
 /* The call ending at file vaddr ret in caller, decoded once and then remembered. */
@@ -425,8 +433,8 @@ bool symcache__verify_call(struct symcache *sc, pid_t pid, uint64_t ret_addr, ui
 	struct callmemo *cm;
 	const char *cname;
 
-	callee = symcache__elf_at(sc, pid, callee_pc, &cbias);
-	caller = symcache__elf_at(sc, pid, ret_addr, &rbias);
+	callee = elf_at(sc, pid, callee_pc, &cbias, false);
+	caller = elf_at(sc, pid, ret_addr, &rbias, false);
 	if (!callee || !caller)
 		return false;
 	cm = call_at(sc, caller, ret_addr - rbias);

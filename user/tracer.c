@@ -524,7 +524,7 @@ int tracer__run(struct tracer *t)
 {
 	uint64_t end_ns = t->opts.duration > 0 ? t->start_ns + t->opts.duration * 1e9 : 0;
 	uint64_t now;
-	int n;
+	int n, status;
 
 	while (!stop_requested) {
 		n = ring_buffer__poll(t->rb, pidset__count(t->py_pending) ? 2 : 100);
@@ -546,6 +546,11 @@ int tracer__run(struct tracer *t)
 		if (pidset__count(t->live) == 0)
 			break;
 	}
+	/* The tree is gone: reap the launched command (its status, and its CPU time counts
+	 * as ours for whoever waits for treeprof, as with any parent). */
+	if (t->child > 0 && t->child_status == -1 && pidset__count(t->live) == 0 &&
+	    waitpid(t->child, &status, 0) == t->child)
+		t->child_status = status;
 	ring_buffer__consume(t->rb);
 	return 0;
 }

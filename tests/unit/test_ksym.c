@@ -1,4 +1,9 @@
 /* Kernel symbols: parsing kallsyms text and looking addresses up. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -112,7 +117,74 @@ static void test_load_real_kallsyms_finds_schedule(void)
 	ksyms__free(ks);
 }
 
+/* The cache gives the same table as /proc/kallsyms; a corrupt cache file is not used. */
+static void test_cache_round_trip_and_corruption(void)
+{
+	char dir[] = "/tmp/tp-kcache-XXXXXX", path[512];
+	struct ksyms *fresh, *a, *b, *c;
+	const char *m1, *m2;
+	uint64_t o1, o2;
+	struct dirent *d;
+	DIR *dh;
+	int fd;
+
+	if (geteuid() != 0) /* the cache is written by root only */
+		return;
+	CHECK(mkdtemp(dir) != NULL);
+	chmod(dir, 0700);
+	fresh = ksyms__load();
+	a = ksyms__load_cached(dir); /* miss: reads kallsyms, writes the file */
+	b = ksyms__load_cached(dir); /* hit */
+	CHECK(fresh && a && b);
+	if (!fresh || !a || !b)
+		goto out;
+	CHECK_EQ_INT(ksyms__count(b), ksyms__count(fresh));
+	for (size_t i = 0; i < 2000; i++) {
+		uint64_t addr = 0xffffffff81000000ULL + i * 4099;
+		const char *n1 = ksyms__lookup(fresh, addr, &m1, &o1);
+		const char *n2 = ksyms__lookup(b, addr, &m2, &o2);
+
+		CHECK((n1 == NULL) == (n2 == NULL));
+		if (n1 && n2) {
+			CHECK_EQ_STR(n2, n1);
+			CHECK_EQ_INT(o2, o1);
+		}
+	}
+	/* Corrupt every cache file in the directory: the next load must not trust it. */
+	dh = opendir(dir);
+	while (dh && (d = readdir(dh))) {
+		if (strncmp(d->d_name, "kallsyms-", 9))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
+		fd = open(path, O_WRONLY);
+		CHECK(fd >= 0);
+		CHECK_EQ_INT(pwrite(fd, "\xff\xff\xff\xff", 4, 30), 4);
+		close(fd);
+	}
+	if (dh)
+		closedir(dh);
+	c = ksyms__load_cached(dir);
+	CHECK(c != NULL);
+	if (c)
+		CHECK_EQ_INT(ksyms__count(c), ksyms__count(fresh));
+	ksyms__free(c);
+out:
+	ksyms__free(fresh);
+	ksyms__free(a);
+	ksyms__free(b);
+	dh = opendir(dir);
+	while (dh && (d = readdir(dh))) {
+		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
+		if (d->d_name[0] != '.')
+			unlink(path);
+	}
+	if (dh)
+		closedir(dh);
+	rmdir(dir);
+}
+
 UNIT_MAIN("ksym", UNIT_TEST(test_parse_keeps_only_text_symbols),
 	  UNIT_TEST(test_lookup_finds_containing_symbol),
 	  UNIT_TEST(test_parse_empty_and_unterminated),
-	  UNIT_TEST(test_load_real_kallsyms_finds_schedule))
+	  UNIT_TEST(test_load_real_kallsyms_finds_schedule),
+	  UNIT_TEST(test_cache_round_trip_and_corruption))
