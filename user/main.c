@@ -3,6 +3,7 @@
  * main.c only parses the command line and wires the tracer, the profile and the sinks. */
 #include <argp.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,10 +33,20 @@ struct args {
 	const char *format;
 	struct report_opts r;
 	bool quiet;
+	bool output_set;    /* -o given */
 	char cmdline[1024]; /* how treeprof was run, for the recording */
 };
 
-enum { OPT_RINGBUF = 1000, OPT_NATIVE, OPT_MERGE, OPT_FORMAT, OPT_PID, OPT_TOP };
+enum {
+	OPT_RINGBUF = 1000,
+	OPT_NATIVE,
+	OPT_MERGE,
+	OPT_FORMAT,
+	OPT_PID,
+	OPT_TOP,
+	OPT_GROUP,
+	OPT_METRIC
+};
 
 const char *argp_program_version = "treeprof 0.1";
 const char *argp_program_bug_address = NULL;
@@ -52,7 +63,10 @@ static const struct argp_option trace_options[] = {
     {}};
 
 static const struct argp_option report_options[] = {
-    {"format", OPT_FORMAT, "FMT", 0, "text (default), folded or json"},
+    {"format", OPT_FORMAT, "FMT", 0, "text (default), folded, json, ... (see below)"},
+    {"output", 'o', "FILE", 0, "Write to FILE instead of standard output"},
+    {"group-by", OPT_GROUP, "HOW", 0, "pid (default), role (same command line), none"},
+    {"metric", OPT_METRIC, "METRIC", 0, "cpu (default)"},
     {"pid", OPT_PID, "PID", 0, "Only this process"},
     {"merge", OPT_MERGE, NULL, 0, "folded: merge processes (no leading process frame)"},
     {"top", OPT_TOP, "N", 0, "text: functions per top list (default 15)"},
@@ -99,6 +113,7 @@ static error_t parse_trace_opt(int key, char *arg, struct argp_state *state)
 		if (a->cmd != CMD_RECORD)
 			argp_error(state, "-o is for record");
 		a->output = arg;
+		a->output_set = true;
 		break;
 	case OPT_RINGBUF:
 		if (parse_long(arg, 1, 1024, &v) || (v & (v - 1)))
@@ -138,9 +153,34 @@ static error_t parse_report_opt(int key, char *arg, struct argp_state *state)
 
 	switch (key) {
 	case OPT_FORMAT:
-		if (strcmp(arg, "text") && strcmp(arg, "folded") && strcmp(arg, "json"))
-			argp_error(state, "unknown format '%s' (text, folded, json)", arg);
+		if (!report__format(arg)) {
+			char names[256] = "";
+
+			for (const struct report_format *f = report_formats; f->name; f++)
+				snprintf(names + strlen(names), sizeof(names) - strlen(names),
+					 "%s%s", f == report_formats ? "" : ", ", f->name);
+			argp_error(state, "unknown format '%s' (%s)", arg, names);
+		}
 		a->format = arg;
+		break;
+	case OPT_GROUP:
+		if (!strcmp(arg, "pid"))
+			a->r.group = REPORT_GROUP_PID;
+		else if (!strcmp(arg, "role"))
+			a->r.group = REPORT_GROUP_ROLE;
+		else if (!strcmp(arg, "none"))
+			a->r.group = REPORT_GROUP_NONE;
+		else
+			argp_error(state, "unknown --group-by '%s' (pid, role, none)", arg);
+		break;
+	case OPT_METRIC:
+		if (strcmp(arg, "cpu"))
+			argp_error(state, "unknown metric '%s' (cpu)", arg);
+		a->r.metric = arg;
+		break;
+	case 'o':
+		a->output = arg;
+		a->output_set = true;
 		break;
 	case OPT_PID:
 		if (parse_long(arg, 1, INT_MAX, &v))
@@ -303,11 +343,38 @@ static int run_trace(struct args *a)
 	return err ? 1 : 0;
 }
 
+/* Open a temporary file next to path (never following a link at path; renamed over it
+ * once complete, so a failed write leaves no half file). */
+static FILE *report_open(const char *path, char **tmp)
+{
+	size_t len = strlen(path) + 32;
+	FILE *f;
+	int fd;
+
+	*tmp = malloc(len);
+	if (!*tmp)
+		return NULL;
+	snprintf(*tmp, len, "%s.tmp.%d", path, getpid());
+	fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+		int e = errno;
+
+		if (fd >= 0)
+			close(fd);
+		free(*tmp);
+		errno = e;
+		return NULL;
+	}
+	return f;
+}
+
 static int run_report(struct args *a)
 {
-	char err[256];
+	const struct report_format *fmt;
+	char err[256], *tmp = NULL;
 	int truncated = 0, rc;
 	struct profile *p;
+	FILE *out;
 
 	if (!a->input)
 		a->input = DEFAULT_OUTPUT;
@@ -324,13 +391,35 @@ static int run_report(struct args *a)
 		profile__free(p);
 		return 1;
 	}
-	if (!a->format || !strcmp(a->format, "text")) {
-		a->r.color = isatty(STDOUT_FILENO);
-		rc = report__text(p, stdout, &a->r);
-	} else if (!strcmp(a->format, "json")) {
-		rc = report__json(p, stdout, &a->r);
-	} else {
-		rc = report__folded(p, stdout, &a->r);
+	fmt = report__format(a->format ? a->format : "text");
+	out = stdout;
+	if (a->output_set) {
+		out = report_open(a->output, &tmp);
+		if (!out) {
+			fprintf(stderr, "treeprof: cannot write %s: %s\n", a->output,
+				strerror(errno));
+			profile__free(p);
+			return 1;
+		}
+	} else if (fmt->binary && isatty(STDOUT_FILENO)) {
+		fprintf(stderr, "treeprof: %s output is binary: use -o FILE\n", fmt->name);
+		profile__free(p);
+		return 1;
+	}
+	a->r.color = out == stdout && !strcmp(fmt->name, "text") && isatty(STDOUT_FILENO);
+	rc = fmt->write(p, out, &a->r);
+	if (out != stdout) {
+		if (fclose(out) && !rc)
+			rc = -errno;
+		if (!rc && rename(tmp, a->output))
+			rc = -errno;
+		if (rc) {
+			fprintf(stderr, "treeprof: writing %s: %s\n", a->output, strerror(-rc));
+			unlink(tmp);
+		}
+		free(tmp);
+		profile__free(p);
+		return rc ? 1 : 0;
 	}
 	if (fflush(stdout) && !rc)
 		rc = -errno;
