@@ -28,7 +28,7 @@ UNIT_OBJS  := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%.o,$(UNIT_SRCS)) $(OUTP
 PYTEST     := /usr/bin/python3 -m pytest
 
 .DELETE_ON_ERROR:
-.PHONY: all deps demo test unit integration bench format format-check clean
+.PHONY: all deps demo test unit unit-san fuzz fuzz-corpus integration bench format format-check clean
 
 all: treeprof
 
@@ -67,9 +67,21 @@ $(LINETABLE_CHECK): tests/tools/linetable_check.c user/linetable.c user/linetabl
 	$(Q)$(CC) $(filter-out -MMD -MP,$(CFLAGS)) $(filter %.c,$^) -o $@
 # --- end linetable cross-check
 
+# --- HTML report template (report_html.c): user/report_html.html stays a readable page in
+# the repo and becomes the C string report_html_template, one literal per line, with sed
+# escaping '\' and '"'. No build dependency beyond sh and sed.
+$(OUTPUT)/report_html_tmpl.h: user/report_html.html | $(OUTPUT)
+	$(call msg,GEN,$@)
+	$(Q){ echo '/* generated from $< by the Makefile: do not edit */'; \
+	  echo 'static const char report_html_template[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $<; \
+	  echo ';'; } > $@
+$(OUTPUT)/user/report_html.o: $(OUTPUT)/report_html_tmpl.h
+# --- end HTML report template
+
 # Debian packages the build and the tests need; installs only what is missing.
-DEPS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc \
-	python3 python3-pytest debootstrap tmux clang-format
+DEPS := clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc \
+	python3 python3-pytest debootstrap tmux clang-format chromium
 deps:
 	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 		grep -q 'install ok installed' || echo $$p; done); \
@@ -88,6 +100,8 @@ test: deps
 	$(MAKE) format-check
 	$(MAKE) treeprof $(UNIT_BINS)
 	$(MAKE) unit
+	$(MAKE) unit-san
+	$(MAKE) fuzz-corpus
 	$(MAKE) integration
 
 demo: deps
@@ -109,3 +123,60 @@ clean:
 	rm -rf $(OUTPUT) treeprof
 
 -include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/tests/*.d)
+
+# --- Sanitizers and fuzzing (clang; ASan, UBSan and libFuzzer from libclang-rt-14-dev) ---
+# unit-san: every unit test again, built with AddressSanitizer and UBSan (any report fails).
+# fuzz: each harness in tests/fuzz/ for FUZZ_SECONDS; fuzz-corpus: the checked-in corpus
+# through each harness once (what make test runs).
+SAN_FLAGS   := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	       -fno-omit-frame-pointer -g -O1
+SAN_CFLAGS   = $(filter-out -O2 -g -MMD -MP,$(CFLAGS)) $(SAN_FLAGS)
+SAN_OBJS    := $(patsubst $(OUTPUT)/user/%.o,$(OUTPUT)/san/%.o,$(LIB_OBJS))
+FUZZ_OBJS   := $(patsubst $(OUTPUT)/user/%.o,$(OUTPUT)/fuzzobj/%.o,$(LIB_OBJS))
+SAN_UNITS   := $(patsubst tests/unit/%.c,$(OUTPUT)/san/%,$(UNIT_SRCS))
+FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(OUTPUT)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SECONDS ?= 60
+
+.SECONDARY: $(SAN_OBJS) $(FUZZ_OBJS) $(OUTPUT)/san/unit.o
+
+$(OUTPUT)/san $(OUTPUT)/fuzzobj $(OUTPUT)/fuzz:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/san/%.o: user/%.c $(SKELS) | $(OUTPUT)/san
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CLANG) $(SAN_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/san/unit.o: tests/unit/unit.c | $(OUTPUT)/san
+	$(Q)$(CLANG) $(SAN_CFLAGS) -Itests/unit -c $< -o $@
+
+$(OUTPUT)/san/test_%: tests/unit/test_%.c $(OUTPUT)/san/unit.o $(SAN_OBJS)
+	$(call msg,LINK-SAN,$@)
+	$(Q)$(CLANG) $(SAN_CFLAGS) -Itests/unit $^ $(LDLIBS) -o $@
+
+$(OUTPUT)/fuzzobj/%.o: user/%.c $(SKELS) | $(OUTPUT)/fuzzobj
+	$(call msg,CC-FUZZ,$@)
+	$(Q)$(CLANG) $(SAN_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS) | $(OUTPUT)/fuzz
+	$(call msg,LINK-FUZZ,$@)
+	$(Q)$(CLANG) $(SAN_CFLAGS) -fsanitize=fuzzer $^ $(LDLIBS) -o $@
+
+unit-san: $(SAN_UNITS)
+	@fail=0; for t in $(SAN_UNITS); do \
+		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $$t || fail=1; \
+	done; exit $$fail
+
+fuzz-corpus: $(FUZZ_BINS)
+	@fail=0; for f in $(FUZZ_BINS); do n=$$(basename $$f); \
+		$$f -runs=0 tests/fuzz/corpus/$$n >/dev/null 2>$(OUTPUT)/fuzz/$$n.log && \
+		echo "$$n: corpus ok ($$(ls tests/fuzz/corpus/$$n | wc -l) inputs)" || \
+		{ echo "$$n: FAILED, see $(OUTPUT)/fuzz/$$n.log"; fail=1; }; \
+	done; exit $$fail
+
+fuzz: $(FUZZ_BINS)
+	@for f in $(FUZZ_BINS); do n=$$(basename $$f); mkdir -p $(OUTPUT)/fuzz/new-$$n; \
+		echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+			-artifact_prefix=$(OUTPUT)/fuzz/$$n- $(OUTPUT)/fuzz/new-$$n \
+			tests/fuzz/corpus/$$n || exit 1; \
+	done

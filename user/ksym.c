@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "ksym.h"
 
 /* kallsyms is a few MiB to tens of MiB; anything larger is not kallsyms. */
@@ -173,59 +174,25 @@ err_out:
 
 struct ksyms *ksyms__load(void)
 {
-	struct ksyms *ks = NULL;
-	size_t len = 0, cap = 1 << 20;
-	char *buf, *tmp;
-	ssize_t r;
-	int fd, err = 0;
+	struct ksyms *ks;
+	size_t len;
+	char *buf;
+	int err;
 
-	fd = open("/proc/kallsyms", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	err = file__read_all("/proc/kallsyms", KSYMS_MAX_TEXT, &buf, &len);
+	if (err) {
+		errno = -err;
 		return NULL;
-	buf = malloc(cap);
-	if (!buf) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (;;) {
-		if (len == cap) {
-			if (cap >= KSYMS_MAX_TEXT) {
-				err = -EFBIG;
-				goto out;
-			}
-			tmp = realloc(buf, cap * 2);
-			if (!tmp) {
-				err = -ENOMEM;
-				goto out;
-			}
-			buf = tmp;
-			cap *= 2;
-		}
-		r = read(fd, buf + len, cap - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			err = -errno;
-			goto out;
-		}
-		if (r == 0)
-			break;
-		len += r;
 	}
 	ks = ksyms__parse(buf, len);
-	if (!ks) {
-		err = -errno;
-		goto out;
-	}
+	err = ks ? 0 : -errno;
+	free(buf);
 	/* kptr_restrict shows every address as zero; those lines were all skipped. */
-	if (ks->n == 0) {
+	if (ks && ks->n == 0) {
 		ksyms__free(ks);
 		ks = NULL;
 		err = -ENOENT;
 	}
-out:
-	free(buf);
-	close(fd);
 	if (err)
 		errno = -err;
 	return ks;
@@ -288,34 +255,20 @@ struct kcache_ent {
 	uint32_t name, module;
 };
 
-static int read_small_file(const char *path, char *buf, size_t cap, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t r;
-
-	*len = 0;
-	if (fd < 0)
-		return -errno;
-	while (*len < cap - 1 && (r = read(fd, buf + *len, cap - 1 - *len)) > 0)
-		*len += r;
-	close(fd);
-	buf[*len] = 0;
-	return 0;
-}
-
 /* "<boot id>-<hash of /proc/modules>", or -errno. */
 static int kcache_key(char *key, size_t len)
 {
 	static char mods[1 << 20];
 	char boot[64];
-	size_t n, m;
+	ssize_t n;
+	size_t m;
 	uint64_t h = 0xcbf29ce484222325ULL;
 
-	if (read_small_file("/proc/sys/kernel/random/boot_id", boot, sizeof(boot), &n) || n < 32)
+	if (file__read_small("/proc/sys/kernel/random/boot_id", boot, sizeof(boot)) < 32)
 		return -ENOENT;
 	boot[strcspn(boot, "\n")] = 0;
-	if (read_small_file("/proc/modules", mods, sizeof(mods), &m))
-		m = 0;
+	n = file__read_small("/proc/modules", mods, sizeof(mods));
+	m = n > 0 ? (size_t)n : 0;
 	for (size_t i = 0; i < m; i++)
 		h = (h ^ (unsigned char)mods[i]) * 0x100000001b3ULL;
 	snprintf(key, len, "%s-%016llx", boot, (unsigned long long)h);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "procmaps.h"
 
 /* A maps file is KiBs, MiBs for huge processes; more than this is not a maps file. */
@@ -132,54 +133,21 @@ err_out:
 
 struct procmaps *procmaps__load(pid_t pid)
 {
-	struct procmaps *pm = NULL;
-	size_t len = 0, cap = 64 << 10;
-	char path[64], *buf, *tmp;
-	ssize_t r;
-	int fd, err = 0;
+	struct procmaps *pm;
+	char path[64], *buf;
+	size_t len;
+	int err;
 
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	err = file__read_all(path, PROCMAPS_MAX_TEXT, &buf, &len);
+	if (err) {
+		errno = -err;
 		return NULL;
-	buf = malloc(cap);
-	if (!buf) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (;;) {
-		if (len == cap) {
-			if (cap >= PROCMAPS_MAX_TEXT) {
-				err = -EFBIG;
-				goto out;
-			}
-			tmp = realloc(buf, cap * 2);
-			if (!tmp) {
-				err = -ENOMEM;
-				goto out;
-			}
-			buf = tmp;
-			cap *= 2;
-		}
-		r = read(fd, buf + len, cap - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			err = -errno;
-			goto out;
-		}
-		if (r == 0)
-			break;
-		len += r;
 	}
 	pm = procmaps__parse(buf, len);
-	if (!pm)
-		err = -errno;
-out:
+	err = errno;
 	free(buf);
-	close(fd);
-	if (err)
-		errno = -err;
+	errno = err;
 	return pm;
 }
 

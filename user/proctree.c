@@ -12,33 +12,10 @@
 #include <unistd.h>
 #include <linux/capability.h>
 
+#include "fileio.h"
 #include "proctree.h"
 
 #define PF_KTHREAD 0x00200000
-
-/* Read at most len-1 bytes of a /proc file into buf, NUL-terminated. Bytes read or -errno. */
-static ssize_t read_small(const char *path, char *buf, size_t len)
-{
-	ssize_t n, total = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	while ((size_t)total < len - 1) {
-		n = read(fd, buf + total, len - 1 - total);
-		if (n < 0) {
-			n = -errno;
-			close(fd);
-			return n;
-		}
-		if (n == 0)
-			break;
-		total += n;
-	}
-	close(fd);
-	buf[total] = 0;
-	return total;
-}
 
 int proc_parse_stat(const char *text, pid_t *ppid, unsigned long *flags,
 		    unsigned long long *starttime)
@@ -88,7 +65,7 @@ static int read_stat(pid_t pid, pid_t *ppid, unsigned long *flags, unsigned long
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	n = read_small(path, buf, sizeof(buf));
+	n = file__read_small(path, buf, sizeof(buf));
 	if (n < 0)
 		return n;
 	return proc_parse_stat(buf, ppid, flags, start);
@@ -124,7 +101,7 @@ char *proc_read_cmdline(pid_t pid)
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
-	n = read_small(path, buf, sizeof(buf));
+	n = file__read_small(path, buf, sizeof(buf));
 	if (n <= 0)
 		return NULL;
 	while (n > 0 && buf[n - 1] == 0)
@@ -155,7 +132,7 @@ void proc_read_comm(pid_t pid, char *buf, size_t len)
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-	n = read_small(path, buf, len);
+	n = file__read_small(path, buf, len);
 	if (n <= 0) {
 		snprintf(buf, len, "?");
 		return;
@@ -169,7 +146,7 @@ bool proc_is_dead(pid_t pid)
 	char path[64], buf[512], *p;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	if (read_small(path, buf, sizeof(buf)) <= 0)
+	if (file__read_small(path, buf, sizeof(buf)) <= 0)
 		return true;
 	p = strrchr(buf, ')');
 	return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');

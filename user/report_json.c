@@ -104,7 +104,8 @@ int report__json(const struct profile *p, FILE *out, const struct report_opts *o
 		free(c.v);
 		return err;
 	}
-	qsort(c.v, c.n, sizeof(*c.v), cmp_count);
+	if (c.n)
+		qsort(c.v, c.n, sizeof(*c.v), cmp_count);
 
 	fputs("{\"format\":\"treeprof-report\",\"version\":1,\n\"meta\":{", out);
 	static const char *const meta_keys[] = {"frequency", "start_unix", "command"};

@@ -49,6 +49,7 @@ static const char *const sym_stat_names[SYM_NR] = {
  * of every user-space key, so an address is never resolved against a replaced image. */
 #define FCACHE_SIZE   16384
 #define FCACHE_INTERP 0x80000000u /* native frame of the interpreter itself */
+#define FCACHE_UNREAD 0x40000000u /* Python frame that could not be symbolized */
 
 struct fcache_ent {
 	uint64_t k0, k1, k2, epoch;
@@ -154,7 +155,7 @@ static int add_python(struct symbolizer *s, struct profile *p, const struct tp_s
 		      uint32_t *n)
 {
 	struct pysym_frame pf;
-	int err, i, npy = smp->n_py;
+	int err, err2, i, npy = smp->n_py;
 
 	if (npy > TP_MAX_PYFRAMES)
 		npy = TP_MAX_PYFRAMES;
@@ -167,10 +168,13 @@ static int add_python(struct symbolizer *s, struct profile *p, const struct tp_s
 		const struct tp_pyframe *f = &smp->py[i];
 		uint64_t k0 = ukey(TP_FRAME_PYTHON, smp->hdr.pid);
 		uint64_t k2 = (uint64_t)f->check << 32 | f->lasti;
+		uint32_t val;
 
-		if (*n < MAX_FRAMES && fcache_get(s, k0, f->code, k2, &s->frames[*n])) {
-			(*n)++;
-			s->stats[SYM_PY_FRAMES]++;
+		/* Failures are cached too: a hostile or dying target must not cost a failed
+		 * read of every frame of every sample. */
+		if (*n < MAX_FRAMES && fcache_get(s, k0, f->code, k2, &val)) {
+			s->frames[(*n)++] = val & ~FCACHE_UNREAD;
+			s->stats[val & FCACHE_UNREAD ? SYM_PY_UNKNOWN : SYM_PY_FRAMES]++;
 			continue;
 		}
 		err = pysym__resolve(s->py, smp->hdr.pid, f, &pf);
@@ -180,15 +184,13 @@ static int add_python(struct symbolizer *s, struct profile *p, const struct tp_s
 			s->stats[SYM_PY_UNKNOWN]++;
 		else
 			s->stats[SYM_PY_FRAMES]++;
-		if (err) {
-			err = add_frame(s, p, n, TP_FRAME_PYTHON, "[unknown]", NULL, 0);
-		} else {
-			err = add_frame(s, p, n, TP_FRAME_PYTHON, pf.name, pf.file, pf.line);
-			if (!err)
-				fcache_put(s, k0, f->code, k2, s->frames[*n - 1]);
-		}
 		if (err)
-			return err;
+			err2 = add_frame(s, p, n, TP_FRAME_PYTHON, "[unknown]", NULL, 0);
+		else
+			err2 = add_frame(s, p, n, TP_FRAME_PYTHON, pf.name, pf.file, pf.line);
+		if (err2)
+			return err2;
+		fcache_put(s, k0, f->code, k2, s->frames[*n - 1] | (err ? FCACHE_UNREAD : 0));
 	}
 	return npy;
 }
