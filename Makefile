@@ -67,6 +67,15 @@ $(LINETABLE_CHECK): tests/tools/linetable_check.c user/linetable.c user/linetabl
 	$(Q)$(CC) $(filter-out -MMD -MP,$(CFLAGS)) $(filter %.c,$^) -o $@
 # --- end linetable cross-check
 
+# --- report benchmark: a synthetic 1 M-sample recording written by the real profile and
+# datafile code (tests/bench_report.py builds and runs it).
+GEN_RECORDING := $(OUTPUT)/tests/gen_recording
+$(GEN_RECORDING): tests/tools/gen_recording.c user/profile.c user/datafile.c user/profile.h \
+		  user/datafile.h | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(filter-out -MMD -MP,$(CFLAGS)) $(filter %.c,$^) -lz -o $@
+# --- end report benchmark
+
 # --- HTML report template (report_html.c): user/report_html.html stays a readable page in
 # the repo and becomes the C string report_html_template, one literal per line, with sed
 # escaping '\' and '"'. No build dependency beyond sh and sed.
@@ -76,12 +85,13 @@ $(OUTPUT)/report_html_tmpl.h: user/report_html.html | $(OUTPUT)
 	  echo 'static const char report_html_template[] ='; \
 	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $<; \
 	  echo ';'; } > $@
-$(OUTPUT)/user/report_html.o: $(OUTPUT)/report_html_tmpl.h
+$(OUTPUT)/user/report_html.o $(OUTPUT)/san/report_html.o $(OUTPUT)/fuzzobj/report_html.o: \
+	$(OUTPUT)/report_html_tmpl.h
 # --- end HTML report template
 
 # Debian packages the build and the tests need; installs only what is missing.
 DEPS := clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc \
-	python3 python3-pytest debootstrap tmux clang-format chromium
+	python3 python3-pytest debootstrap tmux clang-format golang-go chromium
 deps:
 	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 		grep -q 'install ok installed' || echo $$p; done); \
@@ -111,6 +121,7 @@ demo: deps
 bench: deps
 	$(MAKE) treeprof
 	/usr/bin/python3 tests/bench.py
+	/usr/bin/python3 tests/bench_report.py
 
 format:
 	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h include/*.h tests/unit/*.c tests/unit/*.h

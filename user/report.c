@@ -8,6 +8,10 @@ const struct report_format report_formats[] = {
     {"text", report__text, false},
     {"folded", report__folded, false},
     {"json", report__json, false},
+    {"pprof", report__pprof, true},
+    {"speedscope", report__speedscope, false},
+    {"chrome", report__chrome, false},
+    {"html", report__html, false},
     {NULL, NULL, false},
 };
 

@@ -32,6 +32,17 @@ int report__folded(const struct profile *p, FILE *out, const struct report_opts 
 int report__json(const struct profile *p, FILE *out, const struct report_opts *o);
 /* Text summary: process tree, top functions by self and total, statistics. */
 int report__text(const struct profile *p, FILE *out, const struct report_opts *o);
+/* HTML: one self-contained page (no network): flame graph, process selector, timeline. */
+int report__html(const struct profile *p, FILE *out, const struct report_opts *o);
+
+/* pprof: profile.proto, gzip'd (go tool pprof); binary. */
+int report__pprof(const struct profile *p, FILE *out, const struct report_opts *o);
+/* speedscope JSON: shared frames, one sampled profile per group. */
+int report__speedscope(const struct profile *p, FILE *out, const struct report_opts *o);
+/* Chrome trace-event JSON (Perfetto, chrome://tracing): a track per process and thread. */
+int report__chrome(const struct profile *p, FILE *out, const struct report_opts *o);
+/* s as a JSON string, quotes included (control characters escaped). */
+void report__json_str(FILE *out, const char *s);
 
 /* How a frame is named in every format: "qualname (file:line)" for Python,
  * "symbol" or "[unknown] (module)" for native, "symbol [k]" for kernel. Writes into buf. */

@@ -1,5 +1,7 @@
 /* Folded stacks (flamegraph.pl, speedscope, inferno): one line per unique stack,
- * "COMM [PID];root;...;leaf COUNT", sorted byte-wise so the output is stable.
+ * "GROUP;root;...;leaf COUNT", sorted byte-wise so the output is stable. GROUP is the
+ * group's label: "COMM [PID]" per process (the default), "ROLE [N procs]" per role, and
+ * absent with --group-by none or --merge.
  *
  * Also home of report__frame_label(), the one naming of frames all formats share. */
 #include <errno.h>
@@ -8,6 +10,7 @@
 
 #include "profile.h"
 #include "report.h"
+#include "report_group.h"
 
 /* Large enough for any label: names and files are capped at 64 KiB by the profile. */
 #define LABEL_MAX (2 * 65536 + 64)
@@ -60,7 +63,7 @@ const char *report__frame_label(const struct profile *p, uint32_t frame_id, char
 }
 
 struct folded_line {
-	uint32_t proc, stack;
+	uint32_t group, stack;
 	uint64_t weight;
 };
 
@@ -69,17 +72,18 @@ struct folded {
 	const struct report_opts *o;
 	struct folded_line *lines;
 	size_t n, cap;
-	char **labels;		/* per frame id; labels[nframes] is for empty stacks */
-	char **heads;		/* per process: "COMM [PID]", or NULL with merge */
+	char **labels; /* per frame id; labels[nframes] is for empty stacks */
+	struct report_groups *groups;
+	char **heads;		/* per group: its label, or NULL (merge, group none) */
 	uint32_t unknown_frame; /* = nframes, stands in for an empty stack */
 };
 
 static int collect(uint32_t proc, uint32_t stack, uint64_t weight, void *ctx)
 {
 	struct folded *fo = ctx;
-	const struct tp_process *t = profile__proc_at(fo->p, proc);
+	uint32_t group = report_groups__of(fo->groups, proc);
 
-	if (fo->o->pid && (!t || t->pid != fo->o->pid))
+	if (group == REPORT_NO_GROUP)
 		return 0;
 	if (fo->n == fo->cap) {
 		size_t ncap = fo->cap ? fo->cap * 2 : 256;
@@ -90,7 +94,7 @@ static int collect(uint32_t proc, uint32_t stack, uint64_t weight, void *ctx)
 		fo->lines = l;
 		fo->cap = ncap;
 	}
-	fo->lines[fo->n++] = (struct folded_line){proc, stack, weight};
+	fo->lines[fo->n++] = (struct folded_line){group, stack, weight};
 	return 0;
 }
 
@@ -110,7 +114,7 @@ static void iter_init(const struct folded *fo, const struct folded_line *l, stru
 		it->n = 1;
 	}
 	it->i = 0;
-	it->s = fo->heads ? fo->heads[l->proc] : "";
+	it->s = fo->heads ? fo->heads[l->group] : "";
 	it->sep = fo->heads != NULL;
 }
 
@@ -138,7 +142,7 @@ static int line_cmp(const void *x, const void *y, void *ctx)
 
 	iter_init(fo, la, &a);
 	iter_init(fo, lb, &b);
-	if (fo->heads && la->proc == lb->proc)
+	if (fo->heads && la->group == lb->group)
 		a.s = b.s = "";
 	for (;;) {
 		if (!*a.s && !*b.s && a.sep == b.sep) {
@@ -174,15 +178,16 @@ static void line_print(const struct folded *fo, const struct folded_line *l, uin
 
 static int build_labels(struct folded *fo)
 {
-	uint32_t nframes = profile__nframes(fo->p), nprocs = profile__nprocs(fo->p);
+	uint32_t nframes = profile__nframes(fo->p), ngroups = report_groups__count(fo->groups);
+	bool heads = !fo->o->merge && fo->o->group != REPORT_GROUP_NONE;
 	char *buf = malloc(LABEL_MAX);
 	int err = -ENOMEM;
 
 	fo->unknown_frame = nframes;
 	fo->labels = calloc((size_t)nframes + 1, sizeof(*fo->labels));
-	if (!fo->o->merge)
-		fo->heads = calloc(nprocs ? nprocs : 1, sizeof(*fo->heads));
-	if (!buf || !fo->labels || (!fo->o->merge && !fo->heads))
+	if (heads)
+		fo->heads = calloc(ngroups ? ngroups : 1, sizeof(*fo->heads));
+	if (!buf || !fo->labels || (heads && !fo->heads))
 		goto out;
 	for (uint32_t i = 0; i < nframes; i++) {
 		fo->labels[i] = strdup(report__frame_label(fo->p, i, buf, LABEL_MAX));
@@ -192,12 +197,8 @@ static int build_labels(struct folded *fo)
 	fo->labels[nframes] = strdup("[unknown]");
 	if (!fo->labels[nframes])
 		goto out;
-	for (uint32_t i = 0; fo->heads && i < nprocs; i++) {
-		const struct tp_process *t = profile__proc_at(fo->p, i);
-
-		snprintf(buf, LABEL_MAX, "%s [%d]", t->comm, (int)t->pid);
-		label_sanitize(buf);
-		fo->heads[i] = strdup(buf);
+	for (uint32_t i = 0; fo->heads && i < ngroups; i++) {
+		fo->heads[i] = strdup(report_groups__get(fo->groups, i)->label);
 		if (!fo->heads[i])
 			goto out;
 	}
@@ -210,10 +211,14 @@ out:
 int report__folded(const struct profile *p, FILE *out, const struct report_opts *o)
 {
 	struct folded fo = {.p = p, .o = o};
-	uint32_t nframes = profile__nframes(p), nprocs = profile__nprocs(p);
+	uint32_t nframes = profile__nframes(p), ngroups = 0;
 	size_t i, j;
 	int err;
 
+	fo.groups = report_groups__new(p, o);
+	if (!fo.groups)
+		return -errno;
+	ngroups = report_groups__count(fo.groups);
 	err = build_labels(&fo);
 	if (!err)
 		err = profile__for_each_stack_count(p, collect, &fo);
@@ -232,8 +237,9 @@ int report__folded(const struct profile *p, FILE *out, const struct report_opts 
 out:
 	for (uint32_t k = 0; fo.labels && k <= nframes; k++)
 		free(fo.labels[k]);
-	for (uint32_t k = 0; fo.heads && k < nprocs; k++)
+	for (uint32_t k = 0; fo.heads && k < ngroups; k++)
 		free(fo.heads[k]);
+	report_groups__free(fo.groups);
 	free(fo.labels);
 	free(fo.heads);
 	free(fo.lines);

@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
-/* JSON: everything in the recording, for scripts and CI gates. Schema in README.md. */
+/* JSON: everything in the recording, for scripts and CI gates. Schema in README.md.
+ * Grouping (--group-by) adds "group_by", a "groups" array and a "group" id on each stack
+ * entry; stacks stay per process, so every key of version 1 keeps its meaning. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "profile.h"
 #include "report.h"
+#include "report_group.h"
 
-static void json_str(FILE *out, const char *s)
+void report__json_str(FILE *out, const char *s)
 {
 	fputc('"', out);
 	for (const unsigned char *c = (const unsigned char *)(s ? s : ""); *c; c++) {
@@ -38,22 +41,22 @@ static void json_str(FILE *out, const char *s)
 }
 
 struct stack_count {
-	uint32_t proc, stack;
+	uint32_t proc, group, stack;
 	uint64_t weight;
 };
 
 struct collect {
 	struct stack_count *v;
 	size_t n, cap;
-	const struct profile *p;
-	pid_t pid;
+	const struct report_groups *g;
 };
 
 static int collect_one(uint32_t proc, uint32_t stack, uint64_t weight, void *ctx)
 {
 	struct collect *c = ctx;
+	uint32_t group = report_groups__of(c->g, proc);
 
-	if (c->pid && profile__proc_at(c->p, proc)->pid != c->pid)
+	if (group == REPORT_NO_GROUP)
 		return 0;
 	if (c->n == c->cap) {
 		size_t ncap = c->cap ? c->cap * 2 : 1024;
@@ -64,7 +67,7 @@ static int collect_one(uint32_t proc, uint32_t stack, uint64_t weight, void *ctx
 		c->v = nv;
 		c->cap = ncap;
 	}
-	c->v[c->n++] = (struct stack_count){proc, stack, weight};
+	c->v[c->n++] = (struct stack_count){proc, group, stack, weight};
 	return 0;
 }
 
@@ -92,16 +95,56 @@ static const char *kind_name(uint8_t kind)
 	return "unknown";
 }
 
+static void print_groups(const struct profile *p, const struct report_groups *g,
+			 const struct report_opts *o, FILE *out)
+{
+	static const char *const how[] = {"pid", "role", "none"};
+	const char *sep = "\n";
+
+	fprintf(out, "\"group_by\":\"%s\",\n\"groups\":[",
+		(unsigned)o->group < 3 ? how[o->group] : "pid");
+	for (uint32_t i = 0; i < report_groups__count(g); i++) {
+		const struct report_group_info *gi = report_groups__get(g, i);
+
+		fprintf(out, "%s{\"id\":%u,\"label\":", sep, i);
+		report__json_str(out, gi->label);
+		fputs(",\"name\":", out);
+		report__json_str(out, gi->name);
+		if (gi->parent == REPORT_NO_GROUP)
+			fputs(",\"parent\":null", out);
+		else
+			fprintf(out, ",\"parent\":%u", gi->parent);
+		fprintf(out,
+			",\"count\":%u,\"samples\":%llu,\"min_samples\":%llu,"
+			"\"max_samples\":%llu,\"spread\":%llu,\"pids\":[",
+			gi->nprocs, (unsigned long long)gi->samples,
+			(unsigned long long)gi->min_samples, (unsigned long long)gi->max_samples,
+			(unsigned long long)(gi->max_samples - gi->min_samples));
+		for (uint32_t k = 0; k < gi->nprocs; k++)
+			fprintf(out, "%s%d", k ? "," : "",
+				(int)profile__proc_at(p, gi->procs[k])->pid);
+		fputs("]}", out);
+		sep = ",\n";
+	}
+	fputs("],\n", out);
+}
+
 int report__json(const struct profile *p, FILE *out, const struct report_opts *o)
 {
-	struct collect c = {.p = p, .pid = o->pid};
+	struct collect c = {0};
 	const char *name, *sep = "";
+	struct report_groups *g;
 	uint64_t v;
 	int err;
 
+	g = report_groups__new(p, o);
+	if (!g)
+		return -errno;
+	c.g = g;
 	err = profile__for_each_stack_count(p, collect_one, &c);
 	if (err) {
 		free(c.v);
+		report_groups__free(g);
 		return err;
 	}
 	if (c.n)
@@ -115,16 +158,16 @@ int report__json(const struct profile *p, FILE *out, const struct report_opts *o
 		if (!val)
 			continue;
 		fprintf(out, "%s", sep);
-		json_str(out, meta_keys[i]);
+		report__json_str(out, meta_keys[i]);
 		fputc(':', out);
-		json_str(out, val);
+		report__json_str(out, val);
 		sep = ",";
 	}
 	fputs("},\n\"stats\":{", out);
 	sep = "";
 	for (uint32_t i = 0; (name = profile__stat_at(p, i, &v)); i++) {
 		fprintf(out, "%s", sep);
-		json_str(out, name);
+		report__json_str(out, name);
 		fprintf(out, ":%llu", (unsigned long long)v);
 		sep = ",";
 	}
@@ -133,14 +176,14 @@ int report__json(const struct profile *p, FILE *out, const struct report_opts *o
 	for (uint32_t i = 0; i < profile__nprocs(p); i++) {
 		const struct tp_process *pr = profile__proc_at(p, i);
 
-		if (o->pid && pr->pid != o->pid)
+		if (report_groups__of(g, i) == REPORT_NO_GROUP)
 			continue;
 		fprintf(out, "%s{\"pid\":%d,\"ppid\":%d,\"comm\":", sep, pr->pid, pr->ppid);
-		json_str(out, pr->comm);
+		report__json_str(out, pr->comm);
 		fputs(",\"cmdline\":", out);
-		json_str(out, pr->cmdline);
+		report__json_str(out, pr->cmdline);
 		fputs(",\"exe\":", out);
-		json_str(out, pr->exe);
+		report__json_str(out, pr->exe);
 		fprintf(out,
 			",\"start_ns\":%llu,\"end_ns\":%llu,\"exited\":%s,\"exit_code\":%d,"
 			"\"samples\":%llu}",
@@ -149,16 +192,18 @@ int report__json(const struct profile *p, FILE *out, const struct report_opts *o
 			(unsigned long long)pr->samples);
 		sep = ",\n";
 	}
-	fputs("],\n\"frames\":[", out);
+	fputs("],\n", out);
+	print_groups(p, g, o, out);
+	fputs("\"frames\":[", out);
 	sep = "\n";
 	for (uint32_t i = 0; i < profile__nframes(p); i++) {
 		const struct tp_frame *f = profile__frame_get(p, i);
 
 		fprintf(out, "%s{\"kind\":\"%s\",\"name\":", sep, kind_name(f->kind));
-		json_str(out, f->name);
+		report__json_str(out, f->name);
 		fputs(",\"file\":", out);
 		if (f->file)
-			json_str(out, f->file);
+			report__json_str(out, f->file);
 		else
 			fputs("null", out);
 		fprintf(out, ",\"line\":%u}", f->line);
@@ -170,8 +215,9 @@ int report__json(const struct profile *p, FILE *out, const struct report_opts *o
 		uint32_t n;
 		const uint32_t *frames = profile__stack_get(p, c.v[i].stack, &n);
 
-		fprintf(out, "%s{\"pid\":%d,\"count\":%llu,\"frames\":[", sep,
-			profile__proc_at(p, c.v[i].proc)->pid, (unsigned long long)c.v[i].weight);
+		fprintf(out, "%s{\"pid\":%d,\"group\":%u,\"count\":%llu,\"frames\":[", sep,
+			profile__proc_at(p, c.v[i].proc)->pid, c.v[i].group,
+			(unsigned long long)c.v[i].weight);
 		for (uint32_t j = 0; j < n; j++)
 			fprintf(out, "%s%u", j ? "," : "", frames[j]);
 		fputs("]}", out);
@@ -179,5 +225,6 @@ int report__json(const struct profile *p, FILE *out, const struct report_opts *o
 	}
 	fputs("]}\n", out);
 	free(c.v);
+	report_groups__free(g);
 	return ferror(out) ? -EIO : 0;
 }

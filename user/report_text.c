@@ -1,6 +1,11 @@
 /* Text summary for a terminal, at most 100 columns: run header, process tree, top functions
  * by self and total samples, top functions per process, statistics.
  *
+ * With --group-by role the process tree becomes a tree of roles (members, samples, the
+ * idlest and the busiest member and the spread between them) and the top functions are
+ * listed per role; with --group-by none it is one row for the whole tree and the
+ * per-group lists are left out (they would repeat the global ones).
+ *
  * "Functions" group frames by kind, name and file (a Python function over all its lines).
  * Self samples are those where the function is the leaf; total samples count a stack once
  * even when the function appears in it several times (recursion). The run's duration comes
@@ -13,10 +18,12 @@
 
 #include "profile.h"
 #include "report.h"
+#include "report_group.h"
 
 #define WIDTH	   100
 #define TREE_COLS  54 /* columns before the command in the process tree */
 #define FUNC_COLS  35 /* columns before the function in the top lists */
+#define GROUP_COLS 53 /* columns before the command in the table of roles */
 #define MAX_INDENT 24
 #define LABEL_MAX  (2 * 65536 + 64) /* any frame label: names and files are capped at 64 KiB */
 
@@ -28,13 +35,14 @@ struct func {
 };
 
 struct proc_func {
-	uint32_t proc, func;
+	uint32_t group, func;
 	uint64_t self;
 };
 
 struct text {
 	const struct profile *p;
 	const struct report_opts *o;
+	struct report_groups *g;
 	uint32_t *fmap; /* frame id -> function index */
 	struct func *funcs;
 	uint32_t nfuncs;
@@ -43,14 +51,13 @@ struct text {
 	size_t npf, pf_cap;
 	uint64_t total; /* weight of all samples kept */
 	uint64_t *proc_total;
-	uint64_t *proc_nostack; /* weight of samples without any frame */
+	uint64_t *group_total;
+	uint64_t *group_nostack; /* weight of samples without any frame */
 };
 
 static bool proc_kept(const struct text *t, uint32_t idx)
 {
-	const struct tp_process *pr = profile__proc_at(t->p, idx);
-
-	return pr && (!t->o->pid || pr->pid == t->o->pid);
+	return report_groups__of(t->g, idx) != REPORT_NO_GROUP;
 }
 
 /* Copy s into buf (of size > width), keeping at most width bytes; elides the middle. */
@@ -143,16 +150,17 @@ out:
 static int count_stack(uint32_t proc, uint32_t stack, uint64_t weight, void *ctx)
 {
 	struct text *t = ctx;
+	uint32_t n, group = report_groups__of(t->g, proc);
 	const uint32_t *frames;
-	uint32_t n;
 
-	if (!proc_kept(t, proc))
+	if (group == REPORT_NO_GROUP)
 		return 0;
 	t->total += weight;
 	t->proc_total[proc] += weight;
+	t->group_total[group] += weight;
 	frames = profile__stack_get(t->p, stack, &n);
 	if (!n) {
-		t->proc_nostack[proc] += weight;
+		t->group_nostack[group] += weight;
 		return 0;
 	}
 	t->walk++;
@@ -174,7 +182,7 @@ static int count_stack(uint32_t proc, uint32_t stack, uint64_t weight, void *ctx
 		t->pf = pf;
 		t->pf_cap = ncap;
 	}
-	t->pf[t->npf++] = (struct proc_func){proc, t->fmap[frames[n - 1]], weight};
+	t->pf[t->npf++] = (struct proc_func){group, t->fmap[frames[n - 1]], weight};
 	return 0;
 }
 
@@ -324,6 +332,66 @@ out:
 	return err;
 }
 
+static void print_group(const struct text *t, FILE *out, uint32_t i, uint32_t depth)
+{
+	const struct report_group_info *gi = report_groups__get(t->g, i);
+	uint32_t indent = depth * 2 > MAX_INDENT ? MAX_INDENT : depth * 2;
+	char share[16], buf[WIDTH + 1];
+
+	snprintf(share, sizeof(share), "%5.1f%%", pct(t->group_total[i], t->total));
+	fprintf(out, "%6u %9llu %6s %8llu %8llu %8llu  %*s%s\n", gi->nprocs,
+		(unsigned long long)t->group_total[i], share, (unsigned long long)gi->min_samples,
+		(unsigned long long)gi->max_samples,
+		(unsigned long long)(gi->max_samples - gi->min_samples), (int)indent, "",
+		fit(buf, gi->name, WIDTH - GROUP_COLS - indent));
+}
+
+/* Groups as a tree (a role's parent is the role of its first member's parent), depth
+ * first, children in group order; IDLEST and BUSIEST are the members' sample counts. */
+static int print_group_tree(const struct text *t, FILE *out)
+{
+	uint32_t n = report_groups__count(t->g), *stack = calloc(n + 1, sizeof(uint32_t));
+	uint32_t *depth = calloc(n + 1, sizeof(uint32_t));
+	bool *seen = calloc(n + 1, sizeof(bool));
+	int err = -ENOMEM;
+
+	if (!stack || !depth || !seen)
+		goto out;
+	fprintf(out, "%6s %9s %6s %8s %8s %8s  %s\n", "PROCS", "SAMPLES", "SHARE", "IDLEST",
+		"BUSIEST", "SPREAD", "COMMAND");
+	/* roots (and, after them, anything in a parent cycle), then their subtrees */
+	for (uint32_t pass = 0; pass < 2; pass++) {
+		for (uint32_t r = 0; r < n; r++) {
+			uint32_t sp = 0, par = report_groups__get(t->g, r)->parent;
+
+			if (seen[r] || (!pass && par != REPORT_NO_GROUP))
+				continue;
+			stack[sp++] = r;
+			depth[r] = 0;
+			seen[r] = true;
+			while (sp) {
+				uint32_t i = stack[--sp];
+
+				print_group(t, out, i, depth[i]);
+				/* push children in reverse so they print in order */
+				for (uint32_t c = n; c-- > 0;) {
+					if (seen[c] || report_groups__get(t->g, c)->parent != i)
+						continue;
+					seen[c] = true;
+					depth[c] = depth[i] + 1;
+					stack[sp++] = c;
+				}
+			}
+		}
+	}
+	err = 0;
+out:
+	free(stack);
+	free(depth);
+	free(seen);
+	return err;
+}
+
 static int by_self(const void *x, const void *y, void *ctx)
 {
 	const struct func *a = &((const struct text *)ctx)->funcs[*(const uint32_t *)x];
@@ -374,12 +442,12 @@ static int print_top(const struct text *t, FILE *out, bool total)
 	return 0;
 }
 
-static int pf_by_proc_func(const void *x, const void *y)
+static int pf_by_group_func(const void *x, const void *y)
 {
 	const struct proc_func *a = x, *b = y;
 
-	if (a->proc != b->proc)
-		return a->proc < b->proc ? -1 : 1;
+	if (a->group != b->group)
+		return a->group < b->group ? -1 : 1;
 	return a->func < b->func ? -1 : a->func > b->func;
 }
 
@@ -393,20 +461,20 @@ static int pf_by_self(const void *x, const void *y, void *ctx)
 	return strcmp(t->funcs[a->func].label, t->funcs[b->func].label);
 }
 
-static int procs_by_samples(const void *x, const void *y, void *ctx)
+static int groups_by_samples(const void *x, const void *y, void *ctx)
 {
 	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
 	const struct text *t = ctx;
 
-	if (t->proc_total[a] != t->proc_total[b])
-		return t->proc_total[a] > t->proc_total[b] ? -1 : 1;
+	if (t->group_total[a] != t->group_total[b])
+		return t->group_total[a] > t->group_total[b] ? -1 : 1;
 	return a < b ? -1 : a > b;
 }
 
-/* Top self functions of each process with samples, busiest process first. */
-static int print_per_process(struct text *t, FILE *out)
+/* Top self functions of each group (process or role) with samples, busiest first. */
+static int print_per_group(struct text *t, FILE *out)
 {
-	uint32_t n = profile__nprocs(t->p), *order = malloc((n + 1) * sizeof(*order));
+	uint32_t n = report_groups__count(t->g), *order = malloc((n + 1) * sizeof(*order));
 	size_t *start = calloc(n + 1, sizeof(*start)), *end = calloc(n + 1, sizeof(*end));
 	char buf[WIDTH + 1], line[WIDTH + 1];
 	size_t i, j, m = 0;
@@ -414,35 +482,45 @@ static int print_per_process(struct text *t, FILE *out)
 
 	if (!order || !start || !end)
 		goto out;
-	/* merge (proc, func) pairs, then each process's run sorted by self */
-	qsort(t->pf, t->npf, sizeof(*t->pf), pf_by_proc_func);
+	/* merge (group, func) pairs, then each group's run sorted by self */
+	if (t->npf) /* qsort's array may not be NULL, even when empty */
+		qsort(t->pf, t->npf, sizeof(*t->pf), pf_by_group_func);
 	for (i = 0; i < t->npf; i = j) {
 		t->pf[m] = t->pf[i];
-		for (j = i + 1; j < t->npf && !pf_by_proc_func(&t->pf[i], &t->pf[j]); j++)
+		for (j = i + 1; j < t->npf && !pf_by_group_func(&t->pf[i], &t->pf[j]); j++)
 			t->pf[m].self += t->pf[j].self;
 		m++;
 	}
 	t->npf = m;
 	for (i = 0; i < t->npf; i = j) {
-		for (j = i; j < t->npf && t->pf[j].proc == t->pf[i].proc; j++)
+		for (j = i; j < t->npf && t->pf[j].group == t->pf[i].group; j++)
 			;
-		start[t->pf[i].proc] = i;
-		end[t->pf[i].proc] = j;
+		start[t->pf[i].group] = i;
+		end[t->pf[i].group] = j;
 		qsort_r(t->pf + i, j - i, sizeof(*t->pf), pf_by_self, t);
 	}
 	for (uint32_t k = 0; k < n; k++)
 		order[k] = k;
-	qsort_r(order, n, sizeof(*order), procs_by_samples, t);
-	heading(t, out, "Top functions per process (self samples)");
-	for (uint32_t k = 0; k < n && t->proc_total[order[k]]; k++) {
-		const struct tp_process *pr = profile__proc_at(t->p, order[k]);
+	qsort_r(order, n, sizeof(*order), groups_by_samples, t);
+	heading(t, out,
+		t->o->group == REPORT_GROUP_ROLE ? "Top functions per role (self samples)"
+						 : "Top functions per process (self samples)");
+	for (uint32_t k = 0; k < n && t->group_total[order[k]]; k++) {
+		const struct report_group_info *gi = report_groups__get(t->g, order[k]);
+		const struct tp_process *pr = profile__proc_at(t->p, gi->procs[0]);
 		const char *cmd = *pr->cmdline ? pr->cmdline : pr->comm;
+		uint64_t total = t->group_total[order[k]], nostack = t->group_nostack[order[k]];
 
-		uint64_t total = t->proc_total[order[k]], nostack = t->proc_nostack[order[k]];
-
-		snprintf(line, sizeof(line), "pid %d: %s", (int)pr->pid, cmd);
-		fprintf(out, "%s%s (%llu sample%s)\n", k ? "\n" : "", fit(buf, line, WIDTH - 32),
+		if (t->o->group == REPORT_GROUP_ROLE)
+			snprintf(line, sizeof(line), "%s", gi->label);
+		else
+			snprintf(line, sizeof(line), "pid %d: %s", (int)pr->pid, cmd);
+		fprintf(out, "%s%s (%llu sample%s", k ? "\n" : "", fit(buf, line, WIDTH - 32),
 			(unsigned long long)total, total == 1 ? "" : "s");
+		if (t->o->group == REPORT_GROUP_ROLE && gi->nprocs > 1)
+			fprintf(out, ", spread %llu",
+				(unsigned long long)(gi->max_samples - gi->min_samples));
+		fputs(")\n", out);
 		for (i = start[order[k]], j = 0; i < end[order[k]] && j < (size_t)t->o->top;
 		     i++, j++)
 			fprintf(out, "%8llu %6.1f%%  %s\n", (unsigned long long)t->pf[i].self,
@@ -483,9 +561,13 @@ int report__text(const struct profile *p, FILE *out, const struct report_opts *o
 
 	if (opts.top <= 0)
 		opts.top = 15;
+	t.g = report_groups__new(p, &opts);
+	if (!t.g)
+		return -errno;
 	t.proc_total = calloc(profile__nprocs(p) + 1, sizeof(*t.proc_total));
-	t.proc_nostack = calloc(profile__nprocs(p) + 1, sizeof(*t.proc_nostack));
-	err = t.proc_total && t.proc_nostack ? build_funcs(&t) : -ENOMEM;
+	t.group_total = calloc(report_groups__count(t.g) + 1, sizeof(*t.group_total));
+	t.group_nostack = calloc(report_groups__count(t.g) + 1, sizeof(*t.group_nostack));
+	err = t.proc_total && t.group_total && t.group_nostack ? build_funcs(&t) : -ENOMEM;
 	if (!err)
 		err = profile__for_each_stack_count(p, count_stack, &t);
 	if (err)
@@ -493,14 +575,20 @@ int report__text(const struct profile *p, FILE *out, const struct report_opts *o
 	for (uint32_t i = 0; i < profile__nprocs(p); i++)
 		nkept += proc_kept(&t, i);
 	print_header(&t, out, nkept);
-	heading(&t, out, "Processes");
-	err = print_tree(&t, out);
+	if (opts.group == REPORT_GROUP_PID) {
+		heading(&t, out, "Processes");
+		err = print_tree(&t, out);
+	} else {
+		heading(&t, out,
+			opts.group == REPORT_GROUP_ROLE ? "Processes by role" : "Processes (all)");
+		err = print_group_tree(&t, out);
+	}
 	if (!err)
 		err = print_top(&t, out, false);
 	if (!err)
 		err = print_top(&t, out, true);
-	if (!err)
-		err = print_per_process(&t, out);
+	if (!err && opts.group != REPORT_GROUP_NONE)
+		err = print_per_group(&t, out);
 	if (err)
 		goto out;
 	print_stats(&t, out);
@@ -513,6 +601,8 @@ out:
 	free(t.fmap);
 	free(t.pf);
 	free(t.proc_total);
-	free(t.proc_nostack);
+	free(t.group_total);
+	free(t.group_nostack);
+	report_groups__free(t.g);
 	return err;
 }
