@@ -15,6 +15,7 @@
 
 #include "profile.h"
 #include "report.h"
+#include "report_group.h"
 #include "report_html_tmpl.h" /* generated: static const char report_html_template[] */
 
 #define DATA_MARK  "@@TREEPROF_DATA@@" /* where the template takes the JSON */
@@ -41,6 +42,8 @@ struct html {
 	uint32_t *smap;
 	/* timeline: nprocs x TL_BUCKETS summed weights over [t0, t0 + TL_BUCKETS * bucket_ns) */
 	uint64_t t0, bucket_ns, *buckets;
+	/* roles, as every other format groups them (report_group.h) */
+	struct report_groups *roles;
 };
 
 static bool proc_kept(const struct html *h, uint32_t idx)
@@ -334,6 +337,20 @@ static void emit_time(const struct html *h, FILE *out, const char *key, uint64_t
 		fprintf(out, ",\"%s\":null", key);
 }
 
+/* Roles: label and member count, in the order of report_groups (ids used by "role"). */
+static void emit_roles(const struct html *h, FILE *out)
+{
+	fputs(",\n\"roles\":[", out);
+	for (uint32_t i = 0; i < report_groups__count(h->roles); i++) {
+		const struct report_group_info *g = report_groups__get(h->roles, i);
+
+		fputs(i ? ",\n{\"label\":" : "\n{\"label\":", out);
+		json_str(out, g->label);
+		fprintf(out, ",\"nprocs\":%u}", g->nprocs);
+	}
+	fputs("]}", out);
+}
+
 static void emit_procs(const struct html *h, FILE *out)
 {
 	const char *sep = "\n";
@@ -347,7 +364,8 @@ static void emit_procs(const struct html *h, FILE *out)
 
 		if (!proc_kept(h, i))
 			continue;
-		fprintf(out, "%s{\"pid\":%d,\"ppid\":%d,\"comm\":", sep, pr->pid, pr->ppid);
+		fprintf(out, "%s{\"pid\":%d,\"ppid\":%d,\"role\":%u,\"comm\":", sep, pr->pid,
+			pr->ppid, report_groups__of(h->roles, i));
 		json_str(out, pr->comm);
 		fputs(",\"cmdline\":", out);
 		json_str(out, pr->cmdline);
@@ -380,7 +398,7 @@ static void emit_procs(const struct html *h, FILE *out)
 		fputs("]}}", out);
 		sep = ",\n";
 	}
-	fputs("]}", out);
+	fputs("]", out);
 }
 
 int report__html(const struct profile *p, FILE *out, const struct report_opts *o)
@@ -388,6 +406,7 @@ int report__html(const struct profile *p, FILE *out, const struct report_opts *o
 	const char *mark = strstr(report_html_template, DATA_MARK);
 	uint32_t nf = profile__nframes(p), nst = profile__nstacks(p), node;
 	struct html h = {.p = p, .pid = o->pid};
+	struct report_opts ro = *o;
 	int err = -EINVAL;
 
 	if (!mark) /* a broken template is a build bug */
@@ -414,11 +433,18 @@ int report__html(const struct profile *p, FILE *out, const struct report_opts *o
 	err = timeline(&h);
 	if (err)
 		goto out;
+	ro.group = REPORT_GROUP_ROLE;
+	h.roles = report_groups__new(p, &ro);
+	if (!h.roles) {
+		err = -errno;
+		goto out;
+	}
 
 	fwrite(report_html_template, 1, mark - report_html_template, out);
 	emit_head(&h, out);
 	emit_frames_stacks(&h, out);
 	emit_procs(&h, out);
+	emit_roles(&h, out);
 	fputs(mark + strlen(DATA_MARK), out);
 	err = ferror(out) ? -EIO : 0;
 out:
@@ -430,5 +456,6 @@ out:
 	free(h.slots);
 	free(h.smap);
 	free(h.buckets);
+	report_groups__free(h.roles);
 	return err;
 }
