@@ -121,6 +121,7 @@ demo: deps
 bench: deps
 	$(MAKE) treeprof
 	/usr/bin/python3 tests/bench.py
+	/usr/bin/python3 tests/bench_live.py
 	/usr/bin/python3 tests/bench_report.py
 
 format:

@@ -17,13 +17,14 @@
 #include "proctree.h"
 #include "profile.h"
 #include "report.h"
+#include "top.h"
 #include "tracer.h"
 
 #define DEFAULT_FREQ   99
 #define MAX_FREQ       10000
 #define DEFAULT_OUTPUT "treeprof.data"
 
-enum cmd { CMD_RECORD, CMD_LIVE, CMD_REPORT };
+enum cmd { CMD_RECORD, CMD_LIVE, CMD_TOP, CMD_REPORT };
 
 struct args {
 	enum cmd cmd;
@@ -34,6 +35,9 @@ struct args {
 	struct report_opts r;
 	bool quiet;
 	bool output_set;    /* -o given */
+	bool json;	    /* live --json */
+	unsigned every;	    /* live --every N */
+	double interval;    /* live, top --interval S */
 	char cmdline[1024]; /* how treeprof was run, for the recording */
 };
 
@@ -45,7 +49,10 @@ enum {
 	OPT_PID,
 	OPT_TOP,
 	OPT_GROUP,
-	OPT_METRIC
+	OPT_METRIC,
+	OPT_JSON,
+	OPT_EVERY,
+	OPT_INTERVAL
 };
 
 const char *argp_program_version = "treeprof 0.1";
@@ -55,12 +62,22 @@ static const struct argp_option trace_options[] = {
     {"pid", 'p', "PID", 0, "Trace PID and all its descendants, current and future"},
     {"freq", 'F', "HZ", 0, "Samples per second per CPU (1-10000, default 99)"},
     {"duration", 'd', "SECONDS", 0, "Stop after SECONDS (default: when the tree exits or Ctrl-C)"},
-    {"output", 'o', "FILE", 0, "record: write the recording to FILE (default treeprof.data)"},
+    {"output", 'o', "FILE", 0,
+     "Write the recording to FILE (record: default treeprof.data; live, top: none unless -o)"},
     {"ringbuf-mb", OPT_RINGBUF, "MB", 0, "Sample ring buffer size in MiB (power of 2, default 8)"},
     {"native", OPT_NATIVE, NULL, 0, "Keep the interpreter's own C frames under Python frames"},
     {"quiet", 'q', NULL, 0, "record: no summary at the end"},
     {"verbose", 'v', NULL, 0, "Show libbpf's log and per-process diagnostics"},
     {}};
+
+static const struct argp_option live_options[] = {
+    {"json", OPT_JSON, NULL, 0, "JSON Lines: an object per sample and process event"},
+    {"every", OPT_EVERY, "N", 0, "One aggregate line per N samples instead of each sample"},
+    {"interval", OPT_INTERVAL, "S", 0, "One aggregate line every S seconds instead of each sample"},
+    {}};
+
+static const struct argp_option top_options[] = {
+    {"interval", OPT_INTERVAL, "S", 0, "Refresh every S seconds (default 1)"}, {}};
 
 static const struct argp_option report_options[] = {
     {"format", OPT_FORMAT, "FMT", 0, "text (default), folded, json, ... (see below)"},
@@ -110,8 +127,6 @@ static error_t parse_trace_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "-d must be a positive number of seconds, not '%s'", arg);
 		break;
 	case 'o':
-		if (a->cmd != CMD_RECORD)
-			argp_error(state, "-o is for record");
 		a->output = arg;
 		a->output_set = true;
 		break;
@@ -129,6 +144,10 @@ static error_t parse_trace_opt(int key, char *arg, struct argp_state *state)
 	case 'v':
 		a->t.verbose = true;
 		break;
+	case ARGP_KEY_INIT:
+		if (a->cmd != CMD_RECORD) /* live/top options (a child argp) fill these too */
+			state->child_inputs[0] = a;
+		break;
 	case ARGP_KEY_ARG:
 		/* Everything from the first operand on is the command to launch. */
 		a->t.cmd = &state->argv[state->next - 1];
@@ -139,6 +158,37 @@ static error_t parse_trace_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "say what to trace: -p PID or -- COMMAND [ARGS]");
 		if (a->t.pid && a->t.cmd)
 			argp_error(state, "-p and a command exclude each other");
+		if (a->every && a->interval > 0)
+			argp_error(state, "--every and --interval exclude each other");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static error_t parse_view_opt(int key, char *arg, struct argp_state *state)
+{
+	struct args *a = state->input;
+	char *end;
+	long v;
+
+	switch (key) {
+	case OPT_JSON:
+		a->json = true;
+		break;
+	case OPT_EVERY:
+		if (parse_long(arg, 1, 1000000000, &v))
+			argp_error(state, "--every must be a whole number of samples, not '%s'",
+				   arg);
+		a->every = v;
+		break;
+	case OPT_INTERVAL:
+		errno = 0;
+		a->interval = strtod(arg, &end);
+		if (errno || end == arg || *end || !(a->interval >= 0.1) || a->interval > 86400)
+			argp_error(state, "--interval must be from 0.1 to 86400 seconds, not '%s'",
+				   arg);
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -216,7 +266,16 @@ static const char record_doc[] =
 static const char live_doc[] = "Print each sample of a whole process tree as it arrives.\v"
 			       "Examples:\n"
 			       "  sudo treeprof live -p 1234\n"
-			       "  sudo treeprof live -F 20 -- python3 app.py";
+			       "  sudo treeprof live -F 20 -- python3 app.py\n"
+			       "  sudo treeprof live --json -o run.data -p 1234 > samples.jsonl\n"
+			       "  sudo treeprof live --interval 2 -F 999 -p 1234";
+static const char top_doc[] =
+    "A refreshing view of a whole process tree: CPU per process, hottest functions.\v"
+    "Keys: j/k or arrows select a process, Enter shows its functions, t the whole tree, "
+    "s cycles the sort (cpu, pid, name), q quits. Not on a terminal: plain snapshots.\n\n"
+    "Examples:\n"
+    "  sudo treeprof top -p 1234\n"
+    "  sudo treeprof top -F 999 --interval 2 -- python3 app.py";
 static const char report_doc[] =
     "Summarise a recording.\v"
     "Examples:\n"
@@ -230,6 +289,7 @@ static void usage(FILE *f)
 		   "Commands:\n"
 		   "  record   record a process tree's CPU samples to a file\n"
 		   "  live     print a process tree's samples as they happen\n"
+		   "  top      a refreshing view of a process tree's CPU and hottest functions\n"
 		   "  report   summarise a recording (text, folded stacks)\n\n"
 		   "'treeprof COMMAND --help' shows each command's options.\n");
 }
@@ -239,10 +299,46 @@ static void on_signal(int sig)
 	tracer__request_stop();
 }
 
-/* record: push the recording to disk about once a second, so a crash loses at most that. */
-static void record_tick(void *ctx, const struct profile *p)
+/* The sinks of one run, fanned out: the view (live or top, if any) and the recording (record,
+ * or live/top with -o), pushed to disk about once a second so a crash loses at most that. */
+struct run_sinks {
+	struct tracer_sink view;
+	struct datafile_writer *w;
+};
+
+static void fan_sample(void *ctx, const struct profile *p, const struct tp_sample_rec *s, pid_t pid)
 {
-	datafile__flush(ctx);
+	struct run_sinks *r = ctx;
+
+	if (r->view.on_sample)
+		r->view.on_sample(r->view.ctx, p, s, pid);
+}
+
+static void fan_proc(void *ctx, const struct profile *p, const struct tp_process *proc,
+		     const char *what, uint64_t ts_ns)
+{
+	struct run_sinks *r = ctx;
+
+	if (r->view.on_proc)
+		r->view.on_proc(r->view.ctx, p, proc, what, ts_ns);
+}
+
+static void fan_tick(void *ctx, const struct profile *p)
+{
+	struct run_sinks *r = ctx;
+
+	if (r->w)
+		datafile__flush(r->w);
+	if (r->view.on_tick)
+		r->view.on_tick(r->view.ctx, p);
+}
+
+static void fan_poll(void *ctx, const struct profile *p)
+{
+	struct run_sinks *r = ctx;
+
+	if (r->view.on_poll)
+		r->view.on_poll(r->view.ctx, p);
 }
 
 static int summary_to(const struct profile *p, FILE *out, bool color)
@@ -252,16 +348,60 @@ static int summary_to(const struct profile *p, FILE *out, bool color)
 	return report__text(p, out, &ro);
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* The view of a live or top run on standard output; 0 or negative errno. */
+static int view_new(struct args *a, struct run_sinks *rs, struct live **live, struct top **top)
+{
+	uint64_t start = mono_ns();
+
+	if (a->cmd == CMD_LIVE) {
+		struct live_opts lo = {.fd = STDOUT_FILENO,
+				       .start_ns = start,
+				       .json = a->json,
+				       .every = a->every,
+				       .interval = a->interval};
+
+		*live = live__new(&lo);
+		if (!*live)
+			return -errno;
+		live__sink(*live, &rs->view);
+	} else if (a->cmd == CMD_TOP) {
+		struct top_opts to = {.fd = STDOUT_FILENO,
+				      .interval = a->interval,
+				      .freq = a->t.freq,
+				      .start_ns = start};
+
+		*top = top__new(&to);
+		if (!*top)
+			return -errno;
+		top__sink(*top, &rs->view);
+	}
+	return 0;
+}
+
 static int run_trace(struct args *a)
 {
-	struct datafile_writer *w = NULL;
+	bool recording = a->cmd == CMD_RECORD || a->output_set;
 	struct sigaction sa = {.sa_handler = on_signal};
-	struct live_opts lo = {.out = stdout};
-	struct tracer_sink sink = {0};
+	struct run_sinks rs = {0};
+	struct tracer_sink sink = {.ctx = &rs,
+				   .on_sample = fan_sample,
+				   .on_proc = fan_proc,
+				   .on_tick = fan_tick,
+				   .on_poll = fan_poll};
+	struct live *live = NULL;
+	struct top *top = NULL;
 	struct profile *p;
 	struct tracer *t;
 	char buf[64];
-	int err;
+	int err, e;
 
 	if (tracer__check_env())
 		return 1;
@@ -284,17 +424,15 @@ static int run_trace(struct args *a)
 		fprintf(stderr, "treeprof: out of memory\n");
 		return 1;
 	}
-	if (a->cmd == CMD_RECORD) {
-		w = datafile__create(a->output);
-		if (!w) {
+	if (recording) {
+		rs.w = datafile__create(a->output);
+		if (!rs.w) {
 			fprintf(stderr, "treeprof: cannot write %s: %s\n", a->output,
 				strerror(errno));
 			profile__free(p);
 			return 1;
 		}
-		profile__set_journal(p, w);
-		sink.ctx = w;
-		sink.on_tick = record_tick;
+		profile__set_journal(p, rs.w);
 	}
 	snprintf(buf, sizeof(buf), "%d", a->t.freq);
 	profile__set_meta(p, "frequency", buf);
@@ -304,41 +442,49 @@ static int run_trace(struct args *a)
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (a->cmd == CMD_LIVE) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		lo.start_ns = ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-		live__sink(&sink, &lo);
-	}
-	t = tracer__start(&a->t, p, &sink);
+	err = view_new(a, &rs, &live, &top);
+	if (err)
+		fprintf(stderr, "treeprof: setting up the output: %s\n", strerror(-err));
+	t = err ? NULL : tracer__start(&a->t, p, &sink);
 	if (!t) {
 		profile__set_journal(p, NULL);
-		if (w) {
-			datafile__close(w);
+		if (rs.w) {
+			datafile__close(rs.w);
 			unlink(a->output);
 		}
+		top__free(top);
+		live__free(live);
 		profile__free(p);
 		return 1;
 	}
+	if (top)
+		top__set_tracer(top, t);
 	if (a->cmd == CMD_RECORD && !a->quiet)
 		fprintf(stderr, "treeprof: recording at %d Hz to %s; Ctrl-C to stop\n", a->t.freq,
 			a->output);
 	err = tracer__run(t);
+	if (top)
+		top__finish(top);
 	tracer__free(t); /* stores the run's statistics in the profile (and its journal) */
-	if (w) {
+	top__free(top);	 /* the terminal is restored before anything else is said */
+	/* Detached first: waiting for a slow reader must not leave the sampler running. */
+	if (live && (e = live__finish(live)) && !err)
+		err = e;
+	live__free(live);
+	if (rs.w) {
 		profile__set_journal(p, NULL);
-		if (datafile__close(w) && !err)
+		if (datafile__close(rs.w) && !err)
 			err = -EIO;
 	}
 	if (err)
 		fprintf(stderr, "treeprof: %s\n", strerror(-err));
-	if (a->cmd == CMD_RECORD && !a->quiet) {
+	if (a->cmd == CMD_RECORD && !a->quiet)
 		summary_to(p, stdout, isatty(STDOUT_FILENO));
+	if (rs.w && !a->quiet)
 		fprintf(stderr, "treeprof: wrote %s (%zu samples, %u processes)\n", a->output,
 			profile__nsamples(p), profile__nprocs(p));
-	}
 	profile__free(p);
 	return err ? 1 : 0;
 }
@@ -430,7 +576,8 @@ static int run_report(struct args *a)
 int main(int argc, char **argv)
 {
 	struct args a = {.output = DEFAULT_OUTPUT};
-	struct argp argp = {0};
+	struct argp argp = {0}, view_argp = {.parser = parse_view_opt};
+	struct argp_child view_children[] = {{&view_argp, 0, NULL, 0}, {0}};
 
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		usage(argc < 2 ? stderr : stdout);
@@ -446,12 +593,18 @@ int main(int argc, char **argv)
 	a.t.freq = DEFAULT_FREQ;
 	a.t.ringbuf_mb = 8;
 	a.r.top = 15;
-	if (!strcmp(argv[1], "record") || !strcmp(argv[1], "live")) {
-		a.cmd = argv[1][0] == 'r' ? CMD_RECORD : CMD_LIVE;
+	if (!strcmp(argv[1], "record") || !strcmp(argv[1], "live") || !strcmp(argv[1], "top")) {
+		a.cmd = argv[1][0] == 'r' ? CMD_RECORD : argv[1][0] == 'l' ? CMD_LIVE : CMD_TOP;
 		argp.options = trace_options;
 		argp.parser = parse_trace_opt;
 		argp.args_doc = "-p PID | -- COMMAND [ARGS...]";
-		argp.doc = a.cmd == CMD_RECORD ? record_doc : live_doc;
+		argp.doc = a.cmd == CMD_RECORD ? record_doc
+			   : a.cmd == CMD_LIVE ? live_doc
+					       : top_doc;
+		view_argp.options = a.cmd == CMD_LIVE ? live_options : top_options;
+		view_children[0].header = a.cmd == CMD_LIVE ? "Live output:" : "Top view:";
+		if (a.cmd != CMD_RECORD)
+			argp.children = view_children;
 	} else if (!strcmp(argv[1], "report")) {
 		a.cmd = CMD_REPORT;
 		argp.options = report_options;

@@ -541,6 +541,8 @@ int tracer__run(struct tracer *t)
 			if (t->sink.on_tick)
 				t->sink.on_tick(t->sink.ctx, t->prof);
 		}
+		if (t->sink.on_poll)
+			t->sink.on_poll(t->sink.ctx, t->prof);
 		if (end_ns && now >= end_ns)
 			break;
 		if (pidset__count(t->live) == 0)
@@ -630,6 +632,28 @@ static void tracer__store_stats(struct tracer *t)
 	}
 	tracer__store_cost(t);
 	profile__set_stat(t->prof, "duration_ns", now_ns() - t->start_ns);
+}
+
+int tracer__bpf_stat(const struct tracer *t, const char *name, uint64_t *value)
+{
+	int ncpu = libbpf_num_possible_cpus(), err = -ENOENT;
+	__u64 *vals;
+	__u32 k;
+
+	for (k = 0; k < TP_STAT_NR; k++)
+		if (stat_names[k] && !strcmp(stat_names[k], name))
+			break;
+	vals = k < TP_STAT_NR && ncpu > 0 ? calloc(ncpu, sizeof(*vals)) : NULL;
+	if (!vals)
+		return err;
+	if (!bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.stats), &k, vals)) {
+		*value = 0;
+		for (int c = 0; c < ncpu; c++)
+			*value += vals[c];
+		err = 0;
+	}
+	free(vals);
+	return err;
 }
 
 int tracer__cmd_status(const struct tracer *t)

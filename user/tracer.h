@@ -32,6 +32,8 @@ struct tracer_sink {
 	void (*on_proc)(void *ctx, const struct profile *p, const struct tp_process *proc,
 			const char *what /* "start", "exec", "exit" */, uint64_t ts_ns);
 	void (*on_tick)(void *ctx, const struct profile *p); /* about once a second */
+	/* every pass of the poll loop (at least every 100 ms): timers, keys, pending output */
+	void (*on_poll)(void *ctx, const struct profile *p);
 };
 
 struct tracer;
@@ -52,6 +54,9 @@ int tracer__run(struct tracer *t);
 void tracer__request_stop(void);
 /* Detach everything, store the run's statistics in the profile, free. Takes NULL. */
 void tracer__free(struct tracer *t);
+/* A BPF-side counter of the run so far ("bpf_samples", "ringbuf_drops", ...: the names of
+ * the statistics stored at the end), summed over CPUs. 0, or -ENOENT for an unknown name. */
+int tracer__bpf_stat(const struct tracer *t, const char *name, uint64_t *value);
 /* Wait status of the launched command (-- CMD), or -1 when none was launched or reaped. */
 int tracer__cmd_status(const struct tracer *t);
 
