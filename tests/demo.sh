@@ -4,10 +4,14 @@
 # folded stacks.
 set -eu
 cd "$(dirname "$0")/.."
-py=$(command -v python3)
+# Debian's interpreter: present on every bookworm machine and runnable by the sudo user.
+py=/usr/bin/python3
+[ -x "$py" ] || py=$(command -v python3)
 out=${TREEPROF_DEMO_OUT:-demo.data}
 manifest=$(mktemp)
 trap 'rm -f "$manifest"' EXIT
+# Under sudo, treeprof runs the command as the user who ran sudo: let it write there.
+[ -n "${SUDO_UID:-}" ] && chown "$SUDO_UID:${SUDO_GID:-$SUDO_UID}" "$manifest"
 echo "== sudo ./treeprof record -F 199 -o $out -- $py tests/workloads/tree.py"
 ./treeprof record -F 199 -o "$out" -- "$py" tests/workloads/tree.py --manifest "$manifest"
 echo

@@ -72,6 +72,11 @@ struct datafile_writer {
 
 /* ---- writer ---- */
 
+int datafile__chown(struct datafile_writer *w, uid_t uid, gid_t gid, mode_t mode)
+{
+	return fchown(w->fd, uid, gid) || fchmod(w->fd, mode) ? -1 : 0;
+}
+
 static void put_u32(unsigned char *p, uint32_t v)
 {
 	p[0] = v;

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 struct profile;
@@ -18,6 +19,9 @@ struct datafile_writer;
 /* Create the recording at path (mode 0644, truncates, does not follow a symlink at path).
  * NULL with errno set. */
 struct datafile_writer *datafile__create(const char *path);
+/* Give the recording to uid/gid with mode (on the open descriptor, never a path):
+ * 0, or -1 with errno set. */
+int datafile__chown(struct datafile_writer *w, uid_t uid, gid_t gid, mode_t mode);
 /* Append records (called by profile.c through its journal; usable directly). Records are
  * buffered and reach the file at least every flush. 0 or negative errno; after a write
  * error every later call returns it too. */

@@ -39,7 +39,27 @@ struct args {
 	unsigned every;	    /* live --every N */
 	double interval;    /* live, top --interval S */
 	char cmdline[1024]; /* how treeprof was run, for the recording */
+	bool as_root;	    /* --as-root */
+	bool sudo_user;	    /* run by sudo: SUDO_UID/SUDO_GID name the invoking user */
+	uid_t sudo_uid;
+	gid_t sudo_gid;
 };
+
+static int parse_long(const char *s, long min, long max, long *out);
+
+/* The user sudo was invoked by, from SUDO_UID and SUDO_GID (both needed, both numbers). */
+static void find_sudo_user(struct args *a)
+{
+	const char *u = getenv("SUDO_UID"), *g = getenv("SUDO_GID");
+	long uid, gid;
+
+	if (getuid() != 0 || !u || !g || parse_long(u, 0, INT_MAX, &uid) ||
+	    parse_long(g, 0, INT_MAX, &gid))
+		return;
+	a->sudo_user = true;
+	a->sudo_uid = uid;
+	a->sudo_gid = gid;
+}
 
 enum {
 	OPT_RINGBUF = 1000,
@@ -52,7 +72,8 @@ enum {
 	OPT_METRIC,
 	OPT_JSON,
 	OPT_EVERY,
-	OPT_INTERVAL
+	OPT_INTERVAL,
+	OPT_AS_ROOT
 };
 
 const char *argp_program_version = "treeprof 0.1";
@@ -68,6 +89,8 @@ static const struct argp_option trace_options[] = {
     {"native", OPT_NATIVE, NULL, 0, "Keep the interpreter's own C frames under Python frames"},
     {"quiet", 'q', NULL, 0, "record: no summary at the end"},
     {"verbose", 'v', NULL, 0, "Show libbpf's log and per-process diagnostics"},
+    {"as-root", OPT_AS_ROOT, NULL, 0,
+     "Under sudo, run COMMAND as root (default: as the user who ran sudo)"},
     {}};
 
 static const struct argp_option live_options[] = {
@@ -134,6 +157,9 @@ static error_t parse_trace_opt(int key, char *arg, struct argp_state *state)
 		if (parse_long(arg, 1, 1024, &v) || (v & (v - 1)))
 			argp_error(state, "--ringbuf-mb must be a power of two from 1 to 1024");
 		a->t.ringbuf_mb = v;
+		break;
+	case OPT_AS_ROOT:
+		a->as_root = true;
 		break;
 	case OPT_NATIVE:
 		a->t.native = true;
@@ -424,6 +450,7 @@ static int run_trace(struct args *a)
 		fprintf(stderr, "treeprof: out of memory\n");
 		return 1;
 	}
+	find_sudo_user(a);
 	if (recording) {
 		rs.w = datafile__create(a->output);
 		if (!rs.w) {
@@ -433,6 +460,16 @@ static int run_trace(struct args *a)
 			return 1;
 		}
 		profile__set_journal(p, rs.w);
+		/* Under sudo the recording belongs to the user who asked for it, and only to
+		 * them: it holds their processes' command lines and code. */
+		if (a->sudo_user && datafile__chown(rs.w, a->sudo_uid, a->sudo_gid, 0640))
+			fprintf(stderr, "treeprof: cannot give %s to uid %d: %s\n", a->output,
+				(int)a->sudo_uid, strerror(errno));
+	}
+	if (a->t.cmd && a->sudo_user && !a->as_root && a->sudo_uid != 0) {
+		a->t.run_as_user = true;
+		a->t.run_uid = a->sudo_uid;
+		a->t.run_gid = a->sudo_gid;
 	}
 	snprintf(buf, sizeof(buf), "%d", a->t.freq);
 	profile__set_meta(p, "frequency", buf);

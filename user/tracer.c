@@ -7,6 +7,8 @@
  * so a child forked during the scan is caught either by the kernel or by the next scan. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -296,6 +298,24 @@ static int tracer__open_perf(struct tracer *t)
 	return 0;
 }
 
+/* In the launched child: become uid/gid with the user's supplementary groups. 0 or -1
+ * with errno set. */
+static int drop_privileges(uid_t uid, gid_t gid)
+{
+	struct passwd *pw = getpwuid(uid);
+
+	if (pw ? initgroups(pw->pw_name, gid) : setgroups(0, NULL))
+		return -1;
+	if (setgid(gid) || setuid(uid))
+		return -1;
+	/* Refuse to go on as root if the switch did not stick. */
+	if (uid != 0 && (setuid(0) == 0 || geteuid() != uid)) {
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
+}
+
 /* Launch the command held on a pipe: it execs only once everything is attached. */
 static int tracer__fork_cmd(struct tracer *t, int *go_fd, int *err_fd)
 {
@@ -308,8 +328,8 @@ static int tracer__fork_cmd(struct tracer *t, int *go_fd, int *err_fd)
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
+		int e[2]; /* what failed (0: exec, 1: becoming the user), errno */
 		char c;
-		int e;
 
 		close(go[1]);
 		close(ex[0]);
@@ -318,9 +338,14 @@ static int tracer__fork_cmd(struct tracer *t, int *go_fd, int *err_fd)
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGPIPE, SIG_DFL);
+		e[0] = 1;
+		if (t->opts.run_as_user && drop_privileges(t->opts.run_uid, t->opts.run_gid))
+			goto fail;
+		e[0] = 0;
 		execvp(t->opts.cmd[0], t->opts.cmd);
-		e = errno;
-		if (write(ex[1], &e, sizeof(e)) < 0)
+	fail:
+		e[1] = errno;
+		if (write(ex[1], e, sizeof(e)) < 0)
 			_exit(127);
 		_exit(127);
 	}
@@ -334,7 +359,7 @@ static int tracer__fork_cmd(struct tracer *t, int *go_fd, int *err_fd)
 
 static int tracer__release_cmd(struct tracer *t, int go_fd, int err_fd)
 {
-	int e = 0;
+	int e[2] = {0, 0};
 	ssize_t n;
 
 	if (write(go_fd, "g", 1) != 1) {
@@ -343,13 +368,18 @@ static int tracer__release_cmd(struct tracer *t, int go_fd, int err_fd)
 		return -EPIPE;
 	}
 	close(go_fd);
-	n = read(err_fd, &e, sizeof(e)); /* EOF: exec succeeded (the pipe is close-on-exec) */
+	n = read(err_fd, e, sizeof(e)); /* EOF: exec succeeded (the pipe is close-on-exec) */
 	close(err_fd);
 	if (n == sizeof(e)) {
-		fprintf(stderr, "treeprof: cannot run '%s': %s\n", t->opts.cmd[0], strerror(e));
+		if (e[0] == 1)
+			fprintf(stderr, "treeprof: cannot run '%s' as uid %d: %s (use --as-root)\n",
+				t->opts.cmd[0], (int)t->opts.run_uid, strerror(e[1]));
+		else
+			fprintf(stderr, "treeprof: cannot run '%s': %s\n", t->opts.cmd[0],
+				strerror(e[1]));
 		waitpid(t->child, NULL, 0);
 		t->child = 0;
-		return -e;
+		return -e[1];
 	}
 	return 0;
 }

@@ -14,13 +14,16 @@ struct tp_process;
 struct tp_sample_rec;
 
 struct tracer_opts {
-	pid_t pid;	 /* -p: trace this process and its descendants */
-	char **cmd;	 /* -- CMD ARGS: launch and trace from the first instruction */
-	int freq;	 /* -F: samples per second per CPU */
-	double duration; /* -d: stop after this many seconds (0: until the tree exits) */
-	int ringbuf_mb;	 /* sample ring buffer size in MiB (power of two) */
-	bool native;	 /* keep the interpreter's own native frames under Python frames */
-	bool verbose;	 /* libbpf's log on stderr */
+	pid_t pid;	  /* -p: trace this process and its descendants */
+	char **cmd;	  /* -- CMD ARGS: launch and trace from the first instruction */
+	int freq;	  /* -F: samples per second per CPU */
+	double duration;  /* -d: stop after this many seconds (0: until the tree exits) */
+	int ringbuf_mb;	  /* sample ring buffer size in MiB (power of two) */
+	bool native;	  /* keep the interpreter's own native frames under Python frames */
+	bool verbose;	  /* libbpf's log on stderr */
+	bool run_as_user; /* -- CMD runs as run_uid/run_gid (sudo's invoking user) */
+	uid_t run_uid;
+	gid_t run_gid;
 };
 
 /* What a sink is told; every callback is optional. The profile is the tracer's aggregate:

@@ -14,6 +14,11 @@ TREEPROF = os.path.join(ROOT, "treeprof")
 WORKLOADS = os.path.join(ROOT, "tests", "workloads")
 IN_CI = os.environ.get("CI") == "true"
 
+# Under `sudo make test`, treeprof would run launched commands as the invoking user (see
+# test_privileges.py); the other tests run them as root, in root-owned temporary dirs.
+for _var in ("SUDO_UID", "SUDO_GID", "SUDO_USER", "SUDO_COMMAND"):
+    os.environ.pop(_var, None)
+
 
 def pyenv_python(minor):
     """Path of pyenv's python3.<minor>, or None."""
