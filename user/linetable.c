@@ -21,7 +21,7 @@ int linetable__iter_init(struct linetable_iter *it, int minor, const void *table
 	if (!table)
 		len = 0;
 	it->p = table;
-	it->end = it->p + len;
+	it->end = table ? it->p + len : it->p; /* no arithmetic on NULL */
 	it->minor = minor;
 	it->line = firstlineno;
 	it->addr = 0;

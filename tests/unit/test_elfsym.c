@@ -68,6 +68,11 @@ static void test_libc_malloc_symbol_round_trip(void)
 	uint64_t vaddr = 0, size = 0, start = 0, bias = 0;
 	const char *name;
 
+	if (UNIT_SANITIZED) { /* these libc functions are ASan's here; the plain build checks */
+		elfsym__free(e);
+		return;
+	}
+
 	CHECK(e != NULL);
 	if (!e)
 		return;
@@ -122,6 +127,11 @@ static void test_plt_stub_names_its_target(void)
 	struct elfsym *e = elfsym__open("/proc/self/exe");
 	uint64_t vaddr = 0, size = 0;
 	int found = 0, named = 0;
+
+	if (UNIT_SANITIZED) { /* these libc functions are ASan's here; the plain build checks */
+		elfsym__free(e);
+		return;
+	}
 
 	CHECK(e != NULL);
 	if (!e)

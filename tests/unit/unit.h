@@ -14,6 +14,19 @@ struct unit_test {
 
 extern int unit_failed_checks;
 
+/* 1 in the AddressSanitizer build (make unit-san): timings and memory limits mean nothing
+ * there, and ASan's own malloc, free and string functions replace libc's. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNIT_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNIT_SANITIZED 1
+#endif
+#endif
+#ifndef UNIT_SANITIZED
+#define UNIT_SANITIZED 0
+#endif
+
 #define CHECK(cond)                                                                                \
 	do {                                                                                       \
 		if (!(cond)) {                                                                     \
