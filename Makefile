@@ -124,6 +124,13 @@ bench: deps
 	/usr/bin/python3 tests/bench_live.py
 	/usr/bin/python3 tests/bench_report.py
 
+# --- stress (tests/stress.py): a fork storm, 200 live processes, a long run's memory; not
+# part of make test. STRESS_LONG_SECONDS sets the long run (default 600).
+.PHONY: stress
+stress: treeprof
+	/usr/bin/python3 tests/stress.py
+# --- end stress
+
 format:
 	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h include/*.h tests/unit/*.c tests/unit/*.h
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "datafile.h"
@@ -330,6 +331,8 @@ static void on_signal(int sig)
 struct run_sinks {
 	struct tracer_sink view;
 	struct datafile_writer *w;
+	const char *path; /* the recording's name, for messages */
+	int write_err;	  /* the first write error, reported once */
 };
 
 static void fan_sample(void *ctx, const struct profile *p, const struct tp_sample_rec *s, pid_t pid)
@@ -353,8 +356,17 @@ static void fan_tick(void *ctx, const struct profile *p)
 {
 	struct run_sinks *r = ctx;
 
-	if (r->w)
-		datafile__flush(r->w);
+	if (r->w && !r->write_err) {
+		r->write_err = datafile__flush(r->w);
+		/* A full disk: say so now and stop, rather than trace on into nothing. */
+		if (r->write_err) {
+			fprintf(stderr,
+				"treeprof: writing %s: %s; stopping (the recording holds "
+				"what was written before)\n",
+				r->path, strerror(-r->write_err));
+			tracer__request_stop();
+		}
+	}
 	if (r->view.on_tick)
 		r->view.on_tick(r->view.ctx, p);
 }
@@ -426,7 +438,7 @@ static int run_trace(struct args *a)
 	struct top *top = NULL;
 	struct profile *p;
 	struct tracer *t;
-	char buf[64];
+	char buf[64], tmp[PATH_MAX];
 	int err, e;
 
 	if (tracer__check_env())
@@ -450,15 +462,31 @@ static int run_trace(struct args *a)
 		fprintf(stderr, "treeprof: out of memory\n");
 		return 1;
 	}
+	/* The recording keeps every sample; record and live keep only aggregates, so their
+	 * memory stays flat. top reads the last interval's samples back from the profile. */
+	profile__keep_samples(p, a->cmd == CMD_TOP);
 	find_sudo_user(a);
 	if (recording) {
-		rs.w = datafile__create(a->output);
+		struct stat st;
+
+		/* Written under a temporary name, renamed once tracing has started: a run that
+		 * fails to start leaves an existing recording alone. A link at the name is
+		 * refused, never followed. */
+		if (!lstat(a->output, &st) && S_ISLNK(st.st_mode)) {
+			fprintf(stderr, "treeprof: %s is a symbolic link: not writing through it\n",
+				a->output);
+			profile__free(p);
+			return 1;
+		}
+		snprintf(tmp, sizeof(tmp), "%s.tmp.%d", a->output, getpid());
+		rs.w = datafile__create(tmp);
 		if (!rs.w) {
 			fprintf(stderr, "treeprof: cannot write %s: %s\n", a->output,
 				strerror(errno));
 			profile__free(p);
 			return 1;
 		}
+		rs.path = a->output;
 		profile__set_journal(p, rs.w);
 		/* Under sudo the recording belongs to the user who asked for it, and only to
 		 * them: it holds their processes' command lines and code. */
@@ -489,12 +517,16 @@ static int run_trace(struct args *a)
 		profile__set_journal(p, NULL);
 		if (rs.w) {
 			datafile__close(rs.w);
-			unlink(a->output);
+			unlink(tmp);
 		}
 		top__free(top);
 		live__free(live);
 		profile__free(p);
 		return 1;
+	}
+	if (rs.w && rename(tmp, a->output)) {
+		fprintf(stderr, "treeprof: cannot write %s: %s\n", a->output, strerror(errno));
+		tracer__request_stop();
 	}
 	if (top)
 		top__set_tracer(top, t);
@@ -512,14 +544,22 @@ static int run_trace(struct args *a)
 	live__free(live);
 	if (rs.w) {
 		profile__set_journal(p, NULL);
-		if (datafile__close(rs.w) && !err)
-			err = -EIO;
-	}
-	if (err)
+		e = datafile__close(rs.w);
+		if (e && !rs.write_err)
+			fprintf(stderr,
+				"treeprof: writing %s: %s (the recording holds what was "
+				"written before)\n",
+				a->output, strerror(-e));
+		if (e || rs.write_err)
+			err = err ? err : (e ? e : rs.write_err);
+		else if (err)
+			fprintf(stderr, "treeprof: %s\n", strerror(-err));
+	} else if (err) {
 		fprintf(stderr, "treeprof: %s\n", strerror(-err));
+	}
 	if (a->cmd == CMD_RECORD && !a->quiet)
 		summary_to(p, stdout, isatty(STDOUT_FILENO));
-	if (rs.w && !a->quiet)
+	if (rs.w && !a->quiet && !rs.write_err && !err)
 		fprintf(stderr, "treeprof: wrote %s (%zu samples, %u processes)\n", a->output,
 			profile__nsamples(p), profile__nprocs(p));
 	profile__free(p);

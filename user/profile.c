@@ -66,9 +66,62 @@ struct profile {
 
 	struct tp_sample_rec *samples;
 	size_t nsamples, samples_cap;
+	/* Compact mode (profile__keep_samples(p, false)): only the last sample is kept, and
+	 * the (process, stack) weights are summed as samples arrive, so memory follows the
+	 * number of distinct stacks, not the length of the run. */
+	bool compact;
+	uint64_t *agg_keys, *agg_weights; /* open addressing; key (proc << 32 | stack) + 1 */
+	size_t agg_cap, agg_n;
 
 	struct named_list stats, meta;
 };
+
+static uint64_t hash_mix(uint64_t h);
+
+static int agg_add(struct profile *p, uint32_t proc, uint32_t stack, uint64_t weight)
+{
+	uint64_t key = ((uint64_t)proc << 32 | stack) + 1;
+	size_t j, mask;
+
+	if ((p->agg_n + 1) * 2 > p->agg_cap) {
+		size_t ncap = p->agg_cap ? p->agg_cap * 2 : 1024;
+		uint64_t *k = calloc(ncap, sizeof(*k)), *w = calloc(ncap, sizeof(*w));
+
+		if (!k || !w) {
+			free(k);
+			free(w);
+			return -ENOMEM;
+		}
+		for (size_t i = 0; i < p->agg_cap; i++) {
+			if (!p->agg_keys[i])
+				continue;
+			for (j = hash_mix(p->agg_keys[i]) & (ncap - 1); k[j];
+			     j = (j + 1) & (ncap - 1))
+				;
+			k[j] = p->agg_keys[i];
+			w[j] = p->agg_weights[i];
+		}
+		free(p->agg_keys);
+		free(p->agg_weights);
+		p->agg_keys = k;
+		p->agg_weights = w;
+		p->agg_cap = ncap;
+	}
+	mask = p->agg_cap - 1;
+	for (j = hash_mix(key) & mask; p->agg_keys[j] && p->agg_keys[j] != key; j = (j + 1) & mask)
+		;
+	if (!p->agg_keys[j]) {
+		p->agg_keys[j] = key;
+		p->agg_n++;
+	}
+	p->agg_weights[j] += weight;
+	return 0;
+}
+
+void profile__keep_samples(struct profile *p, bool keep)
+{
+	p->compact = !keep;
+}
 
 static uint64_t hash_bytes(uint64_t h, const void *data, size_t len)
 {
@@ -518,7 +571,8 @@ int profile__sample(struct profile *p, uint64_t ts_ns, pid_t pid, pid_t tid, uin
 
 	if (stack >= p->nstacks)
 		return -EINVAL;
-	err = grow((void **)&p->samples, &p->samples_cap, p->nsamples + 1, sizeof(*p->samples));
+	err = grow((void **)&p->samples, &p->samples_cap, p->compact ? 1 : p->nsamples + 1,
+		   sizeof(*p->samples));
 	if (err)
 		return err;
 	t = profile__proc_find(p, pid);
@@ -527,7 +581,10 @@ int profile__sample(struct profile *p, uint64_t ts_ns, pid_t pid, pid_t tid, uin
 		if (!t)
 			return -errno;
 	}
-	s = &p->samples[p->nsamples++];
+	if (p->compact && agg_add(p, t->idx, stack, weight))
+		return -ENOMEM;
+	s = &p->samples[p->compact ? 0 : p->nsamples];
+	p->nsamples++;
 	s->ts_ns = ts_ns;
 	s->proc = t->idx;
 	s->tid = (uint32_t)tid;
@@ -547,6 +604,8 @@ size_t profile__nsamples(const struct profile *p)
 
 const struct tp_sample_rec *profile__sample_at(const struct profile *p, size_t i)
 {
+	if (p->compact) /* only the last one is kept */
+		return i + 1 == p->nsamples ? &p->samples[0] : NULL;
 	return i < p->nsamples ? &p->samples[i] : NULL;
 }
 
@@ -697,6 +756,13 @@ int profile__for_each_stack_count(const struct profile *p,
 	size_t cap = 64, mask, i;
 	int err = 0;
 
+	if (p->compact) {
+		for (i = 0; i < p->agg_cap && !err; i++)
+			if (p->agg_keys[i])
+				err = fn((p->agg_keys[i] - 1) >> 32, (uint32_t)(p->agg_keys[i] - 1),
+					 p->agg_weights[i], ctx);
+		return err;
+	}
 	while (cap < p->nsamples * 2)
 		cap *= 2;
 	mask = cap - 1;
@@ -757,6 +823,8 @@ void profile__free(struct profile *p)
 	free(p->procs);
 	free(p->pid_tab.slots);
 	free(p->samples);
+	free(p->agg_keys);
+	free(p->agg_weights);
 	named_free(&p->stats);
 	named_free(&p->meta);
 	free(p);

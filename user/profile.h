@@ -84,6 +84,10 @@ const struct tp_process *profile__proc_at(const struct profile *p, uint32_t idx)
 int profile__sample(struct profile *p, uint64_t ts_ns, pid_t pid, pid_t tid, uint32_t cpu,
 		    uint32_t stack, uint64_t weight);
 size_t profile__nsamples(const struct profile *p);
+/* keep false: a profile for a live run keeps only its last sample (profile__sample_at
+ * answers only for nsamples - 1) and sums (process, stack) weights as they come, so its
+ * memory does not grow with the run; the recording on disk holds every sample. */
+void profile__keep_samples(struct profile *p, bool keep);
 const struct tp_sample_rec *profile__sample_at(const struct profile *p, size_t i);
 
 /* Named run statistics (drops, truncations, duration...): set replaces. */

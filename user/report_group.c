@@ -95,8 +95,12 @@ static void find_lifetimes(struct roles *r, uint32_t n)
 	uint64_t lo = UINT64_MAX, hi = 0;
 
 	for (size_t i = 0; i < profile__nsamples(r->p); i++) {
-		uint64_t ts = profile__sample_at(r->p, i)->ts_ns;
+		const struct tp_sample_rec *s = profile__sample_at(r->p, i);
+		uint64_t ts;
 
+		if (!s) /* a live profile keeps only its last sample */
+			continue;
+		ts = s->ts_ns;
 		lo = ts < lo ? ts : lo;
 		hi = ts > hi ? ts : hi;
 	}

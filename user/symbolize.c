@@ -190,7 +190,10 @@ static int add_python(struct symbolizer *s, struct profile *p, const struct tp_s
 			err2 = add_frame(s, p, n, TP_FRAME_PYTHON, pf.name, pf.file, pf.line);
 		if (err2)
 			return err2;
-		fcache_put(s, k0, f->code, k2, s->frames[*n - 1] | (err ? FCACHE_UNREAD : 0));
+		/* Not -ENOENT (no interpreter known for the pid yet): that can change. */
+		if (err != -ENOENT)
+			fcache_put(s, k0, f->code, k2,
+				   s->frames[*n - 1] | (err ? FCACHE_UNREAD : 0));
 	}
 	return npy;
 }

@@ -310,7 +310,7 @@ static int new_window(struct top *t, uint64_t now)
 	for (size_t i = t->win_from; i < t->win_to; i++) {
 		const struct tp_sample_rec *s = profile__sample_at(t->p, i);
 
-		if (s->proc < t->nprocs_win)
+		if (s && s->proc < t->nprocs_win)
 			t->proc_win[s->proc]++;
 	}
 	return 0;

@@ -38,7 +38,8 @@ struct tracer {
 	struct profile *prof;
 	struct tracer_sink sink;
 	struct symbolizer *sym;
-	struct ring_buffer *rb; /* proc_events and samples */
+	struct ring_buffer *rb;	     /* proc_events and samples: what the loop waits on */
+	struct ring_buffer *proc_rb; /* proc_events alone, drained before each sample */
 	int ncpus;
 	int *perf_fds;
 	struct bpf_link **perf_links;
@@ -238,7 +239,7 @@ static int on_sample_event(void *ctx, void *data, size_t size)
 
 	if (size < sizeof(*s) || s->hdr.type != TP_REC_SAMPLE)
 		return 0;
-
+	ring_buffer__consume(t->proc_rb); /* the fork/exec before this sample, if unread */
 	if (pidset__has(t->py_pending, s->hdr.pid))
 		tracer__retry_python(t, now_ns());
 	if (symbolizer__stack(t->sym, t->prof, s, &stack))
@@ -471,7 +472,12 @@ struct tracer *tracer__start(const struct tracer_opts *o, struct profile *prof,
 	/* One manager for both rings: libbpf's epoll then watches the map descriptors
 	 * themselves, and a wake-up from either ring ends the wait. */
 	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.proc_events), on_proc_event, t, NULL);
-	if (!t->rb ||
+	/* A second reader of proc_events (the consumer position lives in the map, so the two
+	 * never read a record twice): each sample first drains it, so the fork or exec that
+	 * came before a sample is always handled before the sample. */
+	t->proc_rb =
+	    ring_buffer__new(bpf_map__fd(t->skel->maps.proc_events), on_proc_event, t, NULL);
+	if (!t->rb || !t->proc_rb ||
 	    ring_buffer__add(t->rb, bpf_map__fd(t->skel->maps.samples), on_sample_event, t)) {
 		err = -errno;
 		fprintf(stderr, "treeprof: ring buffers: %s\n", strerror(-err));
@@ -705,6 +711,7 @@ void tracer__free(struct tracer *t)
 	if (t->skel && t->prof && t->sym)
 		tracer__store_stats(t);
 	ring_buffer__free(t->rb);
+	ring_buffer__free(t->proc_rb);
 	treeprof_bpf__destroy(t->skel);
 	symbolizer__free(t->sym);
 	pidset__free(t->live);

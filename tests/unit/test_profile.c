@@ -315,7 +315,48 @@ static void million_samples_over_fifty_processes_are_fast(void)
 	profile__free(p);
 }
 
+static int sum_fn(uint32_t proc, uint32_t stack, uint64_t weight, void *ctx)
+{
+	uint64_t *sums = ctx;
+
+	sums[(proc * 3 + stack) % 64] += weight * (1 + proc * 1000 + stack * 100000);
+	return 0;
+}
+
+/* A live run's profile (keep_samples false) gives the same per-(process, stack) weights as
+ * a full one, keeps only the last sample, and does not grow with the number of samples. */
+static void compact_profile_aggregates_like_a_full_one(void)
+{
+	struct profile *full = profile__new(), *live = profile__new();
+	uint64_t a[64] = {0}, b[64] = {0};
+	uint32_t st[3];
+
+	profile__keep_samples(live, false);
+	for (int k = 0; k < 2; k++) {
+		struct profile *p = k ? live : full;
+
+		frame(p, TP_FRAME_NATIVE, "x", NULL, 0);
+		profile__stack(p, (uint32_t[]){0}, 1, &st[0]);
+		profile__stack(p, (uint32_t[]){0, 0}, 2, &st[1]);
+		profile__stack(p, NULL, 0, &st[2]);
+		for (int i = 0; i < 100000; i++)
+			CHECK_EQ_INT(profile__sample(p, i, 10 + i % 7, 1, 0, st[i % 3], 1 + i % 2),
+				     0);
+	}
+	CHECK_EQ_INT(profile__for_each_stack_count(full, sum_fn, a), 0);
+	CHECK_EQ_INT(profile__for_each_stack_count(live, sum_fn, b), 0);
+	CHECK(!memcmp(a, b, sizeof(a)));
+	CHECK_EQ_INT(profile__nsamples(live), 100000);
+	CHECK(profile__sample_at(live, 99998) == NULL);
+	CHECK(profile__sample_at(live, 99999) != NULL);
+	CHECK_EQ_INT(profile__sample_at(live, 99999)->ts_ns, 99999);
+	CHECK_EQ_INT(profile__proc_find(live, 10)->samples, profile__proc_find(full, 10)->samples);
+	profile__free(full);
+	profile__free(live);
+}
+
 UNIT_MAIN("profile", UNIT_TEST(equal_frames_get_the_same_id),
+	  UNIT_TEST(compact_profile_aggregates_like_a_full_one),
 	  UNIT_TEST(equal_stacks_get_the_same_id),
 	  UNIT_TEST(stack_longer_than_4096_frames_is_refused),
 	  UNIT_TEST(interning_many_frames_keeps_ids_dense),
