@@ -320,49 +320,47 @@ static bool put_utf8(char *out, size_t *len, size_t cap, uint32_t cp)
 	return true;
 }
 
-/* Read the compact str at addr as UTF-8 into out[cap]: 0 or negative errno. */
-static int read_str(pid_t pid, uint64_t addr, const struct py_code_layout *L, char *out, size_t cap)
+int pystr__decode(const struct py_code_layout *L, const uint8_t *obj, size_t objlen, size_t *need,
+		  char *out, size_t cap)
 {
-	uint8_t hdr[MAX_STR_HEADER], raw[MAX_STR_BYTES * 4];
 	uint32_t state, kind;
-	uint64_t data;
+	size_t n, data, len = 0;
 	int64_t length;
-	size_t n, len = 0;
-	int err;
 
-	if (!addr || addr & 7 || L->str_ascii_data > sizeof(hdr))
+	if (!cap || L->str_ascii_data > MAX_STR_HEADER || L->str_compact_data > MAX_STR_HEADER ||
+	    L->str_length + sizeof(length) > L->str_ascii_data ||
+	    L->str_state + sizeof(state) > L->str_ascii_data)
 		return -EFAULT;
-	err = python__read(pid, addr, hdr, L->str_ascii_data);
-	if (err)
-		return err;
-	memcpy(&length, hdr + L->str_length, sizeof(length));
-	state = u32_at(hdr, L->str_state);
+	if (objlen < L->str_ascii_data) {
+		*need = L->str_ascii_data;
+		return -EAGAIN;
+	}
+	memcpy(&length, obj + L->str_length, sizeof(length));
+	state = u32_at(obj, L->str_state);
 	kind = (state >> L->str_kind_shift) & 7;
 	if (!(state & L->str_compact_mask) || length < 0 || (kind != 1 && kind != 2 && kind != 4))
 		return -EFAULT; /* code objects only hold compact strings */
-	if (state & L->str_ascii_mask) {
-		if (kind != 1)
-			return -EFAULT;
-		data = addr + L->str_ascii_data;
-	} else {
-		data = addr + L->str_compact_data;
-	}
+	if (state & L->str_ascii_mask && kind != 1)
+		return -EFAULT;
+	data = state & L->str_ascii_mask ? L->str_ascii_data : L->str_compact_data;
 	n = length < MAX_STR_BYTES ? (size_t)length : MAX_STR_BYTES;
-	err = python__read(pid, data, raw, n * kind);
-	if (err)
-		return err;
+	if (objlen < data + n * kind) {
+		*need = data + n * kind;
+		return -EAGAIN;
+	}
 	for (size_t i = 0; i < n; i++) {
+		const uint8_t *c = obj + data + i * kind;
 		uint32_t cp;
 
 		if (kind == 1) {
-			cp = raw[i];
+			cp = c[0];
 		} else if (kind == 2) {
 			uint16_t c16;
 
-			memcpy(&c16, raw + 2 * i, 2);
+			memcpy(&c16, c, 2);
 			cp = c16;
 		} else {
-			memcpy(&cp, raw + 4 * i, 4);
+			memcpy(&cp, c, 4);
 		}
 		if (state & L->str_ascii_mask && cp >= 0x80)
 			cp = 0xfffd;
@@ -371,6 +369,30 @@ static int read_str(pid_t pid, uint64_t addr, const struct py_code_layout *L, ch
 	}
 	out[len] = '\0';
 	return 0;
+}
+
+/* Read the compact str at addr as UTF-8 into out[cap]: 0 or negative errno. The header is
+ * read first, then as much of the object as the header says it holds (bounded). */
+static int read_str(pid_t pid, uint64_t addr, const struct py_code_layout *L, char *out, size_t cap)
+{
+	uint8_t obj[MAX_STR_HEADER + MAX_STR_BYTES * 4];
+	size_t have = 0, need = 0;
+	int err;
+
+	if (!addr || addr & 7)
+		return -EFAULT;
+	for (int round = 0; round < 3; round++) {
+		err = pystr__decode(L, obj, have, &need, out, cap);
+		if (err != -EAGAIN)
+			return err;
+		if (need > sizeof(obj) || need <= have)
+			return -EFAULT;
+		err = python__read(pid, addr + have, obj + have, need - have);
+		if (err)
+			return err;
+		have = need;
+	}
+	return -EFAULT;
 }
 
 static const char *read_interned(struct pysym *ps, pid_t pid, uint64_t addr,

@@ -13,6 +13,7 @@
 #ifndef TREEPROF_PYSYM_H
 #define TREEPROF_PYSYM_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -48,5 +49,13 @@ void pysym__exec(struct pysym *ps, pid_t pid);
  */
 int pysym__resolve(struct pysym *ps, pid_t pid, const struct tp_pyframe *f,
 		   struct pysym_frame *out);
+
+/* Decode a compact CPython str object, header then data, held in obj[0, objlen) (as read
+ * from a target: untrusted) into UTF-8 in out[cap], cut at 1 KiB of characters. 0; -EAGAIN
+ * with *need set when the object needs more bytes than objlen; -EFAULT when it is not a
+ * compact str of a kind we know. */
+struct py_code_layout;
+int pystr__decode(const struct py_code_layout *L, const uint8_t *obj, size_t objlen, size_t *need,
+		  char *out, size_t cap);
 
 #endif
