@@ -224,7 +224,8 @@ int report__folded(const struct profile *p, FILE *out, const struct report_opts 
 		err = profile__for_each_stack_count(p, collect, &fo);
 	if (err)
 		goto out;
-	qsort_r(fo.lines, fo.n, sizeof(*fo.lines), line_cmp, &fo);
+	if (fo.n) /* qsort of a NULL array is undefined, even when empty */
+		qsort_r(fo.lines, fo.n, sizeof(*fo.lines), line_cmp, &fo);
 	for (i = 0; i < fo.n; i = j) {
 		uint64_t count = 0;
 
