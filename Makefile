@@ -28,7 +28,7 @@ UNIT_OBJS  := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%.o,$(UNIT_SRCS)) $(OUTP
 PYTEST     := /usr/bin/python3 -m pytest
 
 .DELETE_ON_ERROR:
-.PHONY: all deps demo test unit unit-san fuzz fuzz-corpus integration bench format format-check clean
+.PHONY: all deps demo test unit unit-san integration-san fuzz fuzz-corpus integration bench format format-check clean
 
 all: treeprof
 
@@ -112,6 +112,7 @@ test: deps
 	$(MAKE) unit
 	$(MAKE) unit-san
 	$(MAKE) fuzz-corpus
+	$(MAKE) integration-san
 	$(MAKE) integration
 
 demo: deps
@@ -156,7 +157,7 @@ SAN_UNITS   := $(patsubst tests/unit/%.c,$(OUTPUT)/san/%,$(UNIT_SRCS))
 FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(OUTPUT)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 60
 
-.SECONDARY: $(SAN_OBJS) $(FUZZ_OBJS) $(OUTPUT)/san/unit.o
+.SECONDARY: $(SAN_OBJS) $(FUZZ_OBJS) $(OUTPUT)/san/unit.o $(OUTPUT)/san/main.o
 
 $(OUTPUT)/san $(OUTPUT)/fuzzobj $(OUTPUT)/fuzz:
 	$(Q)mkdir -p $@
@@ -167,6 +168,11 @@ $(OUTPUT)/san/%.o: user/%.c $(SKELS) | $(OUTPUT)/san
 
 $(OUTPUT)/san/unit.o: tests/unit/unit.c | $(OUTPUT)/san
 	$(Q)$(CLANG) $(SAN_CFLAGS) -Itests/unit -c $< -o $@
+
+# treeprof itself under ASan+UBSan, for the integration tests that exercise its error paths.
+$(OUTPUT)/san/treeprof: $(OUTPUT)/san/main.o $(SAN_OBJS)
+	$(call msg,LINK-SAN,$@)
+	$(Q)$(CLANG) $(SAN_CFLAGS) $^ $(LDLIBS) -o $@
 
 $(OUTPUT)/san/test_%: tests/unit/test_%.c $(OUTPUT)/san/unit.o $(SAN_OBJS)
 	$(call msg,LINK-SAN,$@)
@@ -179,6 +185,15 @@ $(OUTPUT)/fuzzobj/%.o: user/%.c $(SKELS) | $(OUTPUT)/fuzzobj
 $(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS) | $(OUTPUT)/fuzz
 	$(call msg,LINK-FUZZ,$@)
 	$(Q)$(CLANG) $(SAN_CFLAGS) -fsanitize=fuzzer $^ $(LDLIBS) -o $@
+
+# The integration tests that drive treeprof's error and fault paths, against an ASan+UBSan
+# build of treeprof (any sanitizer report makes it exit non-zero or print, and fail them).
+SAN_INTEGRATION := tests/integration/test_tree.py tests/integration/test_errors.py \
+	tests/integration/test_faults.py tests/integration/test_hostile.py \
+	tests/integration/test_namespaces.py tests/integration/test_privileges.py \
+	tests/integration/test_report_formats.py
+integration-san: $(OUTPUT)/san/treeprof
+	TREEPROF_BIN=$(CURDIR)/$(OUTPUT)/san/treeprof $(PYTEST) -q $(SAN_INTEGRATION)
 
 unit-san: $(SAN_UNITS)
 	@fail=0; for t in $(SAN_UNITS); do \

@@ -10,7 +10,8 @@ import time
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TREEPROF = os.path.join(ROOT, "treeprof")
+# TREEPROF_BIN: run the suite against another build (make integration-san: ASan+UBSan).
+TREEPROF = os.environ.get("TREEPROF_BIN") or os.path.join(ROOT, "treeprof")
 WORKLOADS = os.path.join(ROOT, "tests", "workloads")
 IN_CI = os.environ.get("CI") == "true"
 

@@ -23,12 +23,15 @@ def test_python_frames_in_another_pid_namespace(tmp):
             timeout=60)
     assert "NSPID 1" in r.stdout, "the target should be pid 1 in its namespace: " + r.stdout
     rep = report_json(data)
-    hot = 0
+    hot = total = 0
     for count, stack in stacks_of(rep):
         names = [f["name"] for f in py_frames(stack)]
+        total += count
         if names and names[-1] == "ns_hot":
             hot += count
-    # ~1 s of CPU at 499 Hz: most of ~500 samples must be in ns_hot, walked in BPF.
-    assert hot >= 300, "expected ~500 samples in ns_hot inside the pid namespace, got %d" % hot
+    # 1 s spinning at 499 Hz (fewer samples on a busy machine): nearly all of the run's
+    # samples are in ns_hot, walked in BPF inside the namespace.
+    assert hot >= 100 and hot >= 0.8 * total, (
+        "expected most samples in ns_hot inside the pid namespace, got %d of %d" % (hot, total))
     pids = {p["pid"] for p in rep["processes"]}
     assert 1 not in pids, "host pids are recorded, not the namespace's"
