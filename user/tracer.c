@@ -437,6 +437,7 @@ struct tracer *tracer__start(const struct tracer_opts *o, struct profile *prof,
 	}
 	bpf_map__set_max_entries(t->skel->maps.samples, (__u32)o->ringbuf_mb << 20);
 	t->skel->rodata->wake_bytes = ((__u64)o->ringbuf_mb << 20) / 4;
+	t->skel->rodata->native_stacks = o->native;
 	err = treeprof_bpf__load(t->skel);
 	if (err) {
 		fprintf(stderr,
