@@ -829,3 +829,50 @@ void profile__free(struct profile *p)
 	named_free(&p->meta);
 	free(p);
 }
+
+struct counts_ctx {
+	bool (*keep)(uint32_t proc, void *ctx);
+	void *ctx;
+	struct tp_stack_count *v;
+	size_t n, cap;
+};
+
+static int counts_add(uint32_t proc, uint32_t stack, uint64_t weight, void *ctx)
+{
+	struct counts_ctx *c = ctx;
+
+	if (c->keep && !c->keep(proc, c->ctx))
+		return 0;
+	if (grow((void **)&c->v, &c->cap, c->n + 1, sizeof(*c->v)))
+		return -ENOMEM;
+	c->v[c->n++] = (struct tp_stack_count){proc, stack, weight};
+	return 0;
+}
+
+static int counts_cmp(const void *a, const void *b)
+{
+	const struct tp_stack_count *x = a, *y = b;
+
+	if (x->proc != y->proc)
+		return x->proc < y->proc ? -1 : 1;
+	if (x->weight != y->weight)
+		return x->weight > y->weight ? -1 : 1;
+	return x->stack < y->stack ? -1 : x->stack > y->stack;
+}
+
+int profile__stack_counts(const struct profile *p, bool (*keep)(uint32_t proc, void *ctx),
+			  void *ctx, struct tp_stack_count **out, size_t *n)
+{
+	struct counts_ctx c = {.keep = keep, .ctx = ctx};
+	int err = profile__for_each_stack_count(p, counts_add, &c);
+
+	if (err) {
+		free(c.v);
+		return err;
+	}
+	if (c.n) /* qsort of a NULL array is undefined, even when empty */
+		qsort(c.v, c.n, sizeof(*c.v), counts_cmp);
+	*out = c.v;
+	*n = c.n;
+	return 0;
+}

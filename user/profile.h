@@ -110,4 +110,14 @@ int profile__for_each_stack_count(const struct profile *p,
 					    void *ctx),
 				  void *ctx);
 
+/* Every (process, stack) weight as an array sorted by process index, then heaviest first,
+ * then stack id (a stable order for writers); keep, when not NULL, selects the processes.
+ * 0 with *out (the caller frees it; NULL when *n is 0) and *n, or -ENOMEM. */
+struct tp_stack_count {
+	uint32_t proc, stack;
+	uint64_t weight;
+};
+int profile__stack_counts(const struct profile *p, bool (*keep)(uint32_t proc, void *ctx),
+			  void *ctx, struct tp_stack_count **out, size_t *n);
+
 #endif

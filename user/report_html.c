@@ -22,17 +22,12 @@
 #define TL_BUCKETS 200		       /* timeline buckets over the whole recording */
 #define NONE	   UINT32_MAX
 
-struct stack_count {
-	uint32_t proc, stack;
-	uint64_t weight;
-};
-
 struct html {
 	const struct profile *p;
 	pid_t pid; /* only this process (0: all) */
 	/* (process, stack) counts of the kept processes, by process then count */
-	struct stack_count *counts;
-	size_t ncounts, counts_cap;
+	struct tp_stack_count *counts;
+	size_t ncounts;
 	/* page frames: profile frame id -> page frame id (NONE: unused), and back */
 	uint32_t *fmap, *frames, nframes;
 	/* the prefix tree: node i is (parent[i] or NONE, page frame frame[i]); parents come
@@ -51,34 +46,9 @@ static bool proc_kept(const struct html *h, uint32_t idx)
 	return !h->pid || profile__proc_at(h->p, idx)->pid == h->pid;
 }
 
-static int collect_one(uint32_t proc, uint32_t stack, uint64_t weight, void *ctx)
+static bool keep_proc(uint32_t proc, void *ctx)
 {
-	struct html *h = ctx;
-
-	if (!proc_kept(h, proc))
-		return 0;
-	if (h->ncounts == h->counts_cap) {
-		size_t ncap = h->counts_cap ? h->counts_cap * 2 : 1024;
-		struct stack_count *nv = realloc(h->counts, ncap * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		h->counts = nv;
-		h->counts_cap = ncap;
-	}
-	h->counts[h->ncounts++] = (struct stack_count){proc, stack, weight};
-	return 0;
-}
-
-static int cmp_count(const void *a, const void *b)
-{
-	const struct stack_count *x = a, *y = b;
-
-	if (x->proc != y->proc)
-		return x->proc < y->proc ? -1 : 1;
-	if (x->weight != y->weight)
-		return x->weight > y->weight ? -1 : 1;
-	return x->stack < y->stack ? -1 : x->stack > y->stack;
+	return proc_kept(ctx, proc);
 }
 
 static uint32_t node_hash(uint32_t parent, uint32_t frame)
@@ -420,11 +390,9 @@ int report__html(const struct profile *p, FILE *out, const struct report_opts *o
 	}
 	memset(h.fmap, 0xff, (nf + 1) * sizeof(*h.fmap));
 	memset(h.smap, 0xff, (nst + 1) * sizeof(*h.smap));
-	err = profile__for_each_stack_count(p, collect_one, &h);
+	err = profile__stack_counts(p, keep_proc, &h, &h.counts, &h.ncounts);
 	if (err)
 		goto out;
-	if (h.ncounts) /* qsort(NULL, 0) is undefined */
-		qsort(h.counts, h.ncounts, sizeof(*h.counts), cmp_count);
 	for (size_t i = 0; i < h.ncounts; i++) {
 		err = stack_node(&h, h.counts[i].stack, &node);
 		if (err)

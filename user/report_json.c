@@ -40,46 +40,9 @@ void report__json_str(FILE *out, const char *s)
 	fputc('"', out);
 }
 
-struct stack_count {
-	uint32_t proc, group, stack;
-	uint64_t weight;
-};
-
-struct collect {
-	struct stack_count *v;
-	size_t n, cap;
-	const struct report_groups *g;
-};
-
-static int collect_one(uint32_t proc, uint32_t stack, uint64_t weight, void *ctx)
+static bool in_a_group(uint32_t proc, void *groups)
 {
-	struct collect *c = ctx;
-	uint32_t group = report_groups__of(c->g, proc);
-
-	if (group == REPORT_NO_GROUP)
-		return 0;
-	if (c->n == c->cap) {
-		size_t ncap = c->cap ? c->cap * 2 : 1024;
-		struct stack_count *nv = realloc(c->v, ncap * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		c->v = nv;
-		c->cap = ncap;
-	}
-	c->v[c->n++] = (struct stack_count){proc, group, stack, weight};
-	return 0;
-}
-
-static int cmp_count(const void *a, const void *b)
-{
-	const struct stack_count *x = a, *y = b;
-
-	if (x->proc != y->proc)
-		return x->proc < y->proc ? -1 : 1;
-	if (x->weight != y->weight)
-		return x->weight > y->weight ? -1 : 1;
-	return x->stack < y->stack ? -1 : x->stack > y->stack;
+	return report_groups__of(groups, proc) != REPORT_NO_GROUP;
 }
 
 static const char *kind_name(uint8_t kind)
@@ -131,7 +94,8 @@ static void print_groups(const struct profile *p, const struct report_groups *g,
 
 int report__json(const struct profile *p, FILE *out, const struct report_opts *o)
 {
-	struct collect c = {0};
+	struct tp_stack_count *sc = NULL;
+	size_t nsc = 0;
 	const char *name, *sep = "";
 	struct report_groups *g;
 	uint64_t v;
@@ -140,15 +104,11 @@ int report__json(const struct profile *p, FILE *out, const struct report_opts *o
 	g = report_groups__new(p, o);
 	if (!g)
 		return -errno;
-	c.g = g;
-	err = profile__for_each_stack_count(p, collect_one, &c);
+	err = profile__stack_counts(p, in_a_group, g, &sc, &nsc);
 	if (err) {
-		free(c.v);
 		report_groups__free(g);
 		return err;
 	}
-	if (c.n)
-		qsort(c.v, c.n, sizeof(*c.v), cmp_count);
 
 	fputs("{\"format\":\"treeprof-report\",\"version\":1,\n\"meta\":{", out);
 	static const char *const meta_keys[] = {"frequency", "start_unix", "command"};
@@ -211,20 +171,20 @@ int report__json(const struct profile *p, FILE *out, const struct report_opts *o
 	}
 	fputs("],\n\"stacks\":[", out);
 	sep = "\n";
-	for (size_t i = 0; i < c.n; i++) {
+	for (size_t i = 0; i < nsc; i++) {
 		uint32_t n;
-		const uint32_t *frames = profile__stack_get(p, c.v[i].stack, &n);
+		const uint32_t *frames = profile__stack_get(p, sc[i].stack, &n);
 
 		fprintf(out, "%s{\"pid\":%d,\"group\":%u,\"count\":%llu,\"frames\":[", sep,
-			profile__proc_at(p, c.v[i].proc)->pid, c.v[i].group,
-			(unsigned long long)c.v[i].weight);
+			profile__proc_at(p, sc[i].proc)->pid, report_groups__of(g, sc[i].proc),
+			(unsigned long long)sc[i].weight);
 		for (uint32_t j = 0; j < n; j++)
 			fprintf(out, "%s%u", j ? "," : "", frames[j]);
 		fputs("]}", out);
 		sep = ",\n";
 	}
 	fputs("]}\n", out);
-	free(c.v);
+	free(sc);
 	report_groups__free(g);
 	return ferror(out) ? -EIO : 0;
 }

@@ -46,7 +46,7 @@ def need(path, what):
         return path
     if IN_CI:
         pytest.fail("%s is required under CI=true but missing" % what)
-    pytest.skip("%s not installed" % what)
+    pytest.skip("%s not installed" % what)  # outside CI only: under CI=true, failed above
 
 
 def run(cmd, timeout=120, check=True, **kw):
