@@ -80,12 +80,15 @@ static __always_inline void fill_hdr(struct tp_hdr *h, __u16 type, __u32 size, _
 	h->tid = tid;
 }
 
+#include "mem.bpf.h"
+
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 {
 	__u32 ptgid = BPF_CORE_READ(parent, tgid);
 	__u32 ctgid = BPF_CORE_READ(child, tgid);
-	struct tp_proc proc = {.ppid = ptgid};
+	struct tp_proc proc = {.ppid = ptgid, .flags = TP_PROC_FORKED};
+	__u64 *shim;
 	struct tp_pyconfig *cfg;
 	struct tp_fork *ev;
 
@@ -103,6 +106,9 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	cfg = bpf_map_lookup_elem(&pyconfigs, &ptgid);
 	if (cfg)
 		bpf_map_update_elem(&pyconfigs, &ctgid, cfg, BPF_ANY);
+	shim = bpf_map_lookup_elem(&mem_shim_addr, &ptgid);
+	if (shim)
+		bpf_map_update_elem(&mem_shim_addr, &ctgid, shim, BPF_ANY);
 
 	ev = bpf_ringbuf_reserve(&proc_events, sizeof(*ev), 0);
 	if (!ev) {
@@ -121,10 +127,15 @@ SEC("tp_btf/sched_process_exec")
 int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	__u32 tgid = BPF_CORE_READ(p, tgid);
+	struct tp_proc *proc;
 	struct tp_exec *ev;
 
-	if (!bpf_map_lookup_elem(&traced, &tgid))
+	proc = bpf_map_lookup_elem(&traced, &tgid);
+	if (!proc)
 		return 0;
+	proc->flags &= ~TP_PROC_FORKED;
+	/* The old image's memory is gone: its totals end here. */
+	mem_final(tgid, BPF_CORE_READ(p, pid), false);
 	/* A new image: the old interpreter config is void until userspace finds the new one. */
 	bpf_map_delete_elem(&pyconfigs, &tgid);
 	stat_inc(TP_STAT_EXECS);
@@ -153,6 +164,7 @@ int BPF_PROG(on_exit, struct task_struct *p)
 	/* Only the last thread of the process ends it. */
 	if (BPF_CORE_READ(p, signal, live.counter) != 0)
 		return 0;
+	mem_final(tgid, BPF_CORE_READ(p, pid), true);
 	bpf_map_delete_elem(&traced, &tgid);
 	bpf_map_delete_elem(&pyconfigs, &tgid);
 	stat_inc(TP_STAT_EXITS);

@@ -19,10 +19,13 @@
 #define TP_PATH_LEN	256
 
 enum tp_rec_type {
-	TP_REC_SAMPLE = 1, /* struct tp_sample: a CPU sample of a traced task */
-	TP_REC_FORK = 2,   /* struct tp_fork: a traced process made a new process */
-	TP_REC_EXEC = 3,   /* struct tp_exec: a traced process replaced its image */
-	TP_REC_EXIT = 4,   /* struct tp_exit: the last thread of a traced process exited */
+	TP_REC_SAMPLE = 1,  /* struct tp_sample: a CPU sample of a traced task */
+	TP_REC_FORK = 2,    /* struct tp_fork: a traced process made a new process */
+	TP_REC_EXEC = 3,    /* struct tp_exec: a traced process replaced its image */
+	TP_REC_EXIT = 4,    /* struct tp_exit: the last thread of a traced process exited */
+	TP_REC_ALLOC = 5,   /* struct tp_alloc: a sampled allocation, with its stack */
+	TP_REC_FREE = 6,    /* struct tp_free: a sampled allocation was released */
+	TP_REC_MEMSTAT = 7, /* struct tp_memstat: a process's exact allocator totals */
 };
 
 struct tp_hdr {
@@ -98,22 +101,27 @@ struct tp_proc {
 	__u32 ppid;
 	__u32 flags; /* TP_PROC_* */
 };
-#define TP_PROC_ROOT 1 /* seeded by userspace rather than found by the fork tracepoint */
+#define TP_PROC_ROOT   1 /* seeded by userspace rather than found by the fork tracepoint */
+#define TP_PROC_FORKED 2 /* a fork that has not exec'd: it holds copies of its parent's blocks */
 
 /* Counters kept per CPU in the stats map; userspace sums and reports them. */
 enum tp_stat {
-	TP_STAT_SAMPLES = 0,  /* samples of traced tasks sent */
-	TP_STAT_RB_DROPS,     /* records lost: ring buffer full */
-	TP_STAT_KSTACK_ERR,   /* bpf_get_stack failed for the kernel stack */
-	TP_STAT_USTACK_ERR,   /* bpf_get_stack failed for the user stack */
-	TP_STAT_FORKS,	      /* children added to the traced map in the kernel */
-	TP_STAT_TRACED_FULL,  /* children not added: traced map full */
-	TP_STAT_EXECS,	      /* exec events */
-	TP_STAT_EXITS,	      /* exit events */
-	TP_STAT_PY_NO_TSTATE, /* Python: no thread state for the sampled thread */
-	TP_STAT_PY_READ_FAIL, /* Python: a frame or code read failed */
-	TP_STAT_PY_TRUNCATED, /* Python: stack deeper than TP_MAX_PYFRAMES */
-	TP_STAT_PY_NO_FRAME,  /* Python: thread idle outside Python code */
+	TP_STAT_SAMPLES = 0,   /* samples of traced tasks sent */
+	TP_STAT_RB_DROPS,      /* records lost: ring buffer full */
+	TP_STAT_KSTACK_ERR,    /* bpf_get_stack failed for the kernel stack */
+	TP_STAT_USTACK_ERR,    /* bpf_get_stack failed for the user stack */
+	TP_STAT_FORKS,	       /* children added to the traced map in the kernel */
+	TP_STAT_TRACED_FULL,   /* children not added: traced map full */
+	TP_STAT_EXECS,	       /* exec events */
+	TP_STAT_EXITS,	       /* exit events */
+	TP_STAT_PY_NO_TSTATE,  /* Python: no thread state for the sampled thread */
+	TP_STAT_PY_READ_FAIL,  /* Python: a frame or code read failed */
+	TP_STAT_PY_TRUNCATED,  /* Python: stack deeper than TP_MAX_PYFRAMES */
+	TP_STAT_PY_NO_FRAME,   /* Python: thread idle outside Python code */
+	TP_STAT_MEM_CALLS,     /* memory: allocator calls and mmaps of traced processes seen */
+	TP_STAT_MEM_SAMPLED,   /* memory: allocations sent with a stack */
+	TP_STAT_MEM_LIVE_FULL, /* memory: sampled blocks not tracked: live map full */
+	TP_STAT_MEM_NESTED,    /* memory: calls made by the allocator itself, not counted */
 	TP_STAT_NR,
 };
 
@@ -201,5 +209,65 @@ static inline int tp_pyconfig_frame_read(struct tp_pyconfig *cfg)
 }
 
 #define TP_MAX_TRACED 65536
+
+/* --- Memory ---------------------------------------------------------------------------
+ * Allocations reach the kernel side either from uprobes on the C allocator (attach mode) or
+ * from the sampler preloaded into a launched tree (user/memshim.c), which calls
+ * treeprof_mem_hook() only for sampled allocations and for frees of sampled addresses. */
+enum tp_mem_kind {
+	TP_MEM_MALLOC = 1,
+	TP_MEM_CALLOC = 2,
+	TP_MEM_REALLOC = 3,  /* the new block of a realloc; the old one gets a TP_MEM_FREE */
+	TP_MEM_MEMALIGN = 4, /* memalign and aligned_alloc */
+	TP_MEM_POSIX_MEMALIGN = 5,
+	TP_MEM_VALLOC = 6,
+	TP_MEM_PVALLOC = 7,
+	TP_MEM_MMAP = 8,   /* an anonymous mmap made outside the allocator */
+	TP_MEM_MREMAP = 9, /* the new range of an mremap; the old range gets a TP_MEM_MUNMAP */
+	TP_MEM_FREE = 16,
+	TP_MEM_MUNMAP = 17,
+};
+
+/* Exact totals of one process, counted by the BPF programs (attach mode) or by the
+ * preloaded sampler (launch mode), whichever saw the process. */
+struct tp_memcounters {
+	__u64 alloc_count; /* successful allocations, reallocs and mmaps outside the allocator */
+	__u64 alloc_bytes; /* bytes requested by them */
+	__u64 free_count;  /* frees of non-NULL pointers and munmaps */
+	__u64 failed;	   /* allocations that returned NULL */
+	__u64 in_use;	   /* sampler: usable bytes in use (malloc_usable_size); BPF: 0 */
+	__u64 peak_in_use; /* sampler: the largest in_use seen; BPF: 0 */
+	__u64 sampled;	   /* allocations sampled (sent with a stack) */
+	__u64 rate;	   /* mean sampling interval in bytes (1: every allocation) */
+};
+_Static_assert(sizeof(struct tp_memcounters) == 64, "tp_memcounters layout");
+
+/* A sampled allocation. rate is the sampling interval in force: userspace weights the
+ * allocation as size / (1 - exp(-size / rate)) bytes (size itself when rate <= 1). The
+ * stack is in s (s.hdr repeats hdr with type TP_REC_SAMPLE; s.n_kstack is 0). */
+struct tp_alloc {
+	struct tp_hdr hdr;
+	__u64 addr;
+	__u64 size;
+	__u64 rate;
+	__u32 kind; /* enum tp_mem_kind */
+	__u32 _pad;
+	struct tp_sample s;
+};
+_Static_assert(sizeof(struct tp_alloc) == 24 + 32 + sizeof(struct tp_sample), "tp_alloc layout");
+
+struct tp_free {
+	struct tp_hdr hdr;
+	__u64 addr;
+	__u32 kind; /* TP_MEM_FREE or TP_MEM_MUNMAP */
+	__u32 _pad;
+};
+_Static_assert(sizeof(struct tp_free) == 40, "tp_free layout");
+
+struct tp_memstat {
+	struct tp_hdr hdr;
+	struct tp_memcounters c;
+};
+_Static_assert(sizeof(struct tp_memstat) == 88, "tp_memstat layout");
 
 #endif

@@ -1,0 +1,503 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Allocation tracing (--mem). Two sources feed the same records:
+ *
+ *  - attach mode: uprobes on the C allocator's entry points in every C library the tree
+ *    maps, attached by file, filtered here by traced tgid; one uretprobe program for the
+ *    returned blocks; and the mmap/munmap/mremap system calls for anonymous memory taken
+ *    outside the allocator. Exact totals are counted here for every call; a Poisson
+ *    byte-sampled subset (mean interval mem_rate bytes, per thread) is sent with its stack.
+ *  - launch mode: the sampler preloaded into the tree (user/shim/memshim.c) decides what to
+ *    sample and calls treeprof_mem_hook() only for those and for frees of sampled blocks;
+ *    mem_shim_hook reads its exact totals from the process.
+ *
+ * Sampled blocks are remembered in mem_live (attach mode) so that only their frees are
+ * sent. A call the allocator makes itself (reallocarray -> realloc, malloc -> mmap) is
+ * recognised by the stack pointer of the outer call still pending on the thread. */
+#ifndef TREEPROF_MEM_BPF_H
+#define TREEPROF_MEM_BPF_H
+
+/* Mean bytes between sampled allocations; 1: every allocation. */
+const volatile __u64 mem_rate = 524288;
+/* -ln((i + 0.5) / 256) * 65536: exponential intervals without floating point. */
+const volatile __u32 mem_exp[256];
+/* Maximum blocks remembered in mem_live before the oldest are forgotten. */
+#define MEM_LIVE_MAX (1 << 18)
+
+#define MAP_ANON_FLAG 0x20
+#define NR_MMAP	      9
+#define NR_MUNMAP     11
+#define NR_MREMAP     25
+
+/* Per thread: the allocator call in progress, and the sampling countdown. */
+struct mem_task {
+	__u64 sp;	 /* stack pointer at the entry of the pending call; 0: none */
+	__u64 size;	 /* bytes requested */
+	__u64 aux;	 /* realloc: old block; posix_memalign: where the block is stored */
+	__s64 countdown; /* bytes to allocate before the next sample */
+	__u32 kind;	 /* enum tp_mem_kind of the pending call */
+	__u32 sys_kind;	 /* pending mmap/mremap system call, or 0 */
+	__u64 sys_len;	 /* its length */
+	__u64 sys_old;	 /* mremap: old address */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct mem_task);
+} mem_tasks SEC(".maps");
+
+struct mem_key {
+	__u32 tgid;
+	__u32 _pad;
+	__u64 addr;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MEM_LIVE_MAX); /* resized by userspace */
+	__type(key, struct mem_key);
+	__type(value, __u64); /* bytes requested */
+} mem_live SEC(".maps");
+
+/* Exact totals per tgid (attach mode: counted here; launch mode: copied from the sampler). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TP_MAX_TRACED);
+	__type(key, __u32);
+	__type(value, struct tp_memcounters);
+} mem_counts SEC(".maps");
+
+/* Launch mode: where each process keeps its sampler's totals (same address after fork). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TP_MAX_TRACED);
+	__type(key, __u32);
+	__type(value, __u64);
+} mem_shim_addr SEC(".maps");
+
+static __always_inline struct tp_memcounters *mem_counters(__u32 tgid)
+{
+	struct tp_memcounters *c = bpf_map_lookup_elem(&mem_counts, &tgid);
+	struct tp_memcounters zero = {};
+
+	if (c)
+		return c;
+	zero.rate = mem_rate;
+	bpf_map_update_elem(&mem_counts, &tgid, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&mem_counts, &tgid);
+}
+
+static __always_inline struct mem_task *mem_task_get(void)
+{
+	return bpf_task_storage_get(&mem_tasks, bpf_get_current_task_btf(), 0,
+				    BPF_LOCAL_STORAGE_GET_F_CREATE);
+}
+
+/* A new exponential interval with mean mem_rate bytes. */
+static __always_inline __s64 mem_interval(void)
+{
+	__u32 i = bpf_get_prandom_u32() & 255;
+
+	return (__s64)((mem_rate * mem_exp[i]) >> 16) + 1;
+}
+
+/* Send one sampled block with the current stack. */
+static __always_inline void mem_send_alloc(void *ctx, __u32 tgid, __u32 tid, __u64 addr, __u64 size,
+					   __u64 rate, __u32 kind, bool from_regs, __u64 caller)
+{
+	struct tp_pyconfig *cfg;
+	struct task_struct *task;
+	struct tp_alloc *a;
+	long n;
+
+	a = bpf_ringbuf_reserve(&samples, sizeof(*a), 0);
+	if (!a) {
+		stat_inc(TP_STAT_RB_DROPS);
+		return;
+	}
+	fill_hdr(&a->hdr, TP_REC_ALLOC, sizeof(*a), tgid, tid);
+	a->addr = addr;
+	a->size = size;
+	a->rate = rate;
+	a->kind = kind;
+	a->_pad = 0;
+	fill_hdr(&a->s.hdr, TP_REC_SAMPLE, sizeof(a->s), tgid, tid);
+	a->s.cpu = bpf_get_smp_processor_id();
+	a->s._pad = 0;
+	bpf_get_current_comm(a->s.comm, sizeof(a->s.comm));
+	a->s.n_kstack = 0;
+	a->s.n_py = 0;
+	a->s.py_status = TP_PY_NONE;
+	cfg = bpf_map_lookup_elem(&pyconfigs, &tgid);
+	if (caller) {
+		/* The preloaded sampler names the allocation's caller: its own frames, and
+		 * what a frame-pointer walk would find under them, are of no interest. */
+		a->s.ustack[0] = caller;
+		a->s.n_ustack = 1;
+	} else if (cfg && !native_stacks) {
+		/* As for CPU samples: the user instruction (here the allocator's caller),
+		 * then the Python stack. */
+		task = bpf_get_current_task_btf();
+		a->s.ustack[0] = BPF_CORE_READ((struct pt_regs *)bpf_task_pt_regs(task), ip);
+		a->s.n_ustack = a->s.ustack[0] ? 1 : 0;
+	} else {
+		n = from_regs
+			? bpf_get_stack(ctx, a->s.ustack, sizeof(a->s.ustack), BPF_F_USER_STACK)
+			: bpf_get_task_stack(bpf_get_current_task_btf(), a->s.ustack,
+					     sizeof(a->s.ustack), BPF_F_USER_STACK);
+		if (n < 0)
+			stat_inc(TP_STAT_USTACK_ERR);
+		a->s.n_ustack = n < 0 ? n : n / 8;
+	}
+	if (cfg)
+		pywalk(cfg, &a->s);
+	stat_inc(TP_STAT_MEM_SAMPLED);
+	bpf_ringbuf_submit(a, bpf_ringbuf_query(&samples, BPF_RB_AVAIL_DATA) > wake_bytes
+				  ? BPF_RB_FORCE_WAKEUP
+				  : BPF_RB_NO_WAKEUP);
+}
+
+static __always_inline void mem_send_free(__u32 tgid, __u32 tid, __u64 addr, __u32 kind)
+{
+	struct tp_free *f = bpf_ringbuf_reserve(&samples, sizeof(*f), 0);
+
+	if (!f) {
+		stat_inc(TP_STAT_RB_DROPS);
+		return;
+	}
+	fill_hdr(&f->hdr, TP_REC_FREE, sizeof(*f), tgid, tid);
+	f->addr = addr;
+	f->kind = kind;
+	f->_pad = 0;
+	bpf_ringbuf_submit(f, BPF_RB_NO_WAKEUP);
+}
+
+/* A block of a traced process is released: send it if it was sampled. A forked child
+ * that has not exec'd may release a block its parent sampled before the fork. */
+static __always_inline void mem_release(struct tp_proc *proc, __u32 tgid, __u32 tid, __u64 addr,
+					__u32 kind)
+{
+	struct mem_key k = {.tgid = tgid, .addr = addr};
+
+	if (!bpf_map_delete_elem(&mem_live, &k)) {
+		mem_send_free(tgid, tid, addr, kind);
+		return;
+	}
+	if (proc && (proc->flags & TP_PROC_FORKED)) {
+		k.tgid = proc->ppid;
+		if (bpf_map_lookup_elem(&mem_live, &k))
+			mem_send_free(tgid, tid, addr, kind);
+	}
+}
+
+/* A successful allocation of a traced process: count it; sample it or not. */
+static __always_inline void mem_allocated(void *ctx, struct mem_task *t, __u32 tgid, __u32 tid,
+					  __u64 addr, __u64 size, __u32 kind, bool from_regs)
+{
+	struct tp_memcounters *c = mem_counters(tgid);
+	struct mem_key k = {.tgid = tgid, .addr = addr};
+
+	if (c) {
+		__sync_fetch_and_add(&c->alloc_count, 1);
+		__sync_fetch_and_add(&c->alloc_bytes, size);
+	}
+	if (mem_rate > 1) {
+		t->countdown -= (__s64)size;
+		if (t->countdown > 0)
+			return;
+		t->countdown = mem_interval();
+	}
+	if (c)
+		__sync_fetch_and_add(&c->sampled, 1);
+	if (bpf_map_update_elem(&mem_live, &k, &size, BPF_ANY))
+		stat_inc(TP_STAT_MEM_LIVE_FULL);
+	mem_send_alloc(ctx, tgid, tid, addr, size, mem_rate, kind, from_regs, 0);
+}
+
+static __always_inline struct tp_proc *mem_traced(__u32 tgid)
+{
+	return bpf_map_lookup_elem(&traced, &tgid);
+}
+
+/* n * each, or ~0 when it overflows (the call then fails). The barrier keeps clang from
+ * turning the check into a 128-bit multiply, which BPF lacks. */
+static __always_inline __u64 mem_mul(__u64 n, __u64 each)
+{
+	__u64 size = n * each;
+
+	asm volatile("" : "+r"(size));
+	if (each && size / each != n)
+		return ~0ULL;
+	return size;
+}
+
+/* Entry of an allocating function: remember the call unless it is nested in another. */
+static __always_inline int mem_enter(struct pt_regs *ctx, __u32 kind, __u64 size, __u64 aux)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u64 sp = PT_REGS_SP(ctx);
+	struct mem_task *t;
+
+	if (!mem_traced(tgid))
+		return 0;
+	stat_inc(TP_STAT_MEM_CALLS);
+	t = mem_task_get();
+	if (!t)
+		return 0;
+	/* A pending call deeper in the stack than this one means we are inside it. A pending
+	 * call at or below this stack pointer is stale (its return was never seen). */
+	if (t->sp && sp < t->sp) {
+		stat_inc(TP_STAT_MEM_NESTED);
+		return 0;
+	}
+	if (mem_rate > 1 && t->countdown == 0)
+		t->countdown = mem_interval();
+	t->sp = sp;
+	t->size = size;
+	t->aux = aux;
+	t->kind = kind;
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(mem_malloc, __u64 size)
+{
+	return mem_enter(ctx, TP_MEM_MALLOC, size, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(mem_calloc, __u64 n, __u64 each)
+{
+	__u64 size = mem_mul(n, each);
+
+	return mem_enter(ctx, TP_MEM_CALLOC, size, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(mem_realloc, __u64 old, __u64 size)
+{
+	return mem_enter(ctx, TP_MEM_REALLOC, size, old);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(mem_reallocarray, __u64 old, __u64 n, __u64 each)
+{
+	__u64 size = mem_mul(n, each);
+
+	return mem_enter(ctx, TP_MEM_REALLOC, size, old);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(mem_memalign, __u64 align, __u64 size)
+{
+	return mem_enter(ctx, TP_MEM_MEMALIGN, size, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(mem_posix_memalign, __u64 memptr, __u64 align, __u64 size)
+{
+	return mem_enter(ctx, TP_MEM_POSIX_MEMALIGN, size, memptr);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(mem_valloc, __u64 size)
+{
+	return mem_enter(ctx, TP_MEM_VALLOC, size, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(mem_pvalloc, __u64 size)
+{
+	return mem_enter(ctx, TP_MEM_PVALLOC, size, 0);
+}
+
+/* The return of any of the above (one uretprobe per function, one program). */
+SEC("uretprobe")
+int BPF_KRETPROBE(mem_ret, __u64 rc)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32, tid = (__u32)id;
+	struct tp_memcounters *c;
+	struct mem_task *t;
+	__u64 addr = rc, size, aux;
+	__u32 kind;
+
+	t = bpf_task_storage_get(&mem_tasks, bpf_get_current_task_btf(), 0, 0);
+	/* After the return the stack pointer is one slot above the entry's. */
+	if (!t || !t->sp || t->sp + 8 != PT_REGS_SP(ctx))
+		return 0;
+	t->sp = 0;
+	kind = t->kind;
+	size = t->size;
+	aux = t->aux;
+	if (kind == TP_MEM_POSIX_MEMALIGN) {
+		addr = 0;
+		if ((int)rc == 0 && bpf_probe_read_user(&addr, sizeof(addr), (void *)aux))
+			addr = 0;
+	}
+	if (!addr) {
+		if (kind == TP_MEM_REALLOC && aux && size == 0) {
+			/* realloc(p, 0) frees p */
+			c = mem_counters(tgid);
+			if (c)
+				__sync_fetch_and_add(&c->free_count, 1);
+			mem_release(mem_traced(tgid), tgid, tid, aux, TP_MEM_FREE);
+			return 0;
+		}
+		c = mem_counters(tgid);
+		if (c)
+			__sync_fetch_and_add(&c->failed, 1);
+		return 0;
+	}
+	if (kind == TP_MEM_REALLOC && aux) {
+		c = mem_counters(tgid);
+		if (c)
+			__sync_fetch_and_add(&c->free_count, 1);
+		mem_release(mem_traced(tgid), tgid, tid, aux, TP_MEM_FREE);
+	}
+	mem_allocated(ctx, t, tgid, tid, addr, size, kind, true);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(mem_free, __u64 addr)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	struct tp_memcounters *c;
+	struct tp_proc *proc;
+
+	if (!addr)
+		return 0;
+	proc = mem_traced(tgid);
+	if (!proc)
+		return 0;
+	stat_inc(TP_STAT_MEM_CALLS);
+	c = mem_counters(tgid);
+	if (c)
+		__sync_fetch_and_add(&c->free_count, 1);
+	mem_release(proc, tgid, (__u32)id, addr, TP_MEM_FREE);
+	return 0;
+}
+
+/* Attach mode: anonymous mappings made outside the allocator. */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(mem_sys_enter, struct pt_regs *regs, long nr)
+{
+	__u32 tgid, tid;
+	struct mem_task *t;
+	struct tp_proc *proc;
+	__u64 id, addr;
+
+	if (nr != NR_MMAP && nr != NR_MUNMAP && nr != NR_MREMAP)
+		return 0;
+	id = bpf_get_current_pid_tgid();
+	tgid = id >> 32;
+	tid = (__u32)id;
+	proc = mem_traced(tgid);
+	if (!proc)
+		return 0;
+	t = mem_task_get();
+	if (!t || t->sp) /* inside an allocator call: its own business */
+		return 0;
+	addr = BPF_CORE_READ(regs, di);
+	if (nr == NR_MUNMAP) {
+		mem_release(proc, tgid, tid, addr, TP_MEM_MUNMAP);
+		return 0;
+	}
+	if (nr == NR_MMAP) {
+		if (!(BPF_CORE_READ(regs, r10) & MAP_ANON_FLAG))
+			return 0;
+		t->sys_kind = TP_MEM_MMAP;
+		t->sys_len = BPF_CORE_READ(regs, si);
+		t->sys_old = 0;
+	} else {
+		t->sys_kind = TP_MEM_MREMAP;
+		t->sys_len = BPF_CORE_READ(regs, dx);
+		t->sys_old = addr;
+	}
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(mem_sys_exit, struct pt_regs *regs, long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32, tid = (__u32)id;
+	struct tp_memcounters *c;
+	struct mem_task *t;
+	__u32 kind;
+
+	t = bpf_task_storage_get(&mem_tasks, bpf_get_current_task_btf(), 0, 0);
+	if (!t || !t->sys_kind)
+		return 0;
+	kind = t->sys_kind;
+	t->sys_kind = 0;
+	if (ret < 0 && ret > -4096) {
+		c = mem_counters(tgid);
+		if (c)
+			__sync_fetch_and_add(&c->failed, 1);
+		return 0;
+	}
+	if (kind == TP_MEM_MREMAP) {
+		/* Only a tracked mapping is followed: the old range is released. */
+		struct mem_key k = {.tgid = tgid, .addr = t->sys_old};
+
+		if (bpf_map_delete_elem(&mem_live, &k))
+			return 0;
+		mem_send_free(tgid, tid, t->sys_old, TP_MEM_MUNMAP);
+	}
+	mem_allocated(ctx, t, tgid, tid, (__u64)ret, t->sys_len, kind, false);
+	return 0;
+}
+
+/* Launch mode: the preloaded sampler's hook. */
+SEC("uprobe")
+int BPF_KPROBE(mem_shim_hook, __u64 kind, __u64 addr, __u64 size, __u64 counters, __u64 caller)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32, tid = (__u32)id;
+	struct tp_memcounters *c;
+
+	if (!mem_traced(tgid))
+		return 0;
+	stat_inc(TP_STAT_MEM_CALLS);
+	c = mem_counters(tgid);
+	if (c && bpf_probe_read_user(c, sizeof(*c), (void *)counters))
+		c->rate = 0;
+	bpf_map_update_elem(&mem_shim_addr, &tgid, &counters, BPF_ANY);
+	if (kind == TP_MEM_FREE || kind == TP_MEM_MUNMAP) {
+		mem_send_free(tgid, tid, addr, kind);
+		return 0;
+	}
+	mem_send_alloc(ctx, tgid, tid, addr, size, c ? c->rate : 0, kind, true, caller);
+	return 0;
+}
+
+/* The final totals of a process that ends (exit) or replaces its image (exec). */
+static __always_inline void mem_final(__u32 tgid, __u32 tid, bool read_shim)
+{
+	struct tp_memcounters *c = bpf_map_lookup_elem(&mem_counts, &tgid);
+	__u64 *shim = bpf_map_lookup_elem(&mem_shim_addr, &tgid);
+	struct tp_memstat *ev;
+
+	if (!c)
+		return;
+	/* At exit the sampler's last word, if its memory is still mapped (at exec the new
+	 * image is already in place: the copy from the last hook call stands). */
+	if (shim && read_shim)
+		bpf_probe_read_user(c, sizeof(*c), (void *)*shim);
+	ev = bpf_ringbuf_reserve(&proc_events, sizeof(*ev), 0);
+	if (ev) {
+		fill_hdr(&ev->hdr, TP_REC_MEMSTAT, sizeof(*ev), tgid, tid);
+		__builtin_memcpy(&ev->c, c, sizeof(ev->c));
+		bpf_ringbuf_submit(ev, 0);
+	} else {
+		stat_inc(TP_STAT_RB_DROPS);
+	}
+	bpf_map_delete_elem(&mem_counts, &tgid);
+	bpf_map_delete_elem(&mem_shim_addr, &tgid);
+}
+
+#endif
