@@ -30,7 +30,7 @@ PYTEST     := /usr/bin/python3 -m pytest
 .DELETE_ON_ERROR:
 .PHONY: all deps demo test unit unit-san integration-san fuzz fuzz-corpus integration bench format format-check clean
 
-all: treeprof
+all: treeprof libtreeprof-mem.so
 
 $(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
@@ -89,6 +89,13 @@ $(OUTPUT)/user/report_html.o $(OUTPUT)/san/report_html.o $(OUTPUT)/fuzzobj/repor
 	$(OUTPUT)/report_html_tmpl.h
 # --- end HTML report template
 
+# --- probe cost tool (make bench, tests/bench_mem.py): a counting uprobe at a chosen offset.
+UPROBE_COST := $(OUTPUT)/tests/uprobe_cost
+$(UPROBE_COST): tests/tools/uprobe_cost.c $(OUTPUT)/probecost.skel.h | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(filter-out -MMD -MP,$(CFLAGS)) $< $(LDLIBS) -o $@
+# --- end probe cost tool
+
 # Debian packages the build and the tests need; installs only what is missing.
 DEPS := clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc \
 	python3 python3-pytest debootstrap tmux clang-format golang-go chromium
@@ -110,6 +117,7 @@ test: deps
 	$(MAKE) format-check
 	$(MAKE) treeprof $(UNIT_BINS)
 	$(MAKE) unit
+	$(MAKE) shim-check
 	$(MAKE) unit-san
 	$(MAKE) fuzz-corpus
 	$(MAKE) integration-san
@@ -120,8 +128,9 @@ demo: deps
 	./tests/demo.sh
 
 bench: deps
-	$(MAKE) treeprof
+	$(MAKE) treeprof libtreeprof-mem.so $(UPROBE_COST)
 	/usr/bin/python3 tests/bench.py
+	/usr/bin/python3 tests/bench_mem.py
 	/usr/bin/python3 tests/bench_live.py
 	/usr/bin/python3 tests/bench_report.py
 
@@ -132,15 +141,54 @@ stress: treeprof
 	/usr/bin/python3 tests/stress.py
 # --- end stress
 
+# --- memory sampler (user/shim/): ./libtreeprof-mem.so, which `record --mem` preloads into a
+# tree it launches. Not part of treeprof (USER_SRCS is user/*.c only). shim-check runs
+# tests/shim/shim_check.c under it at rate 1 and at the default rate, and once without it
+# (tests/shim/run.sh); the integration tests need the library next to ./treeprof.
+SHIM_LIB    := libtreeprof-mem.so
+SHIM_SRCS   := $(wildcard user/shim/*.c)
+SHIM_OBJS   := $(patsubst user/shim/%.c,$(OUTPUT)/shim/%.o,$(SHIM_SRCS))
+SHIM_CFLAGS := -O2 -g -fPIC -fvisibility=hidden -ftls-model=initial-exec -Wall -Wextra \
+	       -std=gnu11 -D_GNU_SOURCE -MMD -MP -Iinclude -Iuser/shim
+SHIM_CHECK  := $(OUTPUT)/tests/shim_check
+SHIM_FORMAT := user/shim/*.c user/shim/*.h tests/shim/*.c tests/workloads/memops.c
+.PHONY: shim-check
+
+$(OUTPUT)/shim:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/shim/%.o: user/shim/%.c | $(OUTPUT)/shim
+	$(call msg,CC-SHIM,$@)
+	$(Q)$(CC) $(SHIM_CFLAGS) -c $< -o $@
+
+$(SHIM_LIB): $(SHIM_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) -shared -Wl,-z,defs -Wl,-z,now $^ -lm -lpthread -o $@
+
+$(SHIM_CHECK): tests/shim/shim_check.c tests/unit/unit.c tests/unit/unit.h include/treeprof.h \
+	       | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) -O1 -g -fno-builtin -Wall -Wextra -std=gnu11 -D_GNU_SOURCE -Iinclude -Itests/unit \
+		$(filter %.c,$^) -lpthread -ldl -o $@
+
+shim-check: $(SHIM_LIB) $(SHIM_CHECK)
+	tests/shim/run.sh $(CURDIR)/$(SHIM_LIB) $(SHIM_CHECK)
+
+integration integration-san: $(SHIM_LIB)
+
+-include $(wildcard $(OUTPUT)/shim/*.d)
+# --- end memory sampler
+
 format:
-	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h include/*.h tests/unit/*.c tests/unit/*.h
+	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h include/*.h tests/unit/*.c tests/unit/*.h \
+		$(SHIM_FORMAT)
 
 format-check:
 	clang-format --dry-run --Werror bpf/*.c bpf/*.h user/*.c user/*.h include/*.h \
-		tests/unit/*.c tests/unit/*.h
+		tests/unit/*.c tests/unit/*.h $(SHIM_FORMAT)
 
 clean:
-	rm -rf $(OUTPUT) treeprof
+	rm -rf $(OUTPUT) treeprof libtreeprof-mem.so
 
 -include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/tests/*.d)
 

@@ -1,0 +1,58 @@
+/* The lock that guards one of the shim's tables (blocks.c, maps.c).
+ *
+ * A plain mutex, plus a per-thread state so that the thread holding it never deadlocks on
+ * itself: the fork handlers keep the lock held across fork(), and an atfork handler or a
+ * signal handler of that thread may allocate in the meantime.
+ *   SHIM_LOCK_FREE  this thread does not hold the lock;
+ *   SHIM_LOCK_BUSY  this thread holds it and is in the middle of a table operation (a call
+ *                   made now comes from a signal handler: it must not touch the table);
+ *   SHIM_LOCK_IDLE  this thread holds it between fork_prepare and the fork's end (the table
+ *                   is consistent: operate on it without locking again).
+ * Each table owns one struct shim_lock and one __thread int state. */
+#ifndef TREEPROF_SHIM_LOCK_H
+#define TREEPROF_SHIM_LOCK_H
+
+#include <errno.h>
+#include <pthread.h>
+
+enum { SHIM_LOCK_FREE = 0, SHIM_LOCK_BUSY = 1, SHIM_LOCK_IDLE = 2 };
+
+/* Take the lock for one operation: the previous state (for shim_lock_leave), or -EBUSY when
+ * this thread is already inside an operation on this table. */
+static inline int shim_lock_enter(pthread_mutex_t *mu, int *state)
+{
+	int prev = *state;
+
+	if (prev == SHIM_LOCK_BUSY)
+		return -EBUSY;
+	if (prev == SHIM_LOCK_FREE)
+		pthread_mutex_lock(mu);
+	*state = SHIM_LOCK_BUSY;
+	return prev;
+}
+
+static inline void shim_lock_leave(pthread_mutex_t *mu, int *state, int prev)
+{
+	*state = prev;
+	if (prev == SHIM_LOCK_FREE)
+		pthread_mutex_unlock(mu);
+}
+
+/* fork: prepare takes the lock and keeps it (idle); parent and child give it back. */
+static inline void shim_lock_fork_prepare(pthread_mutex_t *mu, int *state)
+{
+	if (*state == SHIM_LOCK_FREE) {
+		pthread_mutex_lock(mu);
+		*state = SHIM_LOCK_IDLE;
+	}
+}
+
+static inline void shim_lock_fork_done(pthread_mutex_t *mu, int *state)
+{
+	if (*state == SHIM_LOCK_IDLE) {
+		*state = SHIM_LOCK_FREE;
+		pthread_mutex_unlock(mu);
+	}
+}
+
+#endif
