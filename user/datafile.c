@@ -19,6 +19,18 @@
  *   7     SAMPLE      u64 ts_ns, s32 pid, s32 tid, u32 cpu, u32 stack_id, u64 weight
  *   8     STAT        str name, u64 value
  *   9     END         (empty); nothing may follow it
+ *   10    MEM_ALLOC   u64 ts_ns, s32 pid, s32 tid, u32 kind, u32 stack_id, u64 addr, u64 size,
+ *                     u64 rate (kind: an allocation kind of enum tp_mem_kind, 1 to 9)
+ *   11    MEM_FREE    u64 ts_ns, s32 pid, u32 kind (TP_MEM_FREE 16 or TP_MEM_MUNMAP 17),
+ *                     u64 addr
+ *   12    MEM_FORK    u64 ts_ns, s32 child, s32 parent (child holds a copy of parent's heap)
+ *   13    MEM_RSS     u64 ts_ns, s32 pid, u64 bytes (resident set size)
+ *   14    MEM_COUNTERS u64 ts_ns, s32 pid, 8 x u64: struct tp_memcounters in field order
+ *                     (alloc_count, alloc_bytes, free_count, failed, in_use, peak_in_use,
+ *                     sampled, rate); each replaces the process's previous totals
+ *
+ * Records 10 to 14 (memory, `record --mem`) were added within version 1: a reader that
+ * predates them skips them as unknown types and shows the recording's CPU profile.
  *
  * Records come in the order the profile received them, and a reader replays them through
  * the profile__* calls. Frame and stack ids are dense and defined before use: a FRAME or
@@ -41,6 +53,7 @@
 
 #include "datafile.h"
 #include "profile.h"
+#include "treeprof.h"
 
 #define DF_MAGIC       "TREEPROF"
 #define DF_VERSION     1
@@ -61,6 +74,11 @@ enum df_type {
 	DF_SAMPLE = 7,
 	DF_STAT = 8,
 	DF_END = 9,
+	DF_MEM_ALLOC = 10,
+	DF_MEM_FREE = 11,
+	DF_MEM_FORK = 12,
+	DF_MEM_RSS = 13,
+	DF_MEM_COUNTERS = 14,
 };
 
 struct datafile_writer {
@@ -328,6 +346,82 @@ int datafile__meta(struct datafile_writer *w, const char *key, const char *value
 	return rec_end(w);
 }
 
+int datafile__mem_alloc(struct datafile_writer *w, uint64_t ts_ns, pid_t pid, pid_t tid,
+			uint32_t kind, uint32_t stack, uint64_t addr, uint64_t size, uint64_t rate)
+{
+	int err = rec_begin(w, DF_MEM_ALLOC, 48);
+
+	if (err)
+		return err;
+	rec_u64(w, ts_ns);
+	rec_u32(w, (uint32_t)pid);
+	rec_u32(w, (uint32_t)tid);
+	rec_u32(w, kind);
+	rec_u32(w, stack);
+	rec_u64(w, addr);
+	rec_u64(w, size);
+	rec_u64(w, rate);
+	return rec_end(w);
+}
+
+int datafile__mem_free(struct datafile_writer *w, uint64_t ts_ns, pid_t pid, uint32_t kind,
+		       uint64_t addr)
+{
+	int err = rec_begin(w, DF_MEM_FREE, 24);
+
+	if (err)
+		return err;
+	rec_u64(w, ts_ns);
+	rec_u32(w, (uint32_t)pid);
+	rec_u32(w, kind);
+	rec_u64(w, addr);
+	return rec_end(w);
+}
+
+int datafile__mem_fork(struct datafile_writer *w, uint64_t ts_ns, pid_t child, pid_t parent)
+{
+	int err = rec_begin(w, DF_MEM_FORK, 16);
+
+	if (err)
+		return err;
+	rec_u64(w, ts_ns);
+	rec_u32(w, (uint32_t)child);
+	rec_u32(w, (uint32_t)parent);
+	return rec_end(w);
+}
+
+int datafile__mem_rss(struct datafile_writer *w, uint64_t ts_ns, pid_t pid, uint64_t bytes)
+{
+	int err = rec_begin(w, DF_MEM_RSS, 20);
+
+	if (err)
+		return err;
+	rec_u64(w, ts_ns);
+	rec_u32(w, (uint32_t)pid);
+	rec_u64(w, bytes);
+	return rec_end(w);
+}
+
+int datafile__mem_counters(struct datafile_writer *w, uint64_t ts_ns, pid_t pid,
+			   const struct tp_memcounters *c)
+{
+	int err = rec_begin(w, DF_MEM_COUNTERS, 12 + 8 * 8);
+
+	if (err)
+		return err;
+	rec_u64(w, ts_ns);
+	rec_u32(w, (uint32_t)pid);
+	rec_u64(w, c->alloc_count);
+	rec_u64(w, c->alloc_bytes);
+	rec_u64(w, c->free_count);
+	rec_u64(w, c->failed);
+	rec_u64(w, c->in_use);
+	rec_u64(w, c->peak_in_use);
+	rec_u64(w, c->sampled);
+	rec_u64(w, c->rate);
+	return rec_end(w);
+}
+
 int datafile__close(struct datafile_writer *w)
 {
 	int err = 0;
@@ -401,6 +495,56 @@ static const char *get_str(struct cursor *c)
 	c->p += n;
 	c->left -= n;
 	return s;
+}
+
+/* Replay one memory record into p: 0, -EBADMSG or -EINVAL (malformed), or -ENOMEM. */
+static int replay_mem(struct profile *p, uint32_t type, struct cursor *c)
+{
+	uint64_t ts = get_u64(c), addr, size, rate;
+	int32_t pid = get_u32(c), tid;
+	struct tp_memcounters mc;
+	uint32_t kind, stack;
+
+	switch (type) {
+	case DF_MEM_ALLOC:
+		tid = get_u32(c);
+		kind = get_u32(c);
+		stack = get_u32(c);
+		addr = get_u64(c);
+		size = get_u64(c);
+		rate = get_u64(c);
+		if (c->bad || c->left || stack >= profile__nstacks(p))
+			return -EBADMSG;
+		return profile__mem_alloc(p, ts, pid, tid, kind, addr, size, rate, stack);
+	case DF_MEM_FREE:
+		kind = get_u32(c);
+		addr = get_u64(c);
+		if (c->bad || c->left)
+			return -EBADMSG;
+		return profile__mem_free(p, ts, pid, kind, addr);
+	case DF_MEM_FORK:
+		tid = get_u32(c); /* the parent */
+		if (c->bad || c->left)
+			return -EBADMSG;
+		return profile__mem_fork(p, ts, pid, tid);
+	case DF_MEM_RSS:
+		size = get_u64(c);
+		if (c->bad || c->left)
+			return -EBADMSG;
+		return profile__mem_rss(p, ts, pid, size);
+	default:
+		mc.alloc_count = get_u64(c);
+		mc.alloc_bytes = get_u64(c);
+		mc.free_count = get_u64(c);
+		mc.failed = get_u64(c);
+		mc.in_use = get_u64(c);
+		mc.peak_in_use = get_u64(c);
+		mc.sampled = get_u64(c);
+		mc.rate = get_u64(c);
+		if (c->bad || c->left)
+			return -EBADMSG;
+		return profile__mem_counters(p, ts, pid, &mc);
+	}
 }
 
 /* Replay one record into p. 0, -EBADMSG for a malformed record, or another negative errno. */
@@ -488,6 +632,13 @@ static int replay(struct profile *p, uint32_t type, struct cursor *c, uint32_t *
 		return profile__set_stat(p, a, v);
 	case DF_END:
 		return c->left ? -EBADMSG : 0;
+	case DF_MEM_ALLOC:
+	case DF_MEM_FREE:
+	case DF_MEM_FORK:
+	case DF_MEM_RSS:
+	case DF_MEM_COUNTERS:
+		err = replay_mem(p, type, c);
+		return err == -EINVAL ? -EBADMSG : err;
 	default:
 		return 0; /* a type added later: skipped */
 	}

@@ -36,6 +36,15 @@ int datafile__sample(struct datafile_writer *w, uint64_t ts_ns, pid_t pid, pid_t
 		     uint32_t stack, uint64_t weight);
 int datafile__stat(struct datafile_writer *w, const char *name, uint64_t value);
 int datafile__meta(struct datafile_writer *w, const char *key, const char *value);
+struct tp_memcounters;
+int datafile__mem_alloc(struct datafile_writer *w, uint64_t ts_ns, pid_t pid, pid_t tid,
+			uint32_t kind, uint32_t stack, uint64_t addr, uint64_t size, uint64_t rate);
+int datafile__mem_free(struct datafile_writer *w, uint64_t ts_ns, pid_t pid, uint32_t kind,
+		       uint64_t addr);
+int datafile__mem_fork(struct datafile_writer *w, uint64_t ts_ns, pid_t child, pid_t parent);
+int datafile__mem_rss(struct datafile_writer *w, uint64_t ts_ns, pid_t pid, uint64_t bytes);
+int datafile__mem_counters(struct datafile_writer *w, uint64_t ts_ns, pid_t pid,
+			   const struct tp_memcounters *c);
 /* Push buffered records to the file (the tracer calls this about once a second). */
 int datafile__flush(struct datafile_writer *w);
 /* Write the end marker, flush, fsync and close. 0 or negative errno. Frees w either way. */

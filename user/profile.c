@@ -12,6 +12,7 @@
 
 #include "datafile.h"
 #include "profile.h"
+#include "treeprof.h"
 
 #define PROFILE_STR_MAX	  65536
 #define PROFILE_STACK_MAX 4096
@@ -74,6 +75,14 @@ struct profile {
 	size_t agg_cap, agg_n;
 
 	struct named_list stats, meta;
+
+	/* memory events in arrival order, and the last exact totals per process index */
+	struct tp_mem_rec *mem;
+	size_t nmem, mem_cap;
+	bool mem_drop; /* profile__keep_mem(p, false) */
+	struct tp_memcounters *memc;
+	bool *memc_set;
+	size_t memc_cap;
 };
 
 static uint64_t hash_mix(uint64_t h);
@@ -506,6 +515,8 @@ static struct tp_process *proc_add(struct profile *p, pid_t pid, pid_t ppid)
 	return t;
 }
 
+static int mem_mark(struct profile *p, uint16_t type, uint64_t ts_ns, uint32_t proc);
+
 int profile__proc_start(struct profile *p, pid_t pid, pid_t ppid, uint64_t ts_ns, const char *comm,
 			const char *cmdline, const char *exe)
 {
@@ -537,6 +548,8 @@ int profile__proc_exec(struct profile *p, pid_t pid, uint64_t ts_ns, const char 
 			return -errno;
 	}
 	err = proc_set_strings(t, comm, cmdline, exe);
+	if (!err)
+		err = mem_mark(p, TP_MEMREC_EXEC, ts_ns, t->idx);
 	if (!err && p->journal)
 		err = datafile__proc_exec(p->journal, pid, ts_ns, comm, cmdline, exe);
 	return err;
@@ -555,6 +568,8 @@ int profile__proc_exit(struct profile *p, pid_t pid, uint64_t ts_ns, int exit_co
 	t->exited = true;
 	t->end_ns = ts_ns;
 	t->exit_code = exit_code;
+	if (mem_mark(p, TP_MEMREC_EXIT, ts_ns, t->idx))
+		return -ENOMEM;
 	if (p->journal)
 		return datafile__proc_exit(p->journal, pid, ts_ns, exit_code);
 	return 0;
@@ -827,6 +842,9 @@ void profile__free(struct profile *p)
 	free(p->agg_weights);
 	named_free(&p->stats);
 	named_free(&p->meta);
+	free(p->mem);
+	free(p->memc);
+	free(p->memc_set);
 	free(p);
 }
 
@@ -875,4 +893,200 @@ int profile__stack_counts(const struct profile *p, bool (*keep)(uint32_t proc, v
 	*out = c.v;
 	*n = c.n;
 	return 0;
+}
+
+/* --- Memory events ------------------------------------------------------------------ */
+
+static bool alloc_kind(uint32_t kind)
+{
+	return kind >= TP_MEM_MALLOC && kind <= TP_MEM_MREMAP;
+}
+
+static bool free_kind(uint32_t kind)
+{
+	return kind == TP_MEM_FREE || kind == TP_MEM_MUNMAP;
+}
+
+static int mem_append(struct profile *p, const struct tp_mem_rec *r)
+{
+	int err = grow((void **)&p->mem, &p->mem_cap, p->nmem + 1, sizeof(*p->mem));
+
+	if (err)
+		return err;
+	p->mem[p->nmem++] = *r;
+	return 0;
+}
+
+/* Append a record (unless memory events are not kept). The first one is preceded by an
+ * exit record (at its own time) for every process that exited before it, so that events
+ * for those entries are known to come after their exit. */
+static int mem_push(struct profile *p, const struct tp_mem_rec *r)
+{
+	uint32_t n = p->nmem ? 0 : p->nprocs;
+	int err;
+
+	if (p->mem_drop)
+		return 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (!p->procs[i]->exited)
+			continue;
+		err = mem_append(p, &(struct tp_mem_rec){.ts_ns = r->ts_ns,
+							 .proc = i,
+							 .stack = UINT32_MAX,
+							 .type = TP_MEMREC_EXIT});
+		if (err)
+			return err;
+	}
+	return mem_append(p, r);
+}
+
+/* An exec or exit ends the image's heap: in the event order, once there are events. */
+static int mem_mark(struct profile *p, uint16_t type, uint64_t ts_ns, uint32_t proc)
+{
+	if (!p->nmem)
+		return 0;
+	return mem_push(p, &(struct tp_mem_rec){
+			       .ts_ns = ts_ns, .proc = proc, .stack = UINT32_MAX, .type = type});
+}
+
+/* The newest entry for pid, made (with parent ppid) when there is none. */
+static struct tp_process *mem_proc(struct profile *p, pid_t pid, pid_t ppid)
+{
+	struct tp_process *t = profile__proc_find(p, pid);
+
+	return t ? t : proc_add(p, pid, ppid);
+}
+
+int profile__mem_alloc(struct profile *p, uint64_t ts_ns, pid_t pid, pid_t tid, uint32_t kind,
+		       uint64_t addr, uint64_t size, uint64_t rate, uint32_t stack)
+{
+	struct tp_process *t;
+	int err;
+
+	if (stack >= p->nstacks || !alloc_kind(kind))
+		return -EINVAL;
+	t = mem_proc(p, pid, 0);
+	if (!t)
+		return -errno;
+	err = mem_push(p, &(struct tp_mem_rec){ts_ns, addr, size, rate, t->idx, stack,
+					       (uint32_t)tid, (uint16_t)kind, TP_MEMREC_ALLOC});
+	if (!err && p->journal)
+		err =
+		    datafile__mem_alloc(p->journal, ts_ns, pid, tid, kind, stack, addr, size, rate);
+	return err;
+}
+
+int profile__mem_free(struct profile *p, uint64_t ts_ns, pid_t pid, uint32_t kind, uint64_t addr)
+{
+	struct tp_process *t;
+	int err;
+
+	if (!free_kind(kind))
+		return -EINVAL;
+	t = mem_proc(p, pid, 0);
+	if (!t)
+		return -errno;
+	err = mem_push(p, &(struct tp_mem_rec){.ts_ns = ts_ns,
+					       .addr = addr,
+					       .proc = t->idx,
+					       .stack = UINT32_MAX,
+					       .kind = (uint16_t)kind,
+					       .type = TP_MEMREC_FREE});
+	if (!err && p->journal)
+		err = datafile__mem_free(p->journal, ts_ns, pid, kind, addr);
+	return err;
+}
+
+/* A child already exited (a pid reused) gets a new entry, as profile__proc_start does. */
+int profile__mem_fork(struct profile *p, uint64_t ts_ns, pid_t child, pid_t parent)
+{
+	struct tp_process *c, *par;
+	int err;
+
+	par = mem_proc(p, parent, 0);
+	if (!par)
+		return -errno;
+	c = profile__proc_find(p, child);
+	if (!c || c->exited)
+		c = proc_add(p, child, parent);
+	if (!c)
+		return -errno;
+	if (!c->ppid)
+		c->ppid = parent;
+	err = mem_push(p, &(struct tp_mem_rec){.ts_ns = ts_ns,
+					       .addr = par->idx,
+					       .proc = c->idx,
+					       .stack = UINT32_MAX,
+					       .type = TP_MEMREC_FORK});
+	if (!err && p->journal)
+		err = datafile__mem_fork(p->journal, ts_ns, child, parent);
+	return err;
+}
+
+int profile__mem_rss(struct profile *p, uint64_t ts_ns, pid_t pid, uint64_t rss_bytes)
+{
+	struct tp_process *t = mem_proc(p, pid, 0);
+	int err;
+
+	if (!t)
+		return -errno;
+	err = mem_push(p, &(struct tp_mem_rec){.ts_ns = ts_ns,
+					       .size = rss_bytes,
+					       .proc = t->idx,
+					       .stack = UINT32_MAX,
+					       .type = TP_MEMREC_RSS});
+	if (!err && p->journal)
+		err = datafile__mem_rss(p->journal, ts_ns, pid, rss_bytes);
+	return err;
+}
+
+int profile__mem_counters(struct profile *p, uint64_t ts_ns, pid_t pid,
+			  const struct tp_memcounters *c)
+{
+	struct tp_process *t;
+	size_t cap;
+	int err;
+
+	if (!c)
+		return -EINVAL;
+	t = mem_proc(p, pid, 0);
+	if (!t)
+		return -errno;
+	if (t->idx >= p->memc_cap) {
+		cap = p->memc_cap;
+		err = grow((void **)&p->memc, &cap, (size_t)t->idx + 1, sizeof(*p->memc));
+		if (err)
+			return err;
+		cap = p->memc_cap;
+		err = grow((void **)&p->memc_set, &cap, (size_t)t->idx + 1, sizeof(*p->memc_set));
+		if (err)
+			return err;
+		memset(p->memc_set + p->memc_cap, 0, (cap - p->memc_cap) * sizeof(*p->memc_set));
+		p->memc_cap = cap;
+	}
+	p->memc[t->idx] = *c;
+	p->memc_set[t->idx] = true;
+	if (p->journal)
+		return datafile__mem_counters(p->journal, ts_ns, pid, c);
+	return 0;
+}
+
+void profile__keep_mem(struct profile *p, bool keep)
+{
+	p->mem_drop = !keep;
+}
+
+size_t profile__nmem(const struct profile *p)
+{
+	return p->nmem;
+}
+
+const struct tp_mem_rec *profile__mem_at(const struct profile *p, size_t i)
+{
+	return i < p->nmem ? &p->mem[i] : NULL;
+}
+
+const struct tp_memcounters *profile__mem_counters_get(const struct profile *p, uint32_t proc)
+{
+	return proc < p->memc_cap && p->memc_set[proc] ? &p->memc[proc] : NULL;
 }

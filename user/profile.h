@@ -120,4 +120,51 @@ struct tp_stack_count {
 int profile__stack_counts(const struct profile *p, bool (*keep)(uint32_t proc, void *ctx),
 			  void *ctx, struct tp_stack_count **out, size_t *n);
 
+/* --- Memory events (see memprof.h for what is made of them). Kept in order in the
+ * profile (also in compact mode: a recording's memory events are needed whole to find
+ * peaks, so the tracer keeps them only when it must, see profile__keep_mem) and journaled.
+ * kind: enum tp_mem_kind. rate: the sampling interval in force (1: every allocation). */
+struct tp_mem_rec {
+	uint64_t ts_ns;
+	uint64_t addr;
+	uint64_t size;	/* alloc: bytes requested; free: 0 */
+	uint64_t rate;	/* alloc: sampling interval; free: 0 */
+	uint32_t proc;	/* process index */
+	uint32_t stack; /* alloc: stack id; free: UINT32_MAX */
+	uint32_t tid;
+	uint16_t kind; /* enum tp_mem_kind */
+	uint16_t type; /* TP_MEMREC_* */
+};
+enum {
+	TP_MEMREC_ALLOC = 1,
+	TP_MEMREC_FREE = 2,
+	/* proc (the child) starts with a copy of the blocks of process index addr (the parent) */
+	TP_MEMREC_FORK = 3,
+	TP_MEMREC_RSS = 4, /* size: resident bytes of proc at ts */
+	/* Added by the profile itself, not journaled (the recording has the process record):
+	 * proc replaced its image or exited, which ends what it holds. Only made once the
+	 * profile has memory events, so a CPU-only profile keeps nmem at 0; the first memory
+	 * event is preceded by an EXIT for each process already exited. */
+	TP_MEMREC_EXEC = 5,
+	TP_MEMREC_EXIT = 6,
+};
+struct tp_memcounters;
+/* 0, -EINVAL (stack id undefined, kind not an allocation kind of enum tp_mem_kind, or for
+ * a free not TP_MEM_FREE / TP_MEM_MUNMAP), -ENOMEM, or the journal's error. */
+int profile__mem_alloc(struct profile *p, uint64_t ts_ns, pid_t pid, pid_t tid, uint32_t kind,
+		       uint64_t addr, uint64_t size, uint64_t rate, uint32_t stack);
+int profile__mem_free(struct profile *p, uint64_t ts_ns, pid_t pid, uint32_t kind, uint64_t addr);
+/* child is a fork of parent: it holds a copy of every block parent holds at ts_ns. */
+int profile__mem_fork(struct profile *p, uint64_t ts_ns, pid_t child, pid_t parent);
+int profile__mem_rss(struct profile *p, uint64_t ts_ns, pid_t pid, uint64_t rss_bytes);
+/* The exact totals of pid (replaces the previous ones). */
+int profile__mem_counters(struct profile *p, uint64_t ts_ns, pid_t pid,
+			  const struct tp_memcounters *c);
+/* keep false: memory events are journaled but not kept (record and live). Default: kept. */
+void profile__keep_mem(struct profile *p, bool keep);
+size_t profile__nmem(const struct profile *p);
+const struct tp_mem_rec *profile__mem_at(const struct profile *p, size_t i);
+/* The last exact totals of process index proc: NULL if none. */
+const struct tp_memcounters *profile__mem_counters_get(const struct profile *p, uint32_t proc);
+
 #endif

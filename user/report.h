@@ -10,6 +10,9 @@
 #include <sys/types.h>
 
 struct profile;
+struct memprof;
+struct mem_site;
+struct tp_stack_count;
 
 enum report_group {
 	REPORT_GROUP_PID = 0, /* one entry per process (default) */
@@ -20,11 +23,29 @@ enum report_group {
 struct report_opts {
 	pid_t pid;		 /* only this process (0: the whole tree) */
 	enum report_group group; /* --group-by */
-	const char *metric;	 /* --metric: "cpu" (samples); memory metrics join later */
+	const char *metric;	 /* --metric: tp_metric_parse() names; NULL is "cpu" */
 	bool merge;		 /* folded: drop the leading process frame, merging the tree */
 	bool color;		 /* text: ANSI colour (only when stdout is a TTY) */
 	int top;		 /* text: how many functions in top lists (default 15) */
 };
+
+/* The metric of o (enum tp_metric in memprof.h), or -EINVAL when o->metric is unknown. */
+int report__metric(const struct report_opts *o);
+/* Whether p can be reported by o's metric: 0, or -EINVAL (unknown metric) or -ENODATA (a
+ * memory metric, and the recording has no memory events) with a one-line reason in err.
+ * Writers return the same errors without a message; callers check first. */
+int report__check(const struct profile *p, const struct report_opts *o, char *err, size_t len);
+/* What every writer weighs stacks by: each (process, stack) and its weight in o's metric,
+ * sorted by process index, then heaviest first, then stack id; keep (when not NULL) selects
+ * processes. CPU: summed sample weights. Memory metrics: the memory sites' estimates,
+ * rounded to whole bytes or allocations (zeros left out). When mem is not NULL, *mem gets
+ * the memory accounts if the recording has any (NULL otherwise), for the writer to free
+ * with memprof__free(). 0, -EINVAL, -ENODATA (memory metric, no memory data), -ENOMEM. */
+int report__stack_weights(const struct profile *p, const struct report_opts *o,
+			  bool (*keep)(uint32_t proc, void *ctx), void *ctx,
+			  struct tp_stack_count **out, size_t *n, struct memprof **mem);
+/* A memory site's estimate in a memory metric (0 for cpu). */
+double report__site_weight(const struct mem_site *s, int metric);
 
 /* Folded stacks: "COMM [PID];root;...;leaf COUNT" per unique stack, sorted. */
 int report__folded(const struct profile *p, FILE *out, const struct report_opts *o);

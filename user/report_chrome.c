@@ -13,11 +13,17 @@
  * that keeps changing deep stacks costs up to one event per frame per sample.
  *
  * Times are whole microseconds from the first sample kept; names are the frame labels of
- * every format, categories the frame kinds (python, native, kernel). */
+ * every format, categories the frame kinds (python, native, kernel).
+ *
+ * A recording with memory events adds two counter tracks ("C" events) per process: the
+ * estimated heap held and the RSS, every 100 ms where they changed (memprof.h's series),
+ * and times start at the first sample or memory event. The flame chart stays the CPU
+ * samples' whatever the --metric: a memory metric only has to have memory events. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "memprof.h"
 #include "profile.h"
 #include "report.h"
 #include "report_group.h"
@@ -241,6 +247,30 @@ static void write_thread_name(struct chrome *c, uint32_t proc, uint32_t tid)
 	c->sep = ",\n";
 }
 
+/* Counter events: per kept process, the heap (each point) and the RSS (when sampled). */
+static void write_counters(struct chrome *c, const struct report_groups *g, const struct memprof *m)
+{
+	for (size_t i = 0; i < m->npoints; i++) {
+		const struct mem_point *pt = &m->series[i];
+		uint64_t us = (pt->ts_ns > c->t0 ? pt->ts_ns - c->t0 : 0) / 1000;
+		int pid = profile__proc_at(c->p, pt->proc)->pid;
+
+		if (report_groups__of(g, pt->proc) == REPORT_NO_GROUP)
+			continue;
+		fprintf(c->out,
+			"%s{\"ph\":\"C\",\"pid\":%d,\"ts\":%llu,\"name\":\"heap (estimated)\","
+			"\"args\":{\"bytes\":%llu}}",
+			c->sep, pid, (unsigned long long)us,
+			(unsigned long long)memprof__round(pt->heap_bytes));
+		c->sep = ",\n";
+		if (pt->rss_bytes)
+			fprintf(c->out,
+				",\n{\"ph\":\"C\",\"pid\":%d,\"ts\":%llu,\"name\":\"rss\","
+				"\"args\":{\"bytes\":%llu}}",
+				pid, (unsigned long long)us, (unsigned long long)pt->rss_bytes);
+	}
+}
+
 static int collect(struct chrome *c, const struct report_groups *g, struct skey **keys,
 		   size_t *nkeys)
 {
@@ -299,10 +329,22 @@ int report__chrome(const struct profile *p, FILE *out, const struct report_opts 
 	long hz = freq ? strtol(freq, NULL, 10) : 0;
 	struct report_groups *g = report_groups__new(p, o);
 	struct skey *keys = NULL;
+	struct memprof *mem = NULL;
 	char *lab = malloc(LABEL_MAX);
 	size_t nkeys = 0, i, j;
-	int err = -ENOMEM;
+	int err = -ENOMEM, metric = report__metric(o);
 
+	if (metric < 0 || (metric != TP_METRIC_CPU && !memprof__has_data(p))) {
+		err = metric < 0 ? -EINVAL : -ENODATA;
+		goto out;
+	}
+	if (memprof__has_data(p)) {
+		mem = memprof__compute(p);
+		if (!mem) {
+			err = -errno;
+			goto out;
+		}
+	}
 	c.period = 1000000000ULL / (uint64_t)(hz > 0 ? hz : 99);
 	c.names = calloc((size_t)nframes + 1, sizeof(*c.names));
 	if (!g || !lab || !c.names)
@@ -316,6 +358,8 @@ int report__chrome(const struct profile *p, FILE *out, const struct report_opts 
 	err = collect(&c, g, &keys, &nkeys);
 	if (err)
 		goto out;
+	if (mem && mem->npoints && (!nkeys || mem->series[0].ts_ns < c.t0))
+		c.t0 = mem->series[0].ts_ns;
 	fputs("{\"displayTimeUnit\":\"ms\",\"otherData\":{\"exporter\":\"treeprof\"", out);
 	if (cmd) {
 		fputs(",\"command\":", out);
@@ -323,6 +367,8 @@ int report__chrome(const struct profile *p, FILE *out, const struct report_opts 
 	}
 	fprintf(out, ",\"period_ns\":%llu},\n\"traceEvents\":[", (unsigned long long)c.period);
 	write_metadata(&c, g, o);
+	if (mem)
+		write_counters(&c, g, mem);
 	for (i = 0; i < nkeys; i = j) {
 		for (j = i; j < nkeys && keys[j].thread == keys[i].thread; j++)
 			;
@@ -342,5 +388,6 @@ out:
 	free(keys);
 	free(lab);
 	report_groups__free(g);
+	memprof__free(mem);
 	return err;
 }

@@ -1,7 +1,8 @@
 /* Folded stacks (flamegraph.pl, speedscope, inferno): one line per unique stack,
  * "GROUP;root;...;leaf COUNT", sorted byte-wise so the output is stable. GROUP is the
  * group's label: "COMM [PID]" per process (the default), "ROLE [N procs]" per role, and
- * absent with --group-by none or --merge.
+ * absent with --group-by none or --merge. COUNT is in the report's metric (--metric):
+ * samples, or estimated bytes or allocations, whole numbers without a unit.
  *
  * Also home of report__frame_label(), the one naming of frames all formats share. */
 #include <errno.h>
@@ -212,7 +213,8 @@ int report__folded(const struct profile *p, FILE *out, const struct report_opts 
 {
 	struct folded fo = {.p = p, .o = o};
 	uint32_t nframes = profile__nframes(p), ngroups = 0;
-	size_t i, j;
+	struct tp_stack_count *sc = NULL;
+	size_t i, j, nsc = 0;
 	int err;
 
 	fo.groups = report_groups__new(p, o);
@@ -221,7 +223,10 @@ int report__folded(const struct profile *p, FILE *out, const struct report_opts 
 	ngroups = report_groups__count(fo.groups);
 	err = build_labels(&fo);
 	if (!err)
-		err = profile__for_each_stack_count(p, collect, &fo);
+		err = report__stack_weights(p, o, NULL, NULL, &sc, &nsc, NULL);
+	for (i = 0; !err && i < nsc; i++)
+		err = collect(sc[i].proc, sc[i].stack, sc[i].weight, &fo);
+	free(sc);
 	if (err)
 		goto out;
 	if (fo.n) /* qsort of a NULL array is undefined, even when empty */

@@ -8,11 +8,18 @@
  * samples: interned frames, the stacks as a prefix tree (each stack id is its parent's id
  * plus a leaf frame), per-process (stack id, count) pairs and per-process timeline buckets.
  * The page computes the flame graph of any selection from those. Every string from the
- * recording is escaped for both JSON and the <script> element holding it. */
+ * recording is escaped for both JSON and the <script> element holding it.
+ *
+ * Metrics are the page's tabs: "cpu", and with memory events also "alloc_bytes",
+ * "alloc_count", "live_bytes" and "peak_bytes" (memprof.h), the --metric one first (the
+ * tab shown). A memory metric's timeline is what was allocated per bucket (alloc_*) or the
+ * estimated heap held (live_bytes, peak_bytes: the last level in the bucket), and each
+ * process carries its "total" in that metric. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "memprof.h"
 #include "profile.h"
 #include "report.h"
 #include "report_group.h"
@@ -39,6 +46,11 @@ struct html {
 	uint64_t t0, bucket_ns, *buckets;
 	/* roles, as every other format groups them (report_group.h) */
 	struct report_groups *roles;
+	/* memory (NULL: none): nprocs x TL_BUCKETS each for allocated bytes, allocations and
+	 * the heap held; the metrics shown, the --metric one first */
+	struct memprof *mem;
+	double *mb_bytes, *mb_count, *mb_heap;
+	int metrics[5], nmetrics;
 };
 
 static bool proc_kept(const struct html *h, uint32_t idx)
@@ -168,6 +180,14 @@ static int timeline(struct html *h)
 		if (s->ts_ns > t1)
 			t1 = s->ts_ns;
 	}
+	for (size_t i = 0; h->mem && i < profile__nmem(p); i++) {
+		const struct tp_mem_rec *r = profile__mem_at(p, i);
+
+		if (!proc_kept(h, r->proc))
+			continue;
+		t0 = r->ts_ns < t0 ? r->ts_ns : t0;
+		t1 = r->ts_ns > t1 ? r->ts_ns : t1;
+	}
 	if (t0 > t1)
 		t0 = t1;
 	h->t0 = t0;
@@ -182,6 +202,57 @@ static int timeline(struct html *h)
 			h->buckets[(size_t)s->proc * TL_BUCKETS + (s->ts_ns - t0) / h->bucket_ns] +=
 			    s->weight;
 	}
+	return 0;
+}
+
+static size_t bucket_of(const struct html *h, uint64_t ts)
+{
+	uint64_t b = ts > h->t0 ? (ts - h->t0) / h->bucket_ns : 0;
+
+	return b < TL_BUCKETS ? b : TL_BUCKETS - 1;
+}
+
+/* Memory timelines: bytes and allocations per bucket from the sampled allocations; the
+ * heap held from the time series, carried over the buckets without a point. */
+static int mem_timeline(struct html *h)
+{
+	size_t n = (size_t)profile__nprocs(h->p) * TL_BUCKETS, *next;
+	const struct memprof *m = h->mem;
+
+	h->mb_bytes = calloc(n + 1, sizeof(double));
+	h->mb_count = calloc(n + 1, sizeof(double));
+	h->mb_heap = calloc(n + 1, sizeof(double));
+	if (!h->mb_bytes || !h->mb_count || !h->mb_heap)
+		return -ENOMEM;
+	for (size_t i = 0; i < profile__nmem(h->p); i++) {
+		const struct tp_mem_rec *r = profile__mem_at(h->p, i);
+		size_t b = (size_t)r->proc * TL_BUCKETS + bucket_of(h, r->ts_ns);
+		double w;
+
+		if (r->type != TP_MEMREC_ALLOC || !proc_kept(h, r->proc))
+			continue;
+		w = memprof__weight(r->size, r->rate);
+		h->mb_bytes[b] += w;
+		h->mb_count[b] += r->size && r->rate > 1 ? w / (double)r->size : 1;
+	}
+	/* backwards, so each point knows where the process's next one starts; a level holds
+	 * until then, and a bucket keeps the last level reached in it */
+	next = malloc(((size_t)profile__nprocs(h->p) + 1) * sizeof(*next));
+	if (!next)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < profile__nprocs(h->p); i++)
+		next[i] = TL_BUCKETS;
+	for (size_t i = m->npoints; i-- > 0;) {
+		const struct mem_point *pt = &m->series[i];
+		size_t b = bucket_of(h, pt->ts_ns);
+
+		if (!proc_kept(h, pt->proc))
+			continue;
+		for (size_t k = b; k < next[pt->proc]; k++)
+			h->mb_heap[(size_t)pt->proc * TL_BUCKETS + k] = pt->heap_bytes;
+		next[pt->proc] = b;
+	}
+	free(next);
 	return 0;
 }
 
@@ -254,8 +325,15 @@ static void emit_head(const struct html *h, FILE *out)
 		fprintf(out, ":%llu", (unsigned long long)v);
 		sep = ",";
 	}
-	fprintf(out,
-		"},\n\"metrics\":[{\"id\":\"cpu\",\"label\":\"CPU\",\"unit\":\"samples\"}],\n");
+	static const char *const labels[] = {"CPU", "Allocated (est.)", "Allocations (est.)",
+					     "Live at exit (est.)", "At the tree's peak (est.)"};
+
+	fputs("},\n\"metrics\":[", out);
+	for (int i = 0; i < h->nmetrics; i++)
+		fprintf(out, "%s{\"id\":\"%s\",\"label\":\"%s\",\"unit\":\"%s\"}", i ? "," : "",
+			tp_metric_name(h->metrics[i]), labels[h->metrics[i]],
+			tp_metric_unit(h->metrics[i]));
+	fputs("],\n", out);
 	fprintf(out, "\"timeline\":{\"buckets\":%d,\"bucket_ns\":%llu},\n", TL_BUCKETS,
 		(unsigned long long)h->bucket_ns);
 }
@@ -321,10 +399,43 @@ static void emit_roles(const struct html *h, FILE *out)
 	fputs("]}", out);
 }
 
+/* One memory metric of process i: (stack node, weight) pairs, (bucket, weight) pairs. */
+static void emit_mem_metric(const struct html *h, FILE *out, uint32_t i, int metric, size_t c)
+{
+	const struct memprof *m = h->mem;
+	const double *b = metric == TP_METRIC_ALLOC_BYTES   ? h->mb_bytes
+			  : metric == TP_METRIC_ALLOC_COUNT ? h->mb_count
+							    : h->mb_heap;
+	const char *vsep = "";
+	uint64_t total = 0;
+
+	fprintf(out, ",\n \"%s\":{\"stacks\":[", tp_metric_name(metric));
+	for (size_t k = c; k < m->nsites && m->sites[k].proc == i; k++) {
+		uint64_t w = memprof__round(report__site_weight(&m->sites[k], metric));
+
+		total += w;
+		if (!w || h->smap[m->sites[k].stack] == NONE)
+			continue;
+		fprintf(out, "%s%u,%llu", vsep, h->smap[m->sites[k].stack], (unsigned long long)w);
+		vsep = ",";
+	}
+	fputs("],\"timeline\":[", out);
+	vsep = "";
+	for (int k = 0; k < TL_BUCKETS; k++) {
+		uint64_t w = memprof__round(b[(size_t)i * TL_BUCKETS + k]);
+
+		if (!w)
+			continue;
+		fprintf(out, "%s%d,%llu", vsep, k, (unsigned long long)w);
+		vsep = ",";
+	}
+	fprintf(out, "],\"total\":%llu}", (unsigned long long)total);
+}
+
 static void emit_procs(const struct html *h, FILE *out)
 {
 	const char *sep = "\n";
-	size_t c = 0;
+	size_t c = 0, mc = 0;
 
 	fputs("\"procs\":[", out);
 	for (uint32_t i = 0; i < profile__nprocs(h->p); i++) {
@@ -365,7 +476,14 @@ static void emit_procs(const struct html *h, FILE *out)
 			fprintf(out, "%s%d,%llu", vsep, k, (unsigned long long)b[k]);
 			vsep = ",";
 		}
-		fputs("]}}", out);
+		fputs("]}", out);
+		/* the sites of process i start at mc (they are sorted by process) */
+		for (; h->mem && mc < h->mem->nsites && h->mem->sites[mc].proc < i; mc++)
+			;
+		for (int k = 0; k < h->nmetrics; k++)
+			if (h->metrics[k] != TP_METRIC_CPU)
+				emit_mem_metric(h, out, i, h->metrics[k], mc);
+		fputc('}', out);
 		sep = ",\n";
 	}
 	fputs("]", out);
@@ -377,10 +495,21 @@ int report__html(const struct profile *p, FILE *out, const struct report_opts *o
 	uint32_t nf = profile__nframes(p), nst = profile__nstacks(p), node;
 	struct html h = {.p = p, .pid = o->pid};
 	struct report_opts ro = *o;
-	int err = -EINVAL;
+	int err = -EINVAL, metric = report__metric(o);
 
-	if (!mark) /* a broken template is a build bug */
+	if (!mark || metric < 0) /* a broken template is a build bug */
 		return err;
+	if (metric != TP_METRIC_CPU && !memprof__has_data(p))
+		return -ENODATA;
+	h.metrics[h.nmetrics++] = metric;
+	if (memprof__has_data(p)) {
+		h.mem = memprof__compute(p);
+		if (!h.mem)
+			return -errno;
+	}
+	for (int k = TP_METRIC_CPU; k <= TP_METRIC_PEAK_BYTES; k++)
+		if (k != metric && (k == TP_METRIC_CPU || h.mem))
+			h.metrics[h.nmetrics++] = k;
 	h.fmap = malloc((nf + 1) * sizeof(*h.fmap));
 	h.frames = malloc((nf + 1) * sizeof(*h.frames));
 	h.smap = malloc((nst + 1) * sizeof(*h.smap));
@@ -398,7 +527,16 @@ int report__html(const struct profile *p, FILE *out, const struct report_opts *o
 		if (err)
 			goto out;
 	}
+	for (size_t i = 0; h.mem && i < h.mem->nsites; i++) {
+		if (!proc_kept(&h, h.mem->sites[i].proc))
+			continue;
+		err = stack_node(&h, h.mem->sites[i].stack, &node);
+		if (err)
+			goto out;
+	}
 	err = timeline(&h);
+	if (!err && h.mem)
+		err = mem_timeline(&h);
 	if (err)
 		goto out;
 	ro.group = REPORT_GROUP_ROLE;
@@ -424,6 +562,10 @@ out:
 	free(h.slots);
 	free(h.smap);
 	free(h.buckets);
+	free(h.mb_bytes);
+	free(h.mb_count);
+	free(h.mb_heap);
+	memprof__free(h.mem);
 	report_groups__free(h.roles);
 	return err;
 }

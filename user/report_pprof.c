@@ -3,7 +3,10 @@
  * hand and gzip'd, for `go tool pprof` and the tools that read it.
  *
  * Two sample types, "samples"/"count" and "cpu"/"nanoseconds" (count times the period,
- * 1e9 / the "frequency" meta); period_type cpu/nanoseconds. One location per frame (one
+ * 1e9 / the "frequency" meta); period_type cpu/nanoseconds. With a memory metric
+ * (--metric), one sample type named as Go heap profiles name theirs: alloc_space/bytes,
+ * alloc_objects/count, inuse_space/bytes (live_bytes: held at exit or at the end) and
+ * peak_space/bytes (held at the tree's peak); period_type space/bytes. One location per frame (one
  * line: its function and line number), one function per (name, file). A sample is one
  * (group, stack) pair, leaf first; with --group-by pid it carries the labels pid (num),
  * comm and role (str), with role the labels role and procs (num), with none no labels.
@@ -15,6 +18,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "memprof.h"
 #include "profile.h"
 #include "report.h"
 #include "report_group.h"
@@ -169,6 +173,7 @@ struct pprof {
 	struct sample_key *v;
 	size_t n, cap;
 	uint64_t period;
+	int metric;
 	int err;
 };
 
@@ -246,7 +251,8 @@ static void write_samples(struct pprof *pp)
 			pb_varint(&pp->sub2, unknown);
 		pb_msg(&pp->sub, 1, &pp->sub2);
 		pb_varint(&pp->sub2, w);
-		pb_varint(&pp->sub2, w * pp->period);
+		if (pp->metric == TP_METRIC_CPU)
+			pb_varint(&pp->sub2, w * pp->period);
 		pb_msg(&pp->sub, 2, &pp->sub2);
 		if (pp->o->group == REPORT_GROUP_PID) {
 			const struct tp_process *pr = profile__proc_at(pp->p, gi->procs[0]);
@@ -327,18 +333,33 @@ static void write_header(struct pprof *pp)
 	uint64_t dur = 0;
 	long hz = freq ? strtol(freq, NULL, 10) : 0;
 
-	pp->period = hz > 0 ? 1000000000ULL / (uint64_t)hz : 0;
-	value_type(pp, 1, "samples", "count");
-	value_type(pp, 1, "cpu", "nanoseconds");
+	static const char *const mem_types[][2] = {
+	    [TP_METRIC_ALLOC_BYTES] = {"alloc_space", "bytes"},
+	    [TP_METRIC_ALLOC_COUNT] = {"alloc_objects", "count"},
+	    [TP_METRIC_LIVE_BYTES] = {"inuse_space", "bytes"},
+	    [TP_METRIC_PEAK_BYTES] = {"peak_space", "bytes"},
+	};
+	bool cpu = pp->metric == TP_METRIC_CPU;
+
+	pp->period = hz > 0 && cpu ? 1000000000ULL / (uint64_t)hz : 0;
+	if (cpu) {
+		value_type(pp, 1, "samples", "count");
+		value_type(pp, 1, "cpu", "nanoseconds");
+	} else {
+		value_type(pp, 1, mem_types[pp->metric][0], mem_types[pp->metric][1]);
+	}
 	if (start)
 		pb_uint(&pp->out, 9, strtoull(start, NULL, 10) * 1000000000ULL);
 	if (!profile__get_stat(pp->p, "duration_ns", &dur))
 		pb_uint(&pp->out, 10, dur);
-	value_type(pp, 11, "cpu", "nanoseconds");
+	if (cpu)
+		value_type(pp, 11, "cpu", "nanoseconds");
+	else
+		value_type(pp, 11, "space", "bytes");
 	pb_uint(&pp->out, 12, pp->period);
 	if (cmd)
 		pb_uint(&pp->out, 13, str_id(&pp->st, cmd));
-	pb_uint(&pp->out, 14, str_id(&pp->st, "cpu"));
+	pb_uint(&pp->out, 14, str_id(&pp->st, cpu ? "cpu" : mem_types[pp->metric][0]));
 }
 
 static int gzip_to(FILE *out, const uint8_t *data, size_t len)
@@ -371,9 +392,13 @@ static int gzip_to(FILE *out, const uint8_t *data, size_t len)
 int report__pprof(const struct profile *p, FILE *out, const struct report_opts *o)
 {
 	struct report_opts by_role = *o;
-	struct pprof pp = {.p = p, .o = o};
+	struct pprof pp = {.p = p, .o = o, .metric = report__metric(o)};
+	struct tp_stack_count *sc = NULL;
+	size_t nsc = 0;
 	int err;
 
+	if (pp.metric < 0)
+		return pp.metric;
 	by_role.group = REPORT_GROUP_ROLE;
 	pp.g = report_groups__new(p, o);
 	pp.roles = o->group == REPORT_GROUP_PID ? report_groups__new(p, &by_role) : NULL;
@@ -382,7 +407,10 @@ int report__pprof(const struct profile *p, FILE *out, const struct report_opts *
 		goto out;
 	}
 	str_id(&pp.st, "");
-	err = profile__for_each_stack_count(p, collect, &pp);
+	err = report__stack_weights(p, o, NULL, NULL, &sc, &nsc, NULL);
+	for (size_t i = 0; !err && i < nsc; i++)
+		err = collect(sc[i].proc, sc[i].stack, sc[i].weight, &pp);
+	free(sc);
 	if (err)
 		goto out;
 	write_header(&pp);

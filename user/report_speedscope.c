@@ -4,7 +4,8 @@
  * one for the whole tree), named by the group's label ("COMM [PID]", "ROLE [N procs]").
  *
  * A profile's samples are its unique stacks (root first, indices into shared.frames), each
- * weighted by its sample count (unit "none"), ordered by their frames so that speedscope's
+ * weighted by its sample count (unit "none"), or by estimated bytes (unit "bytes") or
+ * allocations ("none") with a memory --metric, ordered by their frames so that speedscope's
  * time-order view reads like a flame graph: the recording keeps no time order per stack
  * that would be worth the size of one entry per sample. Python frames carry their file
  * and line; the last frame, "[unknown]", stands for samples without any frame. The busiest
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "memprof.h"
 #include "profile.h"
 #include "report.h"
 #include "report_group.h"
@@ -111,7 +113,8 @@ static void put_num(FILE *out, uint64_t v, bool first)
 	fwrite(s, 1, tmp + sizeof(tmp) - s, out);
 }
 
-static void write_profile(const struct scope *sc, FILE *out, uint32_t group, size_t lo, size_t hi)
+static void write_profile(const struct scope *sc, FILE *out, uint32_t group, size_t lo, size_t hi,
+			  const char *unit)
 {
 	uint32_t unknown = profile__nframes(sc->p), n;
 	uint64_t total = 0;
@@ -122,7 +125,7 @@ static void write_profile(const struct scope *sc, FILE *out, uint32_t group, siz
 		total += sc->v[i].weight;
 	fputs("{\"type\":\"sampled\",\"name\":", out);
 	report__json_str(out, report_groups__get(sc->g, group)->label);
-	fprintf(out, ",\"unit\":\"none\",\"startValue\":0,\"endValue\":%llu,\n\"samples\":[",
+	fprintf(out, ",\"unit\":\"%s\",\"startValue\":0,\"endValue\":%llu,\n\"samples\":[", unit,
 		(unsigned long long)total);
 	for (i = lo; i < hi; i++) {
 		frames = profile__stack_get(sc->p, sc->v[i].stack, &n);
@@ -143,15 +146,23 @@ int report__speedscope(const struct profile *p, FILE *out, const struct report_o
 {
 	struct scope sc = {.p = p};
 	const char *cmd = profile__get_meta(p, "command");
-	uint32_t ngroups, busiest = 0, shown = 0, active = 0;
+	int metric = report__metric(o);
+	const char *unit =
+	    metric == TP_METRIC_CPU || metric == TP_METRIC_ALLOC_COUNT ? "none" : "bytes";
+	uint32_t shown = 0, active = 0;
+	struct tp_stack_count *counts = NULL;
+	uint64_t best = 0;
 	char *lab = malloc(LABEL_MAX);
-	size_t i, j;
+	size_t i, j, ncounts = 0;
 	int err = -ENOMEM;
 
 	sc.g = report_groups__new(p, o);
 	if (!sc.g || !lab)
 		goto out;
-	err = profile__for_each_stack_count(p, collect, &sc);
+	err = report__stack_weights(p, o, NULL, NULL, &counts, &ncounts, NULL);
+	for (i = 0; !err && i < ncounts; i++)
+		err = collect(counts[i].proc, counts[i].stack, counts[i].weight, &sc);
+	free(counts);
 	if (err)
 		goto out;
 	if (sc.n)
@@ -164,28 +175,25 @@ int report__speedscope(const struct profile *p, FILE *out, const struct report_o
 			sc.v[j++] = sc.v[i];
 	}
 	sc.n = j;
-	ngroups = report_groups__count(sc.g);
-	for (uint32_t k = 0; k < ngroups; k++) {
-		const struct report_group_info *gi = report_groups__get(sc.g, k);
-
-		if (gi->samples > report_groups__get(sc.g, busiest)->samples)
-			busiest = k;
-	}
 	fputs("{\"$schema\":\"https://www.speedscope.app/file-format-schema.json\",\n", out);
 	fputs("\"exporter\":\"treeprof\",\"name\":", out);
 	report__json_str(out, cmd ? cmd : "treeprof");
 	fputs(",\n", out);
 	write_frames(p, out, lab);
 	fputs("\"profiles\":[\n", out);
-	/* one profile per group with samples, in group order */
+	/* one profile per group with a weight, in group order; the heaviest is shown first */
 	for (i = 0; i < sc.n; i = j) {
+		uint64_t total = 0;
+
 		for (j = i; j < sc.n && sc.v[j].group == sc.v[i].group; j++)
-			;
+			total += sc.v[j].weight;
 		if (shown)
 			fputs(",\n", out);
-		if (sc.v[i].group == busiest)
+		if (total > best) {
+			best = total;
 			active = shown;
-		write_profile(&sc, out, sc.v[i].group, i, j);
+		}
+		write_profile(&sc, out, sc.v[i].group, i, j, unit);
 		shown++;
 	}
 	fprintf(out, "\n],\n\"activeProfileIndex\":%u}\n", active);

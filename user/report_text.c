@@ -10,15 +10,21 @@
  * Self samples are those where the function is the leaf; total samples count a stack once
  * even when the function appears in it several times (recursion). The run's duration comes
  * from the stat "duration_ns" (else the span of the sample timestamps) and the frequency
- * from the meta key "frequency" (Hz); the meta key "command" is shown when set. */
+ * from the meta key "frequency" (Hz); the meta key "command" is shown when set.
+ *
+ * With a memory --metric every list weighs by that metric instead of samples (estimated
+ * bytes, shown as KiB/MiB/GiB, or allocations). A recording with memory events gets a
+ * memory section after the CPU lists, whatever the metric (report_mem.c). */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "memprof.h"
 #include "profile.h"
 #include "report.h"
 #include "report_group.h"
+#include "report_mem.h"
 
 #define WIDTH	   100
 #define TREE_COLS  54 /* columns before the command in the process tree */
@@ -53,7 +59,27 @@ struct text {
 	uint64_t *proc_total;
 	uint64_t *group_total;
 	uint64_t *group_nostack; /* weight of samples without any frame */
+	int metric;		 /* enum tp_metric */
+	struct memprof *mem;	 /* NULL: no memory events */
 };
+
+/* A weight as the metric shows it: a number, or a size for bytes. */
+static const char *val(const struct text *t, char *buf, size_t len, uint64_t v)
+{
+	if (t->metric == TP_METRIC_CPU || t->metric == TP_METRIC_ALLOC_COUNT)
+		snprintf(buf, len, "%llu", (unsigned long long)v);
+	else
+		report__human_size(buf, len, (double)v);
+	return buf;
+}
+
+/* The column heading of the metric in the process and role tables. */
+static const char *column(const struct text *t)
+{
+	static const char *const names[] = {"SAMPLES", "ALLOCATED", "ALLOCS", "LIVE", "AT PEAK"};
+
+	return names[t->metric];
+}
 
 static bool proc_kept(const struct text *t, uint32_t idx)
 {
@@ -191,7 +217,7 @@ static void print_header(const struct text *t, FILE *out, uint32_t nkept)
 	const char *freq = profile__get_meta(t->p, "frequency");
 	const char *cmd = profile__get_meta(t->p, "command");
 	uint64_t dur = 0, lo = UINT64_MAX, hi = 0;
-	char buf[WIDTH + 1];
+	char buf[WIDTH + 1], v[32];
 
 	if (profile__get_stat(t->p, "duration_ns", &dur)) {
 		for (size_t i = 0; i < profile__nsamples(t->p); i++) {
@@ -205,9 +231,14 @@ static void print_header(const struct text *t, FILE *out, uint32_t nkept)
 	fprintf(out, t->o->color ? "\033[1mtreeprof report\033[0m\n" : "treeprof report\n");
 	if (cmd)
 		fprintf(out, "command    %s\n", fit(buf, cmd, WIDTH - 11));
-	fprintf(out, "duration   %.2f s   frequency %s Hz   samples %llu   processes %u\n",
-		(double)dur / 1e9, freq ? fit(buf, freq, 20) : "?", (unsigned long long)t->total,
-		nkept);
+	if (t->metric == TP_METRIC_CPU)
+		fprintf(out, "duration   %.2f s   frequency %s Hz   samples %llu   processes %u\n",
+			(double)dur / 1e9, freq ? fit(buf, freq, 20) : "?",
+			(unsigned long long)t->total, nkept);
+	else
+		fprintf(out, "duration   %.2f s   %s %s (estimated)   processes %u\n",
+			(double)dur / 1e9, tp_metric_name(t->metric),
+			val(t, v, sizeof(v), t->total), nkept);
 }
 
 static void lifetime(const struct tp_process *pr, char *buf, size_t len)
@@ -240,13 +271,13 @@ static void print_proc(const struct text *t, FILE *out, uint32_t idx, uint32_t d
 	const struct tp_process *pr = profile__proc_at(t->p, idx);
 	const char *cmd = pr->cmdline && *pr->cmdline ? pr->cmdline : pr->comm;
 	uint32_t indent = depth * 2 > MAX_INDENT ? MAX_INDENT : depth * 2;
-	char life[16], status[16], share[16], buf[WIDTH + 1];
+	char life[16], status[16], share[16], buf[WIDTH + 1], v[32];
 
 	lifetime(pr, life, sizeof(life));
 	exit_status(pr, status, sizeof(status));
 	snprintf(share, sizeof(share), "%5.1f%%", pct(t->proc_total[idx], t->total));
-	fprintf(out, "%7d %7d %9s %9llu %6s %-10s %*s%s\n", (int)pr->pid, (int)pr->ppid, life,
-		(unsigned long long)t->proc_total[idx], share, status, (int)indent, "",
+	fprintf(out, "%7d %7d %9s %9s %6s %-10s %*s%s\n", (int)pr->pid, (int)pr->ppid, life,
+		val(t, v, sizeof(v), t->proc_total[idx]), share, status, (int)indent, "",
 		fit(buf, cmd ? cmd : "", WIDTH - TREE_COLS - indent));
 }
 
@@ -292,7 +323,7 @@ static int print_tree(const struct text *t, FILE *out)
 
 	if (!first || !next || !parent || !seen)
 		goto out;
-	fprintf(out, "%7s %7s %9s %9s %6s %-10s %s\n", "PID", "PPID", "LIFETIME", "SAMPLES",
+	fprintf(out, "%7s %7s %9s %9s %6s %-10s %s\n", "PID", "PPID", "LIFETIME", column(t),
 		"SHARE", "STATUS", "COMMAND");
 	for (uint32_t i = 0; i < n; i++) {
 		const struct tp_process *pr = profile__proc_at(t->p, i), *pp;
@@ -336,13 +367,22 @@ static void print_group(const struct text *t, FILE *out, uint32_t i, uint32_t de
 {
 	const struct report_group_info *gi = report_groups__get(t->g, i);
 	uint32_t indent = depth * 2 > MAX_INDENT ? MAX_INDENT : depth * 2;
-	char share[16], buf[WIDTH + 1];
+	char share[16], buf[WIDTH + 1], v[4][32];
+	uint64_t lo = UINT64_MAX, hi = 0;
 
+	/* the idlest and busiest members in the report's metric */
+	for (uint32_t k = 0; k < gi->nprocs; k++) {
+		uint64_t w = t->proc_total[gi->procs[k]];
+
+		lo = w < lo ? w : lo;
+		hi = w > hi ? w : hi;
+	}
+	lo = gi->nprocs ? lo : 0;
 	snprintf(share, sizeof(share), "%5.1f%%", pct(t->group_total[i], t->total));
-	fprintf(out, "%6u %9llu %6s %8llu %8llu %8llu  %*s%s\n", gi->nprocs,
-		(unsigned long long)t->group_total[i], share, (unsigned long long)gi->min_samples,
-		(unsigned long long)gi->max_samples,
-		(unsigned long long)(gi->max_samples - gi->min_samples), (int)indent, "",
+	fprintf(out, "%6u %9s %6s %8s %8s %8s  %*s%s\n", gi->nprocs,
+		val(t, v[0], sizeof(v[0]), t->group_total[i]), share,
+		val(t, v[1], sizeof(v[1]), lo), val(t, v[2], sizeof(v[2]), hi),
+		val(t, v[3], sizeof(v[3]), hi - lo), (int)indent, "",
 		fit(buf, gi->name, WIDTH - GROUP_COLS - indent));
 }
 
@@ -357,7 +397,7 @@ static int print_group_tree(const struct text *t, FILE *out)
 
 	if (!stack || !depth || !seen)
 		goto out;
-	fprintf(out, "%6s %9s %6s %8s %8s %8s  %s\n", "PROCS", "SAMPLES", "SHARE", "IDLEST",
+	fprintf(out, "%6s %9s %6s %8s %8s %8s  %s\n", "PROCS", column(t), "SHARE", "IDLEST",
 		"BUSIEST", "SPREAD", "COMMAND");
 	/* roots (and, after them, anything in a parent cycle), then their subtrees */
 	for (uint32_t pass = 0; pass < 2; pass++) {
@@ -417,22 +457,24 @@ static int by_total(const void *x, const void *y, void *ctx)
 static int print_top(const struct text *t, FILE *out, bool total)
 {
 	uint32_t *order = malloc((t->nfuncs + 1) * sizeof(*order)), shown = 0;
-	char buf[WIDTH + 1];
+	char buf[WIDTH + 1], title[80], v[2][32];
 
 	if (!order)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < t->nfuncs; i++)
 		order[i] = i;
 	qsort_r(order, t->nfuncs, sizeof(*order), total ? by_total : by_self, (void *)t);
-	heading(t, out, total ? "Top functions by total samples" : "Top functions by self samples");
+	snprintf(title, sizeof(title), "Top functions by %s %s", total ? "total" : "self",
+		 t->metric == TP_METRIC_CPU ? "samples" : tp_metric_name(t->metric));
+	heading(t, out, title);
 	fprintf(out, "%8s %7s %8s %7s  %s\n", "SELF", "SELF%", "TOTAL", "TOTAL%", "FUNCTION");
 	for (uint32_t i = 0; i < t->nfuncs && shown < (uint32_t)t->o->top; i++) {
 		const struct func *fn = &t->funcs[order[i]];
 
 		if (!(total ? fn->total : fn->self))
 			break;
-		fprintf(out, "%8llu %6.1f%% %8llu %6.1f%%  %s\n", (unsigned long long)fn->self,
-			pct(fn->self, t->total), (unsigned long long)fn->total,
+		fprintf(out, "%8s %6.1f%% %8s %6.1f%%  %s\n", val(t, v[0], sizeof(v[0]), fn->self),
+			pct(fn->self, t->total), val(t, v[1], sizeof(v[1]), fn->total),
 			pct(fn->total, t->total), fit(buf, fn->label, WIDTH - FUNC_COLS));
 		shown++;
 	}
@@ -476,7 +518,8 @@ static int print_per_group(struct text *t, FILE *out)
 {
 	uint32_t n = report_groups__count(t->g), *order = malloc((n + 1) * sizeof(*order));
 	size_t *start = calloc(n + 1, sizeof(*start)), *end = calloc(n + 1, sizeof(*end));
-	char buf[WIDTH + 1], line[WIDTH + 1];
+	char buf[WIDTH + 1], line[WIDTH + 1], title[80], v[32];
+	const char *what = t->metric == TP_METRIC_CPU ? "samples" : tp_metric_name(t->metric);
 	size_t i, j, m = 0;
 	int err = -ENOMEM;
 
@@ -502,9 +545,9 @@ static int print_per_group(struct text *t, FILE *out)
 	for (uint32_t k = 0; k < n; k++)
 		order[k] = k;
 	qsort_r(order, n, sizeof(*order), groups_by_samples, t);
-	heading(t, out,
-		t->o->group == REPORT_GROUP_ROLE ? "Top functions per role (self samples)"
-						 : "Top functions per process (self samples)");
+	snprintf(title, sizeof(title), "Top functions per %s (self %s)",
+		 t->o->group == REPORT_GROUP_ROLE ? "role" : "process", what);
+	heading(t, out, title);
 	for (uint32_t k = 0; k < n && t->group_total[order[k]]; k++) {
 		const struct report_group_info *gi = report_groups__get(t->g, order[k]);
 		const struct tp_process *pr = profile__proc_at(t->p, gi->procs[0]);
@@ -515,19 +558,25 @@ static int print_per_group(struct text *t, FILE *out)
 			snprintf(line, sizeof(line), "%s", gi->label);
 		else
 			snprintf(line, sizeof(line), "pid %d: %s", (int)pr->pid, cmd);
-		fprintf(out, "%s%s (%llu sample%s", k ? "\n" : "", fit(buf, line, WIDTH - 32),
-			(unsigned long long)total, total == 1 ? "" : "s");
+		if (t->metric == TP_METRIC_CPU)
+			fprintf(out, "%s%s (%llu sample%s", k ? "\n" : "",
+				fit(buf, line, WIDTH - 32), (unsigned long long)total,
+				total == 1 ? "" : "s");
+		else /* sizes carry their unit */
+			fprintf(out, "%s%s (%s%s", k ? "\n" : "", fit(buf, line, WIDTH - 32),
+				val(t, v, sizeof(v), total),
+				t->metric == TP_METRIC_ALLOC_COUNT ? " allocations" : "");
 		if (t->o->group == REPORT_GROUP_ROLE && gi->nprocs > 1)
 			fprintf(out, ", spread %llu",
 				(unsigned long long)(gi->max_samples - gi->min_samples));
 		fputs(")\n", out);
 		for (i = start[order[k]], j = 0; i < end[order[k]] && j < (size_t)t->o->top;
 		     i++, j++)
-			fprintf(out, "%8llu %6.1f%%  %s\n", (unsigned long long)t->pf[i].self,
+			fprintf(out, "%8s %6.1f%%  %s\n", val(t, v, sizeof(v), t->pf[i].self),
 				pct(t->pf[i].self, total),
 				fit(buf, t->funcs[t->pf[i].func].label, WIDTH - 18));
 		if (nostack)
-			fprintf(out, "%8llu %6.1f%%  %s\n", (unsigned long long)nostack,
+			fprintf(out, "%8s %6.1f%%  %s\n", val(t, v, sizeof(v), nostack),
 				pct(nostack, total), "(no stack captured)");
 	}
 	err = 0;
@@ -555,10 +604,14 @@ static void print_stats(const struct text *t, FILE *out)
 int report__text(const struct profile *p, FILE *out, const struct report_opts *o)
 {
 	struct report_opts opts = *o;
-	struct text t = {.p = p, .o = &opts};
+	struct text t = {.p = p, .o = &opts, .metric = report__metric(o)};
+	struct tp_stack_count *sc = NULL;
 	uint32_t nkept = 0;
+	size_t nsc = 0;
 	int err;
 
+	if (t.metric < 0)
+		return t.metric;
 	if (opts.top <= 0)
 		opts.top = 15;
 	t.g = report_groups__new(p, &opts);
@@ -569,7 +622,10 @@ int report__text(const struct profile *p, FILE *out, const struct report_opts *o
 	t.group_nostack = calloc(report_groups__count(t.g) + 1, sizeof(*t.group_nostack));
 	err = t.proc_total && t.group_total && t.group_nostack ? build_funcs(&t) : -ENOMEM;
 	if (!err)
-		err = profile__for_each_stack_count(p, count_stack, &t);
+		err = report__stack_weights(p, o, NULL, NULL, &sc, &nsc, &t.mem);
+	for (size_t i = 0; !err && i < nsc; i++)
+		err = count_stack(sc[i].proc, sc[i].stack, sc[i].weight, &t);
+	free(sc);
 	if (err)
 		goto out;
 	for (uint32_t i = 0; i < profile__nprocs(p); i++)
@@ -589,6 +645,8 @@ int report__text(const struct profile *p, FILE *out, const struct report_opts *o
 		err = print_top(&t, out, true);
 	if (!err && opts.group != REPORT_GROUP_NONE)
 		err = print_per_group(&t, out);
+	if (!err && t.mem)
+		err = report__text_memory(p, t.mem, t.g, &opts, out);
 	if (err)
 		goto out;
 	print_stats(&t, out);
@@ -604,5 +662,6 @@ out:
 	free(t.group_total);
 	free(t.group_nostack);
 	report_groups__free(t.g);
+	memprof__free(t.mem);
 	return err;
 }

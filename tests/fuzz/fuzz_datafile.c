@@ -23,10 +23,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	p = datafile__read(path, err, sizeof(err), &truncated);
 	if (p) {
-		/* What was read must be printable by every writer without crashing. */
+		/* What was read must be printable by every writer, by every metric, without
+		 * crashing (memory metrics replay the memory records through memprof.c). */
+		static const char *const metrics[] = {"cpu", "alloc_bytes", "alloc_count",
+						      "live_bytes", "peak_bytes"};
+
 		null = fopen("/dev/null", "w");
-		for (const struct report_format *f = report_formats; null && f->name; f++)
-			f->write(p, null, &o);
+		for (size_t m = 0; null && m < sizeof(metrics) / sizeof(metrics[0]); m++) {
+			o.metric = metrics[m];
+			for (const struct report_format *f = report_formats; f->name; f++)
+				f->write(p, null, &o);
+		}
 		if (null)
 			fclose(null);
 		profile__free(p);

@@ -8,6 +8,7 @@
 
 #include "datafile.h"
 #include "profile.h"
+#include "treeprof.h"
 #include "unit.h"
 
 static char dir[] = "/tmp/treeprof-unit-XXXXXX";
@@ -94,6 +95,21 @@ static struct profile *sample_profile(struct datafile_writer *w)
 	CHECK_EQ_INT(profile__proc_start(p, 101, 100, 9500, "python3", "python3 -c pass", ""), 0);
 	CHECK_EQ_INT(profile__sample(p, 9600, 101, 101, 0, s[0], 1), 0);
 	CHECK_EQ_INT(profile__sample(p, 9700, 555, 556, 1, s[1], 1), 0);
+	/* memory: a sampled allocation, a realloc, a fork, RSS, exact totals, an munmap */
+	CHECK_EQ_INT(profile__mem_alloc(p, 9800, 100, 100, TP_MEM_MALLOC, 0x7f0000001000ULL, 4096,
+					524288, s[1]),
+		     0);
+	CHECK_EQ_INT(profile__mem_free(p, 9810, 100, TP_MEM_FREE, 0x7f0000001000ULL), 0);
+	CHECK_EQ_INT(profile__mem_alloc(p, 9810, 100, 101, TP_MEM_REALLOC, 0x7f0000002000ULL,
+					UINT64_MAX, UINT64_MAX, s[2]),
+		     0);
+	CHECK_EQ_INT(profile__mem_fork(p, 9820, 102, 100), 0);
+	CHECK_EQ_INT(profile__mem_rss(p, 9830, 102, 50ULL << 20), 0);
+	CHECK_EQ_INT(profile__mem_counters(p, 9840, 100,
+					   &(struct tp_memcounters){1, 2, 3, 4, 5, 6, 7, 524288}),
+		     0);
+	CHECK_EQ_INT(profile__mem_free(p, 9850, 102, TP_MEM_MUNMAP, 0x7f0000002000ULL), 0);
+	CHECK_EQ_INT(profile__proc_exit(p, 102, 9860, 0), 0);
 	CHECK_EQ_INT(profile__set_stat(p, "ringbuf_lost", 3), 0);
 	CHECK_EQ_INT(profile__set_stat(p, "duration_ns", 123456789), 0);
 	CHECK_EQ_INT(profile__set_stat(p, "ringbuf_lost", 4), 0);
@@ -142,6 +158,16 @@ static void check_same(const struct profile *a, const struct profile *b)
 	for (size_t i = 0; i < profile__nsamples(a) && i < profile__nsamples(b); i++)
 		CHECK(!memcmp(profile__sample_at(a, i), profile__sample_at(b, i),
 			      sizeof(struct tp_sample_rec)));
+	CHECK_EQ_INT(profile__nmem(b), profile__nmem(a));
+	for (size_t i = 0; i < profile__nmem(a) && i < profile__nmem(b); i++)
+		CHECK(!memcmp(profile__mem_at(a, i), profile__mem_at(b, i),
+			      sizeof(struct tp_mem_rec)));
+	for (uint32_t i = 0; i < profile__nprocs(a); i++) {
+		const struct tp_memcounters *ca = profile__mem_counters_get(a, i),
+					    *cb = profile__mem_counters_get(b, i);
+
+		CHECK((!ca && !cb) || (ca && cb && !memcmp(ca, cb, sizeof(*ca))));
+	}
 	for (uint32_t i = 0; (k = profile__stat_at(a, i, &x)); i++) {
 		CHECK_EQ_STR(profile__stat_at(b, i, &y), k);
 		CHECK_EQ_INT(y, x);
@@ -151,6 +177,22 @@ static void check_same(const struct profile *a, const struct profile *b)
 		CHECK_EQ_STR(kb, k);
 		CHECK_EQ_STR(kb ? vb : NULL, v);
 	}
+}
+
+static uint64_t rng_state = 0x2545f4914f6cdd1dULL;
+
+static uint32_t rnd(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (uint32_t)(rng_state >> 11);
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = v >> (8 * i);
 }
 
 /* Writes the sample recording and returns its path. */
@@ -183,9 +225,117 @@ static void recording_reads_back_identical(void)
 	CHECK_EQ_INT(trunc, 0);
 	if (back)
 		check_same(orig, back);
-	CHECK_EQ_INT(profile__nprocs(orig), 4);
+	CHECK_EQ_INT(profile__nprocs(orig), 5);
+	/* the exit of the first 101 (before any memory event), alloc, free, realloc, fork, rss,
+	 * munmap, and the exit of 102: the profile adds exits */
+	CHECK_EQ_INT(profile__nmem(orig), 8);
+	CHECK(profile__mem_counters_get(orig, profile__proc_find(orig, 100)->idx) != NULL);
 	profile__free(orig);
 	profile__free(back);
+}
+
+/* A recording with one record of the given type and payload (a valid CRC), after an
+ * optional frame and stack. Returns the offset of that record. */
+static size_t raw_recording(const char *name, bool with_stack, uint32_t type, const void *payload,
+			    uint32_t len)
+{
+	struct datafile_writer *w = datafile__create(tmp(name));
+	struct tp_frame f = {TP_FRAME_PYTHON, "f", "f.py", 1};
+	unsigned char *d;
+	size_t n, off;
+	FILE *fp;
+
+	if (with_stack) {
+		CHECK_EQ_INT(datafile__frame(w, 0, &f), 0);
+		CHECK_EQ_INT(datafile__stack(w, 0, (uint32_t[]){0}, 1), 0);
+	}
+	CHECK_EQ_INT(datafile__flush(w), 0);
+	d = get_file(path, &off);
+	CHECK_EQ_INT(datafile__close(w), 0);
+	free(d);
+	n = 12 + len;
+	d = malloc(n);
+	put32(d, type);
+	put32(d + 4, len);
+	memcpy(d + 8, payload, len);
+	put32(d + 8 + len, crc32(crc32(0, Z_NULL, 0), d, 8 + len));
+	/* the records before, this one, no END: a truncated recording at worst */
+	fp = fopen(tmp(name), "r+b");
+	CHECK(fp != NULL);
+	if (fp) {
+		fseek(fp, (long)off, SEEK_SET);
+		CHECK_EQ_INT(fwrite(d, 1, n, fp), n);
+		CHECK_EQ_INT(ftruncate(fileno(fp), (off_t)(off + n)), 0);
+		fclose(fp);
+	}
+	free(d);
+	return off;
+}
+
+static void memory_records_must_have_exact_lengths_and_valid_ids(void)
+{
+	static const struct {
+		uint32_t type, len;
+		bool ok;
+	} cases[] = {
+	    {10, 48, true},  {10, 44, false}, {10, 52, false}, {11, 24, true},
+	    {11, 20, false}, {11, 28, false}, {12, 16, true},  {12, 12, false},
+	    {12, 20, false}, {13, 20, true},  {13, 16, false}, {13, 24, false},
+	    {14, 76, true},  {14, 72, false}, {14, 80, false}, {14, 0, false},
+	};
+	unsigned char payload[96];
+	char err[256], want[64];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct profile *r;
+		size_t off;
+
+		memset(payload, 0, sizeof(payload));
+		put32(payload + 8, 7); /* pid */
+		if (cases[i].type == 10)
+			put32(payload + 16, TP_MEM_MALLOC); /* kind; stack 0 */
+		if (cases[i].type == 11)
+			put32(payload + 12, TP_MEM_FREE);
+		off = raw_recording("memlen", true, cases[i].type, payload, cases[i].len);
+		snprintf(want, sizeof(want), "corrupt record at offset %zu", off);
+		err[0] = 0;
+		r = datafile__read(path, err, sizeof(err), NULL);
+		if (cases[i].ok) {
+			CHECK(r != NULL);
+			CHECK(r && (cases[i].type == 14 || profile__nmem(r) == 1));
+		} else {
+			CHECK(r == NULL);
+			if (strcmp(err, want))
+				fprintf(stderr,
+					"  type %u length %u: expected \"%s\", saw \"%s\"\n",
+					cases[i].type, cases[i].len, want, err);
+			CHECK_EQ_STR(err, want);
+		}
+		profile__free(r);
+	}
+
+	/* an allocation on a stack never defined, or with a kind that is not one */
+	memset(payload, 0, sizeof(payload));
+	put32(payload + 16, TP_MEM_MALLOC);
+	raw_recording("memlen", false, 10, payload, 48);
+	CHECK(datafile__read(path, err, sizeof(err), NULL) == NULL);
+	CHECK_EQ_STR(err, "corrupt record at offset 16");
+	for (uint32_t kind = 0; kind < 20; kind++) {
+		bool ok = kind >= TP_MEM_MALLOC && kind <= TP_MEM_MREMAP;
+		struct profile *r;
+
+		put32(payload + 16, kind);
+		raw_recording("memlen", true, 10, payload, 48);
+		r = datafile__read(path, err, sizeof(err), NULL);
+		CHECK(ok == (r != NULL));
+		profile__free(r);
+		memset(payload, 0, sizeof(payload));
+		put32(payload + 12, kind);
+		raw_recording("memlen", true, 11, payload, 24);
+		r = datafile__read(path, err, sizeof(err), NULL);
+		CHECK((kind == TP_MEM_FREE || kind == TP_MEM_MUNMAP) == (r != NULL));
+		profile__free(r);
+	}
 }
 
 static void recording_cut_at_every_length_reads_or_fails_cleanly(void)
@@ -356,22 +506,6 @@ static void writer_refuses_symlink_and_reports_full_disk(void)
 	}
 }
 
-static uint64_t rng_state = 0x2545f4914f6cdd1dULL;
-
-static uint32_t rnd(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return (uint32_t)(rng_state >> 11);
-}
-
-static void put32(unsigned char *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = v >> (8 * i);
-}
-
 /* Recompute the CRCs so mutations get past the framing into the record parsers. */
 static void fix_crcs(unsigned char *d, size_t len)
 {
@@ -444,10 +578,10 @@ static void random_mutations_never_crash_the_reader(void)
 
 static void cleanup(void)
 {
-	static const char *names[] = {"round.data", "full.data",      "cut.data", "open.data",
-				      "flip.data",  "foreign",	      "empty",	  "v7",
-				      "ids1",	    "ids2",	      "ids3",	  "link",
-				      "fuzz.data",  "fuzz-orig.data", "long.data"};
+	static const char *names[] = {"round.data", "full.data",      "cut.data",  "open.data",
+				      "flip.data",  "foreign",	      "empty",	   "v7",
+				      "ids1",	    "ids2",	      "ids3",	   "link",
+				      "fuzz.data",  "fuzz-orig.data", "long.data", "memlen"};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		unlink(tmp(names[i]));
@@ -459,6 +593,8 @@ UNIT_MAIN("datafile", UNIT_TEST(recording_reads_back_identical),
 	  UNIT_TEST(recording_without_end_record_is_truncated_but_readable),
 	  UNIT_TEST(flipped_byte_in_the_middle_is_corrupt),
 	  UNIT_TEST(foreign_empty_and_future_files_are_refused),
-	  UNIT_TEST(undefined_ids_are_corrupt), UNIT_TEST(long_strings_are_capped_consistently),
+	  UNIT_TEST(undefined_ids_are_corrupt),
+	  UNIT_TEST(memory_records_must_have_exact_lengths_and_valid_ids),
+	  UNIT_TEST(long_strings_are_capped_consistently),
 	  UNIT_TEST(writer_refuses_symlink_and_reports_full_disk),
 	  UNIT_TEST(random_mutations_never_crash_the_reader), UNIT_TEST(cleanup))
