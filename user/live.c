@@ -18,6 +18,7 @@
 #include "profile.h"
 #include "report.h"
 #include "tracer.h"
+#include "treeprof.h"
 
 #define OUT_CAP	    (32 * 1024)
 #define SAMPLE_KEEP (OUT_CAP / 4) /* sample lines leave this much room to events */
@@ -379,6 +380,133 @@ static unsigned agg_top(const struct agg *a, unsigned *top, unsigned k)
 	return n;
 }
 
+/* ------------------------------------------------------------------ memory (--mem)
+ * Once a second, a line per process that allocates: its allocation rate from the exact
+ * totals, its heap in use (exact from the preloaded sampler; else estimated from the
+ * sampled blocks still held) and its RSS. */
+#define MEM_BLOCKS   (1u << 20) /* sampled blocks followed for the heap estimate */
+#define MEM_PIDS     4096
+#define MEM_EVERY_NS 1000000000ULL
+
+struct mem_block {
+	uint64_t key; /* pid << 44 ^ addr, 0: empty */
+	double bytes;
+	pid_t pid;
+};
+
+struct mem_pid {
+	pid_t pid;
+	double heap_est;
+	uint64_t last_bytes, last_count, last_ns;
+};
+
+struct mem_view {
+	struct mem_block *blocks; /* open addressing; deletions leave tombstones (bytes < 0) */
+	uint32_t used;
+	struct mem_pid pids[MEM_PIDS];
+	uint32_t npids;
+	uint64_t last_ns;
+};
+
+static struct mem_pid *mem_pid_get(struct mem_view *m, pid_t pid, bool add)
+{
+	for (uint32_t i = 0; i < m->npids; i++)
+		if (m->pids[i].pid == pid)
+			return &m->pids[i];
+	if (!add || m->npids >= MEM_PIDS)
+		return NULL;
+	memset(&m->pids[m->npids], 0, sizeof(m->pids[0]));
+	m->pids[m->npids].pid = pid;
+	return &m->pids[m->npids++];
+}
+
+static uint64_t mem_key(pid_t pid, uint64_t addr)
+{
+	uint64_t k = ((uint64_t)pid << 44) ^ addr;
+
+	return k ? k : 1;
+}
+
+static void mem_track(struct mem_view *m, pid_t pid, uint64_t addr, double bytes)
+{
+	uint64_t key = mem_key(pid, addr), h;
+	struct mem_pid *mp = mem_pid_get(m, pid, bytes > 0);
+	struct mem_block *tomb = NULL;
+
+	if (!m->blocks && !(m->blocks = calloc(MEM_BLOCKS, sizeof(*m->blocks))))
+		return;
+	h = key * 0x9e3779b97f4a7c15ULL;
+	for (uint32_t n = 0; n < MEM_BLOCKS; n++) {
+		struct mem_block *b = &m->blocks[(h + n) & (MEM_BLOCKS - 1)];
+
+		if (!tomb && b->key && b->bytes < 0)
+			tomb = b;
+
+		if (b->key == key && b->bytes >= 0 && b->pid == pid) {
+			if (mp)
+				mp->heap_est -= b->bytes;
+			if (bytes > 0) {
+				b->bytes = bytes;
+				if (mp)
+					mp->heap_est += bytes;
+			} else {
+				b->bytes = -1; /* tombstone */
+			}
+			return;
+		}
+		if (!b->key) {
+			if (bytes <= 0)
+				return; /* a block we never saw */
+			if (tomb)	/* reuse the first tombstone on the way */
+				b = tomb;
+			else if (m->used >= MEM_BLOCKS / 2)
+				return; /* full enough: stop following new blocks */
+			else
+				m->used++;
+			b->key = key;
+			b->pid = pid;
+			b->bytes = bytes;
+			if (mp)
+				mp->heap_est += bytes;
+			return;
+		}
+	}
+}
+
+static const char *human(double v, char *buf, size_t len)
+{
+	static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	int u = 0;
+
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+	return buf;
+}
+
+static uint64_t read_rss(pid_t pid)
+{
+	char path[64], buf[128];
+	unsigned long long size, rss;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/statm", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	if (sscanf(buf, "%llu %llu", &size, &rss) != 2)
+		return 0;
+	return rss * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
 /* ------------------------------------------------------------------ the sink */
 
 struct live {
@@ -392,6 +520,7 @@ struct live {
 	const struct profile *p;
 	char **labels, **jframes; /* per frame id, made once (frames never change) */
 	uint32_t ncache;
+	struct mem_view mem;
 };
 
 static uint64_t now_ns(void)
@@ -633,6 +762,76 @@ static void live_proc(void *ctx, const struct profile *p, const struct tp_proces
 	}
 }
 
+static void live_mem_event(void *ctx, const struct profile *p, pid_t pid, uint64_t addr,
+			   double bytes)
+{
+	struct live *l = ctx;
+
+	l->p = p;
+	mem_track(&l->mem, pid, addr, bytes);
+}
+
+/* One line per live process whose totals moved (or that holds memory), once a second. */
+static void mem_lines(struct live *l, uint64_t now)
+{
+	char a[32], b[32], c[32];
+
+	for (uint32_t i = 0; i < profile__nprocs(l->p); i++) {
+		const struct tp_process *proc = profile__proc_at(l->p, i);
+		const struct tp_memcounters *mc = profile__mem_counters_get(l->p, i);
+		struct mem_pid *mp;
+		double dt, rate, count_rate, heap;
+		uint64_t rss;
+
+		if (!proc || !mc || proc->exited)
+			continue;
+		mp = mem_pid_get(&l->mem, proc->pid, true);
+		if (!mp)
+			continue;
+		dt = mp->last_ns ? (now - mp->last_ns) / 1e9 : 0;
+		rate = dt > 0 && mc->alloc_bytes >= mp->last_bytes
+			   ? (mc->alloc_bytes - mp->last_bytes) / dt
+			   : 0;
+		count_rate = dt > 0 && mc->alloc_count >= mp->last_count
+				 ? (mc->alloc_count - mp->last_count) / dt
+				 : 0;
+		mp->last_bytes = mc->alloc_bytes;
+		mp->last_count = mc->alloc_count;
+		mp->last_ns = now;
+		if (dt <= 0)
+			continue; /* the first reading is the baseline */
+		heap = mc->in_use ? (double)mc->in_use : mp->heap_est;
+		rss = read_rss(proc->pid);
+		l->line.len = 0;
+		if (l->o.json) {
+			sb_printf(&l->line, "{\"type\":\"mem\",\"t\":%.6f,\"pid\":%d,\"comm\":",
+				  rel_s(l, now), proc->pid);
+			sb_json_str(&l->line, proc->comm);
+			sb_printf(&l->line,
+				  ",\"alloc_bytes_per_s\":%.0f,\"allocs_per_s\":%.0f,"
+				  "\"heap_bytes\":%.0f,\"heap_exact\":%s,\"rss_bytes\":%llu}\n",
+				  rate, count_rate, heap, mc->in_use ? "true" : "false",
+				  (unsigned long long)rss);
+		} else {
+			char name[16];
+
+			snprintf(name, sizeof(name), "%s", proc->comm ? proc->comm : "?");
+			sanitize(name);
+			sb_printf(
+			    &l->line,
+			    "%9.3f %7d         -- mem %-15.15s alloc %s/s (%.0f/s)  heap %s%s  "
+			    "rss %s\n",
+			    rel_s(l, now), proc->pid, name, human(rate, a, sizeof(a)), count_rate,
+			    mc->in_use ? "" : "~", human(heap, b, sizeof(b)),
+			    human((double)rss, c, sizeof(c)));
+		}
+		if (emit(l, EVENT_KEEP) == -ENOSPC) {
+			l->fold_events++;
+			l->folded_events_total++;
+		}
+	}
+}
+
 /* Timers and pending output, at least every 100 ms. */
 static void live_poll(void *ctx, const struct profile *p)
 {
@@ -640,6 +839,10 @@ static void live_poll(void *ctx, const struct profile *p)
 	uint64_t now = now_ns();
 
 	l->p = p;
+	if (now - l->mem.last_ns >= MEM_EVERY_NS) {
+		l->mem.last_ns = now;
+		mem_lines(l, now);
+	}
 	if (live_out__flush(l->out))
 		tracer__request_stop();
 	if (l->o.interval > 0 && now - l->win_start_ns >= l->o.interval * 1e9)
@@ -672,6 +875,7 @@ void live__sink(struct live *l, struct tracer_sink *sink)
 	sink->on_sample = live_sample;
 	sink->on_proc = live_proc;
 	sink->on_poll = live_poll;
+	sink->on_mem = live_mem_event;
 }
 
 int live__finish(struct live *l)
@@ -711,5 +915,6 @@ void live__free(struct live *l)
 	free(l->labels);
 	free(l->jframes);
 	free(l->line.s);
+	free(l->mem.blocks);
 	free(l);
 }

@@ -20,6 +20,8 @@
 #include "report.h"
 #include "top.h"
 #include "tracer.h"
+#include "memprof.h"
+#include "memtrace.h"
 
 #define DEFAULT_FREQ   99
 #define MAX_FREQ       10000
@@ -74,7 +76,11 @@ enum {
 	OPT_JSON,
 	OPT_EVERY,
 	OPT_INTERVAL,
-	OPT_AS_ROOT
+	OPT_AS_ROOT,
+	OPT_MEM,
+	OPT_NO_CPU,
+	OPT_MEM_SAMPLE,
+	OPT_MEM_PROBE,
 };
 
 const char *argp_program_version = "treeprof 0.1";
@@ -92,6 +98,15 @@ static const struct argp_option trace_options[] = {
     {"verbose", 'v', NULL, 0, "Show libbpf's log and per-process diagnostics"},
     {"as-root", OPT_AS_ROOT, NULL, 0,
      "Under sudo, run COMMAND as root (default: as the user who ran sudo)"},
+    {"mem", OPT_MEM, NULL, 0,
+     "Trace allocations too: C allocator calls and anonymous mmaps of every process"},
+    {"no-cpu", OPT_NO_CPU, NULL, 0, "With --mem: no CPU sampling"},
+    {"mem-sample", OPT_MEM_SAMPLE, "BYTES", 0,
+     "Mean bytes between allocations sampled with a stack (Poisson; default 512K; 1: every "
+     "allocation). Totals are exact either way"},
+    {"mem-probe", OPT_MEM_PROBE, "HOW", 0,
+     "auto (default: a sampler preloaded into a launched COMMAND, uprobes with -p), uprobes, "
+     "preload"},
     {}};
 
 static const struct argp_option live_options[] = {
@@ -107,7 +122,8 @@ static const struct argp_option report_options[] = {
     {"format", OPT_FORMAT, "FMT", 0, "text (default), folded, json, ... (see below)"},
     {"output", 'o', "FILE", 0, "Write to FILE instead of standard output"},
     {"group-by", OPT_GROUP, "HOW", 0, "pid (default), role (same command line), none"},
-    {"metric", OPT_METRIC, "METRIC", 0, "cpu (default)"},
+    {"metric", OPT_METRIC, "METRIC", 0,
+     "cpu (default), alloc_bytes, alloc_count, live_bytes (leaks), peak_bytes"},
     {"pid", OPT_PID, "PID", 0, "Only this process"},
     {"merge", OPT_MERGE, NULL, 0, "folded: merge processes (no leading process frame)"},
     {"top", OPT_TOP, "N", 0, "text: functions per top list (default 15)"},
@@ -165,6 +181,39 @@ static error_t parse_trace_opt(int key, char *arg, struct argp_state *state)
 	case OPT_NATIVE:
 		a->t.native = true;
 		break;
+	case OPT_MEM:
+		a->t.mem = true;
+		break;
+	case OPT_NO_CPU:
+		a->t.no_cpu = true;
+		break;
+	case OPT_MEM_SAMPLE: {
+		unsigned long long b;
+
+		errno = 0;
+		b = strtoull(arg, &end, 10);
+		if (*end == 'k' || *end == 'K')
+			b <<= 10, end++;
+		else if (*end == 'm' || *end == 'M')
+			b <<= 20, end++;
+		if (errno || end == arg || *end || arg[0] == '-' || b < 1 || b > (1ULL << 40))
+			argp_error(state,
+				   "--mem-sample must be a number of bytes (1 to 1T, K/M "
+				   "suffixes), not '%s'",
+				   arg);
+		a->t.mem_rate = b;
+		break;
+	}
+	case OPT_MEM_PROBE:
+		if (!strcmp(arg, "auto"))
+			a->t.mem_mode = MEM_PROBE_AUTO;
+		else if (!strcmp(arg, "uprobes"))
+			a->t.mem_mode = MEM_PROBE_UPROBES;
+		else if (!strcmp(arg, "preload"))
+			a->t.mem_mode = MEM_PROBE_PRELOAD;
+		else
+			argp_error(state, "unknown --mem-probe '%s' (auto, uprobes, preload)", arg);
+		break;
 	case 'q':
 		a->quiet = true;
 		break;
@@ -187,6 +236,14 @@ static error_t parse_trace_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "-p and a command exclude each other");
 		if (a->every && a->interval > 0)
 			argp_error(state, "--every and --interval exclude each other");
+		if (a->t.no_cpu && !a->t.mem)
+			argp_error(state, "--no-cpu leaves nothing to trace without --mem");
+		if (!a->t.mem && (a->t.mem_rate || a->t.mem_mode))
+			argp_error(state, "--mem-sample and --mem-probe go with --mem");
+		if (a->t.mem_mode == MEM_PROBE_PRELOAD && !a->t.cmd)
+			argp_error(state, "--mem-probe preload needs a launched COMMAND, not -p");
+		if (!a->t.mem_rate)
+			a->t.mem_rate = 512 << 10;
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -251,8 +308,12 @@ static error_t parse_report_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "unknown --group-by '%s' (pid, role, none)", arg);
 		break;
 	case OPT_METRIC:
-		if (strcmp(arg, "cpu"))
-			argp_error(state, "unknown metric '%s' (cpu)", arg);
+		if (tp_metric_parse(arg) < 0)
+			argp_error(
+			    state,
+			    "unknown metric '%s' (cpu, alloc_bytes, alloc_count, live_bytes, "
+			    "peak_bytes)",
+			    arg);
 		a->r.metric = arg;
 		break;
 	case 'o':
@@ -465,6 +526,9 @@ static int run_trace(struct args *a)
 	/* The recording keeps every sample; record and live keep only aggregates, so their
 	 * memory stays flat. top reads the last interval's samples back from the profile. */
 	profile__keep_samples(p, a->cmd == CMD_TOP);
+	/* Memory events are needed whole for peaks: the summary of a sampled record keeps them;
+	 * a --mem-sample 1 run (millions of events) leaves them to the report. */
+	profile__keep_mem(p, a->cmd == CMD_RECORD && a->t.mem_rate > 1);
 	find_sudo_user(a);
 	if (recording) {
 		struct stat st;
@@ -614,6 +678,11 @@ static int run_report(struct args *a)
 		profile__free(p);
 		return 1;
 	}
+	if (report__check(p, &a->r, err, sizeof(err))) {
+		fprintf(stderr, "treeprof: %s: %s\n", a->input, err);
+		profile__free(p);
+		return 1;
+	}
 	fmt = report__format(a->format ? a->format : "text");
 	out = stdout;
 	if (a->output_set) {
@@ -646,6 +715,8 @@ static int run_report(struct args *a)
 	}
 	if (fflush(stdout) && !rc)
 		rc = -errno;
+	if (rc)
+		fprintf(stderr, "treeprof: writing the report: %s\n", strerror(-rc));
 	profile__free(p);
 	return rc ? 1 : 0;
 }

@@ -29,6 +29,8 @@
 #include "proctree.h"
 #include "profile.h"
 #include "symbolize.h"
+#include "memtrace.h"
+#include "memprof.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -38,6 +40,7 @@ struct tracer {
 	struct profile *prof;
 	struct tracer_sink sink;
 	struct symbolizer *sym;
+	struct memtrace *mem;	     /* --mem, else NULL */
 	struct ring_buffer *rb;	     /* proc_events and samples: what the loop waits on */
 	struct ring_buffer *proc_rb; /* proc_events alone, drained before each sample */
 	int ncpus;
@@ -128,6 +131,7 @@ static int tracer__adopt(struct tracer *t, pid_t pid, pid_t ppid, bool root)
 	pidset__add(t->live, pid);
 	symbolizer__seen(t->sym, pid);
 	tracer__python(t, pid);
+	memtrace__proc(t->mem, pid, false);
 	return 0;
 }
 
@@ -185,6 +189,8 @@ static int on_proc_event(void *ctx, void *data, size_t size)
 				    parent ? parent->cmdline : "", parent ? parent->exe : "");
 		pidset__add(t->live, f->hdr.pid);
 		symbolizer__fork(t->sym, f->hdr.pid, f->ppid);
+		if (t->mem)
+			profile__mem_fork(t->prof, f->hdr.ts_ns, f->hdr.pid, f->ppid);
 		what = "start";
 		break;
 	}
@@ -204,6 +210,7 @@ static int on_proc_event(void *ctx, void *data, size_t size)
 		free(cmdline);
 		symbolizer__exec(t->sym, e->hdr.pid);
 		tracer__python(t, e->hdr.pid);
+		memtrace__proc(t->mem, e->hdr.pid, true);
 		what = "exec";
 		break;
 	}
@@ -215,9 +222,17 @@ static int on_proc_event(void *ctx, void *data, size_t size)
 		profile__proc_exit(t->prof, x->hdr.pid, x->hdr.ts_ns, x->exit_code);
 		pidset__del(t->live, x->hdr.pid);
 		pidset__del(t->py_pending, x->hdr.pid);
+		memtrace__exit(t->mem, x->hdr.pid);
 		symbolizer__exit(t->sym, x->hdr.pid);
 		what = "exit";
 		break;
+	}
+	case TP_REC_MEMSTAT: {
+		const struct tp_memstat *ms = data;
+
+		if (size >= sizeof(*ms))
+			profile__mem_counters(t->prof, ms->hdr.ts_ns, ms->hdr.pid, &ms->c);
+		return 0;
 	}
 	default:
 		return 0;
@@ -230,6 +245,38 @@ static int on_proc_event(void *ctx, void *data, size_t size)
 
 static void tracer__retry_python(struct tracer *t, uint64_t now);
 
+/* A sampled allocation or the release of one. */
+static int on_mem_event(struct tracer *t, const void *data, size_t size)
+{
+	const struct tp_hdr *h = data;
+	uint32_t stack;
+
+	if (h->type == TP_REC_FREE) {
+		const struct tp_free *f = data;
+
+		if (size < sizeof(*f))
+			return 0;
+		profile__mem_free(t->prof, f->hdr.ts_ns, f->hdr.pid, f->kind, f->addr);
+		if (t->sink.on_mem)
+			t->sink.on_mem(t->sink.ctx, t->prof, f->hdr.pid, f->addr, 0);
+		return 0;
+	}
+	if (h->type == TP_REC_ALLOC && size >= sizeof(struct tp_alloc)) {
+		const struct tp_alloc *a = data;
+
+		if (pidset__has(t->py_pending, a->hdr.pid))
+			tracer__retry_python(t, now_ns());
+		if (symbolizer__stack(t->sym, t->prof, &a->s, &stack))
+			return 0;
+		profile__mem_alloc(t->prof, a->hdr.ts_ns, a->hdr.pid, a->hdr.tid, a->kind, a->addr,
+				   a->size, a->rate, stack);
+		if (t->sink.on_mem && a->size)
+			t->sink.on_mem(t->sink.ctx, t->prof, a->hdr.pid, a->addr,
+				       memprof__weight(a->size, a->rate));
+	}
+	return 0;
+}
+
 static int on_sample_event(void *ctx, void *data, size_t size)
 {
 	struct tracer *t = ctx;
@@ -237,6 +284,10 @@ static int on_sample_event(void *ctx, void *data, size_t size)
 	const struct tp_sample_rec *rec;
 	uint32_t stack;
 
+	if (size >= sizeof(struct tp_hdr) && s->hdr.type != TP_REC_SAMPLE) {
+		ring_buffer__consume(t->proc_rb);
+		return on_mem_event(t, data, size);
+	}
 	if (size < sizeof(*s) || s->hdr.type != TP_REC_SAMPLE)
 		return 0;
 	ring_buffer__consume(t->proc_rb); /* the fork/exec before this sample, if unread */
@@ -343,6 +394,8 @@ static int tracer__fork_cmd(struct tracer *t, int *go_fd, int *err_fd)
 		if (t->opts.run_as_user && drop_privileges(t->opts.run_uid, t->opts.run_gid))
 			goto fail;
 		e[0] = 0;
+		if (memtrace__child_env(t->mem))
+			goto fail;
 		execvp(t->opts.cmd[0], t->opts.cmd);
 	fail:
 		e[1] = errno;
@@ -438,6 +491,11 @@ struct tracer *tracer__start(const struct tracer_opts *o, struct profile *prof,
 	bpf_map__set_max_entries(t->skel->maps.samples, (__u32)o->ringbuf_mb << 20);
 	t->skel->rodata->wake_bytes = ((__u64)o->ringbuf_mb << 20) / 4;
 	t->skel->rodata->native_stacks = o->native;
+	struct memtrace_opts mo = {.rate = o->mem_rate,
+				   .mode = o->mem_mode,
+				   .launch = o->cmd != NULL,
+				   .verbose = o->verbose};
+	memtrace__configure(t->skel, &mo, o->mem);
 	err = treeprof_bpf__load(t->skel);
 	if (err) {
 		fprintf(stderr,
@@ -452,6 +510,13 @@ struct tracer *tracer__start(const struct tracer_opts *o, struct profile *prof,
 		fprintf(stderr, "treeprof: attaching the fork/exec/exit tracepoints: %s\n",
 			strerror(-err));
 		goto fail;
+	}
+	if (o->mem) {
+		t->mem = memtrace__new(t->skel, &mo, prof);
+		if (!t->mem) {
+			err = -errno;
+			goto fail;
+		}
 	}
 	t->start_ns = now_ns();
 	t->last_tick_ns = t->start_ns;
@@ -484,7 +549,7 @@ struct tracer *tracer__start(const struct tracer_opts *o, struct profile *prof,
 		fprintf(stderr, "treeprof: ring buffers: %s\n", strerror(-err));
 		goto fail;
 	}
-	err = tracer__open_perf(t);
+	err = o->no_cpu ? 0 : tracer__open_perf(t);
 	if (err)
 		goto fail;
 	if (o->cmd) {
@@ -572,6 +637,12 @@ int tracer__run(struct tracer *t)
 		tracer__reap(t);
 		now = now_ns();
 		tracer__retry_python(t, now);
+		if (t->mem) {
+			pid_t pids[1024];
+			size_t np = pidset__list(t->live, pids, 1024);
+
+			memtrace__poll(t->mem, pids, np, now);
+		}
 		if (now - t->last_tick_ns >= 1000000000ULL) {
 			t->last_tick_ns = now;
 			tracer__sweep(t, now);
@@ -607,6 +678,10 @@ static const char *const stat_names[TP_STAT_NR] = {
     [TP_STAT_PY_READ_FAIL] = "python_read_failures",
     [TP_STAT_PY_TRUNCATED] = "python_truncated_stacks",
     [TP_STAT_PY_NO_FRAME] = "python_idle_no_frame",
+    [TP_STAT_MEM_CALLS] = "mem_calls",
+    [TP_STAT_MEM_SAMPLED] = "mem_sampled",
+    [TP_STAT_MEM_LIVE_FULL] = "mem_live_map_full",
+    [TP_STAT_MEM_NESTED] = "mem_nested_calls",
 };
 
 /* What the run cost: treeprof's own CPU time, and the BPF programs' run time when
@@ -667,6 +742,7 @@ static void tracer__store_stats(struct tracer *t)
 			break;
 		profile__set_stat(t->prof, name, v);
 	}
+	memtrace__store_stats(t->mem, t->prof);
 	tracer__store_cost(t);
 	profile__set_stat(t->prof, "duration_ns", now_ns() - t->start_ns);
 }
@@ -711,6 +787,7 @@ void tracer__free(struct tracer *t)
 				close(t->perf_fds[i]);
 	if (t->skel && t->prof && t->sym)
 		tracer__store_stats(t);
+	memtrace__free(t->mem);
 	ring_buffer__free(t->rb);
 	ring_buffer__free(t->proc_rb);
 	treeprof_bpf__destroy(t->skel);

@@ -14,14 +14,18 @@ struct tp_process;
 struct tp_sample_rec;
 
 struct tracer_opts {
-	pid_t pid;	  /* -p: trace this process and its descendants */
-	char **cmd;	  /* -- CMD ARGS: launch and trace from the first instruction */
-	int freq;	  /* -F: samples per second per CPU */
-	double duration;  /* -d: stop after this many seconds (0: until the tree exits) */
-	int ringbuf_mb;	  /* sample ring buffer size in MiB (power of two) */
-	bool native;	  /* keep the interpreter's own native frames under Python frames */
-	bool verbose;	  /* libbpf's log on stderr */
-	bool run_as_user; /* -- CMD runs as run_uid/run_gid (sudo's invoking user) */
+	pid_t pid;	   /* -p: trace this process and its descendants */
+	char **cmd;	   /* -- CMD ARGS: launch and trace from the first instruction */
+	int freq;	   /* -F: samples per second per CPU */
+	double duration;   /* -d: stop after this many seconds (0: until the tree exits) */
+	int ringbuf_mb;	   /* sample ring buffer size in MiB (power of two) */
+	bool native;	   /* keep the interpreter's own native frames under Python frames */
+	bool verbose;	   /* libbpf's log on stderr */
+	bool no_cpu;	   /* --no-cpu: no CPU sampling (with --mem) */
+	bool mem;	   /* --mem: allocation tracing */
+	uint64_t mem_rate; /* --mem-sample: mean bytes between sampled allocations (1: all) */
+	int mem_mode;	   /* enum mem_probe_mode */
+	bool run_as_user;  /* -- CMD runs as run_uid/run_gid (sudo's invoking user) */
 	uid_t run_uid;
 	gid_t run_gid;
 };
@@ -35,6 +39,9 @@ struct tracer_sink {
 	void (*on_proc)(void *ctx, const struct profile *p, const struct tp_process *proc,
 			const char *what /* "start", "exec", "exit" */, uint64_t ts_ns);
 	void (*on_tick)(void *ctx, const struct profile *p); /* about once a second */
+	/* --mem: a sampled block of pid was allocated (bytes: what it stands for, > 0) or
+	 * released (bytes 0) */
+	void (*on_mem)(void *ctx, const struct profile *p, pid_t pid, uint64_t addr, double bytes);
 	/* every pass of the poll loop (at least every 100 ms): timers, keys, pending output */
 	void (*on_poll)(void *ctx, const struct profile *p);
 };
