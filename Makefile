@@ -148,7 +148,7 @@ stress: treeprof
 SHIM_LIB    := libtreeprof-mem.so
 SHIM_SRCS   := $(wildcard user/shim/*.c)
 SHIM_OBJS   := $(patsubst user/shim/%.c,$(OUTPUT)/shim/%.o,$(SHIM_SRCS))
-SHIM_CFLAGS := -O2 -g -fPIC -fvisibility=hidden -ftls-model=initial-exec -Wall -Wextra \
+SHIM_CFLAGS := -O2 -g -fno-omit-frame-pointer -fPIC -fvisibility=hidden -ftls-model=initial-exec -Wall -Wextra \
 	       -std=gnu11 -D_GNU_SOURCE -MMD -MP -Iinclude -Iuser/shim
 SHIM_CHECK  := $(OUTPUT)/tests/shim_check
 SHIM_FORMAT := user/shim/*.c user/shim/*.h tests/shim/*.c tests/workloads/memops.c

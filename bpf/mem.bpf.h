@@ -102,6 +102,127 @@ static __always_inline __s64 mem_interval(void)
 	return (__s64)((mem_rate * mem_exp[i]) >> 16) + 1;
 }
 
+struct mem_scan {
+	__u64 sp, ip, found;
+};
+
+/* Where a call to target lands: target itself, or the function a PLT stub there jumps to
+ * (jmp *GOT(%rip), with or without endbr64 / bnd prefixes; the GOT is read from the
+ * process). 0 when unreadable. */
+/* Byte k (a constant) of the 16 bytes held in q[0], q[1]: register shifts, no pointer
+ * arithmetic, which the verifier refuses on the stack when clang merges branches. */
+#define MEM_B(q, k) ((__u8)((k) < 8 ? (q)[0] >> (8 * ((k)&7)) : (q)[1] >> (8 * ((k)&7))))
+#define MEM_D32(q, k)                                                                              \
+	((__s32)(MEM_B(q, k) | MEM_B(q, (k) + 1) << 8 | MEM_B(q, (k) + 2) << 16 |                  \
+		 (__u32)MEM_B(q, (k) + 3) << 24))
+
+static __always_inline __u64 mem_call_dest(__u64 target)
+{
+	__u64 q[2] = {}, dest = 0, next;
+	__s32 disp;
+
+	if (bpf_probe_read_user(q, sizeof(q), (void *)target))
+		return 0;
+	/* jmp *disp(%rip), after endbr64 (f3 0f 1e fa) and bnd (f2) when present */
+	if ((q[0] & 0xffff) == 0x25ff) {
+		disp = MEM_D32(q, 2);
+		next = target + 6;
+	} else if ((q[0] & 0xffffff) == 0x25fff2) {
+		disp = MEM_D32(q, 3);
+		next = target + 7;
+	} else if ((q[0] & 0xffffffffffffULL) == 0x25fffa1e0ff3ULL) {
+		disp = MEM_D32(q, 6);
+		next = target + 10;
+	} else if ((q[0] & 0xffffffffffffffULL) == 0x25fff2fa1e0ff3ULL) {
+		disp = MEM_D32(q, 7);
+		next = target + 11;
+	} else {
+		return target; /* not a stub: a direct call */
+	}
+	if (bpf_probe_read_user(&dest, sizeof(dest), (void *)(next + (__s64)disp)))
+		return 0;
+	return dest;
+}
+
+static long mem_scan_step(__u32 i, void *arg)
+{
+	struct mem_scan *m = arg;
+	__u64 w = 0, dest, call = 0;
+	__s32 rel;
+
+	if (bpf_probe_read_user(&w, sizeof(w), (void *)(m->sp + 8 * (__u64)i)))
+		return 1;
+	/* the 8 bytes ending at w: a call rel32 is e8 in the fourth */
+	if (w <= 8 || bpf_probe_read_user(&call, sizeof(call), (void *)(w - 8)) ||
+	    ((call >> 24) & 0xff) != 0xe8)
+		return 0;
+	/* A return address after a call rel32: it is the wrapper's caller only if the call
+	 * leads to the wrapper (a stale one from an earlier call may lie deeper). */
+	rel = (__s32)(call >> 32);
+	dest = mem_call_dest(w + (__s64)rel);
+	if (dest && dest <= m->ip && m->ip - dest < 256) {
+		m->found = w;
+		return 1;
+	}
+	return 0;
+}
+
+/* The return address into the caller of the system call wrapper running at ip, user sp. */
+static __always_inline __u64 mem_syscall_caller(__u64 sp, __u64 ip)
+{
+	struct mem_scan m = {.sp = sp, .ip = ip};
+
+	bpf_loop(32, mem_scan_step, &m, 0);
+	return m.found;
+}
+
+struct mem_shift {
+	struct tp_sample *s;
+	__u32 from, n;
+};
+
+static long mem_shift_step(__u32 i, void *arg)
+{
+	struct mem_shift *m = arg;
+	__u32 src = m->from + i;
+
+	if (src >= TP_MAX_USTACK || i >= TP_MAX_USTACK || src >= m->n)
+		return 1;
+	/* The masks repeat the bounds in a form the verifier sees (clang would drop them as
+	 * redundant without the barrier; TP_MAX_USTACK is 32). */
+	asm volatile("%0 &= 31" : "+r"(src));
+	asm volatile("%0 &= 31" : "+r"(i));
+	m->s->ustack[i] = m->s->ustack[src];
+	return 0;
+}
+
+/* The user stack from the frame whose return address is caller down to the root, or just
+ * caller when the walk does not reach it. */
+static __always_inline void mem_stack_from(void *ctx, struct tp_sample *s, __u64 caller)
+{
+	struct mem_shift m = {.s = s};
+	long n = bpf_get_stack(ctx, s->ustack, sizeof(s->ustack), BPF_F_USER_STACK);
+	__u32 i;
+
+	if (n <= 0) {
+		s->ustack[0] = caller;
+		s->n_ustack = 1;
+		return;
+	}
+	m.n = n / 8;
+	for (i = 0; i < TP_MAX_USTACK; i++)
+		if (i < m.n && s->ustack[i] == caller)
+			break;
+	if (i >= m.n) {
+		s->ustack[0] = caller;
+		s->n_ustack = 1;
+		return;
+	}
+	m.from = i;
+	bpf_loop(TP_MAX_USTACK, mem_shift_step, &m, 0);
+	s->n_ustack = m.n - i;
+}
+
 /* Send one sampled block with the current stack. */
 static __always_inline void mem_send_alloc(void *ctx, __u32 tgid, __u32 tid, __u64 addr, __u64 size,
 					   __u64 rate, __u32 kind, bool from_regs, __u64 caller)
@@ -131,10 +252,14 @@ static __always_inline void mem_send_alloc(void *ctx, __u32 tgid, __u32 tid, __u
 	a->s.py_status = TP_PY_NONE;
 	cfg = bpf_map_lookup_elem(&pyconfigs, &tgid);
 	if (caller) {
-		/* The preloaded sampler names the allocation's caller: its own frames, and
-		 * what a frame-pointer walk would find under them, are of no interest. */
+		/* The preloaded sampler names the allocation's caller; its own frames are of
+		 * no interest. A native program gets the frame-pointer walk from there on (the
+		 * sampler keeps frame pointers, so the caller's return address is in the
+		 * chain); a Python one, as for CPU samples, only the caller. */
 		a->s.ustack[0] = caller;
 		a->s.n_ustack = 1;
+		if (!cfg || native_stacks)
+			mem_stack_from(ctx, &a->s, caller);
 	} else if (cfg && !native_stacks) {
 		/* As for CPU samples: the user instruction (here the allocator's caller),
 		 * then the Python stack. */
@@ -142,10 +267,25 @@ static __always_inline void mem_send_alloc(void *ctx, __u32 tgid, __u32 tid, __u
 		a->s.ustack[0] = BPF_CORE_READ((struct pt_regs *)bpf_task_pt_regs(task), ip);
 		a->s.n_ustack = a->s.ustack[0] ? 1 : 0;
 	} else {
-		n = from_regs
-			? bpf_get_stack(ctx, a->s.ustack, sizeof(a->s.ustack), BPF_F_USER_STACK)
-			: bpf_get_task_stack(bpf_get_current_task_btf(), a->s.ustack,
-					     sizeof(a->s.ustack), BPF_F_USER_STACK);
+		if (from_regs) {
+			n = bpf_get_stack(ctx, a->s.ustack, sizeof(a->s.ustack), BPF_F_USER_STACK);
+		} else {
+			/* In a system call: the libc wrapper keeps no frame, so the frame-pointer
+			 * walk skips its caller. That caller's return address is near the top of
+			 * the user stack: the first word there that follows a call instruction
+			 * replaces the wrapper's instruction (the symbolizer still checks that
+			 * the call goes to the wrapper). */
+			struct pt_regs *regs;
+			__u64 ret;
+
+			task = bpf_get_current_task_btf();
+			n = bpf_get_task_stack(task, a->s.ustack, sizeof(a->s.ustack),
+					       BPF_F_USER_STACK);
+			regs = (struct pt_regs *)bpf_task_pt_regs(task);
+			ret = mem_syscall_caller(BPF_CORE_READ(regs, sp), BPF_CORE_READ(regs, ip));
+			if (n >= 8 && ret)
+				a->s.ustack[0] = ret;
+		}
 		if (n < 0)
 			stat_inc(TP_STAT_USTACK_ERR);
 		a->s.n_ustack = n < 0 ? n : n / 8;

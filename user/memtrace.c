@@ -178,7 +178,7 @@ static int mem_attach_libc(struct memtrace *m, const char *path, const struct st
 	memset(l, 0, sizeof(*l));
 	l->dev = st->st_dev;
 	l->ino = st->st_ino;
-	snprintf(l->path, sizeof(l->path), "%s", path);
+	snprintf(l->path, sizeof(l->path), "%s", path); /* for messages only */
 	for (size_t i = 0; i < sizeof(mem_fns) / sizeof(mem_fns[0]); i++) {
 		const struct mem_fn *fn = &mem_fns[i];
 		LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = fn->name);
@@ -220,6 +220,8 @@ static int mem_attach_libc(struct memtrace *m, const char *path, const struct st
 		l->links[l->nlinks++] = link;
 	}
 	elfsym__free(e);
+	if (!attached)
+		return -ENOENT; /* not remembered: the next process using it tries again */
 	m->nlibcs++;
 	if (m->o.verbose)
 		fprintf(stderr, "treeprof: allocator probes in %s: %d functions\n", path, attached);
@@ -242,7 +244,7 @@ static int mem_find_libc(struct memtrace *m, pid_t pid)
 	struct procmaps *pm = procmaps__load(pid);
 	char path[PATH_MAX];
 	struct stat st;
-	int err = -EAGAIN;
+	int err = -EAGAIN, fd = -1;
 
 	if (!pm)
 		return 0; /* gone */
@@ -251,21 +253,28 @@ static int mem_find_libc(struct memtrace *m, pid_t pid)
 
 		if (mp->perms[2] != 'x' || !mp->path || !is_libc_name(mp->path))
 			continue;
-		/* The mapped file itself, wherever the process's root is. */
+		/* The mapped file itself, wherever the process's root is; held open, so that
+		 * the process may exec or exit while its probes are attached. */
 		snprintf(path, sizeof(path), "/proc/%d/map_files/%lx-%lx", pid,
 			 (unsigned long)mp->start, (unsigned long)mp->end);
-		if (stat(path, &st))
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || fstat(fd, &st)) {
+			err = 0; /* gone */
 			break;
+		}
 		err = 0;
 		for (int j = 0; j < m->nlibcs; j++)
 			if (m->libcs[j].dev == st.st_dev && m->libcs[j].ino == st.st_ino)
 				goto out;
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 		if (mem_attach_libc(m, path, &st) && m->o.verbose)
 			fprintf(stderr, "treeprof: pid %d: no allocator probes in %s\n", pid,
 				mp->path);
 		break;
 	}
 out:
+	if (fd >= 0)
+		close(fd);
 	procmaps__free(pm);
 	return err;
 }
