@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Memory accounting of a recording (contract in memprof.h).
  *
- * The events are replayed in the order the profile received them. Each process has a hash
- * table of the sampled blocks it holds (address -> site, weight); a site is one (process,
+ * The events are replayed in time order (stable: arrival order among equal times). Each process has
+ * a hash table of the sampled blocks it holds (address -> site, weight); a site is one (process,
  * stack) pair with its totals. Weights are rounded to whole bytes when a block is made, so
  * what a process holds is an exact integer sum and peaks do not depend on rounding drift.
  *
@@ -640,7 +640,8 @@ static int build(struct mp *m, struct memprof *out)
 	for (uint32_t i = 0; i < m->nsites; i++) {
 		const struct site_acc *s = &m->sites[i];
 
-		if (!s->alloc_count && !s->alloc_bytes && !s->live && !s->peak && !s->proc_peak)
+		if (!s->alloc_count && !s->alloc_bytes && !s->live && !s->live_inh && !s->peak &&
+		    !s->proc_peak)
 			continue;
 		out->sites[out->nsites++] = (struct mem_site){
 		    .proc = s->proc,

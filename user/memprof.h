@@ -8,14 +8,16 @@
  * size / (1 - exp(-size / rate)) bytes, or exactly size when rate <= 1. Exact per-process
  * totals (struct tp_memcounters) come separately and are reported as they are.
  *
- * memprof__compute() replays the events in the order the profile received them; the result
- * is read-only for writers. The rules of the replay:
+ * memprof__compute() replays the events in time order (arrival order among equal times:
+ * the tracer reads two ring buffers, so an exit may arrive before frees that preceded it);
+ * the result is read-only for writers. The rules of the replay:
  *  - each process holds its blocks by address; an allocation at an address it already
  *    holds replaces that block (its free was missed); a free of an address it does not
  *    hold counts in unmatched_frees;
- *  - a fork's child starts holding a copy of its parent's blocks: held (in its heap, its
- *    peaks and, if still held at its exit, its live bytes), never counted as allocated by
- *    it; freeing one counts in its inherited_frees and leaves the parent's copy alone;
+ *  - a fork's child starts with a copy of its parent's blocks: followed so that their frees
+ *    match (inherited_frees; the parent's copy is left alone), but they are the parent's
+ *    memory (shared copy-on-write): not in the child's heap, peaks or live bytes; what of
+ *    them it still holds at its end is live_inherited_bytes;
  *  - an exec or an exit ends what the process holds: that is its live bytes (leaks), per
  *    stack; a process alive at the end leaves what it holds then. Events of a process
  *    after its exit count as allocated, never as held;
@@ -60,7 +62,8 @@ struct mem_site {
 	double alloc_count; /* estimated allocations */
 	double alloc_bytes; /* estimated bytes allocated */
 	double live_bytes;  /* held at process exit (or exec), or at the end if still alive */
-	double live_inherited_bytes; /* the part of live_bytes copied from the parent at fork */
+	double live_inherited_bytes; /* blocks copied from the parent at fork, still held (not in
+					live_bytes) */
 	double peak_bytes;	     /* held at the moment the tree's heap peaked */
 	double proc_peak_bytes;	     /* held at the moment this process's heap peaked */
 };
@@ -72,7 +75,8 @@ struct mem_proc {
 	double alloc_count;	     /* estimated from samples */
 	double alloc_bytes;	     /* estimated from samples */
 	double live_bytes;	     /* estimated: held at exit / exec / end */
-	double live_inherited_bytes; /* the part of live_bytes copied from the parent at fork */
+	double live_inherited_bytes; /* blocks copied from the parent at fork, still held (not in
+					live_bytes) */
 	double peak_bytes;	     /* estimated: this process's heap peak */
 	uint64_t peak_ts;	     /* when */
 	uint64_t rss_peak;	     /* largest RSS sampled, bytes (0: none) */

@@ -930,10 +930,12 @@ static int mem_push(struct profile *p, const struct tp_mem_rec *r)
 	for (uint32_t i = 0; i < n; i++) {
 		if (!p->procs[i]->exited)
 			continue;
-		err = mem_append(p, &(struct tp_mem_rec){.ts_ns = r->ts_ns,
-							 .proc = i,
-							 .stack = UINT32_MAX,
-							 .type = TP_MEMREC_EXIT});
+		err =
+		    mem_append(p, &(struct tp_mem_rec){
+				      .ts_ns = p->procs[i]->end_ns ? p->procs[i]->end_ns : r->ts_ns,
+				      .proc = i,
+				      .stack = UINT32_MAX,
+				      .type = TP_MEMREC_EXIT});
 		if (err)
 			return err;
 	}

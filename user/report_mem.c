@@ -294,9 +294,8 @@ int report__text_memory(const struct profile *p, const struct memprof *m,
 		goto out;
 	heading(&t, "Top allocation sites (~ bytes allocated)");
 	print_list(&t, BY_ALLOC, 0, lab);
-	heading(&t,
-		"Top leak sites (~ bytes held at exit, exec or the end; INHERIT: of them, copied "
-		"at fork)");
+	heading(&t, "Top leak sites (~ bytes held at exit, exec or the end; INHERIT: the parent's "
+		    "copies)");
 	print_list(&t, BY_LIVE, 0, lab);
 	snprintf(title, sizeof(title),
 		 "Held at the tree's peak (~ %s, %.2f s after the first "
