@@ -124,7 +124,7 @@ test: deps
 	$(MAKE) integration
 
 demo: deps
-	$(MAKE) treeprof
+	$(MAKE) treeprof libtreeprof-mem.so
 	./tests/demo.sh
 
 bench: deps
@@ -239,9 +239,11 @@ $(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS) | $(OUTPUT)/fuzz
 SAN_INTEGRATION := tests/integration/test_tree.py tests/integration/test_errors.py \
 	tests/integration/test_faults.py tests/integration/test_hostile.py \
 	tests/integration/test_namespaces.py tests/integration/test_privileges.py \
-	tests/integration/test_report_formats.py
+	tests/integration/test_report_formats.py tests/integration/test_memory.py
+# The sanitized treeprof is not next to the sampler: TREEPROF_MEM_SHIM says where it is.
 integration-san: $(OUTPUT)/san/treeprof
-	TREEPROF_BIN=$(CURDIR)/$(OUTPUT)/san/treeprof $(PYTEST) -q $(SAN_INTEGRATION)
+	TREEPROF_BIN=$(CURDIR)/$(OUTPUT)/san/treeprof TREEPROF_MEM_SHIM=$(CURDIR)/$(SHIM_LIB) \
+		$(PYTEST) -q $(SAN_INTEGRATION)
 
 unit-san: $(SAN_UNITS)
 	@fail=0; for t in $(SAN_UNITS); do \

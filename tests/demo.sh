@@ -17,3 +17,13 @@ echo "== sudo ./treeprof record -F 199 -o $out -- $py tests/workloads/tree.py"
 echo
 echo "== ./treeprof report $out --format folded | sort -k2 -nr | head   (hottest stacks)"
 ./treeprof report "$out" --format folded | awk '{print $NF, $0}' | sort -nr | cut -d' ' -f2- | head
+echo
+# Memory: the same kind of tree with known allocations (kept, churned, held at a peak,
+# leaked by a forked child), CPU and memory together.
+memout=${out%.data}-mem.data
+echo "== sudo ./treeprof record --mem -o $memout -- $py tests/workloads/mem_tree.py"
+./treeprof record --mem -q -o "$memout" -- "$py" tests/workloads/mem_tree.py >/dev/null
+./treeprof report "$memout" | sed -n '/^Memory/,/^Statistics/p'
+echo "== ./treeprof report $memout --metric live_bytes --format folded   (leaks)"
+./treeprof report "$memout" --metric live_bytes --format folded | awk '{print $NF, $0}' |
+	sort -nr | cut -d' ' -f2- | head -5

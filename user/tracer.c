@@ -730,6 +730,8 @@ static void tracer__store_stats(struct tracer *t)
 		v = 0;
 		for (int c = 0; c < ncpu; c++)
 			v += vals[c];
+		if (!t->mem && !strncmp(stat_names[k], "mem_", 4))
+			continue; /* no --mem: no memory statistics */
 		profile__set_stat(t->prof, stat_names[k], v);
 	}
 	free(vals);
