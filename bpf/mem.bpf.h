@@ -377,9 +377,11 @@ static __always_inline int mem_enter(struct pt_regs *ctx, __u32 kind, __u64 size
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	__u64 sp = PT_REGS_SP(ctx);
+	struct tp_proc *proc;
 	struct mem_task *t;
 
-	if (!mem_traced(tgid))
+	proc = mem_traced(tgid);
+	if (!proc || (proc->flags & TP_PROC_SHIM)) /* not traced, or the sampler counts it */
 		return 0;
 	stat_inc(TP_STAT_MEM_CALLS);
 	t = mem_task_get();
@@ -511,7 +513,7 @@ int BPF_KPROBE(mem_free, __u64 addr)
 	if (!addr)
 		return 0;
 	proc = mem_traced(tgid);
-	if (!proc)
+	if (!proc || (proc->flags & TP_PROC_SHIM))
 		return 0;
 	stat_inc(TP_STAT_MEM_CALLS);
 	c = mem_counters(tgid);
@@ -536,7 +538,7 @@ int BPF_PROG(mem_sys_enter, struct pt_regs *regs, long nr)
 	tgid = id >> 32;
 	tid = (__u32)id;
 	proc = mem_traced(tgid);
-	if (!proc)
+	if (!proc || (proc->flags & TP_PROC_SHIM))
 		return 0;
 	t = mem_task_get();
 	if (!t || t->sp) /* inside an allocator call: its own business */
@@ -599,9 +601,12 @@ int BPF_KPROBE(mem_shim_hook, __u64 kind, __u64 addr, __u64 size, __u64 counters
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32, tid = (__u32)id;
 	struct tp_memcounters *c;
+	struct tp_proc *proc;
 
-	if (!mem_traced(tgid))
+	proc = mem_traced(tgid);
+	if (!proc)
 		return 0;
+	proc->flags |= TP_PROC_SHIM; /* its allocator calls are the sampler's to count */
 	stat_inc(TP_STAT_MEM_CALLS);
 	c = mem_counters(tgid);
 	if (c && bpf_probe_read_user(c, sizeof(*c), (void *)counters))

@@ -87,15 +87,17 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 {
 	__u32 ptgid = BPF_CORE_READ(parent, tgid);
 	__u32 ctgid = BPF_CORE_READ(child, tgid);
-	struct tp_proc proc = {.ppid = ptgid, .flags = TP_PROC_FORKED};
+	struct tp_proc proc = {.ppid = ptgid, .flags = TP_PROC_FORKED}, *pproc;
 	__u64 *shim;
 	struct tp_pyconfig *cfg;
 	struct tp_fork *ev;
 
 	if (ctgid == ptgid) /* a new thread, not a new process */
 		return 0;
-	if (!bpf_map_lookup_elem(&traced, &ptgid))
+	pproc = bpf_map_lookup_elem(&traced, &ptgid);
+	if (!pproc)
 		return 0;
+	proc.flags |= pproc->flags & TP_PROC_SHIM; /* same image, same sampler */
 	if (bpf_map_update_elem(&traced, &ctgid, &proc, BPF_ANY)) {
 		stat_inc(TP_STAT_TRACED_FULL);
 		return 0;
@@ -133,7 +135,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	proc = bpf_map_lookup_elem(&traced, &tgid);
 	if (!proc)
 		return 0;
-	proc->flags &= ~TP_PROC_FORKED;
+	proc->flags &= ~(TP_PROC_FORKED | TP_PROC_SHIM);
 	/* The old image's memory is gone: its totals end here. */
 	mem_final(tgid, BPF_CORE_READ(p, pid), false);
 	/* A new image: the old interpreter config is void until userspace finds the new one. */

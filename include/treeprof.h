@@ -103,6 +103,7 @@ struct tp_proc {
 };
 #define TP_PROC_ROOT   1 /* seeded by userspace rather than found by the fork tracepoint */
 #define TP_PROC_FORKED 2 /* a fork that has not exec'd: it holds copies of its parent's blocks */
+#define TP_PROC_SHIM   4 /* its image runs the preloaded sampler: allocator uprobes ignore it */
 
 /* Counters kept per CPU in the stats map; userspace sums and reports them. */
 enum tp_stat {

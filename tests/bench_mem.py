@@ -97,7 +97,8 @@ def probe_costs(tmp):
                                       ("malloc entry+return", "malloc", 0, 1)):
             if delta is None:
                 delta = free_pick(libc)
-                label = "free@+%d" % delta
+                label = "free where treeprof puts it"
+                cost["picked offset"] = delta
             v = mb_ns([UPROBE_COST, libc, fn, str(delta), str(ret), "--"] +
                       in_root([mb, n, "64", "5"]))
             cost[label] = v - base
@@ -236,7 +237,8 @@ def main():
     print("|---|---|" + "---|" * len(labels))
     for name, b, cost in probes:
         print("| %s | %.1f ns | %s |" % (name, b, " | ".join(
-            "+%.0f ns" % cost[k] if k in cost else "—" for k in labels)))
+            ("+%d" % cost[k] if k == "picked offset" else "+%.0f ns" % cost[k])
+            if k in cost else "—" for k in labels)))
 
     bw, bc = med(base, "wall"), med(base, "cpu")
     print("\n### Allocation tree (alloc_tree.py, trixie python3.13, median of %d interleaved "

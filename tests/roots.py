@@ -99,8 +99,11 @@ def chroot_argv(root, argv, binds=None, env=None, cwd="/"):
     envs.update(env or {})
     inner = " ".join(q(a) for a in argv)
     script.append("cd %s" % q(root))
-    script.append("exec chroot %s /usr/bin/env -i %s sh -c %s" % (
-        q(root), " ".join(q("%s=%s" % kv) for kv in sorted(envs.items())),
+    # The environment is cleared, as a container runtime would, except what a profiler sets
+    # for its preloaded sampler (treeprof record --mem): passed on when present.
+    keep = " ".join('${%s:+"%s=$%s"}' % (v, v, v) for v in ("LD_PRELOAD", "TREEPROF_MEM_SAMPLE"))
+    script.append("exec chroot %s /usr/bin/env -i %s %s sh -c %s" % (
+        q(root), " ".join(q("%s=%s" % kv) for kv in sorted(envs.items())), keep,
         q("cd %s && exec %s" % (q(cwd), inner))))
     # --propagation private: none of these mounts reach the host's namespace.
     return ["unshare", "--mount", "--propagation", "private", "sh", "-c", "\n".join(script)]

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
@@ -31,6 +32,7 @@
 #define MEM_POLL_NS    100000000ULL
 #define MEM_RETRY_NS   2000000ULL
 #define MEM_MAX_LIBCS  16
+#define MEM_PENDING_NS 2000000000ULL /* give up on an image that maps no C library */
 #define MEM_SHIM_NAME  "libtreeprof-mem.so"
 #define MEM_MAX_PROBES 12
 
@@ -66,9 +68,17 @@ struct memtrace {
 	struct libc_ent libcs[MEM_MAX_LIBCS];
 	int nlibcs;
 	struct pidset *pending; /* exec'd images whose C library is not mapped yet */
-	uint64_t next_poll_ns, next_retry_ns;
+	uint64_t next_poll_ns, next_retry_ns, pending_since_ns;
 	uint64_t probes_on_entry, probes_past_null_test, attach_failures, no_sampler;
 };
+
+static uint64_t mem_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
 
 static struct bpf_program *mem_prog(struct treeprof_bpf *skel, const char *fn)
 {
@@ -377,14 +387,84 @@ int memtrace__child_env(const struct memtrace *m)
 	return setenv("LD_PRELOAD", pre, 1);
 }
 
-/* Launch mode: can pid's image load the sampler? Not when its root does not hold the file
- * (a chroot or container): then its C library gets uprobes instead. */
-static bool mem_shim_visible(const struct memtrace *m, pid_t pid)
-{
-	char path[2 * PATH_MAX];
+/* What ld.so has mapped of pid's new image so far. */
+enum mem_image { IMG_NOT_YET, IMG_SAMPLER, IMG_NO_SAMPLER, IMG_GONE };
 
-	snprintf(path, sizeof(path), "/proc/%d/root%s", pid, m->shim_path);
-	return access(path, R_OK) == 0;
+/* Launch mode: did pid's image load the sampler? Preloaded objects are mapped before the
+ * C library, so once the C library is there the answer is final. An image whose root
+ * lacks the file (a chroot, a container), or whose environment was cleared (env -i, sudo),
+ * or a static binary never maps it. */
+static enum mem_image mem_image_state(const struct memtrace *m, pid_t pid)
+{
+	struct procmaps *pm = procmaps__load(pid);
+	const char *shim = strrchr(m->shim_path, '/');
+	bool libc = false, sampler = false;
+
+	if (!pm)
+		return IMG_GONE;
+	shim = shim ? shim + 1 : m->shim_path;
+	for (size_t i = 0; i < pm->n; i++) {
+		const char *path = pm->maps[i].path, *base;
+
+		if (!path || !*path)
+			continue;
+		base = strrchr(path, '/');
+		base = base ? base + 1 : path;
+		sampler |= !strcmp(base, shim);
+		libc |= pm->maps[i].perms[2] == 'x' && is_libc_name(path);
+	}
+	procmaps__free(pm);
+	if (sampler)
+		return IMG_SAMPLER;
+	return libc ? IMG_NO_SAMPLER : IMG_NOT_YET;
+}
+
+static void mem_set_shim_flag(struct memtrace *m, pid_t pid)
+{
+	int fd = bpf_map__fd(m->skel->maps.traced);
+	struct tp_proc val;
+	__u32 key = pid;
+
+	if (!bpf_map_lookup_elem(fd, &key, &val)) {
+		val.flags |= TP_PROC_SHIM;
+		bpf_map_update_elem(fd, &key, &val, BPF_EXIST);
+	}
+}
+
+/* Launch mode, an image whose C library is mapped: the sampler's, or uprobes on its libc. */
+static int mem_settle_image(struct memtrace *m, pid_t pid)
+{
+	switch (mem_image_state(m, pid)) {
+	case IMG_NOT_YET:
+		return -EAGAIN;
+	case IMG_GONE:
+		return 0;
+	case IMG_SAMPLER:
+		mem_set_shim_flag(m, pid); /* its allocator calls are the sampler's to count */
+		return 0;
+	case IMG_NO_SAMPLER:
+		break;
+	}
+	m->no_sampler++;
+	if (m->o.verbose)
+		fprintf(stderr,
+			"treeprof: pid %d did not load the allocation sampler (other root, cleared "
+			"environment, static binary): uprobes on its C library\n",
+			pid);
+	if (!m->sys_enter)
+		m->sys_enter = bpf_program__attach(m->skel->progs.mem_sys_enter);
+	if (!m->sys_exit)
+		m->sys_exit = bpf_program__attach(m->skel->progs.mem_sys_exit);
+	return mem_find_libc(m, pid);
+}
+
+/* A pid to look at again soon; given up on after MEM_PENDING_NS (an image that never maps a
+ * C library). */
+static void mem_pend(struct memtrace *m, pid_t pid)
+{
+	pidset__add(m->pending, pid);
+	if (!m->pending_since_ns)
+		m->pending_since_ns = mem_now_ns();
 }
 
 void memtrace__proc(struct memtrace *m, pid_t pid, bool exec)
@@ -392,21 +472,18 @@ void memtrace__proc(struct memtrace *m, pid_t pid, bool exec)
 	if (!m)
 		return;
 	if (m->use_shim) {
-		if (!exec || mem_shim_visible(m, pid))
-			return;
-		m->no_sampler++;
-		if (m->o.verbose)
-			fprintf(stderr,
-				"treeprof: pid %d cannot load the allocation sampler (other "
-				"root): uprobes on its C library\n",
-				pid);
-		if (!m->sys_enter)
-			m->sys_enter = bpf_program__attach(m->skel->progs.mem_sys_enter);
-		if (!m->sys_exit)
-			m->sys_exit = bpf_program__attach(m->skel->progs.mem_sys_exit);
+		/* Only exec'd images can have it: the launched command before its exec is ours. */
+		if (exec && mem_settle_image(m, pid) == -EAGAIN)
+			mem_pend(m, pid);
+		return;
 	}
 	if (mem_find_libc(m, pid) == -EAGAIN && exec)
-		pidset__add(m->pending, pid);
+		mem_pend(m, pid);
+}
+
+bool memtrace__pending(const struct memtrace *m)
+{
+	return m && pidset__count(m->pending);
 }
 
 void memtrace__exit(struct memtrace *m, pid_t pid)
@@ -438,9 +515,20 @@ void memtrace__poll(struct memtrace *m, const pid_t *live, size_t n, uint64_t no
 		size_t np = pidset__list(m->pending, pids, 64);
 
 		m->next_retry_ns = now_ns + MEM_RETRY_NS;
-		for (size_t i = 0; i < np; i++)
-			if (mem_find_libc(m, pids[i]) != -EAGAIN)
+		for (size_t i = 0; i < np; i++) {
+			int err =
+			    m->use_shim ? mem_settle_image(m, pids[i]) : mem_find_libc(m, pids[i]);
+
+			if (err != -EAGAIN)
 				pidset__del(m->pending, pids[i]);
+		}
+		if (!pidset__count(m->pending))
+			m->pending_since_ns = 0;
+		else if (now_ns - m->pending_since_ns > MEM_PENDING_NS) {
+			for (size_t i = 0; i < np; i++)
+				pidset__del(m->pending, pids[i]);
+			m->pending_since_ns = 0;
+		}
 	}
 	if (now_ns < m->next_poll_ns)
 		return;

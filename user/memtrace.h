@@ -39,6 +39,8 @@ int memtrace__child_env(const struct memtrace *m);
  * it if it is new. Exec'd images are retried from memtrace__poll until it is mapped. */
 void memtrace__proc(struct memtrace *m, pid_t pid, bool exec);
 void memtrace__exit(struct memtrace *m, pid_t pid);
+/* Images are waiting for their C library to be mapped: poll often. */
+bool memtrace__pending(const struct memtrace *m);
 /* Every pass of the poll loop: RSS and exact totals of live processes every 100 ms. */
 void memtrace__poll(struct memtrace *m, const pid_t *live, size_t n, uint64_t now_ns);
 /* Run statistics into the profile (libraries probed, probe placement). */

@@ -629,7 +629,8 @@ int tracer__run(struct tracer *t)
 	int n, status;
 
 	while (!stop_requested) {
-		n = ring_buffer__poll(t->rb, pidset__count(t->py_pending) ? 2 : 100);
+		n = ring_buffer__poll(
+		    t->rb, pidset__count(t->py_pending) || memtrace__pending(t->mem) ? 2 : 100);
 		if (n < 0 && n != -EINTR)
 			return n;
 		/* Samples are submitted without a wake-up: a timeout must read them too. */
