@@ -9,7 +9,8 @@
 2. The reference allocation tree (tests/workloads/alloc_tree.py, the tree memray was
    measured on in ../shared/workloads) on Debian trixie's python3.13 in its root, runs
    interleaved BENCH_RUNS times (default 5): no profiler; treeprof record --mem (default
-   sampling, CPU sampling on as a user would run it); treeprof record --mem --mem-sample 1;
+   sampling, CPU sampling on as a user would run it); the same with --mem-sample 64K and
+   --mem-sample 1;
    memray run --follow-fork (its default mode) from trixie's python3-memray. Reported:
    median wall clock (the tree's TOTAL_ELAPSED) against no profiler, CPU cost (all CPU time
    of the traced run, treeprof and BPF included, over the bare run's), the leak each one
@@ -213,7 +214,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         log("probe costs per C library")
         probes = probe_costs(tmp)
-        base, dflt, every, mray = [], [], [], []
+        base, dflt, fine, every, mray = [], [], [], [], []
         for i in range(RUNS):
             log("alloc tree, run %d/%d" % (i + 1, RUNS))
             argv, _ = tree_argv()
@@ -222,6 +223,7 @@ def main():
                 raise SystemExit("bench-mem: the tree failed\n" + err)
             base.append({"wall": elapsed(out), "cpu": cpu})
             dflt.append(treeprof_run(tmp, None))
+            fine.append(treeprof_run(tmp, 65536))
             every.append(treeprof_run(tmp, 1))
             mray.append(memray_run(tmp))
 
@@ -248,9 +250,10 @@ def main():
     print("|---|---|---|---|---|---|---|")
     print("| no profiler | %.2f s | 1.00x | %.2f s | — | — | — |" % (bw, bc))
     for label, rows in (("treeprof --mem (default: 512 KiB sampling)", dflt),
+                        ("treeprof --mem --mem-sample 64K", fine),
                         ("treeprof --mem --mem-sample 1", every),
                         ("memray run --follow-fork", mray)):
-        print("| %s | %.2f s | %.2fx | %.2f s | +%.0f%% | %s | %s |" % (
+        print("| %s | %.2f s | %.2fx | %.2f s | %+.0f%% | %s | %s |" % (
             label, med(rows, "wall"), med(rows, "wall") / bw, med(rows, "cpu"),
             100 * (med(rows, "cpu") / bc - 1), "{:,}".format(int(med(rows, "leak"))),
             "{:,}".format(int(med(rows, "peak")))))
