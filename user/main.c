@@ -345,12 +345,19 @@ static error_t parse_report_opt(int key, char *arg, struct argp_state *state)
 }
 
 static const char record_doc[] =
-    "Record CPU samples of a whole process tree.\v"
+    "Record CPU samples (and with --mem, allocations) of a whole process tree.\v"
     "Examples:\n"
     "  sudo treeprof record -p 1234            # 1234 and all its descendants, until Ctrl-C\n"
     "  sudo treeprof record -F 999 -d 10 -p 1234\n"
     "  sudo treeprof record -- python3 app.py  # launch and trace from the first instruction\n"
-    "  treeprof report treeprof.data";
+    "  sudo treeprof record --mem -- python3 app.py\n"
+    "  treeprof report treeprof.data --metric live_bytes\n"
+    "\n"
+    "Cost of --mem (measured, make bench): a launched tree gets a preloaded sampler, about "
+    "14 ns per malloc/free plus one probe hit (~1 us and a stack walk) per sampled block; "
+    "an allocation-heavy tree ran 1.15x slower at the default --mem-sample (memray: 1.87x)."
+    " With -p, uprobes on the C allocator cost ~1-1.5 us per call (~9 us on C libraries "
+    "whose malloc or free cannot be probed on an emulated instruction, e.g. glibc 2.42).";
 static const char live_doc[] = "Print each sample of a whole process tree as it arrives.\v"
 			       "Examples:\n"
 			       "  sudo treeprof live -p 1234\n"
