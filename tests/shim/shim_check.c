@@ -21,9 +21,9 @@
 #include "treeprof.h"
 #include "unit.h"
 
-#define MIB		(1024 * 1024)
-#define SHIM_CHECK_SKIP 77
-#define DEFAULT_RATE	524288
+#define MIB		      (1024 * 1024)
+#define SHIM_CHECK_NOT_LOADED 77
+#define DEFAULT_RATE	      524288
 
 /* Through volatiles, so that the compiler neither warns about nor reasons on the calls that
  * must fail. */
@@ -589,7 +589,7 @@ int main(void)
 			"treeprof_mem_counters): run it as "
 			"LD_PRELOAD=$PWD/libtreeprof-mem.so %s\n",
 			"shim_check");
-		return SHIM_CHECK_SKIP;
+		return SHIM_CHECK_NOT_LOADED;
 	}
 	rate = env && *env ? strtoull(env, NULL, 10) : DEFAULT_RATE;
 	page = (size_t)sysconf(_SC_PAGESIZE);
