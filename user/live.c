@@ -15,8 +15,10 @@
 #include <unistd.h>
 
 #include "live.h"
+#include "proctree.h"
 #include "profile.h"
 #include "report.h"
+#include "report_mem.h"
 #include "tracer.h"
 #include "treeprof.h"
 
@@ -473,40 +475,6 @@ static void mem_track(struct mem_view *m, pid_t pid, uint64_t addr, double bytes
 	}
 }
 
-static const char *human(double v, char *buf, size_t len)
-{
-	static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-	int u = 0;
-
-	while (v >= 1024 && u < 4) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", v, units[u]);
-	return buf;
-}
-
-static uint64_t read_rss(pid_t pid)
-{
-	char path[64], buf[128];
-	unsigned long long size, rss;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/statm", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	if (sscanf(buf, "%llu %llu", &size, &rss) != 2)
-		return 0;
-	return rss * (uint64_t)sysconf(_SC_PAGESIZE);
-}
-
 /* ------------------------------------------------------------------ the sink */
 
 struct live {
@@ -801,7 +769,7 @@ static void mem_lines(struct live *l, uint64_t now)
 		if (dt <= 0)
 			continue; /* the first reading is the baseline */
 		heap = mc->in_use ? (double)mc->in_use : mp->heap_est;
-		rss = read_rss(proc->pid);
+		rss = proc_read_rss(proc->pid);
 		l->line.len = 0;
 		if (l->o.json) {
 			sb_printf(&l->line, "{\"type\":\"mem\",\"t\":%.6f,\"pid\":%d,\"comm\":",
@@ -821,9 +789,10 @@ static void mem_lines(struct live *l, uint64_t now)
 			    &l->line,
 			    "%9.3f %7d         -- mem %-15.15s alloc %s/s (%.0f/s)  heap %s%s  "
 			    "rss %s\n",
-			    rel_s(l, now), proc->pid, name, human(rate, a, sizeof(a)), count_rate,
-			    mc->in_use ? "" : "~", human(heap, b, sizeof(b)),
-			    human((double)rss, c, sizeof(c)));
+			    rel_s(l, now), proc->pid, name, report__human_size(a, sizeof(a), rate),
+			    count_rate, mc->in_use ? "" : "~",
+			    report__human_size(b, sizeof(b), heap),
+			    report__human_size(c, sizeof(c), (double)rss));
 		}
 		if (emit(l, EVENT_KEEP) == -ENOSPC) {
 			l->fold_events++;

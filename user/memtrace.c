@@ -53,7 +53,6 @@ static const struct mem_fn mem_fns[] = {
 struct libc_ent {
 	dev_t dev;
 	ino_t ino;
-	char path[PATH_MAX];
 	struct bpf_link *links[2 * MEM_MAX_PROBES];
 	int nlinks;
 };
@@ -188,7 +187,6 @@ static int mem_attach_libc(struct memtrace *m, const char *path, const struct st
 	memset(l, 0, sizeof(*l));
 	l->dev = st->st_dev;
 	l->ino = st->st_ino;
-	snprintf(l->path, sizeof(l->path), "%s", path); /* for messages only */
 	for (size_t i = 0; i < sizeof(mem_fns) / sizeof(mem_fns[0]); i++) {
 		const struct mem_fn *fn = &mem_fns[i];
 		LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = fn->name);
@@ -492,20 +490,10 @@ void memtrace__exit(struct memtrace *m, pid_t pid)
 		pidset__del(m->pending, pid);
 }
 
-static uint64_t mem_read_rss(pid_t pid)
+void memtrace__poll(struct memtrace *m, const struct pidset *tree, uint64_t now_ns)
 {
-	char path[64], buf[128];
-	unsigned long long size, rss;
-
-	snprintf(path, sizeof(path), "/proc/%d/statm", pid);
-	if (file__read_small(path, buf, sizeof(buf)) <= 0 ||
-	    sscanf(buf, "%llu %llu", &size, &rss) != 2)
-		return 0;
-	return rss * (uint64_t)sysconf(_SC_PAGESIZE);
-}
-
-void memtrace__poll(struct memtrace *m, const pid_t *live, size_t n, uint64_t now_ns)
-{
+	pid_t live[1024];
+	size_t n;
 	int fd;
 
 	if (!m)
@@ -533,11 +521,12 @@ void memtrace__poll(struct memtrace *m, const pid_t *live, size_t n, uint64_t no
 	if (now_ns < m->next_poll_ns)
 		return;
 	m->next_poll_ns = now_ns + MEM_POLL_NS;
+	n = pidset__list(tree, live, sizeof(live) / sizeof(live[0]));
 	fd = bpf_map__fd(m->skel->maps.mem_counts);
 	for (size_t i = 0; i < n; i++) {
 		struct tp_memcounters c;
 		__u32 key = live[i];
-		uint64_t rss = mem_read_rss(live[i]), addr;
+		uint64_t rss = proc_read_rss(live[i]), addr;
 
 		if (rss)
 			profile__mem_rss(m->prof, now_ns, live[i], rss);

@@ -12,6 +12,7 @@
 struct treeprof_bpf;
 struct profile;
 struct memtrace;
+struct pidset;
 
 enum mem_probe_mode {
 	MEM_PROBE_AUTO = 0, /* launch: preloaded sampler; -p: uprobes */
@@ -42,7 +43,7 @@ void memtrace__exit(struct memtrace *m, pid_t pid);
 /* Images are waiting for their C library to be mapped: poll often. */
 bool memtrace__pending(const struct memtrace *m);
 /* Every pass of the poll loop: RSS and exact totals of live processes every 100 ms. */
-void memtrace__poll(struct memtrace *m, const pid_t *live, size_t n, uint64_t now_ns);
+void memtrace__poll(struct memtrace *m, const struct pidset *tree, uint64_t now_ns);
 /* Run statistics into the profile (libraries probed, probe placement). */
 void memtrace__store_stats(struct memtrace *m, struct profile *prof);
 

@@ -141,6 +141,18 @@ void proc_read_comm(pid_t pid, char *buf, size_t len)
 		buf[n - 1] = 0;
 }
 
+uint64_t proc_read_rss(pid_t pid)
+{
+	char path[64], buf[128];
+	unsigned long long size, rss;
+
+	snprintf(path, sizeof(path), "/proc/%d/statm", pid);
+	if (file__read_small(path, buf, sizeof(buf)) <= 0 ||
+	    sscanf(buf, "%llu %llu", &size, &rss) != 2)
+		return 0;
+	return rss * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
 bool proc_is_dead(pid_t pid)
 {
 	char path[64], buf[512], *p;

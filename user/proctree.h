@@ -34,6 +34,8 @@ char *proc_read_cmdline(pid_t pid);
 char *proc_read_exe(pid_t pid);
 /* comm into buf, "?" if unknown. */
 void proc_read_comm(pid_t pid, char *buf, size_t len);
+/* Resident bytes of pid (/proc/PID/statm), or 0 when it cannot be read. */
+uint64_t proc_read_rss(pid_t pid);
 /* True when pid is gone or a zombie: it has exited, whether or not anyone saw it. */
 bool proc_is_dead(pid_t pid);
 /* 0 if pid exists and is a user process; -ESRCH if no such process; -EINVAL if it is a

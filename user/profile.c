@@ -867,7 +867,7 @@ static int counts_add(uint32_t proc, uint32_t stack, uint64_t weight, void *ctx)
 	return 0;
 }
 
-static int counts_cmp(const void *a, const void *b)
+int profile__stack_count_order(const void *a, const void *b)
 {
 	const struct tp_stack_count *x = a, *y = b;
 
@@ -889,7 +889,7 @@ int profile__stack_counts(const struct profile *p, bool (*keep)(uint32_t proc, v
 		return err;
 	}
 	if (c.n) /* qsort of a NULL array is undefined, even when empty */
-		qsort(c.v, c.n, sizeof(*c.v), counts_cmp);
+		qsort(c.v, c.n, sizeof(*c.v), profile__stack_count_order);
 	*out = c.v;
 	*n = c.n;
 	return 0;

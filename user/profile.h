@@ -117,6 +117,8 @@ struct tp_stack_count {
 	uint32_t proc, stack;
 	uint64_t weight;
 };
+/* The order profile__stack_counts sorts in (a qsort comparator of struct tp_stack_count). */
+int profile__stack_count_order(const void *a, const void *b);
 int profile__stack_counts(const struct profile *p, bool (*keep)(uint32_t proc, void *ctx),
 			  void *ctx, struct tp_stack_count **out, size_t *n);
 

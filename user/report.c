@@ -65,17 +65,6 @@ double report__site_weight(const struct mem_site *s, int metric)
 	return 0;
 }
 
-static int by_proc_weight(const void *a, const void *b)
-{
-	const struct tp_stack_count *x = a, *y = b;
-
-	if (x->proc != y->proc)
-		return x->proc < y->proc ? -1 : 1;
-	if (x->weight != y->weight)
-		return x->weight > y->weight ? -1 : 1;
-	return x->stack < y->stack ? -1 : x->stack > y->stack;
-}
-
 static int site_weights(const struct memprof *m, int metric, bool (*keep)(uint32_t proc, void *ctx),
 			void *ctx, struct tp_stack_count **out, size_t *n)
 {
@@ -92,7 +81,7 @@ static int site_weights(const struct memprof *m, int metric, bool (*keep)(uint32
 			v[k++] = (struct tp_stack_count){s->proc, s->stack, w};
 	}
 	if (k)
-		qsort(v, k, sizeof(*v), by_proc_weight);
+		qsort(v, k, sizeof(*v), profile__stack_count_order);
 	if (!k) {
 		free(v);
 		v = NULL;

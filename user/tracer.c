@@ -638,12 +638,7 @@ int tracer__run(struct tracer *t)
 		tracer__reap(t);
 		now = now_ns();
 		tracer__retry_python(t, now);
-		if (t->mem) {
-			pid_t pids[1024];
-			size_t np = pidset__list(t->live, pids, 1024);
-
-			memtrace__poll(t->mem, pids, np, now);
-		}
+		memtrace__poll(t->mem, t->live, now);
 		if (now - t->last_tick_ns >= 1000000000ULL) {
 			t->last_tick_ns = now;
 			tracer__sweep(t, now);
