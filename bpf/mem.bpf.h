@@ -611,7 +611,8 @@ int BPF_KPROBE(mem_shim_hook, __u64 kind, __u64 addr, __u64 size, __u64 counters
 	c = mem_counters(tgid);
 	if (c && bpf_probe_read_user(c, sizeof(*c), (void *)counters))
 		c->rate = 0;
-	bpf_map_update_elem(&mem_shim_addr, &tgid, &counters, BPF_ANY);
+	if (!bpf_map_lookup_elem(&mem_shim_addr, &tgid)) /* once per image (a fork inherits it) */
+		bpf_map_update_elem(&mem_shim_addr, &tgid, &counters, BPF_ANY);
 	if (kind == TP_MEM_FREE || kind == TP_MEM_MUNMAP) {
 		mem_send_free(tgid, tid, addr, kind);
 		return 0;
@@ -623,16 +624,17 @@ int BPF_KPROBE(mem_shim_hook, __u64 kind, __u64 addr, __u64 size, __u64 counters
 /* The final totals of a process that ends (exit) or replaces its image (exec). */
 static __always_inline void mem_final(__u32 tgid, __u32 tid, bool read_shim)
 {
-	struct tp_memcounters *c = bpf_map_lookup_elem(&mem_counts, &tgid);
+	struct tp_memcounters *c = bpf_map_lookup_elem(&mem_counts, &tgid), local = {};
 	__u64 *shim = bpf_map_lookup_elem(&mem_shim_addr, &tgid);
 	struct tp_memstat *ev;
 
+	/* At exit the sampler's last word, if its memory is still mapped, even when the image
+	 * never called the hook (a fork that inherited the sampler's address); at exec the new
+	 * image is already in place: the copy from the last hook call stands. */
+	if (shim && read_shim && bpf_probe_read_user(&local, sizeof(local), (void *)*shim) == 0)
+		c = &local;
 	if (!c)
-		return;
-	/* At exit the sampler's last word, if its memory is still mapped (at exec the new
-	 * image is already in place: the copy from the last hook call stands). */
-	if (shim && read_shim)
-		bpf_probe_read_user(c, sizeof(*c), (void *)*shim);
+		goto out;
 	ev = bpf_ringbuf_reserve(&proc_events, sizeof(*ev), 0);
 	if (ev) {
 		fill_hdr(&ev->hdr, TP_REC_MEMSTAT, sizeof(*ev), tgid, tid);
@@ -641,6 +643,8 @@ static __always_inline void mem_final(__u32 tgid, __u32 tid, bool read_shim)
 	} else {
 		stat_inc(TP_STAT_RB_DROPS);
 	}
+out:
+	/* Both go whatever happened: a stale sampler address must not outlive its image. */
 	bpf_map_delete_elem(&mem_counts, &tgid);
 	bpf_map_delete_elem(&mem_shim_addr, &tgid);
 }
