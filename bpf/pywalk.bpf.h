@@ -75,7 +75,10 @@ static long py_thread_step(__u32 i, void *unused)
 
 	if (!w)
 		return 1;
-	while (!w->tstate) { /* this interpreter has no (more) threads: next interpreter */
+	/* This interpreter has no (more) threads: on to the next one. An if, not a loop: a
+	 * next interpreter without threads takes a step of its own (older verifiers cannot
+	 * bound a loop whose counter lives in the map value). */
+	if (!w->tstate) {
 		if (!w->interp || w->interps >= PY_MAX_INTERPS ||
 		    read_ptr(w->interp + w->cfg.interp_next, &w->interp))
 			return 1;
