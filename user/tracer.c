@@ -25,6 +25,7 @@
 
 #include "treeprof.h"
 #include "treeprof.skel.h"
+#include "kfeature.h"
 #include "tracer.h"
 #include "proctree.h"
 #include "profile.h"
@@ -498,10 +499,15 @@ struct tracer *tracer__start(const struct tracer_opts *o, struct profile *prof,
 	memtrace__configure(t->skel, &mo, o->mem);
 	err = treeprof_bpf__load(t->skel);
 	if (err) {
-		fprintf(stderr,
-			"treeprof: loading the BPF programs: %s (run with -v for the "
-			"verifier log)\n",
-			strerror(-err));
+		char why[256];
+
+		if (kfeature__missing(why, sizeof(why)))
+			fprintf(stderr, "treeprof: %s\n", why);
+		else
+			fprintf(stderr,
+				"treeprof: loading the BPF programs: %s (run with -v for the "
+				"verifier log)\n",
+				strerror(-err));
 		goto fail;
 	}
 	/* Tracepoints first, so no fork between the seeding scan and now is missed. */
