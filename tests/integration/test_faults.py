@@ -16,7 +16,8 @@ import zlib
 
 import pytest
 
-from conftest import TREEPROF, WORKLOADS, host_python, read_manifest, report_json, run, wait_for
+from conftest import (TREEPROF, WORKLOADS, Recorder, host_python, read_manifest, report_json, run,
+                      wait_for)
 
 CHURN = os.path.join(WORKLOADS, "churn.py")
 PROG_NAMES = ("on_sample", "on_fork", "on_exec", "on_exit")
@@ -67,42 +68,6 @@ def manifest_rows(path, role=None):
         return []
     rows = [r for r in read_manifest(path) if role is None or r[0] == role]
     return rows
-
-
-class Recorder:
-    """treeprof record (or live) in the background, stdout and stderr to files."""
-
-    def __init__(self, tmp, args, name="rec"):
-        self.out_path = os.path.join(tmp, name + ".stdout")
-        self.err_path = os.path.join(tmp, name + ".stderr")
-        with open(self.out_path, "w") as o, open(self.err_path, "w") as e:
-            self.proc = subprocess.Popen([TREEPROF] + args, stdout=o, stderr=e)
-
-    def stderr(self):
-        return open(self.err_path).read()
-
-    def stdout(self):
-        return open(self.out_path).read()
-
-    def wait_attached(self, timeout=15):
-        """`record` says "recording at" once every probe is attached."""
-        wait_for(lambda: "recording at" in self.stderr() or self.proc.poll() is not None,
-                 timeout, "treeprof to attach")
-        assert self.proc.poll() is None, "treeprof ended early: " + self.stderr()
-
-    def wait(self, timeout):
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError("treeprof did not end within %.1f s; stderr:\n%s" % (
-                timeout, self.stderr()[-2000:]))
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
 
 
 def spawn_tree(argv):

@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from conftest import TREEPROF, WORKLOADS, interpreter, report_json, run
+from conftest import TREEPROF, WORKLOADS, Recorder, interpreter, report_json, run
 
 TOL = 0.05
 MIB = 1 << 20
@@ -213,10 +213,9 @@ def test_memops_attached_with_p(memops):
     try:
         line = target.stdout.readline()
         assert line.startswith("READY"), line
-        tp = subprocess.Popen([TREEPROF, "record", "-q", "--mem", "--mem-sample", "1", "-o",
-                               data, "-p", str(target.pid)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(1.5)  # attached (the probes are in place once record is polling)
+        tp = Recorder(d, ["record", "--mem", "--mem-sample", "1", "-o", data,
+                          "-p", str(target.pid)])
+        tp.wait_attached()  # the allocator probes are in place once it says "recording"
         target.stdin.write("\n")
         target.stdin.flush()
         out = []
@@ -227,8 +226,8 @@ def test_memops_attached_with_p(memops):
         target.stdin.write("\n")
         target.stdin.close()
         target.wait(timeout=30)
-        _, err = tp.communicate(timeout=60)
-        assert tp.returncode == 0, err
+        rc = tp.wait(60)
+        assert rc == 0, tp.stderr()
     finally:
         if target.poll() is None:
             target.kill()

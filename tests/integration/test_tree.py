@@ -6,8 +6,8 @@ import signal
 import subprocess
 import time
 
-from conftest import (TREEPROF, WORKLOADS, host_python, read_manifest, report_folded,
-                      report_json, run, wait_for)
+from conftest import (TREEPROF, WORKLOADS, Recorder, host_python, read_manifest,
+                      report_folded, report_json, run, wait_for)
 
 TREE = os.path.join(WORKLOADS, "tree.py")
 ROLES = ["parent", "fork", "grandchild", "spawn", "forkserver", "exec", "late", "short"]
@@ -59,15 +59,14 @@ def test_attach_running_tree_sees_existing_and_later_children(tmp):
             roles = [r for r, _, _ in read_manifest(manifest)]
             return all(x in roles for x in ("fork", "grandchild", "spawn", "forkserver", "exec"))
         wait_for(early_ready, 20, "the early workers to start")
-        rec = subprocess.Popen([TREEPROF, "record", "-q", "-F", "999", "-o", data,
-                                "-p", str(tree.pid)], stderr=subprocess.PIPE, text=True)
-        # Attached once the first samples can flow: give it a moment, then go on.
-        time.sleep(1.0)
-        assert rec.poll() is None, rec.stderr.read()
+        # The early workers spin until the go file exists: they are all running when
+        # treeprof attaches, however slow the machine.
+        rec = Recorder(tmp, ["record", "-F", "999", "-o", data, "-p", str(tree.pid)])
+        rec.wait_attached()
         open(go, "w").close()
         tree.wait(60)
-        _, err = rec.communicate(timeout=30)
-        assert rec.returncode == 0, err
+        rc = rec.wait(30)
+        assert rc == 0, rec.stderr()
     finally:
         if tree.poll() is None:
             tree.kill()

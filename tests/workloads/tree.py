@@ -14,8 +14,10 @@ the recording with:
     late            forked after --late-after s     late_child_hot
     short           twenty 20 ms os.fork() children short_child_hot
 
-With --go-file FILE the parent starts the late and short children only once FILE exists
-(so a test attaching with -p can create it after attaching), and then --late-after.
+With --go-file FILE the early workers (fork, grandchild, spawn, forkserver, exec) wait
+for FILE to exist before they spin for --seconds, and the parent starts the late and short
+children only once FILE exists, and then --late-after: a test attaching with -p creates it
+once attached, and finds every early worker still running however slow the machine.
 Works on Python 3.8 and later.
 """
 import argparse
@@ -26,44 +28,47 @@ import sys
 import time
 
 
-def spin_until(deadline):
-    x = 0
+def spin_until(seconds, go=None):
+    """Burn CPU for `seconds`; with go, idle until the file go exists first."""
+    while go and not os.path.exists(go):
+        time.sleep(0.01)
+    x, deadline = 0, time.monotonic() + seconds
     while time.monotonic() < deadline:
         for i in range(2000):
             x += i * i
     return x
 
 
-def parent_hot(seconds):
-    return spin_until(time.monotonic() + seconds)
+def parent_hot(seconds, go=None):
+    return spin_until(seconds, go)
 
 
-def fork_worker_hot(seconds):
-    return spin_until(time.monotonic() + seconds)
+def fork_worker_hot(seconds, go=None):
+    return spin_until(seconds, go)
 
 
-def grandchild_hot(seconds):
-    return spin_until(time.monotonic() + seconds)
+def grandchild_hot(seconds, go=None):
+    return spin_until(seconds, go)
 
 
-def spawn_worker_hot(seconds):
-    return spin_until(time.monotonic() + seconds)
+def spawn_worker_hot(seconds, go=None):
+    return spin_until(seconds, go)
 
 
-def forkserver_worker_hot(seconds):
-    return spin_until(time.monotonic() + seconds)
+def forkserver_worker_hot(seconds, go=None):
+    return spin_until(seconds, go)
 
 
-def exec_helper_hot(seconds):
-    return spin_until(time.monotonic() + seconds)
+def exec_helper_hot(seconds, go=None):
+    return spin_until(seconds, go)
 
 
-def late_child_hot(seconds):
-    return spin_until(time.monotonic() + seconds)
+def late_child_hot(seconds, go=None):
+    return spin_until(seconds, go)
 
 
-def short_child_hot(seconds):
-    return spin_until(time.monotonic() + seconds)
+def short_child_hot(seconds, go=None):
+    return spin_until(seconds, go)
 
 
 def note(manifest, role):
@@ -71,25 +76,25 @@ def note(manifest, role):
         f.write("%s %d %d\n" % (role, os.getpid(), os.getppid()))
 
 
-def fork_worker(manifest, seconds):
+def fork_worker(manifest, seconds, go):
     note(manifest, "fork")
     pid = os.fork()
     if pid == 0:
         note(manifest, "grandchild")
-        grandchild_hot(seconds)
+        grandchild_hot(seconds, go)
         os._exit(0)
-    fork_worker_hot(seconds)
+    fork_worker_hot(seconds, go)
     os.waitpid(pid, 0)
 
 
-def spawn_worker(manifest, seconds):
+def spawn_worker(manifest, seconds, go):
     note(manifest, "spawn")
-    spawn_worker_hot(seconds)
+    spawn_worker_hot(seconds, go)
 
 
-def forkserver_worker(manifest, seconds):
+def forkserver_worker(manifest, seconds, go):
     note(manifest, "forkserver")
-    forkserver_worker_hot(seconds)
+    forkserver_worker_hot(seconds, go)
 
 
 def fork_child(manifest, role, fn, seconds):
@@ -107,27 +112,31 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--manifest", required=True)
     ap.add_argument("--seconds", type=float, default=1.5, help="CPU time per worker")
-    ap.add_argument("--go-file", help="wait for this file before the late children")
+    ap.add_argument("--go-file", help="start the late children, and the early workers' "
+                    "--seconds, once this file exists")
     ap.add_argument("--late-after", type=float, default=0.3)
     ap.add_argument("--role", default="parent")
     a = ap.parse_args()
 
     if a.role == "exec":
         note(a.manifest, "exec")
-        exec_helper_hot(a.seconds)
+        exec_helper_hot(a.seconds, a.go_file)
         return
 
     note(a.manifest, "parent")
     procs = [
-        mp.get_context("fork").Process(target=fork_worker, args=(a.manifest, a.seconds)),
-        mp.get_context("spawn").Process(target=spawn_worker, args=(a.manifest, a.seconds)),
+        mp.get_context("fork").Process(target=fork_worker,
+                                       args=(a.manifest, a.seconds, a.go_file)),
+        mp.get_context("spawn").Process(target=spawn_worker,
+                                        args=(a.manifest, a.seconds, a.go_file)),
         mp.get_context("forkserver").Process(
-            target=forkserver_worker, args=(a.manifest, a.seconds)),
+            target=forkserver_worker, args=(a.manifest, a.seconds, a.go_file)),
     ]
     for p in procs:
         p.start()
     helper = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--role", "exec",
-                               "--manifest", a.manifest, "--seconds", str(a.seconds)])
+                               "--manifest", a.manifest, "--seconds", str(a.seconds)]
+                              + (["--go-file", a.go_file] if a.go_file else []))
     if a.go_file:
         while not os.path.exists(a.go_file):
             time.sleep(0.01)
