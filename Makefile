@@ -28,7 +28,8 @@ UNIT_OBJS  := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%.o,$(UNIT_SRCS)) $(OUTP
 PYTEST     := /usr/bin/python3 -m pytest
 
 .DELETE_ON_ERROR:
-.PHONY: all deps demo test unit unit-san integration-san fuzz fuzz-corpus integration bench format format-check clean
+.PHONY: all deps demo test test-kernels unit unit-san integration-san fuzz fuzz-corpus integration \
+	bench format format-check clean
 
 all: treeprof libtreeprof-mem.so
 
@@ -98,7 +99,8 @@ $(UPROBE_COST): tests/tools/uprobe_cost.c $(OUTPUT)/probecost.skel.h | $(OUTPUT)
 
 # Debian packages the build and the tests need; installs only what is missing.
 DEPS := clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc \
-	python3 python3-pytest debootstrap tmux clang-format golang-go chromium
+	python3 python3-pytest debootstrap tmux clang-format golang-go chromium \
+	qemu-system-x86 busybox-static
 deps:
 	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 		grep -q 'install ok installed' || echo $$p; done); \
@@ -122,6 +124,14 @@ test: deps
 	$(MAKE) fuzz-corpus
 	$(MAKE) integration-san
 	$(MAKE) integration
+
+# The kernel matrix: Debian's own kernels booted under qemu, the smoke subset of the
+# integration tests run inside each (tests/kernels.py, tests/integration/test_kernels.py).
+# make test boots 6.1 and 6.12 as part of integration; this adds bullseye's 5.10.
+TEST_KERNELS ?= 5.10 6.1 6.12
+test-kernels: deps
+	$(MAKE) treeprof libtreeprof-mem.so
+	TREEPROF_TEST_KERNELS="$(TEST_KERNELS)" $(PYTEST) -v tests/integration/test_kernels.py
 
 demo: deps
 	$(MAKE) treeprof libtreeprof-mem.so

@@ -1,0 +1,91 @@
+"""treeprof on the kernels users have: Debian's own kernel packages booted under qemu
+(tests/kernels.py), with this build and the host's Debian files shared into the guest,
+running a smoke subset of the integration tests inside.
+
+`make test` boots bookworm's 6.1 and trixie's 6.12 (TREEPROF_TEST_KERNELS overrides the
+list); `make test-kernels` adds the oldest kernel the mirror offers, bullseye's 5.10, on
+which treeprof must either pass the same subset or refuse with one line naming what the
+kernel lacks.
+
+The subset: a launched and an attached tree with Python frames (Debian's python3.11 and
+trixie's python3.13 in its root), --mem with the preloaded sampler and with uprobes,
+launched and attached, live --json, and a SIGKILL of treeprof leaving nothing attached."""
+import os
+import re
+import sys
+
+import pytest
+
+from conftest import IN_CI, ROOT
+
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+_dont_write, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+import kernels  # noqa: E402  (tests/kernels.py)
+import roots  # noqa: E402
+sys.dont_write_bytecode = _dont_write
+
+SMOKE = [
+    "test_tree.py::test_record_launch_traces_every_shape",
+    "test_tree.py::test_attach_running_tree_sees_existing_and_later_children",
+    "test_tree.py::test_nothing_left_attached_after_sigkill",
+    "test_python_versions.py::test_nested_method_qualname_and_hot_line[debian-3.11]",
+    "test_python_versions.py::test_nested_method_qualname_and_hot_line[trixie-3.13]",
+    "test_python_versions.py::test_deep_recursion_complete_in_one_stack[debian-3.11]",
+    "test_python_versions.py::test_deep_recursion_complete_in_one_stack[trixie-3.13]",
+    "test_memory.py::test_bytes_allocated_per_function[debian-3.11-auto]",
+    "test_memory.py::test_bytes_allocated_per_function[debian-3.11-uprobes]",
+    "test_memory.py::test_memops_launched[auto]",
+    "test_memory.py::test_memops_launched[uprobes]",
+    "test_memory.py::test_memops_attached_with_p",
+    "test_live_top.py::test_live_json_lines_hold_every_process_and_event",
+]
+KERNELS = os.environ.get("TREEPROF_TEST_KERNELS", "6.1 6.12").split()
+# Kernels that may refuse to run, with one line; the others must pass.
+MAY_REFUSE = {"5.10"}
+
+GUEST = """
+./treeprof record -q -o /tmp/first.data -- /bin/true 2>/out/first.err
+echo $? >/out/first.rc
+[ "$(cat /out/first.rc)" = 0 ] || exit 0
+cd tests/integration
+python3 -m pytest -v -p no:cacheprovider --color=no --durations=0 {tests}
+"""
+
+
+def guest_needs():
+    """What the guest must find on the host's shares: the trixie root, built here."""
+    path = roots.ensure("trixie")
+    for d in ("treeprof/workloads", "treeprof/out", "proc", "dev", "tmp"):
+        os.makedirs(os.path.join(path, d), exist_ok=True)
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_smoke_subset_in_a_guest_kernel(kernel, tmp):
+    if not os.path.exists("/usr/bin/qemu-system-x86_64"):
+        pytest.fail("qemu-system-x86 is required (make deps installs it)") if IN_CI else \
+            pytest.skip("qemu-system-x86 not installed")
+    guest_needs()
+    log = os.path.join(tmp, "console-%s.log" % kernel)
+    with open(log, "w") as f:
+        def progress(line):
+            f.write(line + "\n")
+            f.flush()
+        rc, console, files = kernels.boot(
+            kernel, GUEST.format(tests=" ".join(SMOKE)), timeout=1200,
+            env={"CI": "true"}, progress=progress)
+    tail = "\n".join(console.splitlines()[-80:]) + "\n(the whole console: %s)" % log
+    assert rc is not None, "the %s guest never finished:\n%s" % (kernel, tail)
+    first_rc = int(files.get("first.rc", "-1").strip() or -1)
+    first_err = files.get("first.err", "")
+    if first_rc != 0:
+        lines = first_err.strip().splitlines()
+        assert kernel in MAY_REFUSE, "treeprof failed on %s:\n%s" % (kernel, first_err)
+        assert len(lines) == 1 and re.search(r"needs Linux \d+\.\d+", lines[0]), (
+            "on %s treeprof must refuse with one line naming what the kernel lacks, "
+            "said:\n%s" % (kernel, first_err))
+        return
+    assert first_err == "", "treeprof said on %s:\n%s" % (kernel, first_err)
+    m = re.search(r"=+ (\d+) passed", console)
+    assert rc == 0 and m and int(m.group(1)) == len(SMOKE), (
+        "smoke subset on %s: exit %s, expected %d passed:\n%s"
+        % (kernel, rc, len(SMOKE), tail))
