@@ -70,8 +70,8 @@ $(LINETABLE_CHECK): tests/tools/linetable_check.c user/linetable.c user/linetabl
 # --- report benchmark: a synthetic 1 M-sample recording written by the real profile and
 # datafile code (tests/bench_report.py builds and runs it).
 GEN_RECORDING := $(OUTPUT)/tests/gen_recording
-$(GEN_RECORDING): tests/tools/gen_recording.c user/profile.c user/datafile.c user/profile.h \
-		  user/datafile.h | $(OUTPUT)/tests
+$(GEN_RECORDING): tests/tools/gen_recording.c user/profile.c user/datafile.c user/fileio.c \
+		  user/profile.h user/datafile.h user/fileio.h | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(filter-out -MMD -MP,$(CFLAGS)) $(filter %.c,$^) -lz -o $@
 # --- end report benchmark

@@ -52,6 +52,7 @@
 #include <zlib.h>
 
 #include "datafile.h"
+#include "fileio.h"
 #include "profile.h"
 #include "treeprof.h"
 
@@ -63,6 +64,7 @@
 #define DF_STACK_MAX   4096
 #define DF_PAYLOAD_MAX (1u << 20)
 #define DF_BUF_LEN     (256u << 10)
+#define DF_STREAM_MAX  ((size_t)1 << 40) /* a recording read from a pipe, in memory */
 
 enum df_type {
 	DF_META = 1,
@@ -709,10 +711,38 @@ out:
 	return ret;
 }
 
+/* The whole recording at fd (fstat'ed as *st): mapped when it is a regular file, read into
+ * memory when it is a stream (a pipe, /dev/stdin, a FIFO). 0 or negative errno. */
+static int load(int fd, const struct stat *st, const unsigned char **data, size_t *size,
+		bool *mapped)
+{
+	char *buf;
+	void *m;
+	int err;
+
+	*mapped = S_ISREG(st->st_mode);
+	if (*mapped) {
+		*size = st->st_size;
+		if (!*size)
+			return 0;
+		m = mmap(NULL, *size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (m == MAP_FAILED)
+			return -errno;
+		*data = m;
+		return 0;
+	}
+	err = file__read_fd(fd, DF_STREAM_MAX, &buf, size);
+	if (err)
+		return err;
+	*data = (const unsigned char *)buf;
+	return 0;
+}
+
 struct profile *datafile__read(const char *path, char *err, size_t errlen, int *truncated)
 {
-	const unsigned char *data = MAP_FAILED;
+	const unsigned char *data = NULL;
 	struct profile *p = NULL;
+	bool mapped = false;
 	struct stat st;
 	size_t size = 0;
 	int fd, e = 0;
@@ -730,21 +760,19 @@ struct profile *datafile__read(const char *path, char *err, size_t errlen, int *
 		snprintf(err, errlen, "cannot stat %s: %s", path, strerror(e));
 		goto out;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		e = EINVAL;
-		snprintf(err, errlen, "%s is not a regular file", path);
+	if (S_ISDIR(st.st_mode)) {
+		e = EISDIR;
+		snprintf(err, errlen, "%s is a directory", path);
 		goto out;
 	}
-	size = st.st_size;
+	e = -load(fd, &st, &data, &size, &mapped);
+	if (e) {
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror(e));
+		goto out;
+	}
 	if (size == 0) {
 		e = ENODATA;
 		snprintf(err, errlen, "empty file");
-		goto out;
-	}
-	data = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (data == MAP_FAILED) {
-		e = errno;
-		snprintf(err, errlen, "cannot map %s: %s", path, strerror(e));
 		goto out;
 	}
 	if (memcmp(data, DF_MAGIC, size < 8 ? size : 8) != 0) {
@@ -774,8 +802,10 @@ struct profile *datafile__read(const char *path, char *err, size_t errlen, int *
 		e = EINVAL;
 	}
 out:
-	if (data != MAP_FAILED)
+	if (data && mapped)
 		munmap((void *)data, size);
+	else if (data)
+		free((void *)data);
 	if (fd >= 0)
 		close(fd);
 	if (!p)

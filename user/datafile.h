@@ -53,7 +53,8 @@ int datafile__close(struct datafile_writer *w);
 /* Read a recording into a new profile. NULL on failure with a one-line reason in err
  * ("not a treeprof recording", "unsupported version 7", "corrupt record at offset N"...).
  * A file cut short is read up to its last complete record; *truncated is set to 1 then
- * (truncated may be NULL). */
+ * (truncated may be NULL). path may name a stream (a FIFO, /dev/stdin on a pipe): it is read
+ * to its end into memory. */
 struct profile *datafile__read(const char *path, char *err, size_t errlen, int *truncated);
 
 #endif

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -506,6 +507,47 @@ static void writer_refuses_symlink_and_reports_full_disk(void)
 	}
 }
 
+/* A recording that came through a pipe (record -o - | report /dev/stdin) reads in full,
+ * cut short or not. */
+static void recording_read_from_a_pipe(void)
+{
+	size_t len;
+	unsigned char *d = get_file(write_sample("pipe.data", NULL), &len);
+	struct profile *whole, *r;
+	char err[256] = "", name[64];
+	int pfd[2], trunc = -1;
+
+	whole = datafile__read(path, err, sizeof(err), NULL);
+	CHECK(whole != NULL);
+	for (int cut = 0; cut < 2 && d && whole; cut++) {
+		CHECK_EQ_INT(pipe(pfd), 0);
+		if (fork() == 0) {
+			close(pfd[0]);
+			_exit(write(pfd[1], d, cut ? len - 12 : len) !=
+			      (ssize_t)(cut ? len - 12 : len));
+		}
+		close(pfd[1]);
+		snprintf(name, sizeof(name), "/proc/self/fd/%d", pfd[0]);
+		r = datafile__read(name, err, sizeof(err), &trunc);
+		close(pfd[0]);
+		wait(NULL);
+		CHECK(r != NULL);
+		CHECK_EQ_INT(trunc, cut); /* the cut drops only the END record */
+		if (r)
+			check_same(whole, r);
+		profile__free(r);
+	}
+	/* an empty stream */
+	CHECK_EQ_INT(pipe(pfd), 0);
+	close(pfd[1]);
+	snprintf(name, sizeof(name), "/proc/self/fd/%d", pfd[0]);
+	CHECK(datafile__read(name, err, sizeof(err), NULL) == NULL);
+	CHECK_EQ_STR(err, "empty file");
+	close(pfd[0]);
+	profile__free(whole);
+	free(d);
+}
+
 /* Recompute the CRCs so mutations get past the framing into the record parsers. */
 static void fix_crcs(unsigned char *d, size_t len)
 {
@@ -581,7 +623,8 @@ static void cleanup(void)
 	static const char *names[] = {"round.data", "full.data",      "cut.data",  "open.data",
 				      "flip.data",  "foreign",	      "empty",	   "v7",
 				      "ids1",	    "ids2",	      "ids3",	   "link",
-				      "fuzz.data",  "fuzz-orig.data", "long.data", "memlen"};
+				      "fuzz.data",  "fuzz-orig.data", "long.data", "memlen",
+				      "pipe.data"};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		unlink(tmp(names[i]));
@@ -597,4 +640,5 @@ UNIT_MAIN("datafile", UNIT_TEST(recording_reads_back_identical),
 	  UNIT_TEST(memory_records_must_have_exact_lengths_and_valid_ids),
 	  UNIT_TEST(long_strings_are_capped_consistently),
 	  UNIT_TEST(writer_refuses_symlink_and_reports_full_disk),
-	  UNIT_TEST(random_mutations_never_crash_the_reader), UNIT_TEST(cleanup))
+	  UNIT_TEST(recording_read_from_a_pipe), UNIT_TEST(random_mutations_never_crash_the_reader),
+	  UNIT_TEST(cleanup))
