@@ -90,12 +90,7 @@ struct datafile_writer {
 	unsigned char buf[DF_BUF_LEN];
 };
 
-/* ---- writer ---- */
-
-int datafile__chown(struct datafile_writer *w, uid_t uid, gid_t gid, mode_t mode)
-{
-	return fchown(w->fd, uid, gid) || fchmod(w->fd, mode) ? -1 : 0;
-}
+/* ---- writer: appends only, never seeks, so any stream (a pipe, a socket) takes it ---- */
 
 static void put_u32(unsigned char *p, uint32_t v)
 {
@@ -203,7 +198,7 @@ static void rec_str(struct datafile_writer *w, const char *s)
 	w->len += n;
 }
 
-struct datafile_writer *datafile__create(const char *path)
+struct datafile_writer *datafile__new(int fd)
 {
 	unsigned char hdr[DF_HDR_LEN];
 	struct datafile_writer *w;
@@ -214,25 +209,17 @@ struct datafile_writer *datafile__create(const char *path)
 		return NULL;
 	w->err = 0;
 	w->len = 0;
-	w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (w->fd < 0) {
-		err = -errno;
-		goto err_free;
-	}
+	w->fd = fd;
 	memcpy(hdr, DF_MAGIC, 8);
 	put_u32(hdr + 8, DF_VERSION);
 	put_u32(hdr + 12, 0);
 	err = write_all(w->fd, hdr, sizeof(hdr));
-	if (err)
-		goto err_close;
+	if (err) {
+		free(w);
+		errno = -err;
+		return NULL;
+	}
 	return w;
-
-err_close:
-	close(w->fd);
-err_free:
-	free(w);
-	errno = -err;
-	return NULL;
 }
 
 int datafile__frame(struct datafile_writer *w, uint32_t id, const struct tp_frame *f)
@@ -424,7 +411,7 @@ int datafile__mem_counters(struct datafile_writer *w, uint64_t ts_ns, pid_t pid,
 	return rec_end(w);
 }
 
-int datafile__close(struct datafile_writer *w)
+int datafile__finish(struct datafile_writer *w)
 {
 	int err = 0;
 
@@ -435,10 +422,6 @@ int datafile__close(struct datafile_writer *w)
 		err = rec_end(w);
 	if (!err)
 		err = datafile__flush(w);
-	if (!err && fsync(w->fd))
-		err = -errno;
-	if (close(w->fd) && !err)
-		err = -errno;
 	free(w);
 	return err;
 }
