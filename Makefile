@@ -71,8 +71,8 @@ $(LINETABLE_CHECK): tests/tools/linetable_check.c user/linetable.c user/linetabl
 # --- report benchmark: a synthetic 1 M-sample recording written by the real profile and
 # datafile code (tests/bench_report.py builds and runs it).
 GEN_RECORDING := $(OUTPUT)/tests/gen_recording
-$(GEN_RECORDING): tests/tools/gen_recording.c user/profile.c user/datafile.c user/profile.h \
-		  user/datafile.h | $(OUTPUT)/tests
+$(GEN_RECORDING): tests/tools/gen_recording.c user/profile.c user/datafile.c user/fileio.c \
+		  user/profile.h user/datafile.h user/fileio.h | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(filter-out -MMD -MP,$(CFLAGS)) $(filter %.c,$^) -lz -o $@
 # --- end report benchmark
@@ -249,7 +249,8 @@ $(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS) | $(OUTPUT)/fuzz
 SAN_INTEGRATION := tests/integration/test_tree.py tests/integration/test_errors.py \
 	tests/integration/test_faults.py tests/integration/test_hostile.py \
 	tests/integration/test_namespaces.py tests/integration/test_privileges.py \
-	tests/integration/test_report_formats.py tests/integration/test_memory.py
+	tests/integration/test_report_formats.py tests/integration/test_memory.py \
+	tests/integration/test_outputs.py
 # The sanitized treeprof is not next to the sampler: TREEPROF_MEM_SHIM says where it is.
 integration-san: $(OUTPUT)/san/treeprof
 	TREEPROF_BIN=$(CURDIR)/$(OUTPUT)/san/treeprof TREEPROF_MEM_SHIM=$(CURDIR)/$(SHIM_LIB) \

@@ -52,6 +52,7 @@
 #include <zlib.h>
 
 #include "datafile.h"
+#include "fileio.h"
 #include "profile.h"
 #include "treeprof.h"
 
@@ -63,6 +64,7 @@
 #define DF_STACK_MAX   4096
 #define DF_PAYLOAD_MAX (1u << 20)
 #define DF_BUF_LEN     (256u << 10)
+#define DF_STREAM_MAX  ((size_t)1 << 40) /* a recording read from a pipe, in memory */
 
 enum df_type {
 	DF_META = 1,
@@ -88,12 +90,7 @@ struct datafile_writer {
 	unsigned char buf[DF_BUF_LEN];
 };
 
-/* ---- writer ---- */
-
-int datafile__chown(struct datafile_writer *w, uid_t uid, gid_t gid, mode_t mode)
-{
-	return fchown(w->fd, uid, gid) || fchmod(w->fd, mode) ? -1 : 0;
-}
+/* ---- writer: appends only, never seeks, so any stream (a pipe, a socket) takes it ---- */
 
 static void put_u32(unsigned char *p, uint32_t v)
 {
@@ -201,7 +198,7 @@ static void rec_str(struct datafile_writer *w, const char *s)
 	w->len += n;
 }
 
-struct datafile_writer *datafile__create(const char *path)
+struct datafile_writer *datafile__new(int fd)
 {
 	unsigned char hdr[DF_HDR_LEN];
 	struct datafile_writer *w;
@@ -212,25 +209,17 @@ struct datafile_writer *datafile__create(const char *path)
 		return NULL;
 	w->err = 0;
 	w->len = 0;
-	w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (w->fd < 0) {
-		err = -errno;
-		goto err_free;
-	}
+	w->fd = fd;
 	memcpy(hdr, DF_MAGIC, 8);
 	put_u32(hdr + 8, DF_VERSION);
 	put_u32(hdr + 12, 0);
 	err = write_all(w->fd, hdr, sizeof(hdr));
-	if (err)
-		goto err_close;
+	if (err) {
+		free(w);
+		errno = -err;
+		return NULL;
+	}
 	return w;
-
-err_close:
-	close(w->fd);
-err_free:
-	free(w);
-	errno = -err;
-	return NULL;
 }
 
 int datafile__frame(struct datafile_writer *w, uint32_t id, const struct tp_frame *f)
@@ -422,7 +411,7 @@ int datafile__mem_counters(struct datafile_writer *w, uint64_t ts_ns, pid_t pid,
 	return rec_end(w);
 }
 
-int datafile__close(struct datafile_writer *w)
+int datafile__finish(struct datafile_writer *w)
 {
 	int err = 0;
 
@@ -433,10 +422,6 @@ int datafile__close(struct datafile_writer *w)
 		err = rec_end(w);
 	if (!err)
 		err = datafile__flush(w);
-	if (!err && fsync(w->fd))
-		err = -errno;
-	if (close(w->fd) && !err)
-		err = -errno;
 	free(w);
 	return err;
 }
@@ -709,10 +694,38 @@ out:
 	return ret;
 }
 
+/* The whole recording at fd (fstat'ed as *st): mapped when it is a regular file, read into
+ * memory when it is a stream (a pipe, /dev/stdin, a FIFO). 0 or negative errno. */
+static int load(int fd, const struct stat *st, const unsigned char **data, size_t *size,
+		bool *mapped)
+{
+	char *buf;
+	void *m;
+	int err;
+
+	*mapped = S_ISREG(st->st_mode);
+	if (*mapped) {
+		*size = st->st_size;
+		if (!*size)
+			return 0;
+		m = mmap(NULL, *size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (m == MAP_FAILED)
+			return -errno;
+		*data = m;
+		return 0;
+	}
+	err = file__read_fd(fd, DF_STREAM_MAX, &buf, size);
+	if (err)
+		return err;
+	*data = (const unsigned char *)buf;
+	return 0;
+}
+
 struct profile *datafile__read(const char *path, char *err, size_t errlen, int *truncated)
 {
-	const unsigned char *data = MAP_FAILED;
+	const unsigned char *data = NULL;
 	struct profile *p = NULL;
+	bool mapped = false;
 	struct stat st;
 	size_t size = 0;
 	int fd, e = 0;
@@ -730,21 +743,19 @@ struct profile *datafile__read(const char *path, char *err, size_t errlen, int *
 		snprintf(err, errlen, "cannot stat %s: %s", path, strerror(e));
 		goto out;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		e = EINVAL;
-		snprintf(err, errlen, "%s is not a regular file", path);
+	if (S_ISDIR(st.st_mode)) {
+		e = EISDIR;
+		snprintf(err, errlen, "%s is a directory", path);
 		goto out;
 	}
-	size = st.st_size;
+	e = -load(fd, &st, &data, &size, &mapped);
+	if (e) {
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror(e));
+		goto out;
+	}
 	if (size == 0) {
 		e = ENODATA;
 		snprintf(err, errlen, "empty file");
-		goto out;
-	}
-	data = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (data == MAP_FAILED) {
-		e = errno;
-		snprintf(err, errlen, "cannot map %s: %s", path, strerror(e));
 		goto out;
 	}
 	if (memcmp(data, DF_MAGIC, size < 8 ? size : 8) != 0) {
@@ -774,8 +785,10 @@ struct profile *datafile__read(const char *path, char *err, size_t errlen, int *
 		e = EINVAL;
 	}
 out:
-	if (data != MAP_FAILED)
+	if (data && mapped)
 		munmap((void *)data, size);
+	else if (data)
+		free((void *)data);
 	if (fd >= 0)
 		close(fd);
 	if (!p)

@@ -16,12 +16,10 @@ struct profile;
 struct tp_frame;
 struct datafile_writer;
 
-/* Create the recording at path (mode 0644, truncates, does not follow a symlink at path).
- * NULL with errno set. */
-struct datafile_writer *datafile__create(const char *path);
-/* Give the recording to uid/gid with mode (on the open descriptor, never a path):
- * 0, or -1 with errno set. */
-int datafile__chown(struct datafile_writer *w, uid_t uid, gid_t gid, mode_t mode);
+/* Start a recording on fd: writes the header. The writer only appends (never seeks), so fd
+ * may be a pipe, a socket or a device as well as a file (outfile.h opens it); fd stays the
+ * caller's, to sync and close after datafile__finish. NULL with errno set. */
+struct datafile_writer *datafile__new(int fd);
 /* Append records (called by profile.c through its journal; usable directly). Records are
  * buffered and reach the file at least every flush. 0 or negative errno; after a write
  * error every later call returns it too. */
@@ -47,13 +45,15 @@ int datafile__mem_counters(struct datafile_writer *w, uint64_t ts_ns, pid_t pid,
 			   const struct tp_memcounters *c);
 /* Push buffered records to the file (the tracer calls this about once a second). */
 int datafile__flush(struct datafile_writer *w);
-/* Write the end marker, flush, fsync and close. 0 or negative errno. Frees w either way. */
-int datafile__close(struct datafile_writer *w);
+/* Write the end marker and flush. 0 or negative errno. Frees w either way; the descriptor
+ * stays open. Takes NULL. */
+int datafile__finish(struct datafile_writer *w);
 
 /* Read a recording into a new profile. NULL on failure with a one-line reason in err
  * ("not a treeprof recording", "unsupported version 7", "corrupt record at offset N"...).
  * A file cut short is read up to its last complete record; *truncated is set to 1 then
- * (truncated may be NULL). */
+ * (truncated may be NULL). path may name a stream (a FIFO, /dev/stdin on a pipe): it is read
+ * to its end into memory. */
 struct profile *datafile__read(const char *path, char *err, size_t errlen, int *truncated);
 
 #endif

@@ -8,14 +8,23 @@
 
 int file__read_all(const char *path, size_t max, char **out, size_t *outlen)
 {
-	size_t len = 0, cap = 64 << 10;
-	char *buf = NULL, *tmp;
-	int fd, err = 0;
-	ssize_t r;
+	int fd, err;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	err = file__read_fd(fd, max, out, outlen);
+	close(fd);
+	return err;
+}
+
+int file__read_fd(int fd, size_t max, char **out, size_t *outlen)
+{
+	size_t len = 0, cap = 64 << 10;
+	char *buf = NULL, *tmp;
+	int err = 0;
+	ssize_t r;
+
 	for (;;) {
 		if (!buf || len + 1 >= cap) {
 			if (buf && cap > max) {
@@ -45,7 +54,6 @@ int file__read_all(const char *path, size_t max, char **out, size_t *outlen)
 			break;
 		}
 	}
-	close(fd);
 	if (err) {
 		free(buf);
 		return err;

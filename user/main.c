@@ -22,6 +22,7 @@
 #include "tracer.h"
 #include "memprof.h"
 #include "memtrace.h"
+#include "outfile.h"
 
 #define DEFAULT_FREQ   99
 #define MAX_FREQ       10000
@@ -91,7 +92,10 @@ static const struct argp_option trace_options[] = {
     {"freq", 'F', "HZ", 0, "Samples per second per CPU (1-10000, default 99)"},
     {"duration", 'd', "SECONDS", 0, "Stop after SECONDS (default: when the tree exits or Ctrl-C)"},
     {"output", 'o', "FILE", 0,
-     "Write the recording to FILE (record: default treeprof.data; live, top: none unless -o)"},
+     "Write the recording to FILE (record: default treeprof.data; live, top: none unless -o). "
+     "A file is replaced once tracing has started; a device, FIFO or socket is written in "
+     "place; - is standard output (the summary, the view and COMMAND's output then go "
+     "to stderr)"},
     {"ringbuf-mb", OPT_RINGBUF, "MB", 0, "Sample ring buffer size in MiB (power of 2, default 8)"},
     {"native", OPT_NATIVE, NULL, 0, "Keep the interpreter's own C frames under Python frames"},
     {"quiet", 'q', NULL, 0, "record: no summary at the end"},
@@ -120,7 +124,9 @@ static const struct argp_option top_options[] = {
 
 static const struct argp_option report_options[] = {
     {"format", OPT_FORMAT, "FMT", 0, "text (default), folded, json, ... (see below)"},
-    {"output", 'o', "FILE", 0, "Write to FILE instead of standard output"},
+    {"output", 'o', "FILE", 0,
+     "Write to FILE instead of standard output (a file is replaced once the report is "
+     "complete; a device, FIFO or socket is written in place; - is standard output)"},
     {"group-by", OPT_GROUP, "HOW", 0, "pid (default), role (same command line), none"},
     {"metric", OPT_METRIC, "METRIC", 0,
      "cpu (default), alloc_bytes, alloc_count, live_bytes (leaks), peak_bytes"},
@@ -351,6 +357,8 @@ static const char record_doc[] =
     "  sudo treeprof record -F 999 -d 10 -p 1234\n"
     "  sudo treeprof record -- python3 app.py  # launch and trace from the first instruction\n"
     "  sudo treeprof record --mem -- python3 app.py\n"
+    "  sudo treeprof record -o /dev/null -- python3 app.py   # the summary only\n"
+    "  sudo treeprof record -o - -- python3 app.py | zstd > run.data.zst\n"
     "  treeprof report treeprof.data --metric live_bytes\n"
     "\n"
     "Cost of --mem (measured, make bench): a launched tree gets a preloaded sampler, about "
@@ -376,7 +384,8 @@ static const char report_doc[] =
     "Examples:\n"
     "  treeprof report treeprof.data\n"
     "  treeprof report treeprof.data --format folded | flamegraph.pl > cpu.svg\n"
-    "  treeprof report treeprof.data --format folded --merge --pid 1234";
+    "  treeprof report treeprof.data --format folded --merge --pid 1234\n"
+    "  zstd -dc run.data.zst | treeprof report /dev/stdin";
 
 static void usage(FILE *f)
 {
@@ -398,9 +407,10 @@ static void on_signal(int sig)
  * or live/top with -o), pushed to disk about once a second so a crash loses at most that. */
 struct run_sinks {
 	struct tracer_sink view;
-	struct datafile_writer *w;
-	const char *path; /* the recording's name, for messages */
-	int write_err;	  /* the first write error, reported once */
+	struct outfile *out;	   /* where the recording goes (-o) */
+	struct datafile_writer *w; /* the recording written to it */
+	char path[PATH_MAX + 32];  /* its name, for messages (out is freed before the last) */
+	int write_err;		   /* the first write error, reported once */
 };
 
 static void fan_sample(void *ctx, const struct profile *p, const struct tp_sample_rec *s, pid_t pid)
@@ -492,6 +502,36 @@ static int view_new(struct args *a, struct run_sinks *rs, struct live **live, st
 	return 0;
 }
 
+/* Open the recording (-o) of a trace command: 0, or -errno after one line on stderr. */
+static int recording_open(struct args *a, struct run_sinks *rs)
+{
+	char why[PATH_MAX + 128];
+	int err;
+
+	rs->out = outfile__open(a->output, OUTFILE_BINARY, why, sizeof(why));
+	if (!rs->out) {
+		err = -errno;
+		fprintf(stderr, "treeprof: %s\n", why);
+		return err;
+	}
+	snprintf(rs->path, sizeof(rs->path), "%s", outfile__name(rs->out));
+	rs->w = datafile__new(outfile__fd(rs->out));
+	if (!rs->w) {
+		err = -errno;
+		fprintf(stderr, "treeprof: cannot write %s: %s\n", rs->path, strerror(-err));
+		outfile__abort(rs->out);
+		rs->out = NULL;
+		return err;
+	}
+	/* Under sudo a recording file we create belongs to the user who asked for it, and
+	 * only to them: it holds their processes' command lines and code. A device, a FIFO or
+	 * standard output is left as it is. */
+	if (a->sudo_user && (err = outfile__chown(rs->out, a->sudo_uid, a->sudo_gid, 0640)))
+		fprintf(stderr, "treeprof: cannot give %s to uid %d: %s\n", rs->path,
+			(int)a->sudo_uid, strerror(-err));
+	return 0;
+}
+
 static int run_trace(struct args *a)
 {
 	bool recording = a->cmd == CMD_RECORD || a->output_set;
@@ -506,8 +546,8 @@ static int run_trace(struct args *a)
 	struct top *top = NULL;
 	struct profile *p;
 	struct tracer *t;
-	char buf[64], tmp[PATH_MAX];
-	int err, e;
+	char buf[64];
+	int err, e, f;
 
 	if (tracer__check_env())
 		return 1;
@@ -538,32 +578,12 @@ static int run_trace(struct args *a)
 	profile__keep_mem(p, a->cmd == CMD_RECORD && a->t.mem_rate > 1);
 	find_sudo_user(a);
 	if (recording) {
-		struct stat st;
-
-		/* Written under a temporary name, renamed once tracing has started: a run that
-		 * fails to start leaves an existing recording alone. A link at the name is
-		 * refused, never followed. */
-		if (!lstat(a->output, &st) && S_ISLNK(st.st_mode)) {
-			fprintf(stderr, "treeprof: %s is a symbolic link: not writing through it\n",
-				a->output);
+		err = recording_open(a, &rs);
+		if (err) {
 			profile__free(p);
 			return 1;
 		}
-		snprintf(tmp, sizeof(tmp), "%s.tmp.%d", a->output, getpid());
-		rs.w = datafile__create(tmp);
-		if (!rs.w) {
-			fprintf(stderr, "treeprof: cannot write %s: %s\n", a->output,
-				strerror(errno));
-			profile__free(p);
-			return 1;
-		}
-		rs.path = a->output;
 		profile__set_journal(p, rs.w);
-		/* Under sudo the recording belongs to the user who asked for it, and only to
-		 * them: it holds their processes' command lines and code. */
-		if (a->sudo_user && datafile__chown(rs.w, a->sudo_uid, a->sudo_gid, 0640))
-			fprintf(stderr, "treeprof: cannot give %s to uid %d: %s\n", a->output,
-				(int)a->sudo_uid, strerror(errno));
 	}
 	if (a->t.cmd && a->sudo_user && !a->as_root && a->sudo_uid != 0) {
 		a->t.run_as_user = true;
@@ -586,24 +606,24 @@ static int run_trace(struct args *a)
 	t = err ? NULL : tracer__start(&a->t, p, &sink);
 	if (!t) {
 		profile__set_journal(p, NULL);
-		if (rs.w) {
-			datafile__close(rs.w);
-			unlink(tmp);
-		}
+		datafile__finish(rs.w);
+		outfile__abort(rs.out);
 		top__free(top);
 		live__free(live);
 		profile__free(p);
 		return 1;
 	}
-	if (rs.w && rename(tmp, a->output)) {
-		fprintf(stderr, "treeprof: cannot write %s: %s\n", a->output, strerror(errno));
+	/* Tracing has started: the recording takes the old file's place (a regular file). */
+	if (rs.out && (e = outfile__commit(rs.out))) {
+		fprintf(stderr, "treeprof: cannot write %s: %s\n", rs.path, strerror(-e));
+		rs.write_err = e; /* said once; the run fails */
 		tracer__request_stop();
 	}
 	if (top)
 		top__set_tracer(top, t);
 	if (a->cmd == CMD_RECORD && !a->quiet)
 		fprintf(stderr, "treeprof: recording at %d Hz to %s; Ctrl-C to stop\n", a->t.freq,
-			a->output);
+			rs.path);
 	err = tracer__run(t);
 	if (top)
 		top__finish(top);
@@ -615,12 +635,14 @@ static int run_trace(struct args *a)
 	live__free(live);
 	if (rs.w) {
 		profile__set_journal(p, NULL);
-		e = datafile__close(rs.w);
+		e = datafile__finish(rs.w);
+		f = outfile__close(rs.out);
+		e = e ? e : f;
 		if (e && !rs.write_err)
 			fprintf(stderr,
 				"treeprof: writing %s: %s (the recording holds what was "
 				"written before)\n",
-				a->output, strerror(-e));
+				rs.path, strerror(-e));
 		if (e || rs.write_err)
 			err = err ? err : (e ? e : rs.write_err);
 		else if (err)
@@ -631,44 +653,43 @@ static int run_trace(struct args *a)
 	if (a->cmd == CMD_RECORD && !a->quiet)
 		summary_to(p, stdout, isatty(STDOUT_FILENO));
 	if (rs.w && !a->quiet && !rs.write_err && !err)
-		fprintf(stderr, "treeprof: wrote %s (%zu samples, %u processes)\n", a->output,
+		fprintf(stderr, "treeprof: wrote %s (%zu samples, %u processes)\n", rs.path,
 			profile__nsamples(p), profile__nprocs(p));
 	profile__free(p);
 	return err ? 1 : 0;
 }
 
-/* Open a temporary file next to path (never following a link at path; renamed over it
- * once complete, so a failed write leaves no half file). */
-static FILE *report_open(const char *path, char **tmp)
+/* Write the report of p in fmt to out: 0 or negative errno. */
+static int report_write(struct args *a, const struct report_format *fmt, struct profile *p,
+			struct outfile *out)
 {
-	size_t len = strlen(path) + 32;
+	int fd, rc;
 	FILE *f;
-	int fd;
 
-	*tmp = malloc(len);
-	if (!*tmp)
-		return NULL;
-	snprintf(*tmp, len, "%s.tmp.%d", path, getpid());
-	fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0 || !(f = fdopen(fd, "w"))) {
-		int e = errno;
-
-		if (fd >= 0)
-			close(fd);
-		free(*tmp);
-		errno = e;
-		return NULL;
+	fd = fcntl(outfile__fd(out), F_DUPFD_CLOEXEC, 0); /* fclose closes this one */
+	if (fd < 0)
+		return -errno;
+	f = fdopen(fd, "w");
+	if (!f) {
+		rc = -errno;
+		close(fd);
+		return rc;
 	}
-	return f;
+	a->r.color = !strcmp(fmt->name, "text") && isatty(fd);
+	rc = fmt->write(p, f, &a->r);
+	if (fclose(f) && !rc)
+		rc = -errno;
+	return rc;
 }
 
 static int run_report(struct args *a)
 {
+	const char *name = a->output_set && strcmp(a->output, "-") ? a->output : "standard output";
 	const struct report_format *fmt;
-	char err[256], *tmp = NULL;
-	int truncated = 0, rc;
+	char err[PATH_MAX + 128];
+	int truncated = 0, rc, e;
+	struct outfile *out;
 	struct profile *p;
-	FILE *out;
 
 	if (!a->input)
 		a->input = DEFAULT_OUTPUT;
@@ -691,39 +712,25 @@ static int run_report(struct args *a)
 		return 1;
 	}
 	fmt = report__format(a->format ? a->format : "text");
-	out = stdout;
-	if (a->output_set) {
-		out = report_open(a->output, &tmp);
-		if (!out) {
-			fprintf(stderr, "treeprof: cannot write %s: %s\n", a->output,
-				strerror(errno));
-			profile__free(p);
-			return 1;
-		}
-	} else if (fmt->binary && isatty(STDOUT_FILENO)) {
-		fprintf(stderr, "treeprof: %s output is binary: use -o FILE\n", fmt->name);
+	out = outfile__open(a->output_set ? a->output : "-", fmt->binary ? OUTFILE_BINARY : 0, err,
+			    sizeof(err));
+	if (!out) {
+		fprintf(stderr, "treeprof: %s\n", err);
 		profile__free(p);
 		return 1;
 	}
-	a->r.color = out == stdout && !strcmp(fmt->name, "text") && isatty(STDOUT_FILENO);
-	rc = fmt->write(p, out, &a->r);
-	if (out != stdout) {
-		if (fclose(out) && !rc)
-			rc = -errno;
-		if (!rc && rename(tmp, a->output))
-			rc = -errno;
-		if (rc) {
-			fprintf(stderr, "treeprof: writing %s: %s\n", a->output, strerror(-rc));
-			unlink(tmp);
-		}
-		free(tmp);
-		profile__free(p);
-		return rc ? 1 : 0;
+	/* A file replaces the old one only once complete: a failed write leaves no half
+	 * report. */
+	rc = report_write(a, fmt, p, out);
+	if (!rc)
+		rc = outfile__commit(out);
+	if (rc) {
+		fprintf(stderr, "treeprof: writing %s: %s\n", name, strerror(-rc));
+		outfile__abort(out);
+	} else if ((e = outfile__close(out))) {
+		fprintf(stderr, "treeprof: writing %s: %s\n", name, strerror(-e));
+		rc = e;
 	}
-	if (fflush(stdout) && !rc)
-		rc = -errno;
-	if (rc)
-		fprintf(stderr, "treeprof: writing the report: %s\n", strerror(-rc));
 	profile__free(p);
 	return rc ? 1 : 0;
 }

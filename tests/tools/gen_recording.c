@@ -8,9 +8,11 @@
  * the previous one by replacing its innermost 1 to 6 frames; each thread stays on its stack
  * for about 60% of its samples, otherwise moves to a nearby stack (a few calls away), and
  * 2% of the time jumps anywhere. Deterministic (a fixed LCG seed). */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "datafile.h"
 #include "profile.h"
@@ -60,13 +62,14 @@ int main(int argc, char **argv)
 	uint32_t *pos = calloc(nprocs + 1, sizeof(*pos));
 	struct datafile_writer *w;
 	struct profile *p;
-	int err = 0;
+	int err = 0, fd;
 
 	if (argc < 2 || !nprocs || !stacks || !pos) {
 		fprintf(stderr, "usage: gen_recording OUT [SAMPLES [PROCS]]\n");
 		return 2;
 	}
-	w = datafile__create(argv[1]);
+	fd = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	w = fd < 0 ? NULL : datafile__new(fd);
 	p = profile__new();
 	if (!w || !p) {
 		perror("gen_recording: creating the recording");
@@ -109,7 +112,8 @@ int main(int argc, char **argv)
 					  2000000000ULL + nsamples / nprocs * 10101010ULL, 0);
 	err |= profile__set_stat(p, "duration_ns", nsamples / nprocs * 10101010ULL);
 	profile__free(p);
-	if (datafile__close(w) || err) {
+	err |= datafile__finish(w);
+	if (close(fd) || err) {
 		fprintf(stderr, "gen_recording: writing %s failed\n", argv[1]);
 		return 1;
 	}

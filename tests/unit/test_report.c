@@ -263,8 +263,7 @@ static void million_sample_recording_reports_fast_and_small(void)
 	pid_t child;
 
 	CHECK(fd >= 0);
-	close(fd);
-	w = datafile__create(path);
+	w = datafile__new(fd);
 	CHECK(w != NULL);
 	profile__set_journal(p, w);
 	for (int i = 0; i < 50; i++)
@@ -282,7 +281,8 @@ static void million_sample_recording_reports_fast_and_small(void)
 		profile__sample(p, i * 1000, 2000 + (rng >> 40) % 50, 1, 0, st[(rng >> 33) % 5000],
 				1);
 	}
-	CHECK_EQ_INT(datafile__close(w), 0);
+	CHECK_EQ_INT(datafile__finish(w), 0);
+	close(fd);
 	profile__free(p);
 
 	t0 = now();
