@@ -2,11 +2,11 @@
 """Debian's own kernels under qemu, for the kernel matrix (make test-kernels).
 
 A kernel is a Debian linux-image package, downloaded once with apt from the suite that
-ships it and cached under /var/cache/treeprof/kernels/<name> (TREEPROF_KERNELS_CACHE
-overrides the directory), like the Debian roots of tests/roots.py.  Next to the
-unpacked package goes a small initramfs: a static busybox, the few modules the guest
-needs to mount 9p file systems over virtio (their dependencies read from each module's
-own .modinfo), and tests/kernel_init.sh as /init.
+ships it; its vmlinuz, config and the few modules the guest needs to mount 9p file
+systems over virtio (their dependencies read from each module's own .modinfo) are cached
+under /var/cache/treeprof/kernels/<name> (TREEPROF_KERNELS_CACHE overrides the
+directory), like the Debian roots of tests/roots.py.  Each boot packs them with a static
+busybox and tests/kernel_init.sh (/init) into an initramfs.
 
 The guest sees the host's files read-only through 9p (-virtfs): /usr, /etc, pyenv's
 interpreters, the cached Debian roots and this checkout, at the same paths, on a tmpfs
@@ -36,7 +36,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 CACHE = os.environ.get("TREEPROF_KERNELS_CACHE", "/var/cache/treeprof/kernels")
 MIRROR = os.environ.get("TREEPROF_DEBIAN_MIRROR", "http://deb.debian.org/debian")
-STAMP = ".treeprof-kernel.json"
+STAMP = ".treeprof-kernel-2.json"  # 2: modules cached, initramfs made per boot
 
 # name -> the suite that ships it (and whether its kernel updates come from the security
 # archive). The metapackage linux-image-amd64 depends on the suite's current kernel
@@ -181,23 +181,15 @@ def _prepare(name, spec, tmp):
 
     mods = _module_files(tree, release)
     order = _closure(mods, GUEST_MODULES)
-    busybox = shutil.which("busybox") or "/bin/busybox"
-    with open(busybox, "rb") as f:
-        bb = f.read()
-    if b"ld-linux" in bb[:4096] or subprocess.run(["ldd", busybox], capture_output=True,
-                                                  text=True).returncode == 0:
-        raise RuntimeError("%s is not static: install busybox-static" % busybox)
-    entries = [("bin", stat.S_IFDIR | 0o755, b""), ("bin/busybox", stat.S_IFREG | 0o755, bb),
-               ("bin/sh", stat.S_IFLNK | 0o777, "busybox"), ("modules", stat.S_IFDIR | 0o755, b"")]
+    os.makedirs(os.path.join(tmp, "modules"))
     for i, m in enumerate(order):
-        entries.append(("modules/%02d-%s.ko" % (i, m), stat.S_IFREG | 0o644, _ko_bytes(mods[m])))
-    with open(os.path.join(HERE, "kernel_init.sh"), "rb") as f:
-        entries.append(("init", stat.S_IFREG | 0o755, f.read()))
-    _cpio_newc(entries, os.path.join(tmp, "initramfs.cpio"))
+        with open(os.path.join(tmp, "modules", "%02d-%s.ko" % (i, m)), "wb") as f:
+            f.write(_ko_bytes(mods[m]))
     shutil.rmtree(tree)
     os.unlink(deb)
     shutil.rmtree(os.path.join(tmp, "lists"), ignore_errors=True)
     shutil.rmtree(os.path.join(tmp, "cache"), ignore_errors=True)
+    os.unlink(os.path.join(tmp, "sources.list"))
     info = {"name": name, "suite": spec["suite"], "package": pkg,
             "deb": os.path.basename(deb), "release": release, "modules": order,
             "prepared": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -207,25 +199,37 @@ def _prepare(name, spec, tmp):
     return info
 
 
-def init_changed(name):
-    """True when tests/kernel_init.sh is newer than the cached initramfs."""
-    try:
-        return (os.stat(os.path.join(HERE, "kernel_init.sh")).st_mtime >
-                os.stat(os.path.join(kernel_dir(name), "initramfs.cpio")).st_mtime)
-    except OSError:
-        return True
+def _initramfs(kdir, out):
+    """Write the guest's initramfs to out: a static busybox, kdir's modules (in load
+    order) and tests/kernel_init.sh as /init. Made at each boot: it takes milliseconds,
+    and an edited init script can never meet a stale copy."""
+    busybox = shutil.which("busybox") or "/bin/busybox"
+    if subprocess.run(["ldd", busybox], capture_output=True).returncode == 0:
+        raise RuntimeError("%s is dynamically linked: install busybox-static" % busybox)
+    with open(busybox, "rb") as f:
+        bb = f.read()
+    entries = [("bin", stat.S_IFDIR | 0o755, b""), ("bin/busybox", stat.S_IFREG | 0o755, bb),
+               ("bin/sh", stat.S_IFLNK | 0o777, "busybox"),
+               ("modules", stat.S_IFDIR | 0o755, b"")]
+    mdir = os.path.join(kdir, "modules")
+    for fn in sorted(os.listdir(mdir)):
+        with open(os.path.join(mdir, fn), "rb") as f:
+            entries.append(("modules/" + fn, stat.S_IFREG | 0o644, f.read()))
+    with open(os.path.join(HERE, "kernel_init.sh"), "rb") as f:
+        entries.append(("init", stat.S_IFREG | 0o755, f.read()))
+    _cpio_newc(entries, out)
 
 
 def ensure(name):
     """Path of the prepared kernel `name`, downloading it first if it is not cached."""
     if name not in KERNELS:
         raise KeyError("unknown kernel %r (have %s)" % (name, ", ".join(sorted(KERNELS))))
-    if stamp(name) and not init_changed(name):
+    if stamp(name):
         return kernel_dir(name)
     os.makedirs(CACHE, exist_ok=True)
     with open(os.path.join(CACHE, name + ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if stamp(name) and not init_changed(name):
+        if stamp(name):
             return kernel_dir(name)
         tmp = tempfile.mkdtemp(prefix=".build-%s-" % name, dir=CACHE)
         try:
@@ -262,7 +266,9 @@ def boot(name, command, timeout=900, memory="3G", cpus=2, env=None, progress=Non
     progress(line) is called for each console line."""
     kdir = ensure(name)
     out = tempfile.mkdtemp(prefix="treeprof-guest-")
+    initrd = out + ".cpio"
     try:
+        _initramfs(kdir, initrd)
         shares = _shares()
         with open(os.path.join(out, "mounts"), "w") as f:
             for tag, path in shares:
@@ -282,7 +288,7 @@ def boot(name, command, timeout=900, memory="3G", cpus=2, env=None, progress=Non
         argv = ["qemu-system-x86_64", "-nodefaults", "-no-reboot", "-display", "none",
                 "-m", memory, "-smp", str(cpus),
                 "-kernel", os.path.join(kdir, "vmlinuz"),
-                "-initrd", os.path.join(kdir, "initramfs.cpio"),
+                "-initrd", initrd,
                 "-append", "console=ttyS0 rdinit=/init panic=-1 oops=panic mitigations=off "
                 "loglevel=4 tsc=reliable",
                 "-serial", "stdio", "-monitor", "none"]
@@ -337,6 +343,8 @@ def boot(name, command, timeout=900, memory="3G", cpus=2, env=None, progress=Non
         return rc, "\n".join(lines), files
     finally:
         shutil.rmtree(out, ignore_errors=True)
+        if os.path.exists(initrd):
+            os.unlink(initrd)
 
 
 def main(argv):
