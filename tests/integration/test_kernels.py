@@ -53,7 +53,7 @@ GUEST = """
 echo $? >/out/first.rc
 [ "$(cat /out/first.rc)" = 0 ] || exit 0
 cd tests/integration
-python3 -m pytest -v -p no:cacheprovider --color=no --durations=0 {tests}
+/usr/bin/python3 -m pytest -v -p no:cacheprovider --color=no --durations=0 {tests}
 """
 
 
@@ -75,9 +75,18 @@ def test_smoke_subset_in_a_guest_kernel(kernel, tmp):
         def progress(line):
             f.write(line + "\n")
             f.flush()
-        rc, console, files = kernels.boot(
-            kernel, GUEST.format(tests=" ".join(SMOKE)), timeout=1200,
-            env={"CI": "true"}, progress=progress)
+        for attempt in (1, 2):
+            rc, console, files = kernels.boot(
+                kernel, GUEST.format(tests=" ".join(SMOKE)), timeout=1200,
+                env={"CI": "true"}, progress=progress)
+            # Emulated SMP (qemu's multi-threaded TCG) now and then lets a vCPU run a
+            # stale copy of kernel text that another one just patched: an int3 oops, seen
+            # at boot once in about ten boots here. Boot once more; a second oops fails.
+            oops = re.search(r"^\[ *[\d.]+\] (Oops|Kernel panic|BUG:).*", console, re.M)
+            if not oops or attempt == 2:
+                break
+            f.write("[test_kernels] the guest kernel oopsed (%s): booting again\n"
+                    % oops.group(0))
     tail = "\n".join(console.splitlines()[-80:]) + "\n(the whole console: %s)" % log
     assert rc is not None, "the %s guest never finished:\n%s" % (kernel, tail)
     first_rc = int(files.get("first.rc", "-1").strip() or -1)
