@@ -29,6 +29,11 @@ mount -t proc proc /r/proc
 mount -t sysfs sys /r/sys
 mount -t devtmpfs dev /r/dev
 mkdir -p /r/dev/pts /r/dev/shm
+# What udev would add: /dev/stdin and friends.
+ln -s /proc/self/fd /r/dev/fd
+ln -s /proc/self/fd/0 /r/dev/stdin
+ln -s /proc/self/fd/1 /r/dev/stdout
+ln -s /proc/self/fd/2 /r/dev/stderr
 mount -t devpts devpts /r/dev/pts
 mount -t tmpfs -o mode=1777 shm /r/dev/shm
 mount -t debugfs debugfs /r/sys/kernel/debug 2>/dev/null
