@@ -27,8 +27,12 @@ UNIT_OBJS  := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%.o,$(UNIT_SRCS)) $(OUTP
 
 PYTEST     := /usr/bin/python3 -m pytest
 
+# The version, and the commit it is built from (treeprof --version; the package's version).
+VERSION    := 0.1
+GIT_COMMIT := $(or $(shell git -C $(CURDIR) describe --always --dirty 2>/dev/null),unknown)
+
 .DELETE_ON_ERROR:
-.PHONY: all deps demo test test-kernels unit unit-san integration-san fuzz fuzz-corpus integration \
+.PHONY: FORCE all deps demo test test-kernels unit unit-san integration-san fuzz fuzz-corpus integration \
 	bench format format-check clean
 
 all: treeprof libtreeprof-mem.so
@@ -59,6 +63,16 @@ $(OUTPUT)/tests/%.o: tests/unit/%.c | $(OUTPUT)/tests
 $(OUTPUT)/tests/test_%: $(OUTPUT)/tests/test_%.o $(OUTPUT)/tests/unit.o $(LIB_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+# --- version: .output/version.h changes only when the version or the commit does, so a new
+# commit rebuilds main.o alone and an unchanged one rebuilds nothing.
+$(OUTPUT)/version.h: FORCE | $(OUTPUT)
+	$(Q)printf '#define TREEPROF_VERSION "%s"\n#define TREEPROF_COMMIT "%s"\n' \
+		'$(VERSION)' '$(GIT_COMMIT)' > $@.tmp
+	$(Q)if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; echo '  GEN      $@'; fi
+$(OUTPUT)/user/main.o $(OUTPUT)/san/main.o: $(OUTPUT)/version.h
+FORCE:
+# --- end version
 
 # --- linetable cross-check (python work): tests/integration/test_linetable.py feeds it the
 # line tables of every installed CPython. Built from the decoder alone, no skeleton needed.
