@@ -124,7 +124,8 @@ static const struct argp_option top_options[] = {
     {"interval", OPT_INTERVAL, "S", 0, "Refresh every S seconds (default 1)"}, {}};
 
 static const struct argp_option report_options[] = {
-    {"format", OPT_FORMAT, "FMT", 0, "text (default), folded, json, ... (see below)"},
+    {"format", OPT_FORMAT, "FMT", 0,
+     "text (default), folded, json, pprof, speedscope, chrome (trace events), html"},
     {"output", 'o', "FILE", 0,
      "Write to FILE instead of standard output (a file is replaced once the report is "
      "complete; a device, FIFO or socket is written in place; - is standard output)"},
