@@ -29,10 +29,10 @@ PYTEST     := /usr/bin/python3 -m pytest
 
 # The version, and the commit it is built from (treeprof --version; the package's version).
 VERSION    := 0.1
-GIT_COMMIT := $(or $(shell git -C $(CURDIR) describe --always --dirty 2>/dev/null),unknown)
+GIT_COMMIT := $(shell git -C $(CURDIR) describe --always --dirty 2>/dev/null)
 
 .DELETE_ON_ERROR:
-.PHONY: FORCE all deps demo test test-kernels unit unit-san integration-san fuzz fuzz-corpus integration \
+.PHONY: all deps demo test test-kernels unit unit-san integration-san fuzz fuzz-corpus integration \
 	bench format format-check clean
 
 all: treeprof libtreeprof-mem.so
@@ -66,11 +66,16 @@ $(OUTPUT)/tests/test_%: $(OUTPUT)/tests/test_%.o $(OUTPUT)/tests/unit.o $(LIB_OB
 
 # --- version: .output/version.h changes only when the version or the commit does, so a new
 # commit rebuilds main.o alone and an unchanged one rebuilds nothing.
+# Where git cannot answer (root in a user's clone: "dubious ownership") an existing header is
+# kept, so that sudo make install does not rebuild the binary as root.
 $(OUTPUT)/version.h: FORCE | $(OUTPUT)
-	$(Q)printf '#define TREEPROF_VERSION "%s"\n#define TREEPROF_COMMIT "%s"\n' \
-		'$(VERSION)' '$(GIT_COMMIT)' > $@.tmp
-	$(Q)if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; echo '  GEN      $@'; fi
+	$(Q)[ -z '$(GIT_COMMIT)' ] && [ -f $@ ] && grep -q '"$(VERSION)"' $@ || \
+	printf '#define TREEPROF_VERSION "%s"\n#define TREEPROF_COMMIT "%s"\n' \
+		'$(VERSION)' '$(or $(GIT_COMMIT),unknown)' > $@.tmp
+	$(Q)[ -f $@.tmp ] || exit 0; \
+	if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; echo '  GEN      $@'; fi
 $(OUTPUT)/user/main.o $(OUTPUT)/san/main.o: $(OUTPUT)/version.h
+.PHONY: FORCE
 FORCE:
 # --- end version
 
