@@ -116,17 +116,27 @@ $(UPROBE_COST): tests/tools/uprobe_cost.c $(OUTPUT)/probecost.skel.h | $(OUTPUT)
 	$(Q)$(CC) $(filter-out -MMD -MP,$(CFLAGS)) $< $(LDLIBS) -o $@
 # --- end probe cost tool
 
-# Debian packages the build and the tests need; installs only what is missing.
-DEPS := clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc \
-	python3 python3-pytest debootstrap tmux clang-format golang-go chromium \
-	qemu-system-x86 busybox-static
-deps:
-	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+# Debian packages, installed when missing: DEPS_BUILD to build treeprof and run the demo
+# (make demo), DEPS_TEST for the tests as well (make test). One line says what is installed;
+# apt's output goes to $(DEPS_LOG), which an error points to.
+DEPS_BUILD := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc python3
+DEPS_TEST  := $(DEPS_BUILD) libclang-rt-14-dev python3-pytest debootstrap tmux clang-format \
+	      golang-go chromium qemu-system-x86 busybox-static
+DEPS_LOG   := $(OUTPUT)/deps.log
+define install-missing
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 		grep -q 'install ok installed' || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-		echo "deps: installing $$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
-	fi
+	[ -z "$$missing" ] && exit 0; \
+	mkdir -p $(OUTPUT); echo "deps: installing" $$missing "(apt's output: $(DEPS_LOG))"; \
+	{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; } \
+		>$(DEPS_LOG) 2>&1 || { tail -n 5 $(DEPS_LOG) >&2; \
+		echo "deps: apt-get failed, see $(DEPS_LOG) (it needs root: sudo make ...)" >&2; exit 1; }
+endef
+.PHONY: deps-build deps-test
+deps-build:
+	$(call install-missing,$(DEPS_BUILD))
+deps-test deps:
+	$(call install-missing,$(DEPS_TEST))
 
 unit: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do $$t || fail=1; done; exit $$fail
@@ -134,7 +144,7 @@ unit: $(UNIT_BINS)
 integration: treeprof $(LINETABLE_CHECK)
 	$(PYTEST) -q tests/integration
 
-test: deps
+test: deps-test
 	$(MAKE) format-check
 	$(MAKE) treeprof $(UNIT_BINS)
 	$(MAKE) unit
@@ -148,15 +158,15 @@ test: deps
 # integration tests run inside each (tests/kernels.py, tests/integration/test_kernels.py).
 # make test boots 6.1 and 6.12 as part of integration; this adds bullseye's 5.10.
 TEST_KERNELS ?= 5.10 6.1 6.12
-test-kernels: deps
+test-kernels: deps-test
 	$(MAKE) treeprof libtreeprof-mem.so
 	TREEPROF_TEST_KERNELS="$(TEST_KERNELS)" $(PYTEST) -v tests/integration/test_kernels.py
 
-demo: deps
+demo: deps-build
 	$(MAKE) treeprof libtreeprof-mem.so
 	./tests/demo.sh
 
-bench: deps
+bench: deps-test
 	$(MAKE) treeprof libtreeprof-mem.so $(UPROBE_COST)
 	/usr/bin/python3 tests/bench.py
 	/usr/bin/python3 tests/bench_mem.py
