@@ -121,7 +121,7 @@ $(UPROBE_COST): tests/tools/uprobe_cost.c $(OUTPUT)/probecost.skel.h | $(OUTPUT)
 # apt's output goes to $(DEPS_LOG), which an error points to.
 DEPS_BUILD := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc python3
 DEPS_TEST  := $(DEPS_BUILD) libclang-rt-14-dev python3-pytest debootstrap tmux clang-format \
-	      golang-go chromium qemu-system-x86 busybox-static
+	      golang-go chromium qemu-system-x86 busybox-static man-db groff-base dpkg-dev
 DEPS_LOG   := $(OUTPUT)/deps.log
 define install-missing
 	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
@@ -146,6 +146,7 @@ integration: treeprof $(LINETABLE_CHECK)
 
 test: deps-test
 	$(MAKE) format-check
+	$(MAKE) man-check
 	$(MAKE) treeprof $(UNIT_BINS)
 	$(MAKE) unit
 	$(MAKE) shim-check
@@ -217,6 +218,44 @@ integration integration-san: $(SHIM_LIB)
 
 -include $(wildcard $(OUTPUT)/shim/*.d)
 # --- end memory sampler
+
+# --- install: PREFIX (default /usr/local) and DESTDIR (a staging root, as packaging does).
+# The sampler goes to PREFIX/lib/treeprof/, where treeprof finds it relative to its own
+# binary (user/memtrace.c); the man pages get PREFIX and VERSION substituted and gzipped.
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+BINDIR      := $(PREFIX)/bin
+PKGLIBDIR   := $(PREFIX)/lib/treeprof
+MAN1DIR     := $(PREFIX)/share/man/man1
+BASHCOMPDIR := $(PREFIX)/share/bash-completion/completions
+MAN_PAGES   := $(wildcard user/man/*.1)
+.PHONY: install uninstall man-check
+
+install: treeprof $(SHIM_LIB)
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PKGLIBDIR) $(DESTDIR)$(MAN1DIR) \
+		$(DESTDIR)$(BASHCOMPDIR)
+	$(Q)install -m 0755 treeprof $(DESTDIR)$(BINDIR)/treeprof
+	$(Q)install -m 0644 $(SHIM_LIB) $(DESTDIR)$(PKGLIBDIR)/$(SHIM_LIB)
+	$(Q)for p in $(MAN_PAGES); do \
+		sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $$p | gzip -9n \
+			> $(DESTDIR)$(MAN1DIR)/$${p##*/}.gz && \
+		chmod 0644 $(DESTDIR)$(MAN1DIR)/$${p##*/}.gz || exit 1; \
+	done
+	$(Q)install -m 0644 user/completion/treeprof $(DESTDIR)$(BASHCOMPDIR)/treeprof
+
+uninstall:
+	$(call msg,UNINSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)rm -f $(DESTDIR)$(BINDIR)/treeprof $(DESTDIR)$(PKGLIBDIR)/$(SHIM_LIB) \
+		$(DESTDIR)$(BASHCOMPDIR)/treeprof $(patsubst user/man/%,$(DESTDIR)$(MAN1DIR)/%.gz,$(MAN_PAGES))
+	$(Q)rmdir $(DESTDIR)$(PKGLIBDIR) 2>/dev/null || true
+
+# The man pages render without warnings and document every option of every --help; the
+# completion offers the commands and the values (tests/integration/test_install.py).
+man-check: treeprof
+	$(PYTEST) -q tests/integration/test_install.py -k "man_page or completion"
+
+# --- end install
 
 format:
 	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h include/*.h tests/unit/*.c tests/unit/*.h \
