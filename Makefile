@@ -229,7 +229,7 @@ PKGLIBDIR   := $(PREFIX)/lib/treeprof
 MAN1DIR     := $(PREFIX)/share/man/man1
 BASHCOMPDIR := $(PREFIX)/share/bash-completion/completions
 MAN_PAGES   := $(wildcard user/man/*.1)
-.PHONY: install uninstall man-check
+.PHONY: install uninstall man-check deb
 
 install: treeprof $(SHIM_LIB)
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
@@ -255,6 +255,35 @@ uninstall:
 man-check: treeprof
 	$(PYTEST) -q tests/integration/test_install.py -k "man_page or completion"
 
+# make deb: DEB_DIR/treeprof_VERSION_ARCH.deb (DEB_DIR: default .) from a staged install
+# with PREFIX=/usr; Depends from dpkg-shlibdeps on the binaries (libbpf1, libelf1, zlib1g,
+# libc6 on bookworm).
+DEB_ARCH  = $(shell dpkg --print-architecture)
+DEB_DIR   ?= .
+DEB_FILE   = $(DEB_DIR)/treeprof_$(VERSION)_$(DEB_ARCH).deb
+DEB_STAGE := $(OUTPUT)/deb
+DEB_ROOT  := $(DEB_STAGE)/debian/treeprof
+deb: treeprof $(SHIM_LIB)
+	$(call install-missing,dpkg-dev)
+	$(Q)rm -rf $(DEB_STAGE)
+	$(Q)$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/$(DEB_ROOT) PREFIX=/usr
+	$(Q)mkdir -p $(DEB_ROOT)/DEBIAN && \
+		printf 'Source: treeprof\n\nPackage: treeprof\nArchitecture: any\n' \
+		> $(DEB_STAGE)/debian/control
+	$(Q)depends=$$(cd $(DEB_STAGE) && dpkg-shlibdeps -O -edebian/treeprof/usr/bin/treeprof \
+		-edebian/treeprof/usr/lib/treeprof/$(SHIM_LIB)) && depends=$${depends#shlibs:Depends=} && \
+	{ echo "Package: treeprof"; echo "Version: $(VERSION)"; echo "Architecture: $(DEB_ARCH)"; \
+	  echo "Maintainer: treeprof maintainers <maintainers@users.noreply.h-seed-8fbe4e73.example>"; \
+	  echo "Installed-Size: $$(du -sk --exclude=DEBIAN $(DEB_ROOT) | cut -f1)"; \
+	  echo "Depends: $$depends"; echo "Section: devel"; echo "Priority: optional"; \
+	  echo "Description: eBPF CPU and memory profiler for whole Python process trees"; \
+	  echo " treeprof samples a process and all its descendants (multiprocessing workers,"; \
+	  echo " subprocesses, exec'd helpers, children born later) with the Python function,"; \
+	  echo " file and line of each sample, and with --mem traces their allocations."; \
+	  echo " Built from git $(or $(GIT_COMMIT),unknown)."; \
+	} > $(DEB_ROOT)/DEBIAN/control
+	$(call msg,DEB,$(DEB_FILE))
+	$(Q)dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) $(DEB_FILE) >/dev/null
 # --- end install
 
 format:
@@ -266,7 +295,7 @@ format-check:
 		tests/unit/*.c tests/unit/*.h $(SHIM_FORMAT)
 
 clean:
-	rm -rf $(OUTPUT) treeprof libtreeprof-mem.so
+	rm -rf $(OUTPUT) treeprof libtreeprof-mem.so treeprof_*.deb
 
 -include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/tests/*.d)
 

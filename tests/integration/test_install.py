@@ -1,11 +1,13 @@
 """Installing treeprof like a system tool: make install and uninstall (PREFIX, DESTDIR), the
-man pages, the bash completion and --version."""
+man pages, the bash completion, --version, and make deb installed with apt into a Debian
+bookworm root (tests/roots.py), where the installed treeprof records a Python tree."""
 import glob
 import gzip
 import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 
 import pytest
@@ -188,3 +190,76 @@ def test_completion_offers_every_option_of_help(cmd):
     got = set(complete("treeprof", cmd, "-"))
     missing = sorted(help_options(cmd) - got - {"-?"})  # -? would be a glob
     assert missing == [], "completion of 'treeprof %s -' lacks %s" % (cmd, missing)
+
+
+# ---------------------------------------------------------------- make deb, in bookworm
+
+def in_overlay(root, upper, argv, env=None):
+    """Run argv chrooted into an overlay of the cached root (writes go to upper, the root
+    itself is never modified), with /sys (BTF, tracefs) bound for treeprof."""
+    merged, work = os.path.join(upper, "merged"), os.path.join(upper, "work")
+    changes = os.path.join(upper, "upper")
+    for d in (merged, work, changes):
+        os.makedirs(d, exist_ok=True)
+    q = shlex.quote
+    setup = "set -e; mount -t overlay overlay -o %s %s; mount --rbind /sys %s/sys; exec \"$@\"" % (
+        q("lowerdir=%s,upperdir=%s,workdir=%s" % (root, changes, work)), q(merged), q(merged))
+    inner = roots.chroot_argv(merged, argv, env=env)
+    argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c", setup, "sh"] + inner
+    return subprocess.run(argv, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def bookworm_deb(tmp_path_factory):
+    """make deb, then apt-get install ./treeprof_*.deb in an overlay of the bookworm root."""
+    out = str(tmp_path_factory.mktemp("deb"))
+    make("deb", "DEB_DIR=" + out)
+    debs = glob.glob(os.path.join(out, "treeprof_*.deb"))
+    assert len(debs) == 1, "make deb made %s" % debs
+    root, py = roots.python_in("bookworm", 11)
+    upper = str(tmp_path_factory.mktemp("overlay"))
+    # The package reaches the root through the overlay's upper layer.
+    os.makedirs(os.path.join(upper, "upper", "mnt"), exist_ok=True)
+    deb = os.path.join("/mnt", os.path.basename(debs[0]))
+    shutil.copy(debs[0], os.path.join(upper, "upper") + deb)
+    r = in_overlay(root, upper, ["apt-get", "install", "-y", "-q", deb],
+                   env={"DEBIAN_FRONTEND": "noninteractive"})
+    assert r.returncode == 0, "apt-get install %s in bookworm failed:\n%s%s" % (
+        deb, r.stdout[-3000:], r.stderr[-3000:])
+    return {"deb": debs[0], "root": root, "upper": upper, "python": py}
+
+
+def test_deb_depends_on_the_libraries_treeprof_links(bookworm_deb):
+    fields = run(["dpkg-deb", "-f", bookworm_deb["deb"], "Depends", "Package",
+                  "Version"]).stdout
+    for pkg in ("libbpf1", "libelf1", "zlib1g", "libc6"):
+        assert re.search(r"\b%s \(>=" % pkg, fields), "Depends lacks %s:\n%s" % (pkg, fields)
+    files = run(["dpkg-deb", "-c", bookworm_deb["deb"]]).stdout
+    for f in INSTALLED:
+        assert "./usr/" + f in files, "the package lacks /usr/%s" % f
+
+
+def test_deb_installed_treeprof_records_a_tree_in_bookworm(bookworm_deb):
+    """The packaged /usr/bin/treeprof, with bookworm's libbpf and libelf, run inside the
+    root: record --mem from another directory, then report."""
+    script = ("set -e; dpkg -L treeprof >/dev/null; treeprof --version; mkdir -p /tmp/w; "
+              "cd /tmp/w; treeprof record --mem -q -o X -- %s -c %s; "
+              "treeprof report X --format json > X.json" % (
+                  bookworm_deb["python"], shlex.quote(MEM_PROGRAM)))
+    r = in_overlay(bookworm_deb["root"], bookworm_deb["upper"], ["sh", "-c", script])
+    assert r.returncode == 0, "in bookworm: %s\n%s" % (r.stdout[-3000:], r.stderr[-3000:])
+    assert "sampler" not in r.stderr, r.stderr
+    with open(os.path.join(bookworm_deb["upper"], "upper/tmp/w/X.json")) as f:
+        rep = json.load(f)
+    procs = rep.get("memory", {}).get("processes", [])
+    assert len(procs) == 2 and all(p["exact"].get("in_use") is not None for p in procs), procs
+
+
+def test_deb_removes_cleanly_and_leaves_the_root_alone(bookworm_deb):
+    r = in_overlay(bookworm_deb["root"], bookworm_deb["upper"], [
+        "sh", "-c", "apt-get purge -y -q treeprof >/dev/null && ! dpkg -s treeprof 2>/dev/null"
+        " && ! ls /usr/bin/treeprof /usr/lib/treeprof /usr/share/man/man1/treeprof*"
+        " /usr/share/bash-completion/completions/treeprof 2>/dev/null"])
+    assert r.returncode == 0, "after apt-get purge: %s%s" % (r.stdout, r.stderr)
+    assert not os.path.exists(os.path.join(bookworm_deb["root"], "usr/bin/treeprof")), \
+        "the cached bookworm root was modified"
