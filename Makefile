@@ -27,6 +27,10 @@ UNIT_OBJS  := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%.o,$(UNIT_SRCS)) $(OUTP
 
 PYTEST     := /usr/bin/python3 -m pytest
 
+# The version, and the commit it is built from (treeprof --version; the package's version).
+VERSION    := 0.1
+GIT_COMMIT := $(shell git -C $(CURDIR) describe --always --dirty 2>/dev/null)
+
 .DELETE_ON_ERROR:
 .PHONY: all deps demo test test-kernels unit unit-san integration-san fuzz fuzz-corpus integration \
 	bench format format-check clean
@@ -59,6 +63,21 @@ $(OUTPUT)/tests/%.o: tests/unit/%.c | $(OUTPUT)/tests
 $(OUTPUT)/tests/test_%: $(OUTPUT)/tests/test_%.o $(OUTPUT)/tests/unit.o $(LIB_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+# --- version: .output/version.h changes only when the version or the commit does, so a new
+# commit rebuilds main.o alone and an unchanged one rebuilds nothing.
+# Where git cannot answer (root in a user's clone: "dubious ownership") an existing header is
+# kept, so that sudo make install does not rebuild the binary as root.
+$(OUTPUT)/version.h: FORCE | $(OUTPUT)
+	$(Q)[ -z '$(GIT_COMMIT)' ] && [ -f $@ ] && grep -q '"$(VERSION)"' $@ || \
+	printf '#define TREEPROF_VERSION "%s"\n#define TREEPROF_COMMIT "%s"\n' \
+		'$(VERSION)' '$(or $(GIT_COMMIT),unknown)' > $@.tmp
+	$(Q)[ -f $@.tmp ] || exit 0; \
+	if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; echo '  GEN      $@'; fi
+$(OUTPUT)/user/main.o $(OUTPUT)/san/main.o: $(OUTPUT)/version.h
+.PHONY: FORCE
+FORCE:
+# --- end version
 
 # --- linetable cross-check (python work): tests/integration/test_linetable.py feeds it the
 # line tables of every installed CPython. Built from the decoder alone, no skeleton needed.
@@ -97,17 +116,27 @@ $(UPROBE_COST): tests/tools/uprobe_cost.c $(OUTPUT)/probecost.skel.h | $(OUTPUT)
 	$(Q)$(CC) $(filter-out -MMD -MP,$(CFLAGS)) $< $(LDLIBS) -o $@
 # --- end probe cost tool
 
-# Debian packages the build and the tests need; installs only what is missing.
-DEPS := clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc \
-	python3 python3-pytest debootstrap tmux clang-format golang-go chromium \
-	qemu-system-x86 busybox-static
-deps:
-	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+# Debian packages, installed when missing: DEPS_BUILD to build treeprof and run the demo
+# (make demo), DEPS_TEST for the tests as well (make test). One line says what is installed;
+# apt's output goes to $(DEPS_LOG), which an error points to.
+DEPS_BUILD := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc python3
+DEPS_TEST  := $(DEPS_BUILD) libclang-rt-14-dev python3-pytest debootstrap tmux clang-format \
+	      golang-go chromium qemu-system-x86 busybox-static man-db groff-base dpkg-dev
+DEPS_LOG   := $(OUTPUT)/deps.log
+define install-missing
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 		grep -q 'install ok installed' || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-		echo "deps: installing $$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
-	fi
+	[ -z "$$missing" ] && exit 0; \
+	mkdir -p $(OUTPUT); echo "deps: installing" $$missing "(apt's output: $(DEPS_LOG))"; \
+	{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; } \
+		>$(DEPS_LOG) 2>&1 || { tail -n 5 $(DEPS_LOG) >&2; \
+		echo "deps: apt-get failed, see $(DEPS_LOG) (it needs root: sudo make ...)" >&2; exit 1; }
+endef
+.PHONY: deps-build deps-test
+deps-build:
+	$(call install-missing,$(DEPS_BUILD))
+deps-test deps:
+	$(call install-missing,$(DEPS_TEST))
 
 unit: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do $$t || fail=1; done; exit $$fail
@@ -115,8 +144,9 @@ unit: $(UNIT_BINS)
 integration: treeprof $(LINETABLE_CHECK)
 	$(PYTEST) -q tests/integration
 
-test: deps
+test: deps-test
 	$(MAKE) format-check
+	$(MAKE) man-check
 	$(MAKE) treeprof $(UNIT_BINS)
 	$(MAKE) unit
 	$(MAKE) shim-check
@@ -129,15 +159,15 @@ test: deps
 # integration tests run inside each (tests/kernels.py, tests/integration/test_kernels.py).
 # make test boots 6.1 and 6.12 as part of integration; this adds bullseye's 5.10.
 TEST_KERNELS ?= 5.10 6.1 6.12
-test-kernels: deps
+test-kernels: deps-test
 	$(MAKE) treeprof libtreeprof-mem.so
 	TREEPROF_TEST_KERNELS="$(TEST_KERNELS)" $(PYTEST) -v tests/integration/test_kernels.py
 
-demo: deps
+demo: deps-build
 	$(MAKE) treeprof libtreeprof-mem.so
 	./tests/demo.sh
 
-bench: deps
+bench: deps-test
 	$(MAKE) treeprof libtreeprof-mem.so $(UPROBE_COST)
 	/usr/bin/python3 tests/bench.py
 	/usr/bin/python3 tests/bench_mem.py
@@ -189,6 +219,73 @@ integration integration-san: $(SHIM_LIB)
 -include $(wildcard $(OUTPUT)/shim/*.d)
 # --- end memory sampler
 
+# --- install: PREFIX (default /usr/local) and DESTDIR (a staging root, as packaging does).
+# The sampler goes to PREFIX/lib/treeprof/, where treeprof finds it relative to its own
+# binary (user/memtrace.c); the man pages get PREFIX and VERSION substituted and gzipped.
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+BINDIR      := $(PREFIX)/bin
+PKGLIBDIR   := $(PREFIX)/lib/treeprof
+MAN1DIR     := $(PREFIX)/share/man/man1
+BASHCOMPDIR := $(PREFIX)/share/bash-completion/completions
+MAN_PAGES   := $(wildcard user/man/*.1)
+.PHONY: install uninstall man-check deb
+
+install: treeprof $(SHIM_LIB)
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PKGLIBDIR) $(DESTDIR)$(MAN1DIR) \
+		$(DESTDIR)$(BASHCOMPDIR)
+	$(Q)install -m 0755 treeprof $(DESTDIR)$(BINDIR)/treeprof
+	$(Q)install -m 0644 $(SHIM_LIB) $(DESTDIR)$(PKGLIBDIR)/$(SHIM_LIB)
+	$(Q)for p in $(MAN_PAGES); do \
+		sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $$p | gzip -9n \
+			> $(DESTDIR)$(MAN1DIR)/$${p##*/}.gz && \
+		chmod 0644 $(DESTDIR)$(MAN1DIR)/$${p##*/}.gz || exit 1; \
+	done
+	$(Q)install -m 0644 user/completion/treeprof $(DESTDIR)$(BASHCOMPDIR)/treeprof
+
+uninstall:
+	$(call msg,UNINSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)rm -f $(DESTDIR)$(BINDIR)/treeprof $(DESTDIR)$(PKGLIBDIR)/$(SHIM_LIB) \
+		$(DESTDIR)$(BASHCOMPDIR)/treeprof $(patsubst user/man/%,$(DESTDIR)$(MAN1DIR)/%.gz,$(MAN_PAGES))
+	$(Q)rmdir $(DESTDIR)$(PKGLIBDIR) 2>/dev/null || true
+
+# The man pages render without warnings and document every option of every --help; the
+# completion offers the commands and the values (tests/integration/test_install.py).
+man-check: treeprof
+	$(PYTEST) -q tests/integration/test_install.py -k "man_page or completion"
+
+# make deb: DEB_DIR/treeprof_VERSION_ARCH.deb (DEB_DIR: default .) from a staged install
+# with PREFIX=/usr; Depends from dpkg-shlibdeps on the binaries (libbpf1, libelf1, zlib1g,
+# libc6 on bookworm).
+DEB_ARCH  = $(shell dpkg --print-architecture)
+DEB_DIR   ?= .
+DEB_FILE   = $(DEB_DIR)/treeprof_$(VERSION)_$(DEB_ARCH).deb
+DEB_STAGE := $(OUTPUT)/deb
+DEB_ROOT  := $(DEB_STAGE)/debian/treeprof
+deb: treeprof $(SHIM_LIB)
+	$(call install-missing,dpkg-dev)
+	$(Q)rm -rf $(DEB_STAGE)
+	$(Q)$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/$(DEB_ROOT) PREFIX=/usr
+	$(Q)mkdir -p $(DEB_ROOT)/DEBIAN && \
+		printf 'Source: treeprof\n\nPackage: treeprof\nArchitecture: any\n' \
+		> $(DEB_STAGE)/debian/control
+	$(Q)depends=$$(cd $(DEB_STAGE) && dpkg-shlibdeps -O -edebian/treeprof/usr/bin/treeprof \
+		-edebian/treeprof/usr/lib/treeprof/$(SHIM_LIB)) && depends=$${depends#shlibs:Depends=} && \
+	{ echo "Package: treeprof"; echo "Version: $(VERSION)"; echo "Architecture: $(DEB_ARCH)"; \
+	  echo "Maintainer: treeprof maintainers <maintainers@users.noreply.h-seed-8fbe4e73.example>"; \
+	  echo "Installed-Size: $$(du -sk --exclude=DEBIAN $(DEB_ROOT) | cut -f1)"; \
+	  echo "Depends: $$depends"; echo "Section: devel"; echo "Priority: optional"; \
+	  echo "Description: eBPF CPU and memory profiler for whole Python process trees"; \
+	  echo " treeprof samples a process and all its descendants (multiprocessing workers,"; \
+	  echo " subprocesses, exec'd helpers, children born later) with the Python function,"; \
+	  echo " file and line of each sample, and with --mem traces their allocations."; \
+	  echo " Built from git $(or $(GIT_COMMIT),unknown)."; \
+	} > $(DEB_ROOT)/DEBIAN/control
+	$(call msg,DEB,$(DEB_FILE))
+	$(Q)dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) $(DEB_FILE) >/dev/null
+# --- end install
+
 format:
 	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h include/*.h tests/unit/*.c tests/unit/*.h \
 		$(SHIM_FORMAT)
@@ -198,7 +295,7 @@ format-check:
 		tests/unit/*.c tests/unit/*.h $(SHIM_FORMAT)
 
 clean:
-	rm -rf $(OUTPUT) treeprof libtreeprof-mem.so
+	rm -rf $(OUTPUT) treeprof libtreeprof-mem.so treeprof_*.deb
 
 -include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/tests/*.d)
 

@@ -38,6 +38,13 @@ APT_CONF = 'Acquire::Check-Valid-Until "false";\nAPT::Install-Recommends "false"
 # name -> suite, packages that must be installed, interpreters wanted (installed when
 # the suite has them: which ones exist is recorded in the stamp).
 ROOTS = {
+    # The release treeprof is built on: tests/integration/test_install.py installs the
+    # package there (python3 is 3.11).
+    "bookworm": {
+        "suite": "bookworm",
+        "packages": [],
+        "pythons": ["3.11"],
+    },
     "trixie": {
         "suite": "trixie",
         "packages": ["python3.13", "python3-memray", "austin"],

@@ -293,24 +293,34 @@ out:
 	return err;
 }
 
+/* The sampler: $TREEPROF_MEM_SHIM, else next to the binary (the build tree), else in
+ * ../lib/treeprof/ relative to it (an installed PREFIX/bin/treeprof). */
 static int mem_find_shim(struct memtrace *m)
 {
-	char exe[PATH_MAX - 64], *slash; /* room for the file name */
+	static const char *const dirs[] = {"", "/../lib/treeprof"};
+	char exe[PATH_MAX - 64], *slash; /* room for the directory and file name */
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	const char *env = getenv("TREEPROF_MEM_SHIM");
+	int err = -ENOENT;
 
 	if (env && *env) {
 		snprintf(m->shim_path, sizeof(m->shim_path), "%s", env);
-	} else {
-		if (n <= 0)
-			return -errno;
-		exe[n] = 0;
-		slash = strrchr(exe, '/');
-		if (slash)
-			*slash = 0;
-		snprintf(m->shim_path, sizeof(m->shim_path), "%s/%s", exe, MEM_SHIM_NAME);
+		return access(m->shim_path, R_OK) ? -errno : 0;
 	}
-	return access(m->shim_path, R_OK) ? -errno : 0;
+	if (n <= 0)
+		return -errno;
+	exe[n] = 0;
+	slash = strrchr(exe, '/');
+	if (slash)
+		*slash = 0;
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(m->shim_path, sizeof(m->shim_path), "%s%s/%s", exe, dirs[i],
+			 MEM_SHIM_NAME);
+		if (!access(m->shim_path, R_OK))
+			return 0;
+		err = -errno;
+	}
+	return err;
 }
 
 struct memtrace *memtrace__new(struct treeprof_bpf *skel, const struct memtrace_opts *o,
