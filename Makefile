@@ -12,7 +12,7 @@ msg         = $(if $(filter 1,$(V)),,@printf '  %-8s %s\n' "$(1)" "$(2)";)
 CFLAGS     ?= -O2 -g
 CFLAGS     += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -std=gnu11 \
 	      -D_GNU_SOURCE -MMD -MP -Iinclude -Iuser -I$(OUTPUT)
-LDLIBS     := -lbpf -lelf -lz
+LDLIBS     := -lbpf -lelf -lz -lpthread
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Ivmlinux -Ibpf -MMD -MP
 
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)

@@ -11,7 +11,10 @@
    interleaved BENCH_RUNS times (default 5): no profiler; treeprof record --mem (default
    sampling, CPU sampling on as a user would run it); the same with --mem-sample 64K and
    --mem-sample 1;
-   memray run --follow-fork (its default mode) from trixie's python3-memray. Reported:
+   memray run --follow-fork (its default mode) from trixie's python3-memray.
+
+3. A process outside the traced tree: malloc_bench bare and while `record --mem -p` runs on
+   an idle process (the allocator probes are bound to the tree's processes). Reported:
    median wall clock (the tree's TOTAL_ELAPSED) against no profiler, CPU cost (all CPU time
    of the traced run, treeprof and BPF included, over the bare run's), the leak each one
    attributes to alloc_leak_known_bytes (truth: 4 x 256 x 4096 = 4,194,304 bytes) and the
@@ -129,6 +132,30 @@ def sym_addr(libc, name):
     raise SystemExit("bench-mem: no %s in %s" % (name, libc))
 
 
+def outside_cost(tmp):
+    """malloc_bench outside the traced tree: bare, then while record --mem -p PID runs on an
+    idle process (the probes are bound to the tree: the outside process must not pay)."""
+    mb = os.path.join(tmp, "malloc_bench")
+    argv = [mb, "1000000", "64", "5"]
+    bare = mb_ns(argv)
+    target = subprocess.Popen(["sleep", "600"])
+    err_path = os.path.join(tmp, "outside.err")
+    with open(err_path, "w") as err:
+        tp = subprocess.Popen([TREEPROF, "record", "--mem", "-o", os.path.join(tmp, "o.data"),
+                               "-p", str(target.pid)], stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        for _ in range(300):
+            if "recording at" in open(err_path).read() or tp.poll() is not None:
+                break
+            subprocess.run(["sleep", "0.05"])
+        during = mb_ns(argv)
+    finally:
+        target.kill()
+        target.wait()
+        tp.wait()
+    return bare, during
+
+
 # ------------------------------------------------------------------ 2. the allocation tree
 
 def tree_argv(extra_env=None, prefix=()):
@@ -214,6 +241,8 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         log("probe costs per C library")
         probes = probe_costs(tmp)
+        log("a process outside the traced tree")
+        outside = outside_cost(tmp)
         base, dflt, fine, every, mray = [], [], [], [], []
         for i in range(RUNS):
             log("alloc tree, run %d/%d" % (i + 1, RUNS))
@@ -241,6 +270,11 @@ def main():
         print("| %s | %.1f ns | %s |" % (name, b, " | ".join(
             ("+%d" % cost[k] if k == "picked offset" else "+%.0f ns" % cost[k])
             if k in cost else "—" for k in labels)))
+
+    print("\n### A process outside the tree (malloc_bench, ns per malloc+free pair)\n")
+    print("| bare | during `record --mem -p PID` (PID idle) |")
+    print("|---|---|")
+    print("| %.1f ns | %.1f ns |" % outside)
 
     bw, bc = med(base, "wall"), med(base, "cpu")
     print("\n### Allocation tree (alloc_tree.py, trixie python3.13, median of %d interleaved "

@@ -697,6 +697,19 @@ int elfsym__offset_to_vaddr(const struct elfsym *e, uint64_t file_off, uint64_t 
 	return -ENOENT;
 }
 
+int elfsym__vaddr_to_offset(const struct elfsym *e, uint64_t vaddr, uint64_t *file_off)
+{
+	for (size_t i = 0; i < e->nloads; i++) {
+		const struct eload *l = &e->loads[i];
+
+		if (vaddr >= l->vaddr && vaddr - l->vaddr < l->filesz) {
+			*file_off = l->off + (vaddr - l->vaddr);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
 int elfsym__bias(const struct elfsym *e, uint64_t map_start, uint64_t map_offset, uint64_t *bias)
 {
 	/* The kernel maps a segment from its page-aligned file offset, so the mapping's

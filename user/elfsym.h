@@ -39,6 +39,9 @@ int elfsym__read(const struct elfsym *e, uint64_t vaddr, void *buf, size_t len);
 /* Translate a file offset inside a PT_LOAD segment to its file virtual address:
  * 0 and *vaddr, or -ENOENT. */
 int elfsym__offset_to_vaddr(const struct elfsym *e, uint64_t file_off, uint64_t *vaddr);
+/* The reverse: the file offset of file virtual address vaddr (what a uprobe is placed by):
+ * 0 and *file_off, or -ENOENT when vaddr has no file bytes. */
+int elfsym__vaddr_to_offset(const struct elfsym *e, uint64_t vaddr, uint64_t *file_off);
 /* Load bias of a mapping of this file at runtime address map_start with file offset
  * map_offset: runtime address = file vaddr + bias. -ENOENT if no PT_LOAD matches. */
 int elfsym__bias(const struct elfsym *e, uint64_t map_start, uint64_t map_offset, uint64_t *bias);

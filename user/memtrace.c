@@ -1,12 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Allocation tracing: where the probes go and what is sampled besides them.
- *
- * Every probe hit is a trap, so placement matters. The kernel emulates some instructions
- * at a probe (push of a register, jumps and calls) and single-steps the others out of line,
- * which costs about ten times more. A return probe must sit on a function's first
- * instruction; free needs none, so when free starts with the NULL test glibc puts first
- * (`test %rdi,%rdi; je`) and a push follows, its probe goes on the push: free(NULL) does
- * nothing anyway. The placement of each probe is recorded in the run's statistics. */
+/* Allocation tracing: which processes get the allocator uprobes (memprobes.c), the
+ * preloaded sampler in launch mode, and what is sampled besides them (RSS, exact totals). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -23,7 +17,7 @@
 #include "treeprof.h"
 #include "treeprof.skel.h"
 #include "memtrace.h"
-#include "elfsym.h"
+#include "memprobes.h"
 #include "fileio.h"
 #include "procmaps.h"
 #include "proctree.h"
@@ -31,31 +25,9 @@
 
 #define MEM_POLL_NS    100000000ULL
 #define MEM_RETRY_NS   2000000ULL
-#define MEM_MAX_LIBCS  16
 #define MEM_PENDING_NS 2000000000ULL /* give up on an image that maps no C library */
 #define MEM_SHIM_NAME  "libtreeprof-mem.so"
-#define MEM_MAX_PROBES 12
-
-struct mem_fn {
-	const char *name;
-	bool ret;  /* needs the returned block */
-	bool free; /* free: may skip the NULL test */
-};
-
-/* The allocator's entry points; aliases (same address) are probed once. */
-static const struct mem_fn mem_fns[] = {
-    {"malloc", true, false},	     {"calloc", true, false},	{"realloc", true, false},
-    {"reallocarray", true, false},   {"memalign", true, false}, {"aligned_alloc", true, false},
-    {"posix_memalign", true, false}, {"valloc", true, false},	{"pvalloc", true, false},
-    {"free", false, true},
-};
-
-struct libc_ent {
-	dev_t dev;
-	ino_t ino;
-	struct bpf_link *links[2 * MEM_MAX_PROBES];
-	int nlinks;
-};
+#define MEM_MAX_LAT    4096 /* fork-to-probes latencies kept for the statistics */
 
 struct memtrace {
 	struct treeprof_bpf *skel;
@@ -64,11 +36,12 @@ struct memtrace {
 	bool use_shim;
 	char shim_path[PATH_MAX];
 	struct bpf_link *shim_link, *sys_enter, *sys_exit;
-	struct libc_ent libcs[MEM_MAX_LIBCS];
-	int nlibcs;
-	struct pidset *pending; /* exec'd images whose C library is not mapped yet */
+	struct memprobes *probes; /* NULL until a process needs uprobes */
+	struct pidset *pending;	  /* exec'd images whose C library is not mapped yet */
 	uint64_t next_poll_ns, next_retry_ns, pending_since_ns;
-	uint64_t probes_on_entry, probes_past_null_test, attach_failures, no_sampler;
+	uint64_t no_sampler;
+	uint32_t fork_lat_us[MEM_MAX_LAT]; /* fork to its probes attached */
+	size_t nfork_lat;
 };
 
 static uint64_t mem_now_ns(void)
@@ -77,27 +50,6 @@ static uint64_t mem_now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-static struct bpf_program *mem_prog(struct treeprof_bpf *skel, const char *fn)
-{
-	if (!strcmp(fn, "malloc"))
-		return skel->progs.mem_malloc;
-	if (!strcmp(fn, "calloc"))
-		return skel->progs.mem_calloc;
-	if (!strcmp(fn, "realloc"))
-		return skel->progs.mem_realloc;
-	if (!strcmp(fn, "reallocarray"))
-		return skel->progs.mem_reallocarray;
-	if (!strcmp(fn, "memalign") || !strcmp(fn, "aligned_alloc"))
-		return skel->progs.mem_memalign;
-	if (!strcmp(fn, "posix_memalign"))
-		return skel->progs.mem_posix_memalign;
-	if (!strcmp(fn, "valloc"))
-		return skel->progs.mem_valloc;
-	if (!strcmp(fn, "pvalloc"))
-		return skel->progs.mem_pvalloc;
-	return skel->progs.mem_free;
 }
 
 /* ln(x) for x > 0 without libm: x = m * 2^k, m in [0.5, 1), then the atanh series. */
@@ -154,94 +106,6 @@ void memtrace__configure(struct treeprof_bpf *skel, const struct memtrace_opts *
 		bpf_map__set_max_entries(skel->maps.mem_live, 1 << 21);
 }
 
-/* Where the probe of fn goes, as an offset from its symbol: 0 (entry), or past the NULL
- * test of free when a push follows it. */
-static uint64_t mem_placement(const struct elfsym *e, uint64_t vaddr, bool is_free)
-{
-	unsigned char b[16];
-	size_t at;
-
-	if (!is_free || elfsym__read(e, vaddr, b, sizeof(b)))
-		return 0;
-	if (b[0] != 0x48 || b[1] != 0x85 || b[2] != 0xff) /* test %rdi,%rdi */
-		return 0;
-	if (b[3] == 0x74) /* je rel8 */
-		at = 5;
-	else if (b[3] == 0x0f && b[4] == 0x84) /* je rel32 */
-		at = 9;
-	else
-		return 0;
-	if ((b[at] >= 0x50 && b[at] <= 0x57) ||
-	    (b[at] == 0x41 && b[at + 1] >= 0x50 && b[at + 1] <= 0x57)) /* push %reg */
-		return at;
-	return 0;
-}
-
-static int mem_attach_libc(struct memtrace *m, const char *path, const struct stat *st)
-{
-	struct libc_ent *l;
-	uint64_t seen[MEM_MAX_PROBES];
-	int nseen = 0, attached = 0;
-	struct elfsym *e;
-
-	if (m->nlibcs >= MEM_MAX_LIBCS)
-		return -ENOSPC;
-	e = elfsym__open(path);
-	if (!e)
-		return -errno;
-	l = &m->libcs[m->nlibcs];
-	memset(l, 0, sizeof(*l));
-	l->dev = st->st_dev;
-	l->ino = st->st_ino;
-	for (size_t i = 0; i < sizeof(mem_fns) / sizeof(mem_fns[0]); i++) {
-		const struct mem_fn *fn = &mem_fns[i];
-		LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = fn->name);
-		struct bpf_link *link;
-		uint64_t vaddr, size, skip;
-		bool dup = false;
-
-		if (elfsym__symbol(e, fn->name, &vaddr, &size))
-			continue;
-		for (int j = 0; j < nseen; j++)
-			dup |= seen[j] == vaddr;
-		if (dup || nseen >= MEM_MAX_PROBES)
-			continue;
-		seen[nseen++] = vaddr;
-		skip = mem_placement(e, vaddr, fn->free);
-		if (skip)
-			m->probes_past_null_test++;
-		else
-			m->probes_on_entry++;
-		link = bpf_program__attach_uprobe_opts(mem_prog(m->skel, fn->name), -1, path, skip,
-						       &uo);
-		if (!link) {
-			m->attach_failures++;
-			if (m->o.verbose)
-				fprintf(stderr, "treeprof: uprobe %s in %s: %s\n", fn->name, path,
-					strerror(errno));
-			continue;
-		}
-		l->links[l->nlinks++] = link;
-		attached++;
-		if (!fn->ret)
-			continue;
-		uo.retprobe = true;
-		link = bpf_program__attach_uprobe_opts(m->skel->progs.mem_ret, -1, path, 0, &uo);
-		if (!link) {
-			m->attach_failures++;
-			continue;
-		}
-		l->links[l->nlinks++] = link;
-	}
-	elfsym__free(e);
-	if (!attached)
-		return -ENOENT; /* not remembered: the next process using it tries again */
-	m->nlibcs++;
-	if (m->o.verbose)
-		fprintf(stderr, "treeprof: allocator probes in %s: %d functions\n", path, attached);
-	return attached ? 0 : -ENOENT;
-}
-
 static bool is_libc_name(const char *path)
 {
 	const char *base = strrchr(path, '/');
@@ -251,24 +115,37 @@ static bool is_libc_name(const char *path)
 	       (!strncmp(base, "libc-", 5) && strstr(base, ".so")) || !strncmp(base, "ld-musl-", 8);
 }
 
-/* pid's C library: attach to it if it is one we have not seen. 0 when done (attached, known,
- * or the process has none), -EAGAIN when not mapped yet. */
+/* The allocator probes, created on first need. */
+static struct memprobes *mem_probes(struct memtrace *m)
+{
+	if (!m->probes) {
+		m->probes = memprobes__new(m->skel, m->o.verbose);
+		if (!m->probes)
+			fprintf(stderr, "treeprof: the uprobe event source: %s\n", strerror(errno));
+	}
+	return m->probes;
+}
+
+/* pid's C library: probe pid's calls into it. 0 when done (attached, already, or the
+ * process has none or is gone), -EAGAIN when not mapped yet. */
 static int mem_find_libc(struct memtrace *m, pid_t pid)
 {
 	struct procmaps *pm = procmaps__load(pid);
+	struct memprobes *probes = mem_probes(m);
 	char path[PATH_MAX];
 	struct stat st;
 	int err = -EAGAIN, fd = -1;
 
-	if (!pm)
-		return 0; /* gone */
+	if (!pm || !probes) {
+		procmaps__free(pm);
+		return 0; /* gone, or no uprobes on this kernel (said once) */
+	}
 	for (size_t i = 0; i < pm->n; i++) {
 		const struct tp_mapping *mp = &pm->maps[i];
 
 		if (mp->perms[2] != 'x' || !mp->path || !is_libc_name(mp->path))
 			continue;
-		/* The mapped file itself, wherever the process's root is; held open, so that
-		 * the process may exec or exit while its probes are attached. */
+		/* The mapped file itself, wherever the process's root is. */
 		snprintf(path, sizeof(path), "/proc/%d/map_files/%lx-%lx", pid,
 			 (unsigned long)mp->start, (unsigned long)mp->end);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -276,17 +153,13 @@ static int mem_find_libc(struct memtrace *m, pid_t pid)
 			err = 0; /* gone */
 			break;
 		}
+		err = memprobes__attach(probes, pid, fd, &st, mp->path);
+		if (err && err != -ESRCH && err != -EMFILE && m->o.verbose)
+			fprintf(stderr, "treeprof: pid %d: no allocator probes in %s: %s\n", pid,
+				mp->path, strerror(-err));
 		err = 0;
-		for (int j = 0; j < m->nlibcs; j++)
-			if (m->libcs[j].dev == st.st_dev && m->libcs[j].ino == st.st_ino)
-				goto out;
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		if (mem_attach_libc(m, path, &st) && m->o.verbose)
-			fprintf(stderr, "treeprof: pid %d: no allocator probes in %s\n", pid,
-				mp->path);
 		break;
 	}
-out:
 	if (fd >= 0)
 		close(fd);
 	procmaps__free(pm);
@@ -376,6 +249,12 @@ struct memtrace *memtrace__new(struct treeprof_bpf *skel, const struct memtrace_
 			errno = -err;
 			return NULL;
 		}
+		if (!mem_probes(m)) {
+			err = -errno;
+			memtrace__free(m);
+			errno = -err;
+			return NULL;
+		}
 	}
 	return m;
 }
@@ -455,6 +334,7 @@ static int mem_settle_image(struct memtrace *m, pid_t pid)
 		return 0;
 	case IMG_SAMPLER:
 		mem_set_shim_flag(m, pid); /* its allocator calls are the sampler's to count */
+		memprobes__detach(m->probes, pid); /* the image before had none */
 		return 0;
 	case IMG_NO_SAMPLER:
 		break;
@@ -495,6 +375,25 @@ void memtrace__proc(struct memtrace *m, pid_t pid, bool exec)
 		mem_pend(m, pid);
 }
 
+void memtrace__fork(struct memtrace *m, pid_t pid, pid_t ppid, uint64_t fork_ns)
+{
+	uint64_t lat_us;
+
+	if (!m)
+		return;
+	/* Launch mode: only the children of images without the sampler need probes. */
+	if (m->use_shim && !memprobes__has(m->probes, ppid))
+		return;
+	if (mem_find_libc(m, pid) || !memprobes__has(m->probes, pid))
+		return;
+	lat_us = (mem_now_ns() - fork_ns) / 1000;
+	if (m->nfork_lat < MEM_MAX_LAT)
+		m->fork_lat_us[m->nfork_lat++] = lat_us > UINT32_MAX ? UINT32_MAX : lat_us;
+	if (m->o.verbose)
+		fprintf(stderr, "treeprof: pid %d: allocator probes %llu us after its fork\n", pid,
+			(unsigned long long)lat_us);
+}
+
 bool memtrace__pending(const struct memtrace *m)
 {
 	return m && pidset__count(m->pending);
@@ -502,8 +401,10 @@ bool memtrace__pending(const struct memtrace *m)
 
 void memtrace__exit(struct memtrace *m, pid_t pid)
 {
-	if (m)
-		pidset__del(m->pending, pid);
+	if (!m)
+		return;
+	pidset__del(m->pending, pid);
+	memprobes__detach(m->probes, pid);
 }
 
 void memtrace__poll(struct memtrace *m, const struct pidset *tree, uint64_t now_ns)
@@ -560,26 +461,45 @@ void memtrace__poll(struct memtrace *m, const struct pidset *tree, uint64_t now_
 	}
 }
 
+static int mem_cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 void memtrace__store_stats(struct memtrace *m, struct profile *prof)
 {
+	struct memprobes_stats s;
+
 	if (!m)
 		return;
+	memprobes__stats(m->probes, &s);
 	profile__set_stat(prof, "mem_sample_bytes", m->o.rate);
 	profile__set_stat(prof, "mem_preload_sampler", m->use_shim);
-	profile__set_stat(prof, "mem_libcs_probed", m->nlibcs);
-	profile__set_stat(prof, "mem_probes_on_entry", m->probes_on_entry);
-	profile__set_stat(prof, "mem_probes_past_null_test", m->probes_past_null_test);
-	profile__set_stat(prof, "mem_probe_attach_failures", m->attach_failures);
+	profile__set_stat(prof, "mem_libcs_probed", s.libcs);
+	profile__set_stat(prof, "mem_probes_on_entry", s.probes_on_entry);
+	profile__set_stat(prof, "mem_probes_past_null_test", s.probes_past_null_test);
+	profile__set_stat(prof, "mem_probe_attach_failures", s.attach_failures);
+	profile__set_stat(prof, "mem_processes_probed", s.procs_probed);
+	profile__set_stat(prof, "mem_processes_unprobed", s.procs_unprobed);
+	profile__set_stat(prof, "mem_probe_links_peak", s.links_peak);
+	profile__set_stat(prof, "mem_probe_links_budget", s.links_budget);
 	profile__set_stat(prof, "mem_processes_without_sampler", m->no_sampler);
+	if (m->nfork_lat) {
+		qsort(m->fork_lat_us, m->nfork_lat, sizeof(m->fork_lat_us[0]), mem_cmp_u32);
+		profile__set_stat(prof, "mem_fork_to_probes_us_median",
+				  m->fork_lat_us[m->nfork_lat / 2]);
+		profile__set_stat(prof, "mem_fork_to_probes_us_max",
+				  m->fork_lat_us[m->nfork_lat - 1]);
+	}
 }
 
 void memtrace__free(struct memtrace *m)
 {
 	if (!m)
 		return;
-	for (int i = 0; i < m->nlibcs; i++)
-		for (int j = 0; j < m->libcs[i].nlinks; j++)
-			bpf_link__destroy(m->libcs[i].links[j]);
+	memprobes__free(m->probes);
 	bpf_link__destroy(m->shim_link);
 	bpf_link__destroy(m->sys_enter);
 	bpf_link__destroy(m->sys_exit);

@@ -192,6 +192,7 @@ static int on_proc_event(void *ctx, void *data, size_t size)
 		symbolizer__fork(t->sym, f->hdr.pid, f->ppid);
 		if (t->mem)
 			profile__mem_fork(t->prof, f->hdr.ts_ns, f->hdr.pid, f->ppid);
+		memtrace__fork(t->mem, f->hdr.pid, f->ppid, f->hdr.ts_ns);
 		what = "start";
 		break;
 	}
@@ -604,6 +605,7 @@ static void tracer__sweep(struct tracer *t, uint64_t now)
 			continue;
 		profile__proc_exit(t->prof, pids[i], now, 0);
 		pidset__del(t->live, pids[i]);
+		memtrace__exit(t->mem, pids[i]);
 		proc = profile__proc_find(t->prof, pids[i]);
 		if (t->opts.verbose)
 			fprintf(stderr, "treeprof: pid %d exited unseen\n", pids[i]);

@@ -110,6 +110,9 @@ static void test_sections_read_and_offsets_agree(void)
 	CHECK(!memcmp(a, b, sizeof(a)));
 	CHECK_EQ_INT(elfsym__offset_to_vaddr(e, off + 8, &back), 0);
 	CHECK_EQ_INT(back, vaddr + 8);
+	CHECK_EQ_INT(elfsym__vaddr_to_offset(e, vaddr + 8, &back), 0);
+	CHECK_EQ_INT(back, off + 8);
+	CHECK_EQ_INT(elfsym__vaddr_to_offset(e, UINT64_MAX, &back), -ENOENT);
 	CHECK_EQ_INT(elfsym__section(e, ".no_such_section", NULL, NULL, NULL), -ENOENT);
 	/* .bss has addresses but no file bytes */
 	if (!elfsym__section(e, ".bss", &vaddr, &size, NULL) && size)
