@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <pthread.h>
@@ -324,7 +325,7 @@ static void *mp_closer(void *arg)
 		 * attach of a new child by as much. */
 		while (!mp->stop && !(mp->ndoomed && 2 * mp->links > mp->st.links_budget))
 			pthread_cond_wait(&mp->cv, &mp->lock);
-		if (!mp->ndoomed)
+		if (mp->stop || !mp->ndoomed) /* what is left goes to mp_close_detached */
 			break;
 		fd = mp->doomed[mp->doomed_head];
 		mp->doomed_head = (mp->doomed_head + 1) % mp->doomed_cap;
@@ -465,18 +466,108 @@ void memprobes__stats(const struct memprobes *mp, struct memprobes_stats *s)
 		memset(s, 0, sizeof(*s));
 }
 
+/* A run's detached closer (below) holds this lock shared until its last probe is closed;
+ * a run that is about to place probes takes it exclusively once, so it does not start
+ * while an earlier run's closes still hold the kernel mutex its attaches need. */
+#define MP_LOCK_PATH "/run/treeprof-probes.lock"
+
+static int mp_lock_open(void)
+{
+	return open(MP_LOCK_PATH, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+}
+
+void memprobes__wait_previous(void)
+{
+	int fd = mp_lock_open();
+
+	if (fd < 0)
+		return;
+	if (flock(fd, LOCK_EX | LOCK_NB) && errno == EWOULDBLOCK) {
+		fprintf(stderr, "treeprof: waiting for an earlier run's allocator probes to be "
+				"closed\n");
+		flock(fd, LOCK_EX);
+	}
+	close(fd); /* releases it */
+}
+
+/* The links still open at the end go to a child process that closes them and exits, so
+ * the run ends at once instead of a second per process later. The child first closes every
+ * other descriptor (the recording: a FIFO's reader waits for its EOF; the perf events; the
+ * maps) and leaves the terminal's session. Between fork and _exit it calls only
+ * async-signal-safe functions. 0, or negative errno when the caller must close them. */
+static int mp_close_detached(const int *fds, size_t n)
+{
+	struct rlimit rl;
+	unsigned char *keep;
+	int lock;
+	size_t max;
+	pid_t pid;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return -errno;
+	max = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (1 << 20) ? 1 << 20 : rl.rlim_cur;
+	keep = calloc(max / 8 + 1, 1);
+	if (!keep)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (fds[i] >= 0 && (size_t)fds[i] < max)
+			keep[fds[i] / 8] |= 1 << (fds[i] % 8);
+	lock = mp_lock_open();
+	if (lock >= 0 && (size_t)lock < max && !flock(lock, LOCK_SH))
+		keep[lock / 8] |= 1 << (lock % 8); /* the child's until it exits */
+	pid = fork();
+	if (pid != 0 && lock >= 0)
+		close(lock); /* the lock stays with the child's copy */
+	if (pid < 0) {
+		free(keep);
+		return -errno;
+	}
+	if (pid == 0) {
+		for (size_t fd = 0; fd < max; fd++)
+			if (!(keep[fd / 8] & (1 << (fd % 8))))
+				close(fd);
+		setsid();
+		for (size_t i = 0; i < n; i++)
+			close(fds[i]); /* tens of ms each: RCU grace periods */
+		_exit(0);	       /* the lock goes with it */
+	}
+	free(keep);
+	for (size_t i = 0; i < n; i++)
+		close(fds[i]); /* ours only: the child holds the probes */
+	return 0;
+}
+
 void memprobes__free(struct memprobes *mp)
 {
+	int *fds = NULL;
+	size_t n = 0;
+
 	if (!mp)
 		return;
-	while (mp->nprocs)
-		memprobes__detach(mp, mp->procs[0].pid);
 	if (mp->has_closer) {
 		pthread_mutex_lock(&mp->lock);
 		mp->stop = true;
 		pthread_cond_signal(&mp->cv);
 		pthread_mutex_unlock(&mp->lock);
 		pthread_join(mp->closer, NULL);
+	}
+	fds = calloc(mp->links ? mp->links : 1, sizeof(*fds));
+	for (size_t i = 0; fds && i < mp->nprocs; i++)
+		for (int j = 0; j < mp->procs[i].nlinks && n < mp->links; j++)
+			fds[n++] = mp->procs[i].links[j];
+	for (size_t i = 0; fds && i < mp->ndoomed && n < mp->links; i++)
+		fds[n++] = mp->doomed[(mp->doomed_head + i) % mp->doomed_cap];
+	if (fds && n == mp->links && !mp_close_detached(fds, n)) {
+		mp->nprocs = mp->ndoomed = 0;
+		mp->links = 0;
+	}
+	free(fds);
+	mp->has_closer = false; /* what is left, if anything, is closed here */
+	while (mp->nprocs)
+		memprobes__detach(mp, mp->procs[0].pid);
+	for (; mp->ndoomed; mp->ndoomed--) {
+		close(mp->doomed[mp->doomed_head]);
+		mp->doomed_head = (mp->doomed_head + 1) % mp->doomed_cap;
 	}
 	pthread_mutex_destroy(&mp->lock);
 	pthread_mutex_destroy(&mp->gate);

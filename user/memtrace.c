@@ -239,6 +239,7 @@ struct memtrace *memtrace__new(struct treeprof_bpf *skel, const struct memtrace_
 		}
 	}
 	if (!m->use_shim) {
+		memprobes__wait_previous();
 		m->sys_enter = bpf_program__attach(skel->progs.mem_sys_enter);
 		m->sys_exit = bpf_program__attach(skel->progs.mem_sys_exit);
 		if (!m->sys_enter || !m->sys_exit) {

@@ -161,7 +161,9 @@ def test_links_stay_within_the_open_file_budget(bins, tmp):
     closed once they hold half the budget (closing one waits for RCU grace periods, so a
     thread does it), and past the budget a process goes unprobed, counted and said."""
     data = os.path.join(tmp, "many.data")
-    script = "for i in $(seq 30); do sleep 0.1; done"
+    # Each process lives long enough to be probed even while a close holds the kernel
+    # mutex an attach needs (up to a few hundred ms here).
+    script = "for i in $(seq 30); do sleep 0.4; done"
     target = subprocess.Popen(["sh", "-c", "read x; " + script], stdin=subprocess.PIPE)
     try:
         tp = Recorder(tmp, ["record", "--mem", "--no-cpu", "-o", data, "-p",
@@ -184,3 +186,62 @@ def test_links_stay_within_the_open_file_budget(bins, tmp):
     assert st["mem_probe_attach_failures"] == 0, st
     if st["mem_processes_unprobed"]:
         assert "get no allocator probes" in tp.stderr()
+
+
+def mem_links():
+    """Ids of the BPF links of treeprof's allocator programs (mem_*), from bpftool."""
+    import json
+    progs = {p["id"] for p in json.loads(run(["bpftool", "-j", "prog", "show"]).stdout)
+             if p.get("name", "").startswith("mem_")}
+    return {l["id"] for l in json.loads(run(["bpftool", "-j", "link", "show"]).stdout)
+            if l.get("prog_id") in progs}
+
+
+def test_the_run_ends_at_once_and_its_probes_go_soon_after(tmp):
+    """Closing a probe waits for RCU grace periods (~70 ms each on 6.18, 17 a process):
+    the links still open at the end are closed by a detached child, so record ends with
+    its tree, and every probe is gone a few seconds later."""
+    import time
+    # The detached closer of an earlier test's run may still be closing its links: this
+    # run would wait for it (memprobes__wait_previous), which is not what is measured.
+    end = time.monotonic() + 120
+    while mem_links() and time.monotonic() < end:
+        time.sleep(0.5)
+    before = mem_links()
+    tree = subprocess.Popen([
+        "/usr/bin/python3", "-c",
+        "import os, sys, time\n"
+        "for i in range(4):\n"
+        "    if os.fork() == 0:\n"
+        "        sys.stdin.readline(); x = [bytearray(999) for _ in range(999)]; os._exit(0)\n"
+        "print('ready', flush=True)\n"
+        "sys.stdin.readline()\n"
+        "for i in range(4): os.wait()\n"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        text=True)
+    rec = None
+    try:
+        assert tree.stdout.readline() == "ready\n"
+        rec = Recorder(tmp, ["record", "--mem", "-o", os.path.join(tmp, "e.data"),
+                             "-p", str(tree.pid)])
+        rec.wait_attached()
+        assert len(mem_links() - before) >= 5 * 10, "expected probes in all 5 processes"
+        tree.stdin.write("go\n" * 5)
+        tree.stdin.close()
+        tree.wait(30)
+        t0 = time.monotonic()
+        assert rec.wait(30) == 0, rec.stderr()
+        took = time.monotonic() - t0
+    finally:
+        if tree.poll() is None:
+            tree.kill()
+        if rec:
+            rec.kill()
+    # Closing the ~85 links in line would take about 6 s here.
+    assert took < 2.0, "record took %.1f s to end after its tree exited" % took
+    end = time.monotonic() + 60
+    while mem_links() - before and time.monotonic() < end:
+        time.sleep(0.5)
+    left = mem_links() - before
+    assert not left, "%d allocator probe links still open 60 s after the run" % len(left)
+    rep = report_json(os.path.join(tmp, "e.data"))
+    assert len(rep["memory"]["processes"]) == 5, rep["memory"]["processes"]
