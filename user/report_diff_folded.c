@@ -2,9 +2,10 @@
 /* Folded comparison: "GROUP;root;...;leaf OLD NEW" per stack, sorted byte-wise, the input
  * of flamegraph.pl's differential mode (what difffolded.pl writes). GROUP is the role's
  * label (report_diff.h), absent with --group-by none or --merge. By default OLD is the old
- * run's count scaled to the new run's total (difffolded.pl -n), so OLD / total and NEW /
- * total are each run's shares and the graph's widths are the new run's; --absolute
- * prints both runs' raw counts. Counts are whole numbers in the report's metric. */
+ * run's count scaled to the new run's total (as difffolded.pl -n does), with two decimals
+ * so that many small stacks do not round away, so OLD / total and NEW / total are each
+ * run's shares and the graph's widths are the new run's; --absolute prints both runs' raw
+ * counts as whole numbers. Counts are in the report's metric. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +57,7 @@ int report_diff__folded(const struct report_diff *d, FILE *out, const struct rep
 	bool head = !o->merge && o->group != REPORT_GROUP_NONE;
 	struct fline *v = calloc(d->nstacks + 1, sizeof(*v));
 	char *lab = malloc(LABEL_MAX);
-	double scale = 1.0;
+	double scale = 0.0; /* 0: raw counts */
 	size_t n = 0, i, j;
 	int err = -ENOMEM;
 
@@ -81,8 +82,12 @@ int report_diff__folded(const struct report_diff *d, FILE *out, const struct rep
 			w[0] += v[j].weight[0];
 			w[1] += v[j].weight[1];
 		}
-		fprintf(out, "%s %llu %llu\n", v[i].text,
-			(unsigned long long)((double)w[0] * scale + 0.5), (unsigned long long)w[1]);
+		if (scale)
+			fprintf(out, "%s %.2f %llu\n", v[i].text, (double)w[0] * scale,
+				(unsigned long long)w[1]);
+		else
+			fprintf(out, "%s %llu %llu\n", v[i].text, (unsigned long long)w[0],
+				(unsigned long long)w[1]);
 	}
 	err = fflush(out) || ferror(out) ? -EIO : 0;
 out:
