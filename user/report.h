@@ -68,6 +68,10 @@ int report__speedscope(const struct profile *p, FILE *out, const struct report_o
 int report__chrome(const struct profile *p, FILE *out, const struct report_opts *o);
 /* s as a JSON string, quotes included (control characters escaped). */
 void report__json_str(FILE *out, const char *s);
+/* s as a JSON string safe inside an HTML <script>: '<', '>' and '&' written as \uXXXX (so
+ * no "</script>" or "<!--" can appear), control characters escaped, invalid UTF-8 replaced
+ * by U+FFFD so the page always decodes. */
+void report__html_str(FILE *out, const char *s);
 
 /* How a frame is named in every format: "qualname (file:line)" for Python,
  * "symbol" or "[unknown] (module)" for native, "symbol [k]" for kernel. Writes into buf. */
