@@ -143,7 +143,7 @@ static int print_groups(const struct dtext *t, FILE *out)
 		free(seen);
 		return -ENOMEM;
 	}
-	heading(t, out, n > 1 ? "Roles" : "Processes (all)");
+	heading(t, out, t->o->group == REPORT_GROUP_NONE ? "Processes (all)" : "Roles");
 	fprintf(out, "%4s %4s %9s %9s %8s %8s  %s\n", "OLD", "NEW", cpu ? "OLD SAMP" : "OLD",
 		cpu ? "NEW SAMP" : "NEW", "OLD%", "NEW%", "ROLE (PROCESSES OLD, NEW)");
 	for (int pass = 0; pass < 2; pass++) {
@@ -239,7 +239,7 @@ static const char *path_name(const struct dtext *t, const struct diff_stack *s)
 	const uint32_t *fr = profile__stack_get(t->d->ids, s->stack, &n);
 	size_t len = 0;
 
-	if (t->d->ngroups > 1)
+	if (t->o->group != REPORT_GROUP_NONE)
 		len = snprintf(t->buf, NAME_MAX, "%s: ", t->d->groups[s->group].label);
 	if (!n && len < NAME_MAX)
 		snprintf(t->buf + len, NAME_MAX - len, "(no stack captured)");
