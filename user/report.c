@@ -17,7 +17,7 @@ const struct report_format report_formats[] = {
     {"pprof", report__pprof, true, NULL},
     {"speedscope", report__speedscope, false, NULL},
     {"chrome", report__chrome, false, NULL},
-    {"html", report__html, false, NULL},
+    {"html", report__html, false, report_diff__html},
     {NULL, NULL, false, NULL},
 };
 

@@ -81,5 +81,6 @@ double report_diff__delta(const struct report_diff *d, const uint64_t w[2]);
 int report_diff__text(const struct report_diff *d, FILE *out, const struct report_opts *o);
 int report_diff__folded(const struct report_diff *d, FILE *out, const struct report_opts *o);
 int report_diff__json(const struct report_diff *d, FILE *out, const struct report_opts *o);
+int report_diff__html(const struct report_diff *d, FILE *out, const struct report_opts *o);
 
 #endif

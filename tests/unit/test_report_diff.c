@@ -189,16 +189,29 @@ static char *golden_path(const char *name, const char *suffix)
 
 typedef int (*diff_writer)(const struct report_diff *, FILE *, const struct report_opts *);
 
-static void golden(const char *name, diff_writer fn, const struct report_opts *o)
+/* The golden file of name against what fn writes; with data_only (HTML), the page's data
+ * block only, so that the golden file does not change with the page around it. */
+static void golden_of(const char *name, diff_writer fn, const struct report_opts *o, bool data_only)
 {
+	static const char open_tag[] = "<script type=\"application/json\" id=\"profile-data\">\n";
 	struct report_diff *d = pair_diff(o);
-	char *seen = NULL, *want = malloc(1 << 20);
+	char *seen = NULL, *want = malloc(1 << 20), *a, *b;
 	size_t len = 0, wlen = 0;
 	FILE *f = open_memstream(&seen, &len);
 
 	CHECK(d && f && want);
 	CHECK_EQ_INT(fn(d, f, o), 0);
 	fclose(f);
+	if (data_only) {
+		a = strstr(seen, open_tag);
+		b = a ? strstr(a, "\n</script>") : NULL;
+		CHECK(a && b);
+		if (a && b) {
+			a += strlen(open_tag);
+			len = b + 1 - a;
+			memmove(seen, a, len);
+		}
+	}
 	f = fopen(golden_path(name, ""), "rb");
 	if (f) {
 		wlen = fread(want, 1, 1 << 20, f);
@@ -221,6 +234,11 @@ static void golden(const char *name, diff_writer fn, const struct report_opts *o
 	report_diff__free(d);
 }
 
+static void golden(const char *name, diff_writer fn, const struct report_opts *o)
+{
+	golden_of(name, fn, o, false);
+}
+
 static void text_lists_roles_then_what_grew_and_shrank(void)
 {
 	golden("diff_text_role.txt", report_diff__text, BY_ROLE);
@@ -238,10 +256,16 @@ static void json_has_both_figures_per_stack_and_group(void)
 	golden("diff_json_role.json", report_diff__json, BY_ROLE);
 }
 
+static void html_embeds_runs_groups_frames_and_stacks(void)
+{
+	golden_of("diff_html_role.json", report_diff__html, BY_ROLE, true);
+}
+
 UNIT_MAIN("report_diff", UNIT_TEST(roles_line_up_across_runs_with_added_and_removed),
 	  UNIT_TEST(shares_compare_runs_of_different_length),
 	  UNIT_TEST(frames_match_only_after_strip_prefix),
 	  UNIT_TEST(group_none_compares_whole_trees_and_pid_is_refused),
 	  UNIT_TEST(text_lists_roles_then_what_grew_and_shrank),
 	  UNIT_TEST(folded_has_two_counts_per_stack),
-	  UNIT_TEST(json_has_both_figures_per_stack_and_group))
+	  UNIT_TEST(json_has_both_figures_per_stack_and_group),
+	  UNIT_TEST(html_embeds_runs_groups_frames_and_stacks))
