@@ -6,40 +6,41 @@
 (the environment, not arguments: both runs have the same command line, as a program
 recorded before and after a change does, so their roles line up.)
 
-The parent does a fixed amount of work in parent_work(), then forks N workers (default 3)
-and waits for them. Each worker runs steady_work() (a fixed amount) and tuned_work()
-(X times that amount, default 1), then leak() keeps K KiB (default 0) in 64 KiB blocks
-until it exits. All three loops run the same code, so CPU shares follow the amounts:
-a second run with X=2 and N=4 doubles tuned_work and adds a worker. Work is counted in
-iterations, not time, so the shares do not depend on the machine's load.
+The parent forks N workers (default 3), does a fixed amount of work in parent_work() and
+waits for them. Each worker alternates steady_work() (one unit) and tuned_work() (X units,
+default 1) 8*S times (S: DIFF_POOL_SCALE, default 1), then leak() keeps K KiB (default 0)
+in 64 KiB blocks until it exits. All three loops run the same code, so CPU shares follow
+the amounts: a second run with X=2 and N=4 doubles tuned_work and adds a worker. Work is
+counted in iterations, not time, and the loops interleave in small slices, all processes
+at once, so that a busy machine (a VM whose CPU time is stolen now and then) weighs them
+alike.
 Prints one line: {"parent": PID, "workers": [PIDS]}.
 """
 import json
 import os
 import sys
 
-UNIT = 400_000  # iterations of one unit of work (~30 ms on CPython 3.11)
+UNIT = 200_000  # iterations of one unit of work (~15 ms on CPython 3.11)
 _kept = []
-
 
 
 def parent_work(units):
     x = 0
-    for i in range(units * UNIT):
+    for i in range(int(units * UNIT)):
         x = (x * 31 + i) & 0xFFFF
     return x
 
 
 def steady_work(units):
     x = 0
-    for i in range(units * UNIT):
+    for i in range(int(units * UNIT)):
         x = (x * 31 + i) & 0xFFFF
     return x
 
 
 def tuned_work(units):
     x = 0
-    for i in range(units * UNIT):
+    for i in range(int(units * UNIT)):
         x = (x * 31 + i) & 0xFFFF
     return x
 
@@ -50,8 +51,9 @@ def leak(kib):
 
 
 def worker(scale, tuned, leak_kib):
-    steady_work(round(4 * scale))
-    tuned_work(round(4 * scale * tuned))
+    for _ in range(round(8 * scale)):
+        steady_work(1)
+        tuned_work(tuned)
     leak(leak_kib)
     sys.stdout.flush()
     os._exit(0)
@@ -63,13 +65,14 @@ def main():
     tuned = float(env("DIFF_POOL_TUNED", "1"))
     leak_kib = int(env("DIFF_POOL_LEAK_KIB", "0"))
     scale = float(env("DIFF_POOL_SCALE", "1"))
-    parent_work(round(8 * scale))
     pids = []
     for _ in range(workers):
         pid = os.fork()
         if pid == 0:
             worker(scale, tuned, leak_kib)
         pids.append(pid)
+    for _ in range(round(16 * scale)):
+        parent_work(1)
     bad = 0
     for pid in pids:
         _, status = os.waitpid(pid, 0)
