@@ -157,14 +157,32 @@ def test_group_by_none_compares_whole_trees(runs):
                    for line in diff(old, new, "folded", "--group-by", "none").stdout.splitlines())
 
 
+def record_leak(data, kib):
+    """A --mem recording whose allocations in leak() carry leak's Python frame. About one
+    recording in fifteen here has the workers' allocation stacks without leak's frame;
+    that is the recorder's doing, not the comparison's, so such a recording is made again,
+    once."""
+    for _ in range(2):
+        record(data, scale=0.2, leak_kib=kib, mem=True)
+        folded = run([TREEPROF, "report", data, "--format", "folded", "--metric",
+                      "alloc_bytes"]).stdout
+        if ";leak (" in folded:
+            return
+    pytest.fail("two recordings without leak() at their allocation sites")
+
+
 def test_live_bytes_diff_shows_a_larger_leak(tmp):
     old, new = os.path.join(tmp, "m1.data"), os.path.join(tmp, "m2.data")
-    record(old, scale=0.2, leak_kib=1024, mem=True)
-    record(new, scale=0.2, leak_kib=4096, mem=True)
+    record_leak(old, 1024)
+    record_leak(new, 4096)
     doc = json.loads(diff(old, new, "json", "--metric", "live_bytes").stdout)
     assert doc["metric"] == "live_bytes" and doc["unit"] == "bytes"
     leak = funcs(doc)["leak"]
     mib = 1 << 20
+    workers = [g for g in doc["groups"] if g["procs"] == [3, 3]]
+    assert len(workers) == 1, [(g["label"], g["procs"]) for g in doc["groups"]]
+    grown = workers[0]["weight"][1] - workers[0]["weight"][0]
+    assert 6 * mib < grown < 12 * mib, "workers' live bytes grew by %d" % grown
     assert 2 * mib < leak["self"][0] < 4.5 * mib, leak  # 3 workers x 1 MiB
     assert 9 * mib < leak["self"][1] < 16 * mib, leak  # 3 workers x 4 MiB
     assert leak["self_share"][1] > leak["self_share"][0] + 5, leak
