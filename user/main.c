@@ -145,7 +145,7 @@ static const struct argp_option report_options[] = {
      "role), shares of each run; not in pprof, speedscope, chrome"},
     {"absolute", OPT_ABSOLUTE, NULL, 0, "--diff: raw samples or bytes instead of shares"},
     {"strip-prefix", OPT_STRIP, "PREFIX", 0,
-     "--diff: remove PREFIX from source paths before matching frames (repeatable)"},
+     "--diff: remove PREFIX from source paths and command lines before matching (repeatable)"},
     {}};
 
 static int parse_long(const char *s, long min, long max, long *out)
@@ -412,7 +412,7 @@ static const char report_doc[] =
     "  treeprof report treeprof.data\n"
     "  treeprof report treeprof.data --format folded | flamegraph.pl > cpu.svg\n"
     "  treeprof report treeprof.data --format folded --merge --pid 1234\n"
-    "  treeprof report new.data --diff old.data            # what got faster, slower\n"
+    "  treeprof report new.data --diff old.data   # what changed, by role\n"
     "  treeprof report new.data --diff old.data --format html -o diff.html\n"
     "  zstd -dc run.data.zst | treeprof report /dev/stdin";
 
