@@ -96,17 +96,19 @@ $(GEN_RECORDING): tests/tools/gen_recording.c user/profile.c user/datafile.c use
 	$(Q)$(CC) $(filter-out -MMD -MP,$(CFLAGS)) $(filter %.c,$^) -lz -o $@
 # --- end report benchmark
 
-# --- HTML report template (report_html.c): user/report_html.html stays a readable page in
-# the repo and becomes the C string report_html_template, one literal per line, with sed
-# escaping '\' and '"'. No build dependency beyond sh and sed.
-$(OUTPUT)/report_html_tmpl.h: user/report_html.html | $(OUTPUT)
+# --- HTML report templates (report_html.c, report_diff_html.c): user/X.html stays a readable
+# page in the repo and becomes the C string X_template in $(OUTPUT)/X_tmpl.h, one literal
+# per line, with sed escaping '\' and '"'. No build dependency beyond sh and sed.
+$(OUTPUT)/%_tmpl.h: user/%.html | $(OUTPUT)
 	$(call msg,GEN,$@)
 	$(Q){ echo '/* generated from $< by the Makefile: do not edit */'; \
-	  echo 'static const char report_html_template[] ='; \
+	  echo 'static const char $*_template[] ='; \
 	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $<; \
 	  echo ';'; } > $@
 $(OUTPUT)/user/report_html.o $(OUTPUT)/san/report_html.o $(OUTPUT)/fuzzobj/report_html.o: \
 	$(OUTPUT)/report_html_tmpl.h
+$(OUTPUT)/user/report_diff_html.o $(OUTPUT)/san/report_diff_html.o \
+	$(OUTPUT)/fuzzobj/report_diff_html.o: $(OUTPUT)/report_diff_html_tmpl.h
 # --- end HTML report template
 
 # --- probe cost tool (make bench, tests/bench_mem.py): a counting uprobe at a chosen offset.
@@ -347,7 +349,7 @@ SAN_INTEGRATION := tests/integration/test_tree.py tests/integration/test_errors.
 	tests/integration/test_faults.py tests/integration/test_hostile.py \
 	tests/integration/test_namespaces.py tests/integration/test_privileges.py \
 	tests/integration/test_report_formats.py tests/integration/test_memory.py \
-	tests/integration/test_outputs.py
+	tests/integration/test_outputs.py tests/integration/test_report_diff.py
 # The sanitized treeprof is not next to the sampler: TREEPROF_MEM_SHIM says where it is.
 integration-san: $(OUTPUT)/san/treeprof
 	TREEPROF_BIN=$(CURDIR)/$(OUTPUT)/san/treeprof TREEPROF_MEM_SHIM=$(CURDIR)/$(SHIM_LIB) \

@@ -18,6 +18,7 @@
 #include "proctree.h"
 #include "profile.h"
 #include "report.h"
+#include "report_diff.h"
 #include "top.h"
 #include "tracer.h"
 #include "memprof.h"
@@ -39,13 +40,16 @@ struct args {
 	const char *format;
 	struct report_opts r;
 	bool quiet;
-	bool output_set;    /* -o given */
-	bool json;	    /* live --json */
-	unsigned every;	    /* live --every N */
-	double interval;    /* live, top --interval S */
-	char cmdline[1024]; /* how treeprof was run, for the recording */
-	bool as_root;	    /* --as-root */
-	bool sudo_user;	    /* run by sudo: SUDO_UID/SUDO_GID name the invoking user */
+	bool output_set;       /* -o given */
+	bool json;	       /* live --json */
+	unsigned every;	       /* live --every N */
+	double interval;       /* live, top --interval S */
+	char cmdline[1024];    /* how treeprof was run, for the recording */
+	bool as_root;	       /* --as-root */
+	const char *diff;      /* report --diff OLD */
+	bool group_set;	       /* report --group-by given */
+	const char *strip[16]; /* report --strip-prefix */
+	bool sudo_user;	       /* run by sudo: SUDO_UID/SUDO_GID name the invoking user */
 	uid_t sudo_uid;
 	gid_t sudo_gid;
 };
@@ -83,6 +87,9 @@ enum {
 	OPT_NO_CPU,
 	OPT_MEM_SAMPLE,
 	OPT_MEM_PROBE,
+	OPT_DIFF,
+	OPT_ABSOLUTE,
+	OPT_STRIP,
 };
 
 const char *argp_program_version = "treeprof " TREEPROF_VERSION " (git " TREEPROF_COMMIT ")";
@@ -135,6 +142,12 @@ static const struct argp_option report_options[] = {
     {"pid", OPT_PID, "PID", 0, "Only this process"},
     {"merge", OPT_MERGE, NULL, 0, "folded: merge processes (no leading process frame)"},
     {"top", OPT_TOP, "N", 0, "text: functions per top list (default 15)"},
+    {"diff", OPT_DIFF, "OLD", 0,
+     "Compare with the older recording OLD: roles matched across runs (default --group-by "
+     "role), shares of each run; not in pprof, speedscope, chrome"},
+    {"absolute", OPT_ABSOLUTE, NULL, 0, "--diff: raw samples or bytes instead of shares"},
+    {"strip-prefix", OPT_STRIP, "PREFIX", 0,
+     "--diff: remove PREFIX from source paths and command lines before matching (repeatable)"},
     {}};
 
 static int parse_long(const char *s, long min, long max, long *out)
@@ -314,6 +327,20 @@ static error_t parse_report_opt(int key, char *arg, struct argp_state *state)
 			a->r.group = REPORT_GROUP_NONE;
 		else
 			argp_error(state, "unknown --group-by '%s' (pid, role, none)", arg);
+		a->group_set = true;
+		break;
+	case OPT_DIFF:
+		a->diff = arg;
+		break;
+	case OPT_ABSOLUTE:
+		a->r.absolute = true;
+		break;
+	case OPT_STRIP:
+		if (a->r.nstrip == (int)(sizeof(a->strip) / sizeof(a->strip[0])))
+			argp_error(state, "at most %zu --strip-prefix",
+				   sizeof(a->strip) / sizeof(a->strip[0]));
+		a->strip[a->r.nstrip++] = arg;
+		a->r.strip_prefix = a->strip;
 		break;
 	case OPT_METRIC:
 		if (tp_metric_parse(arg) < 0)
@@ -387,6 +414,8 @@ static const char report_doc[] =
     "  treeprof report treeprof.data\n"
     "  treeprof report treeprof.data --format folded | flamegraph.pl > cpu.svg\n"
     "  treeprof report treeprof.data --format folded --merge --pid 1234\n"
+    "  treeprof report new.data --diff old.data   # what changed, by role\n"
+    "  treeprof report new.data --diff old.data --format html -o diff.html\n"
     "  zstd -dc run.data.zst | treeprof report /dev/stdin";
 
 static void usage(FILE *f)
@@ -661,9 +690,9 @@ static int run_trace(struct args *a)
 	return err ? 1 : 0;
 }
 
-/* Write the report of p in fmt to out: 0 or negative errno. */
+/* Write the report of p (or the comparison d, when not NULL) in fmt to out: 0 or -errno. */
 static int report_write(struct args *a, const struct report_format *fmt, struct profile *p,
-			struct outfile *out)
+			const struct report_diff *d, struct outfile *out)
 {
 	int fd, rc;
 	FILE *f;
@@ -678,52 +707,106 @@ static int report_write(struct args *a, const struct report_format *fmt, struct 
 		return rc;
 	}
 	a->r.color = !strcmp(fmt->name, "text") && isatty(fd);
-	rc = fmt->write(p, f, &a->r);
+	rc = d ? fmt->write_diff(d, f, &a->r) : fmt->write(p, f, &a->r);
 	if (fclose(f) && !rc)
 		rc = -errno;
 	return rc;
 }
 
-static int run_report(struct args *a)
+/* The recording at path, or NULL after one line on stderr; checked for the report. */
+static struct profile *report_read(struct args *a, const char *path)
 {
-	const char *name = a->output_set && strcmp(a->output, "-") ? a->output : "standard output";
-	const struct report_format *fmt;
 	char err[PATH_MAX + 128];
-	int truncated = 0, rc, e;
-	struct outfile *out;
+	int truncated = 0;
 	struct profile *p;
 
-	if (!a->input)
-		a->input = DEFAULT_OUTPUT;
-	p = datafile__read(a->input, err, sizeof(err), &truncated);
+	p = datafile__read(path, err, sizeof(err), &truncated);
 	if (!p) {
-		fprintf(stderr, "treeprof: %s: %s\n", a->input, err);
-		return 1;
+		fprintf(stderr, "treeprof: %s: %s\n", path, err);
+		return NULL;
 	}
 	if (truncated)
 		fprintf(stderr, "treeprof: %s: recording was cut short; showing what it holds\n",
-			a->input);
+			path);
 	if (a->r.pid && !profile__proc_find(p, a->r.pid)) {
-		fprintf(stderr, "treeprof: process %d is not in %s\n", a->r.pid, a->input);
+		fprintf(stderr, "treeprof: process %d is not in %s\n", a->r.pid, path);
 		profile__free(p);
-		return 1;
+		return NULL;
 	}
 	if (report__check(p, &a->r, err, sizeof(err))) {
-		fprintf(stderr, "treeprof: %s: %s\n", a->input, err);
+		fprintf(stderr, "treeprof: %s: %s\n", path, err);
 		profile__free(p);
-		return 1;
+		return NULL;
 	}
-	fmt = report__format(a->format ? a->format : "text");
+	return p;
+}
+
+/* What --diff cannot do, said before anything is read: 0, or 1 after one line. */
+static int diff_refused(struct args *a, const struct report_format *fmt)
+{
+	if (!a->diff) {
+		if (a->r.absolute || a->r.nstrip)
+			fprintf(stderr, "treeprof: --absolute and --strip-prefix go with --diff\n");
+		return a->r.absolute || a->r.nstrip;
+	}
+	if (!fmt->write_diff) {
+		char names[128] = "";
+
+		for (const struct report_format *f = report_formats; f->name; f++)
+			if (f->write_diff)
+				snprintf(names + strlen(names), sizeof(names) - strlen(names),
+					 "%s%s", *names ? ", " : "", f->name);
+		fprintf(stderr, "treeprof: --diff writes %s, not %s\n", names, fmt->name);
+	} else if (a->group_set && a->r.group == REPORT_GROUP_PID)
+		fprintf(stderr, "treeprof: --diff cannot use --group-by pid: process ids differ "
+				"between runs; use role (the default) or none\n");
+	else if (a->r.pid)
+		fprintf(stderr, "treeprof: --diff compares whole trees: use --group-by role "
+				"instead of --pid\n");
+	else
+		return 0;
+	return 1;
+}
+
+static int run_report(struct args *a)
+{
+	const char *name = a->output_set && strcmp(a->output, "-") ? a->output : "standard output";
+	const struct report_format *fmt = report__format(a->format ? a->format : "text");
+	struct profile *p, *old = NULL;
+	struct report_diff *d = NULL;
+	char err[PATH_MAX + 128];
+	struct outfile *out;
+	int rc = 1, e;
+
+	if (!a->input)
+		a->input = DEFAULT_OUTPUT;
+	if (diff_refused(a, fmt))
+		return 1;
+	if (a->diff && !a->group_set)
+		a->r.group = REPORT_GROUP_ROLE;
+	p = report_read(a, a->input);
+	if (!p)
+		return 1;
+	if (a->diff) {
+		old = report_read(a, a->diff);
+		if (!old)
+			goto out;
+		d = report_diff__new(old, p, &a->r);
+		if (!d) {
+			fprintf(stderr, "treeprof: comparing %s with %s: %s\n", a->input, a->diff,
+				strerror(errno));
+			goto out;
+		}
+	}
 	out = outfile__open(a->output_set ? a->output : "-", fmt->binary ? OUTFILE_BINARY : 0, err,
 			    sizeof(err));
 	if (!out) {
 		fprintf(stderr, "treeprof: %s\n", err);
-		profile__free(p);
-		return 1;
+		goto out;
 	}
 	/* A file replaces the old one only once complete: a failed write leaves no half
 	 * report. */
-	rc = report_write(a, fmt, p, out);
+	rc = report_write(a, fmt, p, d, out);
 	if (!rc)
 		rc = outfile__commit(out);
 	if (rc) {
@@ -733,8 +816,12 @@ static int run_report(struct args *a)
 		fprintf(stderr, "treeprof: writing %s: %s\n", name, strerror(-e));
 		rc = e;
 	}
+	rc = rc ? 1 : 0;
+out:
+	report_diff__free(d);
+	profile__free(old);
 	profile__free(p);
-	return rc ? 1 : 0;
+	return rc;
 }
 
 int main(int argc, char **argv)

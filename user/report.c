@@ -8,16 +8,17 @@
 #include "memprof.h"
 #include "profile.h"
 #include "report.h"
+#include "report_diff.h"
 
 const struct report_format report_formats[] = {
-    {"text", report__text, false},
-    {"folded", report__folded, false},
-    {"json", report__json, false},
-    {"pprof", report__pprof, true},
-    {"speedscope", report__speedscope, false},
-    {"chrome", report__chrome, false},
-    {"html", report__html, false},
-    {NULL, NULL, false},
+    {"text", report__text, false, report_diff__text},
+    {"folded", report__folded, false, report_diff__folded},
+    {"json", report__json, false, report_diff__json},
+    {"pprof", report__pprof, true, NULL},
+    {"speedscope", report__speedscope, false, NULL},
+    {"chrome", report__chrome, false, NULL},
+    {"html", report__html, false, report_diff__html},
+    {NULL, NULL, false, NULL},
 };
 
 const struct report_format *report__format(const char *name)

@@ -13,6 +13,7 @@ struct profile;
 struct memprof;
 struct mem_site;
 struct tp_stack_count;
+struct report_diff;
 
 enum report_group {
 	REPORT_GROUP_PID = 0, /* one entry per process (default) */
@@ -27,6 +28,9 @@ struct report_opts {
 	bool merge;		 /* folded: drop the leading process frame, merging the tree */
 	bool color;		 /* text: ANSI colour (only when stdout is a TTY) */
 	int top;		 /* text: how many functions in top lists (default 15) */
+	bool absolute;		 /* --diff: raw weights instead of shares of each run */
+	const char *const *strip_prefix; /* --diff: file prefixes removed before matching */
+	int nstrip;
 };
 
 /* The metric of o (enum tp_metric in memprof.h), or -EINVAL when o->metric is unknown. */
@@ -64,17 +68,23 @@ int report__speedscope(const struct profile *p, FILE *out, const struct report_o
 int report__chrome(const struct profile *p, FILE *out, const struct report_opts *o);
 /* s as a JSON string, quotes included (control characters escaped). */
 void report__json_str(FILE *out, const char *s);
+/* s as a JSON string safe inside an HTML <script>: '<', '>' and '&' written as \uXXXX (so
+ * no "</script>" or "<!--" can appear), control characters escaped, invalid UTF-8 replaced
+ * by U+FFFD so the page always decodes. */
+void report__html_str(FILE *out, const char *s);
 
 /* How a frame is named in every format: "qualname (file:line)" for Python,
  * "symbol" or "[unknown] (module)" for native, "symbol [k]" for kernel. Writes into buf. */
 const char *report__frame_label(const struct profile *p, uint32_t frame_id, char *buf, size_t len);
 
-/* A format: its name on the command line, its writer, and whether its output is binary
- * (then it is refused on a terminal without -o). */
+/* A format: its name on the command line, its writer, whether its output is binary
+ * (then it is refused on a terminal without -o), and its writer of a comparison of two
+ * runs (report_diff.h; NULL: --diff is refused). */
 struct report_format {
 	const char *name;
 	int (*write)(const struct profile *p, FILE *out, const struct report_opts *o);
 	bool binary;
+	int (*write_diff)(const struct report_diff *d, FILE *out, const struct report_opts *o);
 };
 
 /* Every format, ending with a NULL name; and the one called name, or NULL. */

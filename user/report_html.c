@@ -275,10 +275,7 @@ static int utf8_len(const unsigned char *s)
 	return n;
 }
 
-/* A JSON string safe inside <script>: '<', '>' and '&' are written as \uXXXX (so no
- * "</script>" or "<!--" can appear), control characters escaped, invalid UTF-8 replaced
- * by U+FFFD so the page always decodes. */
-static void json_str(FILE *out, const char *str)
+void report__html_str(FILE *out, const char *str)
 {
 	const unsigned char *s = (const unsigned char *)(str ? str : "");
 
@@ -312,16 +309,16 @@ static void emit_head(const struct html *h, FILE *out)
 	fprintf(out, "{\"format\":\"treeprof-html\",\"version\":1,\"pid\":%d,\n\"meta\":{", h->pid);
 	for (uint32_t i = 0; (key = profile__meta_at(h->p, i, &val)); i++) {
 		fputs(sep, out);
-		json_str(out, key);
+		report__html_str(out, key);
 		fputc(':', out);
-		json_str(out, val);
+		report__html_str(out, val);
 		sep = ",";
 	}
 	fputs("},\n\"stats\":{", out);
 	sep = "";
 	for (uint32_t i = 0; (key = profile__stat_at(h->p, i, &v)); i++) {
 		fputs(sep, out);
-		json_str(out, key);
+		report__html_str(out, key);
 		fprintf(out, ":%llu", (unsigned long long)v);
 		sep = ",";
 	}
@@ -355,9 +352,9 @@ static void emit_frames_stacks(const struct html *h, FILE *out)
 			if (c == 0)
 				fprintf(out, "%u", f->kind);
 			else if (c == 1)
-				json_str(out, f->name);
+				report__html_str(out, f->name);
 			else if (c == 2 && f->file)
-				json_str(out, f->file);
+				report__html_str(out, f->file);
 			else if (c == 2)
 				fputs("null", out);
 			else
@@ -393,7 +390,7 @@ static void emit_roles(const struct html *h, FILE *out)
 		const struct report_group_info *g = report_groups__get(h->roles, i);
 
 		fputs(i ? ",\n{\"label\":" : "\n{\"label\":", out);
-		json_str(out, g->label);
+		report__html_str(out, g->label);
 		fprintf(out, ",\"nprocs\":%u}", g->nprocs);
 	}
 	fputs("]}", out);
@@ -447,11 +444,11 @@ static void emit_procs(const struct html *h, FILE *out)
 			continue;
 		fprintf(out, "%s{\"pid\":%d,\"ppid\":%d,\"role\":%u,\"comm\":", sep, pr->pid,
 			pr->ppid, report_groups__of(h->roles, i));
-		json_str(out, pr->comm);
+		report__html_str(out, pr->comm);
 		fputs(",\"cmdline\":", out);
-		json_str(out, pr->cmdline);
+		report__html_str(out, pr->cmdline);
 		fputs(",\"exe\":", out);
-		json_str(out, pr->exe);
+		report__html_str(out, pr->exe);
 		emit_time(h, out, "start", pr->start_ns);
 		emit_time(h, out, "end", pr->end_ns);
 		fprintf(out, ",\"exited\":%s,\"exit_code\":%d,\"samples\":%llu,",
