@@ -213,6 +213,9 @@ struct memtrace *memtrace__new(struct treeprof_bpf *skel, const struct memtrace_
 		errno = ENOMEM;
 		return NULL;
 	}
+	/* Any image may need allocator probes (launched ones that miss the sampler too):
+	 * none may queue behind an earlier run's closes. */
+	memprobes__wait_previous();
 	m->use_shim = o->launch && o->mode != MEM_PROBE_UPROBES;
 	if (m->use_shim) {
 		LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = "treeprof_mem_hook");
@@ -239,7 +242,6 @@ struct memtrace *memtrace__new(struct treeprof_bpf *skel, const struct memtrace_
 		}
 	}
 	if (!m->use_shim) {
-		memprobes__wait_previous();
 		m->sys_enter = bpf_program__attach(skel->progs.mem_sys_enter);
 		m->sys_exit = bpf_program__attach(skel->progs.mem_sys_exit);
 		if (!m->sys_enter || !m->sys_exit) {
