@@ -20,7 +20,7 @@ WORK = ("parent_work", "steady_work", "tuned_work")
 NOISE = 3.0  # percentage points
 
 
-def record(data, *, workers=3, tuned=1, leak_kib=0, scale=1.5, mem=False, script=POOL):
+def record(data, *, workers=3, tuned=1, leak_kib=0, scale=3, mem=False, script=POOL):
     env = dict(os.environ, DIFF_POOL_WORKERS=str(workers), DIFF_POOL_TUNED=str(tuned),
                DIFF_POOL_LEAK_KIB=str(leak_kib), DIFF_POOL_SCALE=str(scale))
     cmd = [TREEPROF, "record", "-q", "-F", "999", "-o", data]
