@@ -33,6 +33,8 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import roots  # noqa: E402  (tests/roots.py: read_stamp)
 REPO = os.path.dirname(HERE)
 CACHE = os.environ.get("TREEPROF_KERNELS_CACHE", "/var/cache/treeprof/kernels")
 MIRROR = os.environ.get("TREEPROF_DEBIAN_MIRROR", "http://deb.debian.org/debian")
@@ -61,11 +63,7 @@ def kernel_dir(name):
 
 
 def stamp(name):
-    try:
-        with open(os.path.join(kernel_dir(name), STAMP)) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
+    return roots.read_stamp(os.path.join(kernel_dir(name), STAMP))
 
 
 # ---------------------------------------------------------------- fetching

@@ -67,13 +67,19 @@ def root_path(name):
     return os.path.join(CACHE, name)
 
 
-def stamp(name):
-    """The stamp of a complete root (a dict), or None when it is not built."""
+def read_stamp(path):
+    """The JSON stamp file at path (a dict), or None when it is missing or unreadable:
+    a cached tree is complete only once its stamp is written."""
     try:
-        with open(os.path.join(root_path(name), STAMP)) as f:
+        with open(path) as f:
             return json.load(f)
     except (OSError, ValueError):
         return None
+
+
+def stamp(name):
+    """The stamp of a complete root (a dict), or None when it is not built."""
+    return read_stamp(os.path.join(root_path(name), STAMP))
 
 
 # ---------------------------------------------------------------- running inside a root

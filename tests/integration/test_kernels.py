@@ -14,11 +14,12 @@ leaving nothing attached. Timing-sensitive checks (share of samples with Python 
 stay on the host: the guest's CPU is emulated, so start-up weighs far more there."""
 import os
 import re
+import shutil
 import sys
 
 import pytest
 
-from conftest import IN_CI, ROOT
+from conftest import ROOT, need
 
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 _dont_write, sys.dont_write_bytecode = sys.dont_write_bytecode, True
@@ -66,9 +67,8 @@ def guest_needs():
 
 @pytest.mark.parametrize("kernel", KERNELS)
 def test_smoke_subset_in_a_guest_kernel(kernel, tmp):
-    if not os.path.exists("/usr/bin/qemu-system-x86_64"):
-        pytest.fail("qemu-system-x86 is required (make deps installs it)") if IN_CI else \
-            pytest.skip("qemu-system-x86 not installed")
+    need(shutil.which("qemu-system-x86_64"), "qemu-system-x86 (make deps installs it)")
+    need(shutil.which("busybox"), "busybox-static (make deps installs it)")
     guest_needs()
     log = os.path.join(tmp, "console-%s.log" % kernel)
     with open(log, "w") as f:
