@@ -18,8 +18,13 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Ivmlinux -Ib
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
 SKELS      := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
-USER_SRCS  := $(wildcard user/*.c)
+# user/: the layers (README "Architecture"; make layers-check enforces the include rule).
+# The sampler in user/shim/ is not part of treeprof: it has its own rules below.
+USER_DIRS  := lib profile symbols trace report ui
+USER_SRCS  := $(wildcard user/*.c $(patsubst %,user/%/*.c,$(USER_DIRS)))
 USER_OBJS  := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
+# Only the files that include a skeleton wait for it (the first build has no .d files yet).
+SKEL_USERS := $(patsubst user/%.c,%,$(shell grep -l 'skel\.h"' $(USER_SRCS)))
 LIB_OBJS   := $(filter-out $(OUTPUT)/user/main.o,$(USER_OBJS))
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
@@ -48,9 +53,11 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
-$(OUTPUT)/user/%.o: user/%.c $(SKELS) | $(OUTPUT)/user
+$(OUTPUT)/user/%.o: user/%.c
 	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+$(foreach o,$(SKEL_USERS),$(OUTPUT)/user/$(o).o $(OUTPUT)/san/$(o).o $(OUTPUT)/fuzzobj/$(o).o): $(SKELS)
 
 treeprof: $(USER_OBJS)
 	$(call msg,LINK,$@)
@@ -82,7 +89,7 @@ FORCE:
 # --- linetable cross-check (python work): tests/integration/test_linetable.py feeds it the
 # line tables of every installed CPython. Built from the decoder alone, no skeleton needed.
 LINETABLE_CHECK := $(OUTPUT)/tests/linetable_check
-$(LINETABLE_CHECK): tests/tools/linetable_check.c user/linetable.c user/linetable.h | $(OUTPUT)/tests
+$(LINETABLE_CHECK): tests/tools/linetable_check.c user/symbols/linetable.c user/symbols/linetable.h | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(filter-out -MMD -MP,$(CFLAGS)) $(filter %.c,$^) -o $@
 # --- end linetable cross-check
@@ -90,8 +97,8 @@ $(LINETABLE_CHECK): tests/tools/linetable_check.c user/linetable.c user/linetabl
 # --- report benchmark: a synthetic 1 M-sample recording written by the real profile and
 # datafile code (tests/bench_report.py builds and runs it).
 GEN_RECORDING := $(OUTPUT)/tests/gen_recording
-$(GEN_RECORDING): tests/tools/gen_recording.c user/profile.c user/datafile.c user/fileio.c \
-		  user/profile.h user/datafile.h user/fileio.h | $(OUTPUT)/tests
+$(GEN_RECORDING): tests/tools/gen_recording.c user/profile/profile.c user/profile/datafile.c \
+		  user/lib/fileio.c | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(filter-out -MMD -MP,$(CFLAGS)) $(filter %.c,$^) -lz -o $@
 # --- end report benchmark
@@ -99,16 +106,17 @@ $(GEN_RECORDING): tests/tools/gen_recording.c user/profile.c user/datafile.c use
 # --- HTML report templates (report_html.c, report_diff_html.c): user/X.html stays a readable
 # page in the repo and becomes the C string X_template in $(OUTPUT)/X_tmpl.h, one literal
 # per line, with sed escaping '\' and '"'. No build dependency beyond sh and sed.
-$(OUTPUT)/%_tmpl.h: user/%.html | $(OUTPUT)
+$(OUTPUT)/%_tmpl.h: user/report/%.html | $(OUTPUT)
 	$(call msg,GEN,$@)
 	$(Q){ echo '/* generated from $< by the Makefile: do not edit */'; \
 	  echo 'static const char $*_template[] ='; \
 	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $<; \
 	  echo ';'; } > $@
-$(OUTPUT)/user/report_html.o $(OUTPUT)/san/report_html.o $(OUTPUT)/fuzzobj/report_html.o: \
+$(OUTPUT)/user/report/report_html.o $(OUTPUT)/san/report/report_html.o \
+	$(OUTPUT)/fuzzobj/report/report_html.o: \
 	$(OUTPUT)/report_html_tmpl.h
-$(OUTPUT)/user/report_diff_html.o $(OUTPUT)/san/report_diff_html.o \
-	$(OUTPUT)/fuzzobj/report_diff_html.o: $(OUTPUT)/report_diff_html_tmpl.h
+$(OUTPUT)/user/report/report_diff_html.o $(OUTPUT)/san/report/report_diff_html.o \
+	$(OUTPUT)/fuzzobj/report/report_diff_html.o: $(OUTPUT)/report_diff_html_tmpl.h
 # --- end HTML report template
 
 # --- probe cost tool (make bench, tests/bench_mem.py): a counting uprobe at a chosen offset.
@@ -148,6 +156,7 @@ integration: treeprof $(LINETABLE_CHECK)
 
 test: deps-test
 	$(MAKE) format-check
+	$(MAKE) layers-check
 	$(MAKE) man-check
 	$(MAKE) treeprof $(UNIT_BINS)
 	$(MAKE) unit
@@ -223,7 +232,7 @@ integration integration-san: $(SHIM_LIB)
 
 # --- install: PREFIX (default /usr/local) and DESTDIR (a staging root, as packaging does).
 # The sampler goes to PREFIX/lib/treeprof/, where treeprof finds it relative to its own
-# binary (user/memtrace.c); the man pages get PREFIX and VERSION substituted and gzipped.
+# binary (user/trace/memtrace.c); the man pages get PREFIX and VERSION substituted and gzipped.
 PREFIX      ?= /usr/local
 DESTDIR     ?=
 BINDIR      := $(PREFIX)/bin
@@ -289,17 +298,22 @@ deb: treeprof $(SHIM_LIB)
 # --- end install
 
 format:
-	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h include/*.h tests/unit/*.c tests/unit/*.h \
+	clang-format -i bpf/*.c bpf/*.h user/*.c user/*/*.c user/*/*.h include/*.h tests/unit/*.c tests/unit/*.h \
 		$(SHIM_FORMAT)
 
+# The include rule of user/'s layers and no include cycle in user/ or bpf/ (tests/tools/layers.py).
+.PHONY: layers-check
+layers-check:
+	/usr/bin/python3 tests/tools/layers.py
+
 format-check:
-	clang-format --dry-run --Werror bpf/*.c bpf/*.h user/*.c user/*.h include/*.h \
+	clang-format --dry-run --Werror bpf/*.c bpf/*.h user/*.c user/*/*.c user/*/*.h include/*.h \
 		tests/unit/*.c tests/unit/*.h $(SHIM_FORMAT)
 
 clean:
 	rm -rf $(OUTPUT) treeprof libtreeprof-mem.so treeprof_*.deb
 
--include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/tests/*.d)
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/user/*/*.d $(OUTPUT)/tests/*.d)
 
 # --- Sanitizers and fuzzing (clang; ASan, UBSan and libFuzzer from libclang-rt-14-dev) ---
 # unit-san: every unit test again, built with AddressSanitizer and UBSan (any report fails).
@@ -319,8 +333,9 @@ FUZZ_SECONDS ?= 60
 $(OUTPUT)/san $(OUTPUT)/fuzzobj $(OUTPUT)/fuzz:
 	$(Q)mkdir -p $@
 
-$(OUTPUT)/san/%.o: user/%.c $(SKELS) | $(OUTPUT)/san
+$(OUTPUT)/san/%.o: user/%.c | $(OUTPUT)/san
 	$(call msg,CC-SAN,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(SAN_CFLAGS) -c $< -o $@
 
 $(OUTPUT)/san/unit.o: tests/unit/unit.c | $(OUTPUT)/san
@@ -335,8 +350,9 @@ $(OUTPUT)/san/test_%: tests/unit/test_%.c $(OUTPUT)/san/unit.o $(SAN_OBJS)
 	$(call msg,LINK-SAN,$@)
 	$(Q)$(CLANG) $(SAN_CFLAGS) -Itests/unit $^ $(LDLIBS) -o $@
 
-$(OUTPUT)/fuzzobj/%.o: user/%.c $(SKELS) | $(OUTPUT)/fuzzobj
+$(OUTPUT)/fuzzobj/%.o: user/%.c | $(OUTPUT)/fuzzobj
 	$(call msg,CC-FUZZ,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(SAN_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
 $(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS) | $(OUTPUT)/fuzz

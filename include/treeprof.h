@@ -126,7 +126,7 @@ enum tp_stat {
 	TP_STAT_NR,
 };
 
-/* How the BPF walker reads one interpreter: filled by userspace (user/python.c) for each
+/* How the BPF walker reads one interpreter: filled by userspace (user/symbols/python.c) for each
  * Python process, keyed by tgid, and copied to a forked child in the kernel. Offsets are in
  * bytes; TP_OFF_NONE marks a field the version lacks. */
 #define TP_OFF_NONE 0xffff
@@ -213,7 +213,7 @@ static inline int tp_pyconfig_frame_read(struct tp_pyconfig *cfg)
 
 /* --- Memory ---------------------------------------------------------------------------
  * Allocations reach the kernel side either from uprobes on the C allocator (attach mode) or
- * from the sampler preloaded into a launched tree (user/memshim.c), which calls
+ * from the sampler preloaded into a launched tree (user/shim/memshim.c), which calls
  * treeprof_mem_hook() only for sampled allocations and for frees of sampled addresses. */
 enum tp_mem_kind {
 	TP_MEM_MALLOC = 1,

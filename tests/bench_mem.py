@@ -111,7 +111,7 @@ def probe_costs(tmp):
 
 
 def free_pick(libc):
-    """The offset treeprof's placement rule picks for free (user/memtrace.c, same rule):
+    """The offset treeprof's placement rule picks for free (user/trace/memtrace.c, same rule):
     past `test %rdi,%rdi; je` when a push follows, else 0."""
     out = subprocess.run(["objdump", "-d", libc, "--start-address=0x%x" % sym_addr(libc, "free"),
                           "--stop-address=0x%x" % (sym_addr(libc, "free") + 16)],

@@ -3,9 +3,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "datafile.h"
-#include "profile.h"
-#include "report.h"
+#include "profile/datafile.h"
+#include "profile/profile.h"
+#include "report/report.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

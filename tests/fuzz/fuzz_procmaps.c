@@ -1,8 +1,8 @@
 /* libFuzzer: /proc/PID/maps and /proc/kallsyms text parsers. */
 #include <stdint.h>
 
-#include "ksym.h"
-#include "procmaps.h"
+#include "symbols/ksym.h"
+#include "symbols/procmaps.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

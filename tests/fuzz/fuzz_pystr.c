@@ -2,8 +2,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pyoffsets.h"
-#include "pysym.h"
+#include "symbols/pyoffsets.h"
+#include "symbols/pysym.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -88,7 +88,7 @@ def stderr_lines(text, ignore=("recording at",)):
 
 
 def write_recording(path, procs=100, stacks=400, depth=30):
-    """A valid recording of the format in user/datafile.c, written directly: procs
+    """A valid recording of the format in user/profile/datafile.c, written directly: procs
     processes with `stacks` distinct `depth`-deep Python stacks each (its folded report is
     tens of MB, far more than a pipe holds)."""
     def rec(t, payload):

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "datafile.h"
-#include "profile.h"
+#include "profile/datafile.h"
+#include "profile/profile.h"
 
 #define NSTACKS	  5000
 #define MAX_DEPTH 35

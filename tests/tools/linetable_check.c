@@ -1,7 +1,7 @@
 /* Compare our line-table decoders with CPython's own mapping.
  *
  * Reads the records written by tests/integration/linetable_dump.py (a file argument, or
- * stdin), decodes each table with user/linetable.c and checks, for every code unit of the
+ * stdin), decodes each table with user/symbols/linetable.c and checks, for every code unit of the
  * code object, that the line we compute equals the line CPython reported. Prints one line
  * per mismatching code object and "N passed, N failed" last; exits 1 on any failure or
  * when no record was checked.
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "linetable.h"
+#include "symbols/linetable.h"
 
 #define NO_EXPECTATION INT32_MIN
 #define MAX_CODE_BYTES (64u << 20)

@@ -7,8 +7,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "datafile.h"
-#include "profile.h"
+#include "profile/datafile.h"
+#include "profile/profile.h"
 #include "treeprof.h"
 #include "unit.h"
 

@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "elfsym.h"
-#include "procmaps.h"
+#include "symbols/elfsym.h"
+#include "symbols/procmaps.h"
 #include "unit.h"
 
 __attribute__((noinline)) int elfsym_test_marker(int x)

@@ -5,7 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fileio.h"
+#include "lib/fileio.h"
 #include "unit.h"
 
 static void reads_whole_proc_file(void)

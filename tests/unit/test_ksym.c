@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "ksym.h"
+#include "symbols/ksym.h"
 #include "unit.h"
 
 static const char sample[] = "ffffffff81000000 T _stext\n"

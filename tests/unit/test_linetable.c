@@ -5,7 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "linetable.h"
+#include "symbols/linetable.h"
 #include "unit.h"
 
 #define LINE(minor, t, first, off) linetable__line(minor, t, sizeof(t), first, off)

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "memprof.h"
-#include "profile.h"
+#include "profile/memprof.h"
+#include "profile/profile.h"
 #include "treeprof.h"
 #include "unit.h"
 

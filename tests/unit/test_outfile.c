@@ -9,7 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "outfile.h"
+#include "lib/outfile.h"
 #include "unit.h"
 
 static char dir[] = "/tmp/treeprof-outfile-XXXXXX";

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "procmaps.h"
+#include "symbols/procmaps.h"
 #include "unit.h"
 
 static const char sample[] =

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "proctree.h"
+#include "trace/proctree.h"
 #include "unit.h"
 
 static void stat_with_spaces_and_parens_in_comm(void)

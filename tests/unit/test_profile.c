@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "profile.h"
+#include "profile/profile.h"
 #include "unit.h"
 
 #if defined(__has_include)

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pyoffsets.h"
+#include "symbols/pyoffsets.h"
 #include "unit.h"
 
 #define BLOB_3_13_0 "tests/unit/data/debug_offsets_3_13_0.bin"

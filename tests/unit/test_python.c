@@ -15,8 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "pysym.h"
-#include "python.h"
+#include "symbols/pysym.h"
+#include "symbols/python.h"
 #include "unit.h"
 
 /* Non-ASCII on purpose: a latin-1 file name, a latin-1 method, a UCS-2 function. */

@@ -9,9 +9,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "datafile.h"
-#include "profile.h"
-#include "report.h"
+#include "profile/datafile.h"
+#include "profile/profile.h"
+#include "report/report.h"
 #include "unit.h"
 
 #if defined(__has_include)

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "profile.h"
-#include "report.h"
-#include "report_diff.h"
+#include "profile/profile.h"
+#include "report/report.h"
+#include "report/report_diff.h"
 #include "unit.h"
 
 static uint32_t frame(struct profile *p, int kind, const char *name, const char *file,

@@ -8,9 +8,9 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "profile.h"
-#include "report.h"
-#include "report_group.h"
+#include "profile/profile.h"
+#include "report/report.h"
+#include "report/report_group.h"
 #include "unit.h"
 
 static uint32_t frame(struct profile *p, int kind, const char *name, const char *file,

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <zlib.h>
 
-#include "memprof.h"
-#include "profile.h"
-#include "report.h"
+#include "profile/memprof.h"
+#include "profile/profile.h"
+#include "report/report.h"
 #include "treeprof.h"
 #include "unit.h"
 

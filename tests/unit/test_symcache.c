@@ -11,9 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "elfsym.h"
-#include "procmaps.h"
-#include "symcache.h"
+#include "symbols/elfsym.h"
+#include "symbols/procmaps.h"
+#include "symbols/symcache.h"
 #include "unit.h"
 
 static uint64_t recorded_ret;

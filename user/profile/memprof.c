@@ -1,0 +1,783 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Memory accounting of a recording (contract in memprof.h).
+ *
+ * The events are replayed in time order (stable: arrival order among equal times). Each process has
+ * a hash table of the sampled blocks it holds (address -> site, weight); a site is one (process,
+ * stack) pair with its totals. Weights are rounded to whole bytes when a block is made, so
+ * what a process holds is an exact integer sum and peaks do not depend on rounding drift.
+ *
+ * Peaks take two passes: the first accounts everything and finds at which event the tree
+ * and each process held the most; the second replays the blocks alone and, right after
+ * those events, copies what each site holds (every site for the tree's peak, the sites of
+ * that process for its own peak). Both passes are linear in the events, plus a fork's copy
+ * of its parent's blocks.
+ *
+ * The rules (forks, exec and exit, replaced and unmatched blocks) are stated in memprof.h. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "profile/memprof.h"
+#include "profile/profile.h"
+
+#define BUCKET_NS  100000000ULL /* the time series' step: 100 ms */
+#define MAX_WEIGHT (1ULL << 50) /* one block weighs at most 1 PiB: sums stay exact */
+#define NONE	   UINT32_MAX
+
+struct block {
+	uint64_t addr;
+	uint64_t weight; /* bytes */
+	uint32_t site;	 /* NONE: empty slot */
+	bool inherited;	 /* copied from the parent at fork */
+};
+
+struct btab {
+	struct block *v;
+	size_t cap, n; /* cap: a power of two or 0 */
+};
+
+struct site_acc {
+	uint32_t proc, stack;
+	uint32_t next; /* the next site of the same process, or NONE */
+	double alloc_count;
+	uint64_t alloc_bytes, cur, live, live_inh, peak, proc_peak;
+};
+
+struct pstate {
+	struct btab t;
+	uint64_t held, peak, peak_ts;
+	size_t peak_ev;
+	uint32_t first_site;
+	bool active, dead, dirty;
+	uint64_t bucket_rss; /* the last RSS of the current bucket, 0 if none */
+	double alloc_count;
+	uint64_t alloc_bytes, live, live_inh, rss_peak, inherited_frees, unmatched;
+};
+
+struct mp {
+	const struct profile *p;
+	struct pstate *ps;
+	uint32_t nprocs;
+	struct site_acc *sites;
+	uint32_t nsites, sites_cap;
+	uint32_t *slots; /* site index + 1 by (proc, stack); 0 empty */
+	size_t nslots;
+	bool first; /* pass 1: accounting; pass 2: block state and snapshots only */
+	uint64_t tree_held, tree_peak, tree_peak_ts;
+	size_t tree_peak_ev;
+	/* series (pass 1) */
+	uint64_t t0, now, bucket;
+	bool started;
+	uint32_t *dirty;
+	uint32_t ndirty;
+	struct mem_point *series;
+	size_t npoints, series_cap;
+	uint64_t unmatched;
+	size_t *order; /* event indexes in time order (the arrival order of two ring buffers
+			* is not: an exit can be read before the frees that preceded it) */
+	int err;
+};
+
+/* 1 - e^-x for x >= 0, without libm (the build does not link it): a series where it has
+ * no cancellation, else e^-x as e^-n e^-f with f in [0, 1). Good to a few ulps. */
+static double one_minus_exp_neg(double x)
+{
+	double term = 1, sum = 0, en = 1, ef = 0;
+	int n;
+
+	if (!(x > 0))
+		return 0;
+	if (x > 50)
+		return 1;
+	if (x < 1) {
+		for (int k = 1; k < 30 && term != 0; k++) {
+			term *= x / k;
+			sum += k & 1 ? term : -term;
+		}
+		return sum;
+	}
+	n = (int)x;
+	for (int k = 0; k < n; k++)
+		en *= 0.36787944117144233; /* e^-1 */
+	x -= n;
+	for (int k = 0; k < 30 && term != 0; k++) {
+		ef += k & 1 ? -term : term;
+		term *= x / (k + 1);
+	}
+	return 1 - en * ef;
+}
+
+double memprof__weight(uint64_t size, uint64_t rate)
+{
+	if (rate <= 1 || !size)
+		return (double)size;
+	return (double)size / one_minus_exp_neg((double)size / (double)rate);
+}
+
+uint64_t memprof__round(double v)
+{
+	if (!(v > 0))
+		return 0;
+	if (v >= 18446744073709549568.0) /* the largest double below 2^64 */
+		return UINT64_MAX;
+	return (uint64_t)(v + 0.5);
+}
+
+static const char *const metric_names[] = {"cpu", "alloc_bytes", "alloc_count", "live_bytes",
+					   "peak_bytes"};
+#define NMETRICS (int)(sizeof(metric_names) / sizeof(metric_names[0]))
+
+int tp_metric_parse(const char *name)
+{
+	if (!name)
+		return TP_METRIC_CPU;
+	for (int i = 0; i < NMETRICS; i++)
+		if (!strcmp(name, metric_names[i]))
+			return i;
+	return -1;
+}
+
+const char *tp_metric_name(int metric)
+{
+	return metric >= 0 && metric < NMETRICS ? metric_names[metric] : "?";
+}
+
+const char *tp_metric_unit(int metric)
+{
+	switch (metric) {
+	case TP_METRIC_CPU:
+		return "samples";
+	case TP_METRIC_ALLOC_COUNT:
+		return "allocations";
+	default:
+		return "bytes";
+	}
+}
+
+static uint64_t mix(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h;
+}
+
+/* ---- a process's blocks: linear probing, deletion by backward shift ---- */
+
+static struct block *bt_find(const struct btab *t, uint64_t addr)
+{
+	size_t mask = t->cap - 1, j;
+
+	if (!t->cap)
+		return NULL;
+	for (j = mix(addr) & mask; t->v[j].site != NONE; j = (j + 1) & mask)
+		if (t->v[j].addr == addr)
+			return &t->v[j];
+	return NULL;
+}
+
+static void bt_place(struct btab *t, const struct block *b)
+{
+	size_t mask = t->cap - 1, j;
+
+	for (j = mix(b->addr) & mask; t->v[j].site != NONE; j = (j + 1) & mask)
+		;
+	t->v[j] = *b;
+	t->n++;
+}
+
+/* Insert b, whose address is not in t. */
+static int bt_insert(struct btab *t, const struct block *b)
+{
+	if ((t->n + 1) * 2 > t->cap) {
+		struct btab nt = {.cap = t->cap ? t->cap * 2 : 16};
+
+		nt.v = malloc(nt.cap * sizeof(*nt.v));
+		if (!nt.v)
+			return -ENOMEM;
+		for (size_t i = 0; i < nt.cap; i++)
+			nt.v[i].site = NONE;
+		for (size_t i = 0; i < t->cap; i++)
+			if (t->v[i].site != NONE)
+				bt_place(&nt, &t->v[i]);
+		free(t->v);
+		*t = nt;
+	}
+	bt_place(t, b);
+	return 0;
+}
+
+static void bt_remove(struct btab *t, struct block *b)
+{
+	size_t mask = t->cap - 1, i = b - t->v, j = i;
+
+	for (;;) {
+		size_t home;
+
+		j = (j + 1) & mask;
+		if (t->v[j].site == NONE)
+			break;
+		home = mix(t->v[j].addr) & mask;
+		/* move j back into the hole at i unless its home lies in (i, j] */
+		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+			t->v[i] = t->v[j];
+			i = j;
+		}
+	}
+	t->v[i].site = NONE;
+	t->n--;
+}
+
+static void bt_free(struct btab *t)
+{
+	free(t->v);
+	*t = (struct btab){0};
+}
+
+/* ---- sites ---- */
+
+static uint64_t site_key(uint32_t proc, uint32_t stack)
+{
+	return (uint64_t)proc << 32 | stack;
+}
+
+/* The site of (proc, stack), made in pass 1 when new; NONE when out of memory. */
+static uint32_t site_get(struct mp *m, uint32_t proc, uint32_t stack)
+{
+	uint64_t key = site_key(proc, stack);
+	size_t mask, j;
+
+	if ((size_t)(m->nsites + 1) * 2 > m->nslots) {
+		size_t ns = m->nslots ? m->nslots * 2 : 1024;
+		uint32_t *slots = calloc(ns, sizeof(*slots));
+
+		if (!slots)
+			goto nomem;
+		for (uint32_t i = 0; i < m->nsites; i++) {
+			for (j = mix(site_key(m->sites[i].proc, m->sites[i].stack)) & (ns - 1);
+			     slots[j]; j = (j + 1) & (ns - 1))
+				;
+			slots[j] = i + 1;
+		}
+		free(m->slots);
+		m->slots = slots;
+		m->nslots = ns;
+	}
+	mask = m->nslots - 1;
+	for (j = mix(key) & mask; m->slots[j]; j = (j + 1) & mask) {
+		const struct site_acc *s = &m->sites[m->slots[j] - 1];
+
+		if (site_key(s->proc, s->stack) == key)
+			return m->slots[j] - 1;
+	}
+	if (m->nsites == NONE - 1)
+		goto nomem;
+	if (m->nsites == m->sites_cap) {
+		uint32_t ncap = m->sites_cap ? m->sites_cap * 2 : 256;
+		struct site_acc *ns;
+
+		if (ncap < m->sites_cap)
+			ncap = NONE - 1;
+		ns = reallocarray(m->sites, ncap, sizeof(*ns));
+		if (!ns)
+			goto nomem;
+		m->sites = ns;
+		m->sites_cap = ncap;
+	}
+	m->sites[m->nsites] =
+	    (struct site_acc){.proc = proc, .stack = stack, .next = m->ps[proc].first_site};
+	m->ps[proc].first_site = m->nsites;
+	m->slots[j] = ++m->nsites;
+	return m->nsites - 1;
+nomem:
+	m->err = -ENOMEM;
+	return NONE;
+}
+
+/* ---- replay ---- */
+
+static void mark_dirty(struct mp *m, uint32_t proc)
+{
+	if (!m->first || m->ps[proc].dirty)
+		return;
+	m->ps[proc].dirty = true;
+	m->dirty[m->ndirty++] = proc;
+}
+
+static int by_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* One point per process touched in the current bucket: what it holds at the bucket's end. */
+static void flush_bucket(struct mp *m)
+{
+	if (!m->ndirty)
+		return;
+	if (m->npoints + m->ndirty > m->series_cap) {
+		size_t ncap = m->series_cap ? m->series_cap : 256;
+		struct mem_point *ns;
+
+		while (ncap < m->npoints + m->ndirty)
+			ncap *= 2;
+		ns = reallocarray(m->series, ncap, sizeof(*ns));
+		if (!ns) {
+			m->err = -ENOMEM;
+			return;
+		}
+		m->series = ns;
+		m->series_cap = ncap;
+	}
+	qsort(m->dirty, m->ndirty, sizeof(*m->dirty), by_u32);
+	for (uint32_t i = 0; i < m->ndirty; i++) {
+		struct pstate *ps = &m->ps[m->dirty[i]];
+
+		m->series[m->npoints++] = (struct mem_point){
+		    .ts_ns = m->t0 + m->bucket * BUCKET_NS,
+		    .proc = m->dirty[i],
+		    .heap_bytes = (double)ps->held,
+		    .rss_bytes = ps->bucket_rss,
+		};
+		ps->dirty = false;
+		ps->bucket_rss = 0;
+	}
+	m->ndirty = 0;
+}
+
+static void hold(struct mp *m, uint32_t proc, uint32_t site, uint64_t w)
+{
+	m->ps[proc].held += w;
+	m->sites[site].cur += w;
+	m->tree_held += w;
+}
+
+/* Blocks copied from the parent at fork are followed so that their frees match, but they
+ * are the parent's memory (shared copy-on-write until written): they count in neither the
+ * child's heap, the tree's peak, nor the child's leaks (live_inherited_bytes shows them). */
+static void release(struct mp *m, uint32_t proc, const struct block *b)
+{
+	if (b->inherited)
+		return;
+	m->ps[proc].held -= b->weight;
+	m->sites[b->site].cur -= b->weight;
+	m->tree_held -= b->weight;
+}
+
+/* Put a block in proc's table, replacing one at the same address (its free was missed). */
+static void put_block(struct mp *m, uint32_t proc, const struct block *b)
+{
+	struct btab *t = &m->ps[proc].t;
+	struct block *old = bt_find(t, b->addr);
+
+	if (old) {
+		release(m, proc, old);
+		*old = *b;
+	} else if (bt_insert(t, b)) {
+		m->err = -ENOMEM;
+		return;
+	}
+	if (!b->inherited)
+		hold(m, proc, b->site, b->weight);
+}
+
+static void on_alloc(struct mp *m, const struct tp_mem_rec *r)
+{
+	struct pstate *ps = &m->ps[r->proc];
+	double w = memprof__weight(r->size, r->rate);
+	uint64_t wb = memprof__round(w);
+	uint32_t site = site_get(m, r->proc, r->stack);
+
+	if (site == NONE)
+		return;
+	wb = wb > MAX_WEIGHT ? MAX_WEIGHT : wb;
+	if (m->first) {
+		double count = r->size && r->rate > 1 ? w / (double)r->size : 1;
+
+		m->sites[site].alloc_count += count;
+		m->sites[site].alloc_bytes += wb;
+		ps->alloc_count += count;
+		ps->alloc_bytes += wb;
+	}
+	if (!ps->dead)
+		put_block(m, r->proc, &(struct block){r->addr, wb, site, false});
+}
+
+static void on_free(struct mp *m, const struct tp_mem_rec *r)
+{
+	struct pstate *ps = &m->ps[r->proc];
+	struct block *b = ps->dead ? NULL : bt_find(&ps->t, r->addr);
+
+	if (!b) {
+		if (m->first && !ps->dead) {
+			ps->unmatched++;
+			m->unmatched++;
+		}
+		return;
+	}
+	if (m->first && b->inherited)
+		ps->inherited_frees++;
+	release(m, r->proc, b);
+	bt_remove(&ps->t, b);
+}
+
+static void on_fork(struct mp *m, const struct tp_mem_rec *r)
+{
+	uint32_t parent = r->addr < m->nprocs ? (uint32_t)r->addr : NONE;
+	const struct btab *pt;
+
+	if (parent == NONE || parent == r->proc || m->ps[r->proc].dead)
+		return;
+	pt = &m->ps[parent].t;
+	for (size_t i = 0; i < pt->cap && !m->err; i++) {
+		struct block b = pt->v[i];
+
+		if (b.site == NONE)
+			continue;
+		b.site = site_get(m, r->proc, m->sites[b.site].stack);
+		b.inherited = true;
+		if (b.site != NONE)
+			put_block(m, r->proc, &b);
+	}
+}
+
+/* Pass 1: a block still held when its image ends counts in its site's live bytes. */
+static void leave(struct mp *m, uint32_t proc, const struct block *b)
+{
+	struct site_acc *s = &m->sites[b->site];
+
+	if (b->inherited) {
+		s->live_inh += b->weight;
+		m->ps[proc].live_inh += b->weight;
+		return;
+	}
+	s->live += b->weight;
+	m->ps[proc].live += b->weight;
+}
+
+/* Exec or exit: what the image still holds is left behind (its leaks). */
+static void end_image(struct mp *m, uint32_t proc, bool exited)
+{
+	struct pstate *ps = &m->ps[proc];
+
+	for (size_t i = 0; i < ps->t.cap; i++) {
+		const struct block *b = &ps->t.v[i];
+
+		if (b->site == NONE)
+			continue;
+		if (m->first)
+			leave(m, proc, b);
+		release(m, proc, b);
+	}
+	bt_free(&ps->t);
+	ps->dead = ps->dead || exited;
+}
+
+static void apply(struct mp *m, const struct tp_mem_rec *r)
+{
+	struct pstate *ps = &m->ps[r->proc];
+
+	switch (r->type) {
+	case TP_MEMREC_ALLOC:
+		on_alloc(m, r);
+		break;
+	case TP_MEMREC_FREE:
+		on_free(m, r);
+		break;
+	case TP_MEMREC_FORK:
+		on_fork(m, r);
+		break;
+	case TP_MEMREC_RSS:
+		if (m->first) {
+			ps->rss_peak = r->size > ps->rss_peak ? r->size : ps->rss_peak;
+			ps->bucket_rss = r->size;
+		}
+		break;
+	case TP_MEMREC_EXEC:
+	case TP_MEMREC_EXIT:
+		end_image(m, r->proc, r->type == TP_MEMREC_EXIT);
+		break;
+	}
+}
+
+/* Pass 2, right after event i: copy what sites hold for the peaks reached there. */
+struct peak_at {
+	size_t ev;
+	uint32_t proc;
+};
+
+static void snapshot(struct mp *m, size_t i, const struct peak_at *pk, size_t npk, size_t *k)
+{
+	if (i == m->tree_peak_ev && m->tree_peak)
+		for (uint32_t s = 0; s < m->nsites; s++)
+			m->sites[s].peak = m->sites[s].cur;
+	for (; *k < npk && pk[*k].ev == i; (*k)++)
+		for (uint32_t s = m->ps[pk[*k].proc].first_site; s != NONE; s = m->sites[s].next)
+			m->sites[s].proc_peak = m->sites[s].cur;
+}
+
+static void replay(struct mp *m, const struct peak_at *pk, size_t npk)
+{
+	size_t n = profile__nmem(m->p), k = 0;
+
+	m->tree_held = 0;
+	for (size_t i = 0; i < n && !m->err; i++) {
+		const struct tp_mem_rec *r = profile__mem_at(m->p, m->order[i]);
+		struct pstate *ps;
+
+		if (r->proc >= m->nprocs)
+			continue;
+		ps = &m->ps[r->proc];
+		if (m->first) {
+			uint64_t b;
+
+			if (!m->started)
+				m->t0 = m->now = r->ts_ns;
+			m->started = true;
+			m->now = r->ts_ns > m->now ? r->ts_ns : m->now;
+			b = (m->now - m->t0) / BUCKET_NS;
+			if (b != m->bucket) {
+				flush_bucket(m);
+				m->bucket = b;
+			}
+			ps->active = true;
+			mark_dirty(m, r->proc);
+		}
+		apply(m, r);
+		if (!m->first) {
+			snapshot(m, i, pk, npk, &k);
+			continue;
+		}
+		if (ps->held > ps->peak) {
+			ps->peak = ps->held;
+			ps->peak_ev = i;
+			ps->peak_ts = r->ts_ns;
+		}
+		if (m->tree_held > m->tree_peak) {
+			m->tree_peak = m->tree_held;
+			m->tree_peak_ev = i;
+			m->tree_peak_ts = r->ts_ns;
+		}
+	}
+	if (m->first)
+		flush_bucket(m);
+}
+
+/* Pass 1, after the last event: what the processes still alive hold is their live bytes. */
+static void held_at_end(struct mp *m)
+{
+	for (uint32_t i = 0; i < m->nprocs; i++) {
+		struct pstate *ps = &m->ps[i];
+
+		for (size_t k = 0; k < ps->t.cap; k++) {
+			const struct block *b = &ps->t.v[k];
+
+			if (b->site != NONE)
+				leave(m, i, b);
+		}
+	}
+}
+
+static int by_ev(const void *a, const void *b)
+{
+	const struct peak_at *x = a, *y = b;
+
+	if (x->ev != y->ev)
+		return x->ev < y->ev ? -1 : 1;
+	return x->proc < y->proc ? -1 : x->proc > y->proc;
+}
+
+/* Pass 2: reset the block state (sites and their totals stay) and replay for snapshots. */
+static void second_pass(struct mp *m)
+{
+	struct peak_at *pk = calloc((size_t)m->nprocs + 1, sizeof(*pk));
+	size_t npk = 0;
+
+	if (!pk) {
+		m->err = -ENOMEM;
+		return;
+	}
+	for (uint32_t i = 0; i < m->nprocs; i++) {
+		struct pstate *ps = &m->ps[i];
+
+		bt_free(&ps->t);
+		ps->held = 0;
+		ps->dead = false;
+		if (ps->peak)
+			pk[npk++] = (struct peak_at){ps->peak_ev, i};
+	}
+	for (uint32_t s = 0; s < m->nsites; s++)
+		m->sites[s].cur = 0;
+	if (npk)
+		qsort(pk, npk, sizeof(*pk), by_ev);
+	m->first = false;
+	replay(m, pk, npk);
+	free(pk);
+}
+
+/* ---- result ---- */
+
+static int site_order(const void *a, const void *b)
+{
+	const struct mem_site *x = a, *y = b;
+
+	if (x->proc != y->proc)
+		return x->proc < y->proc ? -1 : 1;
+	if (x->alloc_bytes != y->alloc_bytes)
+		return x->alloc_bytes > y->alloc_bytes ? -1 : 1;
+	return x->stack < y->stack ? -1 : x->stack > y->stack;
+}
+
+static int build(struct mp *m, struct memprof *out)
+{
+	out->sites = calloc((size_t)m->nsites + 1, sizeof(*out->sites));
+	out->procs = calloc((size_t)m->nprocs + 1, sizeof(*out->procs));
+	if (!out->sites || !out->procs)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < m->nsites; i++) {
+		const struct site_acc *s = &m->sites[i];
+
+		if (!s->alloc_count && !s->alloc_bytes && !s->live && !s->live_inh && !s->peak &&
+		    !s->proc_peak)
+			continue;
+		out->sites[out->nsites++] = (struct mem_site){
+		    .proc = s->proc,
+		    .stack = s->stack,
+		    .alloc_count = s->alloc_count,
+		    .alloc_bytes = (double)s->alloc_bytes,
+		    .live_bytes = (double)s->live,
+		    .live_inherited_bytes = (double)s->live_inh,
+		    .peak_bytes = (double)s->peak,
+		    .proc_peak_bytes = (double)s->proc_peak,
+		};
+	}
+	if (out->nsites)
+		qsort(out->sites, out->nsites, sizeof(*out->sites), site_order);
+	for (uint32_t i = 0; i < m->nprocs; i++) {
+		const struct tp_memcounters *c = profile__mem_counters_get(m->p, i);
+		const struct pstate *ps = &m->ps[i];
+		struct mem_proc *mp;
+
+		if (!ps->active && !c)
+			continue;
+		mp = &out->procs[out->nprocs++];
+		mp->proc = i;
+		mp->has_counters = c != NULL;
+		if (c)
+			mp->c = *c;
+		mp->alloc_count = ps->alloc_count;
+		mp->alloc_bytes = (double)ps->alloc_bytes;
+		mp->live_bytes = (double)ps->live;
+		mp->live_inherited_bytes = (double)ps->live_inh;
+		mp->peak_bytes = (double)ps->peak;
+		mp->peak_ts = ps->peak_ts;
+		mp->rss_peak = ps->rss_peak;
+		mp->inherited_frees = ps->inherited_frees;
+		mp->unmatched_frees = ps->unmatched;
+	}
+	out->series = m->series;
+	out->npoints = m->npoints;
+	m->series = NULL;
+	out->tree_peak_bytes = (double)m->tree_peak;
+	out->tree_peak_ts = m->tree_peak_ts;
+	out->unmatched_frees = m->unmatched;
+	return 0;
+}
+
+struct ev_key {
+	uint64_t ts;
+	size_t i;
+};
+
+static int by_time(const void *a, const void *b)
+{
+	const struct ev_key *x = a, *y = b;
+
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i; /* stable: arrival order among equals */
+}
+
+/* The events in time order: 0 or -ENOMEM. */
+static int time_order(struct mp *m)
+{
+	size_t n = profile__nmem(m->p);
+	struct ev_key *k = calloc(n + 1, sizeof(*k));
+
+	m->order = calloc(n + 1, sizeof(*m->order));
+	if (!k || !m->order) {
+		free(k);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		k[i] = (struct ev_key){profile__mem_at(m->p, i)->ts_ns, i};
+	qsort(k, n, sizeof(*k), by_time);
+	for (size_t i = 0; i < n; i++)
+		m->order[i] = k[i].i;
+	free(k);
+	return 0;
+}
+
+bool memprof__has_data(const struct profile *p)
+{
+	if (profile__nmem(p))
+		return true;
+	for (uint32_t i = 0; i < profile__nprocs(p); i++)
+		if (profile__mem_counters_get(p, i))
+			return true;
+	return false;
+}
+
+struct memprof *memprof__compute(const struct profile *p)
+{
+	struct mp m = {.p = p, .first = true, .nprocs = profile__nprocs(p)};
+	struct memprof *out = NULL;
+	int err = -ENOMEM;
+
+	if (!memprof__has_data(p)) {
+		errno = ENODATA;
+		return NULL;
+	}
+	m.ps = calloc((size_t)m.nprocs + 1, sizeof(*m.ps));
+	m.dirty = calloc((size_t)m.nprocs + 1, sizeof(*m.dirty));
+	out = calloc(1, sizeof(*out));
+	if (!m.ps || !m.dirty || !out)
+		goto out;
+	for (uint32_t i = 0; i < m.nprocs; i++)
+		m.ps[i].first_site = NONE;
+	if (time_order(&m))
+		goto out;
+	replay(&m, NULL, 0);
+	held_at_end(&m);
+	if (!m.err && m.tree_peak) /* else nothing was ever held: no stacks to find */
+		second_pass(&m);
+	err = m.err ? m.err : build(&m, out);
+out:
+	for (uint32_t i = 0; m.ps && i < m.nprocs; i++)
+		bt_free(&m.ps[i].t);
+	free(m.ps);
+	free(m.dirty);
+	free(m.sites);
+	free(m.slots);
+	free(m.series);
+	free(m.order);
+	if (err) {
+		memprof__free(out);
+		errno = -err;
+		return NULL;
+	}
+	return out;
+}
+
+void memprof__free(struct memprof *m)
+{
+	if (!m)
+		return;
+	free(m->sites);
+	free(m->procs);
+	free(m->series);
+	free(m);
+}

@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The table of report formats: a new format is one writer file and one line here. Also the
+ * one place that turns the report's metric into weighted stacks for every writer. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "profile/memprof.h"
+#include "profile/profile.h"
+#include "report/report.h"
+#include "report/report_diff.h"
+
+const struct report_format report_formats[] = {
+    {"text", report__text, false, report_diff__text},
+    {"folded", report__folded, false, report_diff__folded},
+    {"json", report__json, false, report_diff__json},
+    {"pprof", report__pprof, true, NULL},
+    {"speedscope", report__speedscope, false, NULL},
+    {"chrome", report__chrome, false, NULL},
+    {"html", report__html, false, report_diff__html},
+    {NULL, NULL, false, NULL},
+};
+
+const struct report_format *report__format(const char *name)
+{
+	for (const struct report_format *f = report_formats; f->name; f++)
+		if (!strcmp(f->name, name))
+			return f;
+	return NULL;
+}
+
+int report__metric(const struct report_opts *o)
+{
+	int m = tp_metric_parse(o->metric);
+
+	return m < 0 ? -EINVAL : m;
+}
+
+int report__check(const struct profile *p, const struct report_opts *o, char *err, size_t len)
+{
+	int m = report__metric(o);
+
+	if (m < 0) {
+		snprintf(err, len, "unknown metric '%s'", o->metric);
+		return -EINVAL;
+	}
+	if (m != TP_METRIC_CPU && !memprof__has_data(p)) {
+		snprintf(err, len, "this recording has no memory events: record with --mem");
+		return -ENODATA;
+	}
+	return 0;
+}
+
+double report__site_weight(const struct mem_site *s, int metric)
+{
+	switch (metric) {
+	case TP_METRIC_ALLOC_BYTES:
+		return s->alloc_bytes;
+	case TP_METRIC_ALLOC_COUNT:
+		return s->alloc_count;
+	case TP_METRIC_LIVE_BYTES:
+		return s->live_bytes;
+	case TP_METRIC_PEAK_BYTES:
+		return s->peak_bytes;
+	}
+	return 0;
+}
+
+static int site_weights(const struct memprof *m, int metric, bool (*keep)(uint32_t proc, void *ctx),
+			void *ctx, struct tp_stack_count **out, size_t *n)
+{
+	struct tp_stack_count *v = calloc(m->nsites + 1, sizeof(*v));
+	size_t k = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->nsites; i++) {
+		const struct mem_site *s = &m->sites[i];
+		uint64_t w = memprof__round(report__site_weight(s, metric));
+
+		if (w && (!keep || keep(s->proc, ctx)))
+			v[k++] = (struct tp_stack_count){s->proc, s->stack, w};
+	}
+	if (k)
+		qsort(v, k, sizeof(*v), profile__stack_count_order);
+	if (!k) {
+		free(v);
+		v = NULL;
+	}
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+int report__stack_weights(const struct profile *p, const struct report_opts *o,
+			  bool (*keep)(uint32_t proc, void *ctx), void *ctx,
+			  struct tp_stack_count **out, size_t *n, struct memprof **mem)
+{
+	int metric = report__metric(o), err;
+	struct memprof *m = NULL;
+
+	*out = NULL;
+	*n = 0;
+	if (mem)
+		*mem = NULL;
+	if (metric < 0)
+		return metric;
+	if (metric != TP_METRIC_CPU || (mem && memprof__has_data(p))) {
+		m = memprof__compute(p);
+		if (!m)
+			return -errno;
+	}
+	if (metric == TP_METRIC_CPU)
+		err = profile__stack_counts(p, keep, ctx, out, n);
+	else
+		err = site_weights(m, metric, keep, ctx, out, n);
+	if (err || !mem)
+		memprof__free(m);
+	else
+		*mem = m;
+	return err;
+}

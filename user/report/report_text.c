@@ -1,0 +1,667 @@
+/* Text summary for a terminal, at most 100 columns: run header, process tree, top functions
+ * by self and total samples, top functions per process, statistics.
+ *
+ * With --group-by role the process tree becomes a tree of roles (members, samples, the
+ * idlest and the busiest member and the spread between them) and the top functions are
+ * listed per role; with --group-by none it is one row for the whole tree and the
+ * per-group lists are left out (they would repeat the global ones).
+ *
+ * "Functions" group frames by kind, name and file (a Python function over all its lines).
+ * Self samples are those where the function is the leaf; total samples count a stack once
+ * even when the function appears in it several times (recursion). The run's duration comes
+ * from the stat "duration_ns" (else the span of the sample timestamps) and the frequency
+ * from the meta key "frequency" (Hz); the meta key "command" is shown when set.
+ *
+ * With a memory --metric every list weighs by that metric instead of samples (estimated
+ * bytes, shown as KiB/MiB/GiB, or allocations). A recording with memory events gets a
+ * memory section after the CPU lists, whatever the metric (report_mem.c). */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "profile/memprof.h"
+#include "profile/profile.h"
+#include "report/report.h"
+#include "report/report_group.h"
+#include "report/report_mem.h"
+
+#define WIDTH	   100
+#define TREE_COLS  54 /* columns before the command in the process tree */
+#define FUNC_COLS  35 /* columns before the function in the top lists */
+#define GROUP_COLS 53 /* columns before the command in the table of roles */
+#define MAX_INDENT 24
+#define LABEL_MAX  (2 * 65536 + 64) /* any frame label: names and files are capped at 64 KiB */
+
+struct func {
+	uint32_t frame; /* a representative frame */
+	uint64_t self, total;
+	uint64_t mark; /* last stack walk that counted total */
+	char *label;
+};
+
+struct proc_func {
+	uint32_t group, func;
+	uint64_t self;
+};
+
+struct text {
+	const struct profile *p;
+	const struct report_opts *o;
+	struct report_groups *g;
+	uint32_t *fmap; /* frame id -> function index */
+	struct func *funcs;
+	uint32_t nfuncs;
+	uint64_t walk;
+	struct proc_func *pf;
+	size_t npf, pf_cap;
+	uint64_t total; /* weight of all samples kept */
+	uint64_t *proc_total;
+	uint64_t *group_total;
+	uint64_t *group_nostack; /* weight of samples without any frame */
+	int metric;		 /* enum tp_metric */
+	struct memprof *mem;	 /* NULL: no memory events */
+};
+
+/* A weight as the metric shows it: a number, or a size for bytes. */
+static const char *val(const struct text *t, char *buf, size_t len, uint64_t v)
+{
+	if (t->metric == TP_METRIC_CPU || t->metric == TP_METRIC_ALLOC_COUNT)
+		snprintf(buf, len, "%llu", (unsigned long long)v);
+	else
+		report__human_size(buf, len, (double)v);
+	return buf;
+}
+
+/* The column heading of the metric in the process and role tables. */
+static const char *column(const struct text *t)
+{
+	static const char *const names[] = {"SAMPLES", "ALLOCATED", "ALLOCS", "LIVE", "AT PEAK"};
+
+	return names[t->metric];
+}
+
+static bool proc_kept(const struct text *t, uint32_t idx)
+{
+	return report_groups__of(t->g, idx) != REPORT_NO_GROUP;
+}
+
+/* Copy s into buf (of size > width), keeping at most width bytes; elides the middle. */
+static const char *fit(char *buf, const char *s, size_t width)
+{
+	size_t len = strlen(s), head;
+
+	if (len <= width)
+		return strcpy(buf, s);
+	if (width < 8) {
+		memcpy(buf, s, width);
+		buf[width] = 0;
+		return buf;
+	}
+	head = (width - 3) / 2;
+	memcpy(buf, s, head);
+	memcpy(buf + head, "...", 3);
+	strcpy(buf + head + 3, s + len - (width - 3 - head));
+	return buf;
+}
+
+static void heading(const struct text *t, FILE *out, const char *title)
+{
+	if (t->o->color)
+		fprintf(out, "\n\033[1m%s\033[0m\n", title);
+	else
+		fprintf(out, "\n%s\n", title);
+}
+
+static double pct(uint64_t part, uint64_t whole)
+{
+	return whole ? 100.0 * (double)part / (double)whole : 0.0;
+}
+
+/* Group frames into functions: a small open-addressing table keyed on kind, name, file. */
+static int build_funcs(struct text *t)
+{
+	uint32_t nframes = profile__nframes(t->p), cap = 64, *slots;
+	char *lab = malloc(LABEL_MAX);
+	int err = -ENOMEM;
+
+	while (cap < nframes * 2u + 2)
+		cap *= 2;
+	slots = calloc(cap, sizeof(*slots));
+	t->fmap = calloc(nframes ? nframes : 1, sizeof(*t->fmap));
+	t->funcs = calloc(nframes ? nframes : 1, sizeof(*t->funcs));
+	if (!lab || !slots || !t->fmap || !t->funcs)
+		goto out;
+	for (uint32_t i = 0; i < nframes; i++) {
+		const struct tp_frame *f = profile__frame_get(t->p, i), *g;
+		uint64_t h = 0xcbf29ce484222325ULL ^ f->kind;
+		uint32_t j;
+
+		for (const char *s = f->name; *s; s++)
+			h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+		for (const char *s = f->file ? f->file : ""; *s; s++)
+			h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+		for (j = h & (cap - 1); slots[j]; j = (j + 1) & (cap - 1)) {
+			g = profile__frame_get(t->p, t->funcs[slots[j] - 1].frame);
+			if (g->kind == f->kind && !strcmp(g->name, f->name) &&
+			    !strcmp(g->file ? g->file : "", f->file ? f->file : ""))
+				break;
+		}
+		if (!slots[j]) {
+			struct func *fn = &t->funcs[t->nfuncs];
+
+			/* the function's label is its frame's label without the line */
+			fn->frame = i;
+			report__frame_label(t->p, i, lab, LABEL_MAX);
+			if (f->kind == TP_FRAME_PYTHON && f->line && f->file) {
+				char *colon = strrchr(lab, ':');
+
+				if (colon)
+					strcpy(colon, ")");
+			}
+			fn->label = strdup(lab);
+			if (!fn->label)
+				goto out;
+			slots[j] = ++t->nfuncs;
+		}
+		t->fmap[i] = slots[j] - 1;
+	}
+	err = 0;
+out:
+	free(lab);
+	free(slots);
+	return err;
+}
+
+static int count_stack(uint32_t proc, uint32_t stack, uint64_t weight, void *ctx)
+{
+	struct text *t = ctx;
+	uint32_t n, group = report_groups__of(t->g, proc);
+	const uint32_t *frames;
+
+	if (group == REPORT_NO_GROUP)
+		return 0;
+	t->total += weight;
+	t->proc_total[proc] += weight;
+	t->group_total[group] += weight;
+	frames = profile__stack_get(t->p, stack, &n);
+	if (!n) {
+		t->group_nostack[group] += weight;
+		return 0;
+	}
+	t->walk++;
+	for (uint32_t i = 0; i < n; i++) {
+		struct func *fn = &t->funcs[t->fmap[frames[i]]];
+
+		if (fn->mark != t->walk) {
+			fn->mark = t->walk;
+			fn->total += weight;
+		}
+	}
+	t->funcs[t->fmap[frames[n - 1]]].self += weight;
+	if (t->npf == t->pf_cap) {
+		size_t ncap = t->pf_cap ? t->pf_cap * 2 : 256;
+		struct proc_func *pf = reallocarray(t->pf, ncap, sizeof(*pf));
+
+		if (!pf)
+			return -ENOMEM;
+		t->pf = pf;
+		t->pf_cap = ncap;
+	}
+	t->pf[t->npf++] = (struct proc_func){group, t->fmap[frames[n - 1]], weight};
+	return 0;
+}
+
+static void print_header(const struct text *t, FILE *out, uint32_t nkept)
+{
+	const char *freq = profile__get_meta(t->p, "frequency");
+	const char *cmd = profile__get_meta(t->p, "command");
+	uint64_t dur = 0, lo = UINT64_MAX, hi = 0;
+	char buf[WIDTH + 1], v[32];
+
+	if (profile__get_stat(t->p, "duration_ns", &dur)) {
+		for (size_t i = 0; i < profile__nsamples(t->p); i++) {
+			const struct tp_sample_rec *s = profile__sample_at(t->p, i);
+
+			lo = s->ts_ns < lo ? s->ts_ns : lo;
+			hi = s->ts_ns > hi ? s->ts_ns : hi;
+		}
+		dur = hi > lo ? hi - lo : 0;
+	}
+	fprintf(out, t->o->color ? "\033[1mtreeprof report\033[0m\n" : "treeprof report\n");
+	if (cmd)
+		fprintf(out, "command    %s\n", fit(buf, cmd, WIDTH - 11));
+	if (t->metric == TP_METRIC_CPU)
+		fprintf(out, "duration   %.2f s   frequency %s Hz   samples %llu   processes %u\n",
+			(double)dur / 1e9, freq ? fit(buf, freq, 20) : "?",
+			(unsigned long long)t->total, nkept);
+	else
+		fprintf(out, "duration   %.2f s   %s %s (estimated)   processes %u\n",
+			(double)dur / 1e9, tp_metric_name(t->metric),
+			val(t, v, sizeof(v), t->total), nkept);
+}
+
+static void lifetime(const struct tp_process *pr, char *buf, size_t len)
+{
+	if (!pr->exited)
+		snprintf(buf, len, "running");
+	else if (!pr->start_ns || pr->end_ns < pr->start_ns)
+		snprintf(buf, len, "?");
+	else
+		snprintf(buf, len, "%.2fs", (double)(pr->end_ns - pr->start_ns) / 1e9);
+}
+
+static void exit_status(const struct tp_process *pr, char *buf, size_t len)
+{
+	int sig = pr->exit_code & 0x7f;
+	const char *name = sig ? sigabbrev_np(sig) : NULL;
+
+	if (!pr->exited)
+		snprintf(buf, len, "-");
+	else if (name)
+		snprintf(buf, len, "SIG%s", name);
+	else if (sig)
+		snprintf(buf, len, "signal %d", sig);
+	else
+		snprintf(buf, len, "exit %d", (pr->exit_code >> 8) & 0xff);
+}
+
+static void print_proc(const struct text *t, FILE *out, uint32_t idx, uint32_t depth)
+{
+	const struct tp_process *pr = profile__proc_at(t->p, idx);
+	const char *cmd = pr->cmdline && *pr->cmdline ? pr->cmdline : pr->comm;
+	uint32_t indent = depth * 2 > MAX_INDENT ? MAX_INDENT : depth * 2;
+	char life[16], status[16], share[16], buf[WIDTH + 1], v[32];
+
+	lifetime(pr, life, sizeof(life));
+	exit_status(pr, status, sizeof(status));
+	snprintf(share, sizeof(share), "%5.1f%%", pct(t->proc_total[idx], t->total));
+	fprintf(out, "%7d %7d %9s %9s %6s %-10s %*s%s\n", (int)pr->pid, (int)pr->ppid, life,
+		val(t, v, sizeof(v), t->proc_total[idx]), share, status, (int)indent, "",
+		fit(buf, cmd ? cmd : "", WIDTH - TREE_COLS - indent));
+}
+
+/* Depth-first from r, children in index order; seen guards against parent cycles. */
+static void walk_tree(const struct text *t, FILE *out, uint32_t r, const uint32_t *first,
+		      const uint32_t *next, const uint32_t *parent, bool *seen)
+{
+	uint32_t i = r, d = 0, c;
+
+	for (;;) {
+		seen[i] = true;
+		if (proc_kept(t, i))
+			print_proc(t, out, i, d);
+		for (c = first[i]; c != UINT32_MAX && seen[c]; c = next[c])
+			;
+		if (c != UINT32_MAX) {
+			i = c;
+			d++;
+			continue;
+		}
+		while (i != r) {
+			for (c = next[i]; c != UINT32_MAX && seen[c]; c = next[c])
+				;
+			if (c != UINT32_MAX)
+				break;
+			i = parent[i];
+			d--;
+		}
+		if (i == r)
+			return;
+		i = c;
+	}
+}
+
+/* Parent of each process: the newest entry for its ppid made before it, else the newest. */
+static int print_tree(const struct text *t, FILE *out)
+{
+	uint32_t n = profile__nprocs(t->p);
+	uint32_t *first = calloc(n + 1, sizeof(uint32_t)), *next = calloc(n + 1, sizeof(uint32_t));
+	uint32_t *parent = calloc(n + 1, sizeof(uint32_t));
+	bool *seen = calloc(n + 1, sizeof(bool));
+	int err = -ENOMEM;
+
+	if (!first || !next || !parent || !seen)
+		goto out;
+	fprintf(out, "%7s %7s %9s %9s %6s %-10s %s\n", "PID", "PPID", "LIFETIME", column(t),
+		"SHARE", "STATUS", "COMMAND");
+	for (uint32_t i = 0; i < n; i++) {
+		const struct tp_process *pr = profile__proc_at(t->p, i), *pp;
+
+		first[i] = next[i] = parent[i] = UINT32_MAX;
+		for (uint32_t j = i; j-- > 0 && pr->ppid;) {
+			if (profile__proc_at(t->p, j)->pid == pr->ppid) {
+				parent[i] = j;
+				break;
+			}
+		}
+		pp = profile__proc_find(t->p, pr->ppid);
+		if (parent[i] == UINT32_MAX && pp && pp->idx != i && pr->ppid)
+			parent[i] = pp->idx;
+		if (t->o->pid)
+			parent[i] = UINT32_MAX;
+	}
+	for (uint32_t i = n; i-- > 0;) {
+		if (parent[i] != UINT32_MAX) {
+			next[i] = first[parent[i]];
+			first[parent[i]] = i;
+		}
+	}
+	/* roots in order, then anything left in a parent cycle */
+	for (uint32_t r = 0; r < n; r++)
+		if (!seen[r] && parent[r] == UINT32_MAX)
+			walk_tree(t, out, r, first, next, parent, seen);
+	for (uint32_t r = 0; r < n; r++)
+		if (!seen[r])
+			walk_tree(t, out, r, first, next, parent, seen);
+	err = 0;
+out:
+	free(first);
+	free(next);
+	free(parent);
+	free(seen);
+	return err;
+}
+
+static void print_group(const struct text *t, FILE *out, uint32_t i, uint32_t depth)
+{
+	const struct report_group_info *gi = report_groups__get(t->g, i);
+	uint32_t indent = depth * 2 > MAX_INDENT ? MAX_INDENT : depth * 2;
+	char share[16], buf[WIDTH + 1], v[4][32];
+	uint64_t lo = UINT64_MAX, hi = 0;
+
+	/* the idlest and busiest members in the report's metric */
+	for (uint32_t k = 0; k < gi->nprocs; k++) {
+		uint64_t w = t->proc_total[gi->procs[k]];
+
+		lo = w < lo ? w : lo;
+		hi = w > hi ? w : hi;
+	}
+	lo = gi->nprocs ? lo : 0;
+	snprintf(share, sizeof(share), "%5.1f%%", pct(t->group_total[i], t->total));
+	fprintf(out, "%6u %9s %6s %8s %8s %8s  %*s%s\n", gi->nprocs,
+		val(t, v[0], sizeof(v[0]), t->group_total[i]), share,
+		val(t, v[1], sizeof(v[1]), lo), val(t, v[2], sizeof(v[2]), hi),
+		val(t, v[3], sizeof(v[3]), hi - lo), (int)indent, "",
+		fit(buf, gi->name, WIDTH - GROUP_COLS - indent));
+}
+
+/* Groups as a tree (a role's parent is the role of its first member's parent), depth
+ * first, children in group order; IDLEST and BUSIEST are the members' sample counts. */
+static int print_group_tree(const struct text *t, FILE *out)
+{
+	uint32_t n = report_groups__count(t->g), *stack = calloc(n + 1, sizeof(uint32_t));
+	uint32_t *depth = calloc(n + 1, sizeof(uint32_t));
+	bool *seen = calloc(n + 1, sizeof(bool));
+	int err = -ENOMEM;
+
+	if (!stack || !depth || !seen)
+		goto out;
+	fprintf(out, "%6s %9s %6s %8s %8s %8s  %s\n", "PROCS", column(t), "SHARE", "IDLEST",
+		"BUSIEST", "SPREAD", "COMMAND");
+	/* roots (and, after them, anything in a parent cycle), then their subtrees */
+	for (uint32_t pass = 0; pass < 2; pass++) {
+		for (uint32_t r = 0; r < n; r++) {
+			uint32_t sp = 0, par = report_groups__get(t->g, r)->parent;
+
+			if (seen[r] || (!pass && par != REPORT_NO_GROUP))
+				continue;
+			stack[sp++] = r;
+			depth[r] = 0;
+			seen[r] = true;
+			while (sp) {
+				uint32_t i = stack[--sp];
+
+				print_group(t, out, i, depth[i]);
+				/* push children in reverse so they print in order */
+				for (uint32_t c = n; c-- > 0;) {
+					if (seen[c] || report_groups__get(t->g, c)->parent != i)
+						continue;
+					seen[c] = true;
+					depth[c] = depth[i] + 1;
+					stack[sp++] = c;
+				}
+			}
+		}
+	}
+	err = 0;
+out:
+	free(stack);
+	free(depth);
+	free(seen);
+	return err;
+}
+
+static int by_self(const void *x, const void *y, void *ctx)
+{
+	const struct func *a = &((const struct text *)ctx)->funcs[*(const uint32_t *)x];
+	const struct func *b = &((const struct text *)ctx)->funcs[*(const uint32_t *)y];
+
+	if (a->self != b->self)
+		return a->self > b->self ? -1 : 1;
+	if (a->total != b->total)
+		return a->total > b->total ? -1 : 1;
+	return strcmp(a->label, b->label);
+}
+
+static int by_total(const void *x, const void *y, void *ctx)
+{
+	const struct func *a = &((const struct text *)ctx)->funcs[*(const uint32_t *)x];
+	const struct func *b = &((const struct text *)ctx)->funcs[*(const uint32_t *)y];
+
+	if (a->total != b->total)
+		return a->total > b->total ? -1 : 1;
+	return by_self(x, y, ctx);
+}
+
+static int print_top(const struct text *t, FILE *out, bool total)
+{
+	uint32_t *order = malloc((t->nfuncs + 1) * sizeof(*order)), shown = 0;
+	char buf[WIDTH + 1], title[80], v[2][32];
+
+	if (!order)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < t->nfuncs; i++)
+		order[i] = i;
+	qsort_r(order, t->nfuncs, sizeof(*order), total ? by_total : by_self, (void *)t);
+	snprintf(title, sizeof(title), "Top functions by %s %s", total ? "total" : "self",
+		 t->metric == TP_METRIC_CPU ? "samples" : tp_metric_name(t->metric));
+	heading(t, out, title);
+	fprintf(out, "%8s %7s %8s %7s  %s\n", "SELF", "SELF%", "TOTAL", "TOTAL%", "FUNCTION");
+	for (uint32_t i = 0; i < t->nfuncs && shown < (uint32_t)t->o->top; i++) {
+		const struct func *fn = &t->funcs[order[i]];
+
+		if (!(total ? fn->total : fn->self))
+			break;
+		fprintf(out, "%8s %6.1f%% %8s %6.1f%%  %s\n", val(t, v[0], sizeof(v[0]), fn->self),
+			pct(fn->self, t->total), val(t, v[1], sizeof(v[1]), fn->total),
+			pct(fn->total, t->total), fit(buf, fn->label, WIDTH - FUNC_COLS));
+		shown++;
+	}
+	if (!shown)
+		fprintf(out, "%8s\n", "(none)");
+	free(order);
+	return 0;
+}
+
+static int pf_by_group_func(const void *x, const void *y)
+{
+	const struct proc_func *a = x, *b = y;
+
+	if (a->group != b->group)
+		return a->group < b->group ? -1 : 1;
+	return a->func < b->func ? -1 : a->func > b->func;
+}
+
+static int pf_by_self(const void *x, const void *y, void *ctx)
+{
+	const struct proc_func *a = x, *b = y;
+	const struct text *t = ctx;
+
+	if (a->self != b->self)
+		return a->self > b->self ? -1 : 1;
+	return strcmp(t->funcs[a->func].label, t->funcs[b->func].label);
+}
+
+static int groups_by_samples(const void *x, const void *y, void *ctx)
+{
+	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+	const struct text *t = ctx;
+
+	if (t->group_total[a] != t->group_total[b])
+		return t->group_total[a] > t->group_total[b] ? -1 : 1;
+	return a < b ? -1 : a > b;
+}
+
+/* Top self functions of each group (process or role) with samples, busiest first. */
+static int print_per_group(struct text *t, FILE *out)
+{
+	uint32_t n = report_groups__count(t->g), *order = malloc((n + 1) * sizeof(*order));
+	size_t *start = calloc(n + 1, sizeof(*start)), *end = calloc(n + 1, sizeof(*end));
+	char buf[WIDTH + 1], line[WIDTH + 1], title[80], v[32];
+	const char *what = t->metric == TP_METRIC_CPU ? "samples" : tp_metric_name(t->metric);
+	size_t i, j, m = 0;
+	int err = -ENOMEM;
+
+	if (!order || !start || !end)
+		goto out;
+	/* merge (group, func) pairs, then each group's run sorted by self */
+	if (t->npf) /* qsort's array may not be NULL, even when empty */
+		qsort(t->pf, t->npf, sizeof(*t->pf), pf_by_group_func);
+	for (i = 0; i < t->npf; i = j) {
+		t->pf[m] = t->pf[i];
+		for (j = i + 1; j < t->npf && !pf_by_group_func(&t->pf[i], &t->pf[j]); j++)
+			t->pf[m].self += t->pf[j].self;
+		m++;
+	}
+	t->npf = m;
+	for (i = 0; i < t->npf; i = j) {
+		for (j = i; j < t->npf && t->pf[j].group == t->pf[i].group; j++)
+			;
+		start[t->pf[i].group] = i;
+		end[t->pf[i].group] = j;
+		qsort_r(t->pf + i, j - i, sizeof(*t->pf), pf_by_self, t);
+	}
+	for (uint32_t k = 0; k < n; k++)
+		order[k] = k;
+	qsort_r(order, n, sizeof(*order), groups_by_samples, t);
+	snprintf(title, sizeof(title), "Top functions per %s (self %s)",
+		 t->o->group == REPORT_GROUP_ROLE ? "role" : "process", what);
+	heading(t, out, title);
+	for (uint32_t k = 0; k < n && t->group_total[order[k]]; k++) {
+		const struct report_group_info *gi = report_groups__get(t->g, order[k]);
+		const struct tp_process *pr = profile__proc_at(t->p, gi->procs[0]);
+		const char *cmd = *pr->cmdline ? pr->cmdline : pr->comm;
+		uint64_t total = t->group_total[order[k]], nostack = t->group_nostack[order[k]];
+
+		if (t->o->group == REPORT_GROUP_ROLE)
+			snprintf(line, sizeof(line), "%s", gi->label);
+		else
+			snprintf(line, sizeof(line), "pid %d: %s", (int)pr->pid, cmd);
+		if (t->metric == TP_METRIC_CPU)
+			fprintf(out, "%s%s (%llu sample%s", k ? "\n" : "",
+				fit(buf, line, WIDTH - 32), (unsigned long long)total,
+				total == 1 ? "" : "s");
+		else /* sizes carry their unit */
+			fprintf(out, "%s%s (%s%s", k ? "\n" : "", fit(buf, line, WIDTH - 32),
+				val(t, v, sizeof(v), total),
+				t->metric == TP_METRIC_ALLOC_COUNT ? " allocations" : "");
+		if (t->o->group == REPORT_GROUP_ROLE && gi->nprocs > 1)
+			fprintf(out, ", spread %llu",
+				(unsigned long long)(gi->max_samples - gi->min_samples));
+		fputs(")\n", out);
+		for (i = start[order[k]], j = 0; i < end[order[k]] && j < (size_t)t->o->top;
+		     i++, j++)
+			fprintf(out, "%8s %6.1f%%  %s\n", val(t, v, sizeof(v), t->pf[i].self),
+				pct(t->pf[i].self, total),
+				fit(buf, t->funcs[t->pf[i].func].label, WIDTH - 18));
+		if (nostack)
+			fprintf(out, "%8s %6.1f%%  %s\n", val(t, v, sizeof(v), nostack),
+				pct(nostack, total), "(no stack captured)");
+	}
+	err = 0;
+out:
+	free(order);
+	free(start);
+	free(end);
+	return err;
+}
+
+static void print_stats(const struct text *t, FILE *out)
+{
+	const char *name;
+	uint64_t v;
+	char buf[WIDTH + 1];
+	uint32_t i;
+
+	heading(t, out, "Statistics");
+	for (i = 0; (name = profile__stat_at(t->p, i, &v)); i++)
+		fprintf(out, "  %-50s %20llu\n", fit(buf, name, 50), (unsigned long long)v);
+	if (!i)
+		fprintf(out, "  (none)\n");
+}
+
+int report__text(const struct profile *p, FILE *out, const struct report_opts *o)
+{
+	struct report_opts opts = *o;
+	struct text t = {.p = p, .o = &opts, .metric = report__metric(o)};
+	struct tp_stack_count *sc = NULL;
+	uint32_t nkept = 0;
+	size_t nsc = 0;
+	int err;
+
+	if (t.metric < 0)
+		return t.metric;
+	if (opts.top <= 0)
+		opts.top = 15;
+	t.g = report_groups__new(p, &opts);
+	if (!t.g)
+		return -errno;
+	t.proc_total = calloc(profile__nprocs(p) + 1, sizeof(*t.proc_total));
+	t.group_total = calloc(report_groups__count(t.g) + 1, sizeof(*t.group_total));
+	t.group_nostack = calloc(report_groups__count(t.g) + 1, sizeof(*t.group_nostack));
+	err = t.proc_total && t.group_total && t.group_nostack ? build_funcs(&t) : -ENOMEM;
+	if (!err)
+		err = report__stack_weights(p, o, NULL, NULL, &sc, &nsc, &t.mem);
+	for (size_t i = 0; !err && i < nsc; i++)
+		err = count_stack(sc[i].proc, sc[i].stack, sc[i].weight, &t);
+	free(sc);
+	if (err)
+		goto out;
+	for (uint32_t i = 0; i < profile__nprocs(p); i++)
+		nkept += proc_kept(&t, i);
+	print_header(&t, out, nkept);
+	if (opts.group == REPORT_GROUP_PID) {
+		heading(&t, out, "Processes");
+		err = print_tree(&t, out);
+	} else {
+		heading(&t, out,
+			opts.group == REPORT_GROUP_ROLE ? "Processes by role" : "Processes (all)");
+		err = print_group_tree(&t, out);
+	}
+	if (!err)
+		err = print_top(&t, out, false);
+	if (!err)
+		err = print_top(&t, out, true);
+	if (!err && opts.group != REPORT_GROUP_NONE)
+		err = print_per_group(&t, out);
+	if (!err && t.mem)
+		err = report__text_memory(p, t.mem, t.g, &opts, out);
+	if (err)
+		goto out;
+	print_stats(&t, out);
+	if (fflush(out) || ferror(out))
+		err = -EIO;
+out:
+	for (uint32_t i = 0; t.funcs && i < t.nfuncs; i++)
+		free(t.funcs[i].label);
+	free(t.funcs);
+	free(t.fmap);
+	free(t.pf);
+	free(t.proc_total);
+	free(t.group_total);
+	free(t.group_nostack);
+	report_groups__free(t.g);
+	memprof__free(t.mem);
+	return err;
+}

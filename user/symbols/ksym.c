@@ -1,0 +1,401 @@
+/* Kernel symbols from /proc/kallsyms: a copy of the text with fields cut in place, and an
+ * array of text symbols sorted by address for binary search. */
+#include <errno.h>
+#include <stdbool.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/fileio.h"
+#include "symbols/ksym.h"
+
+/* kallsyms is a few MiB to tens of MiB; anything larger is not kallsyms. */
+#define KSYMS_MAX_TEXT (256u << 20)
+
+struct ksym {
+	uint64_t addr;
+	const char *name;
+	const char *module; /* NULL for vmlinux */
+};
+
+struct ksyms {
+	struct ksym *syms;
+	size_t n;
+	char *text; /* owns the strings */
+};
+
+static int ksym__cmp(const void *a, const void *b)
+{
+	const struct ksym *x = a, *y = b;
+
+	if (x->addr != y->addr)
+		return x->addr < y->addr ? -1 : 1;
+	/* Among aliases prefer vmlinux, then the name that sorts first: stable output. */
+	if (!x->module != !y->module)
+		return x->module ? 1 : -1;
+	return strcmp(x->name, y->name);
+}
+
+/* The kernel lists most symbols in address order already: then only runs of aliases (one
+ * address, several names) need ordering, which is far cheaper than sorting 200k entries. */
+static void ksyms__sort(struct ksyms *ks)
+{
+	size_t i, j;
+
+	for (i = 1; i < ks->n; i++) {
+		if (ks->syms[i - 1].addr > ks->syms[i].addr) {
+			qsort(ks->syms, ks->n, sizeof(*ks->syms), ksym__cmp);
+			return;
+		}
+	}
+	for (i = 0; i < ks->n; i = j) {
+		for (j = i + 1; j < ks->n && ks->syms[j].addr == ks->syms[i].addr; j++)
+			;
+		if (j - i > 1)
+			qsort(ks->syms + i, j - i, sizeof(*ks->syms), ksym__cmp);
+	}
+}
+
+/* Cut the next space-separated field of line [*p, end) in place; NULL when none is left. */
+static char *next_field(char **p, char *end)
+{
+	char *s = *p, *f;
+
+	while (s < end && (*s == ' ' || *s == '\t'))
+		s++;
+	if (s >= end)
+		return NULL;
+	f = s;
+	while (s < end && *s != ' ' && *s != '\t')
+		s++;
+	*s = '\0';
+	*p = s < end ? s + 1 : s;
+	return f;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Parse one line (NUL-terminated at end) into *k; false when it is not a text symbol. */
+static bool parse_line(char *line, char *end, struct ksym *k)
+{
+	char *p = line, *addr, *type, *name, *mod, *stop;
+	size_t mlen;
+
+	addr = next_field(&p, end);
+	type = next_field(&p, end);
+	name = next_field(&p, end);
+	mod = next_field(&p, end);
+	if (!addr || !type || !name || type[1] != '\0')
+		return false;
+	if (!strchr("tTwW", type[0]))
+		return false;
+	/* Hand-rolled hex: this runs for each of ~200k lines at every start. */
+	k->addr = 0;
+	for (stop = addr; *stop; stop++) {
+		int d = hexval(*stop);
+
+		if (d < 0 || stop - addr >= 16)
+			return false;
+		k->addr = k->addr << 4 | d;
+	}
+	if (stop == addr || k->addr == 0)
+		return false;
+	k->name = name;
+	k->module = NULL;
+	if (mod) {
+		mlen = strlen(mod);
+		if (mlen >= 3 && mod[0] == '[' && mod[mlen - 1] == ']') {
+			mod[mlen - 1] = '\0';
+			k->module = mod + 1;
+		}
+	}
+	return true;
+}
+
+struct ksyms *ksyms__parse(const char *text, size_t len)
+{
+	struct ksyms *ks;
+	size_t cap = 0, lines = 0;
+	char *p, *end, *nl;
+	int err;
+
+	if (len > KSYMS_MAX_TEXT) {
+		errno = EFBIG;
+		return NULL;
+	}
+	ks = calloc(1, sizeof(*ks));
+	if (!ks)
+		return NULL;
+	ks->text = malloc(len + 1);
+	if (!ks->text) {
+		err = -ENOMEM;
+		goto err_out;
+	}
+	memcpy(ks->text, text, len);
+	ks->text[len] = '\0';
+	for (size_t i = 0; i < len; i++)
+		lines += ks->text[i] == '\n';
+	cap = lines + 1;
+	ks->syms = calloc(cap, sizeof(*ks->syms));
+	if (!ks->syms) {
+		err = -ENOMEM;
+		goto err_out;
+	}
+	end = ks->text + len;
+	for (p = ks->text; p < end && ks->n < cap; p = nl + 1) {
+		nl = memchr(p, '\n', end - p);
+		if (!nl)
+			nl = end;
+		*nl = '\0';
+		if (parse_line(p, nl, &ks->syms[ks->n]))
+			ks->n++;
+	}
+	ksyms__sort(ks);
+	return ks;
+
+err_out:
+	ksyms__free(ks);
+	errno = -err;
+	return NULL;
+}
+
+struct ksyms *ksyms__load(void)
+{
+	struct ksyms *ks;
+	size_t len;
+	char *buf;
+	int err;
+
+	err = file__read_all("/proc/kallsyms", KSYMS_MAX_TEXT, &buf, &len);
+	if (err) {
+		errno = -err;
+		return NULL;
+	}
+	ks = ksyms__parse(buf, len);
+	err = ks ? 0 : -errno;
+	free(buf);
+	/* kptr_restrict shows every address as zero; those lines were all skipped. */
+	if (ks && ks->n == 0) {
+		ksyms__free(ks);
+		ks = NULL;
+		err = -ENOENT;
+	}
+	if (err)
+		errno = -err;
+	return ks;
+}
+
+const char *ksyms__lookup(const struct ksyms *ks, uint64_t addr, const char **module,
+			  uint64_t *offset)
+{
+	size_t lo = 0, hi;
+	const struct ksym *k;
+
+	if (!ks || ks->n == 0 || addr < ks->syms[0].addr)
+		return NULL;
+	/* Find the last symbol with start <= addr; aliases sort best-first, so step back to
+	 * the first of an equal-address run. */
+	hi = ks->n;
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ks->syms[mid].addr <= addr)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	while (lo > 0 && ks->syms[lo - 1].addr == ks->syms[lo].addr)
+		lo--;
+	k = &ks->syms[lo];
+	if (module)
+		*module = k->module;
+	if (offset)
+		*offset = addr - k->addr;
+	return k->name;
+}
+
+size_t ksyms__count(const struct ksyms *ks)
+{
+	return ks ? ks->n : 0;
+}
+
+void ksyms__free(struct ksyms *ks)
+{
+	if (!ks)
+		return;
+	free(ks->syms);
+	free(ks->text);
+	free(ks);
+}
+
+/* The on-disk cache: reading /proc/kallsyms costs tens of milliseconds of CPU at every
+ * start, for a table that changes only with the boot and the loaded modules. The file is
+ *   "TPKSYMS1" | u64 n | u64 strsz | n x {u64 addr, u32 name, u32 module} | strings
+ * (module 0xffffffff: vmlinux), written by root into a root-owned 0700 directory and still
+ * checked in full when read, like any other input. */
+#define KCACHE_MAGIC	 "TPKSYMS1"
+#define KCACHE_NO_MODULE 0xffffffffu
+#define KCACHE_MAX	 (256u << 20)
+
+struct kcache_ent {
+	uint64_t addr;
+	uint32_t name, module;
+};
+
+/* "<boot id>-<hash of /proc/modules>", or -errno. */
+static int kcache_key(char *key, size_t len)
+{
+	static char mods[1 << 20];
+	char boot[64];
+	ssize_t n;
+	size_t m;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	if (file__read_small("/proc/sys/kernel/random/boot_id", boot, sizeof(boot)) < 32)
+		return -ENOENT;
+	boot[strcspn(boot, "\n")] = 0;
+	n = file__read_small("/proc/modules", mods, sizeof(mods));
+	m = n > 0 ? (size_t)n : 0;
+	for (size_t i = 0; i < m; i++)
+		h = (h ^ (unsigned char)mods[i]) * 0x100000001b3ULL;
+	snprintf(key, len, "%s-%016llx", boot, (unsigned long long)h);
+	return 0;
+}
+
+static struct ksyms *kcache_read(int fd)
+{
+	struct ksyms *ks = NULL;
+	struct kcache_ent e;
+	uint64_t n, strsz;
+	char hdr[24], *buf = NULL;
+	struct stat st;
+	size_t off;
+
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022) ||
+	    st.st_size < (off_t)sizeof(hdr) || st.st_size > KCACHE_MAX)
+		return NULL;
+	buf = malloc(st.st_size);
+	if (!buf || pread(fd, buf, st.st_size, 0) != st.st_size)
+		goto bad;
+	memcpy(hdr, buf, sizeof(hdr));
+	memcpy(&n, hdr + 8, 8);
+	memcpy(&strsz, hdr + 16, 8);
+	if (memcmp(hdr, KCACHE_MAGIC, 8) || n == 0 || n > KCACHE_MAX / sizeof(e) ||
+	    strsz > KCACHE_MAX || sizeof(hdr) + n * sizeof(e) + strsz != (uint64_t)st.st_size)
+		goto bad;
+	ks = calloc(1, sizeof(*ks));
+	if (!ks || !(ks->syms = calloc(n, sizeof(*ks->syms))))
+		goto bad;
+	ks->text = buf;
+	buf = NULL;
+	off = sizeof(hdr) + n * sizeof(e);
+	if (strsz == 0 || ks->text[off + strsz - 1] != 0) /* every string ends inside the table */
+		goto bad;
+	for (uint64_t i = 0; i < n; i++) {
+		memcpy(&e, ks->text + sizeof(hdr) + i * sizeof(e), sizeof(e));
+		if (e.name >= strsz || (e.module != KCACHE_NO_MODULE && e.module >= strsz) ||
+		    (i && e.addr < ks->syms[i - 1].addr))
+			goto bad;
+		ks->syms[i].addr = e.addr;
+		ks->syms[i].name = ks->text + off + e.name;
+		ks->syms[i].module =
+		    e.module == KCACHE_NO_MODULE ? NULL : ks->text + off + e.module;
+	}
+	ks->n = n;
+	return ks;
+bad:
+	free(buf);
+	ksyms__free(ks);
+	return NULL;
+}
+
+/* Write ks to fd: 0 or -errno. Names are written once each, in table order. */
+static int kcache_write(const struct ksyms *ks, int fd)
+{
+	uint64_t n = ks->n, strsz = 0;
+	struct kcache_ent *ents = calloc(ks->n, sizeof(*ents));
+	char hdr[24];
+	FILE *f;
+	int err = 0;
+
+	if (!ents)
+		return -ENOMEM;
+	for (size_t i = 0; i < ks->n; i++) {
+		ents[i].addr = ks->syms[i].addr;
+		ents[i].name = strsz;
+		strsz += strlen(ks->syms[i].name) + 1;
+		ents[i].module = KCACHE_NO_MODULE;
+		if (ks->syms[i].module) {
+			ents[i].module = strsz;
+			strsz += strlen(ks->syms[i].module) + 1;
+		}
+	}
+	f = fdopen(dup(fd), "w");
+	if (!f) {
+		free(ents);
+		return -errno;
+	}
+	memcpy(hdr, KCACHE_MAGIC, 8);
+	memcpy(hdr + 8, &n, 8);
+	memcpy(hdr + 16, &strsz, 8);
+	fwrite(hdr, 1, sizeof(hdr), f);
+	fwrite(ents, sizeof(*ents), ks->n, f);
+	for (size_t i = 0; i < ks->n; i++) {
+		fwrite(ks->syms[i].name, 1, strlen(ks->syms[i].name) + 1, f);
+		if (ks->syms[i].module)
+			fwrite(ks->syms[i].module, 1, strlen(ks->syms[i].module) + 1, f);
+	}
+	if (ferror(f))
+		err = -EIO;
+	if (fclose(f) && !err)
+		err = -errno;
+	free(ents);
+	return err;
+}
+
+struct ksyms *ksyms__load_cached(const char *dir)
+{
+	char key[128], path[PATH_MAX], tmp[PATH_MAX];
+	struct ksyms *ks;
+	struct stat st;
+	int fd;
+
+	if (!dir || kcache_key(key, sizeof(key)))
+		return ksyms__load();
+	snprintf(path, sizeof(path), "%s/kallsyms-%s", dir, key);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0) {
+		ks = kcache_read(fd);
+		close(fd);
+		if (ks)
+			return ks;
+	}
+	ks = ksyms__load();
+	if (!ks || geteuid() != 0)
+		return ks;
+	/* Only into a directory that is ours: root-owned, not a link, not writable by others. */
+	mkdir(dir, 0700);
+	if (lstat(dir, &st) || !S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022))
+		return ks;
+	snprintf(tmp, sizeof(tmp), "%s/.kallsyms-%d.tmp", dir, getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return ks;
+	if (kcache_write(ks, fd) || rename(tmp, path))
+		unlink(tmp);
+	close(fd);
+	return ks;
+}

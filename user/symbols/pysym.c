@@ -1,0 +1,568 @@
+/* Python frame symbolization (see pysym.h). */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "symbols/linetable.h"
+#include "symbols/pysym.h"
+#include "symbols/python.h"
+
+#define PID_BUCKETS	 4096
+#define MAX_PARENT_DEPTH 16	    /* fork generations searched for a cached entry */
+#define MAX_ENTRIES	 (1u << 18) /* cached code objects per process image */
+#define MAX_STR_BYTES	 1024	    /* UTF-8 bytes kept of a name or file */
+#define MAX_TABLE_BYTES	 (1u << 20) /* larger line tables are not read */
+#define MAX_STR_HEADER	 128
+#define LASTI_UNKNOWN	 0xffffffffu
+
+/* One code object, as read once. */
+struct centry {
+	uint64_t code;
+	uint32_t check;
+	uint32_t firstlineno;
+	const char *name, *file;	/* interned in the pysym's pool */
+	struct linetable_range *ranges; /* sorted, non-overlapping; NULL: no line table */
+	uint32_t nranges;
+	struct centry *next;
+};
+
+/* One process image: how to read it, and what was read. Shared by refcount with the
+ * children forked from it (through their parent link). */
+struct pyproc {
+	int refs;
+	pid_t pid; /* the process this image was first seen in (a fork ancestor's) */
+	struct py_code_layout code;
+	struct pyproc *parent;
+	struct centry **buckets;
+	size_t nbuckets, n;
+};
+
+struct pident {
+	pid_t pid;
+	struct pyproc *proc;
+	struct pident *next;
+};
+
+struct pysym {
+	struct pident *pids[PID_BUCKETS];
+	char **strs; /* open-addressing set of interned strings */
+	size_t nstrs, strs_cap;
+};
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	return x;
+}
+
+static uint64_t str_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 0x100000001b3ULL;
+	return h;
+}
+
+/* The pool's copy of s, or NULL when out of memory. */
+static const char *intern(struct pysym *ps, const char *s)
+{
+	size_t i;
+
+	if (2 * (ps->nstrs + 1) > ps->strs_cap) {
+		size_t cap = ps->strs_cap ? ps->strs_cap * 2 : 1024;
+		char **slots = calloc(cap, sizeof(*slots));
+
+		if (!slots)
+			return NULL;
+		for (size_t j = 0; j < ps->strs_cap; j++) {
+			if (!ps->strs[j])
+				continue;
+			for (i = str_hash(ps->strs[j]) & (cap - 1); slots[i];
+			     i = (i + 1) & (cap - 1))
+				;
+			slots[i] = ps->strs[j];
+		}
+		free(ps->strs);
+		ps->strs = slots;
+		ps->strs_cap = cap;
+	}
+	for (i = str_hash(s) & (ps->strs_cap - 1); ps->strs[i]; i = (i + 1) & (ps->strs_cap - 1)) {
+		if (!strcmp(ps->strs[i], s))
+			return ps->strs[i];
+	}
+	ps->strs[i] = strdup(s);
+	if (!ps->strs[i])
+		return NULL;
+	ps->nstrs++;
+	return ps->strs[i];
+}
+
+struct pysym *pysym__new(void)
+{
+	struct pysym *ps = calloc(1, sizeof(*ps));
+
+	if (!ps)
+		errno = ENOMEM;
+	return ps;
+}
+
+static void proc__put(struct pyproc *p)
+{
+	while (p && --p->refs == 0) {
+		struct pyproc *parent = p->parent;
+
+		for (size_t b = 0; b < p->nbuckets; b++) {
+			struct centry *e = p->buckets[b], *next;
+
+			for (; e; e = next) {
+				next = e->next;
+				free(e->ranges);
+				free(e);
+			}
+		}
+		free(p->buckets);
+		free(p);
+		p = parent;
+	}
+}
+
+void pysym__free(struct pysym *ps)
+{
+	if (!ps)
+		return;
+	for (size_t b = 0; b < PID_BUCKETS; b++) {
+		struct pident *pi = ps->pids[b], *next;
+
+		for (; pi; pi = next) {
+			next = pi->next;
+			proc__put(pi->proc);
+			free(pi);
+		}
+	}
+	for (size_t i = 0; i < ps->strs_cap; i++)
+		free(ps->strs[i]);
+	free(ps->strs);
+	free(ps);
+}
+
+static struct pident **pid_link(struct pysym *ps, pid_t pid)
+{
+	struct pident **link = &ps->pids[mix64(pid) % PID_BUCKETS];
+
+	while (*link && (*link)->pid != pid)
+		link = &(*link)->next;
+	return link;
+}
+
+/* Make p pid's image (taking over the caller's reference): 0 or -ENOMEM. */
+static int pid_set(struct pysym *ps, pid_t pid, struct pyproc *p)
+{
+	struct pident **link = pid_link(ps, pid);
+
+	if (!*link) {
+		*link = calloc(1, sizeof(**link));
+		if (!*link) {
+			proc__put(p);
+			return -ENOMEM;
+		}
+		(*link)->pid = pid;
+	}
+	proc__put((*link)->proc);
+	(*link)->proc = p;
+	return 0;
+}
+
+static struct pyproc *proc__new(pid_t pid, const struct py_code_layout *code, struct pyproc *parent)
+{
+	struct pyproc *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->refs = 1;
+	p->pid = pid;
+	p->code = *code;
+	p->parent = parent;
+	if (parent)
+		parent->refs++;
+	return p;
+}
+
+int pysym__set_runtime(struct pysym *ps, pid_t pid, const struct py_runtime_info *info)
+{
+	struct pyproc *p = proc__new(pid, &info->code, NULL);
+
+	return p ? pid_set(ps, pid, p) : -ENOMEM;
+}
+
+void pysym__fork(struct pysym *ps, pid_t child, pid_t parent)
+{
+	struct pident *pi = *pid_link(ps, parent);
+	struct pyproc *p;
+
+	if (!pi)
+		return;
+	p = proc__new(child, &pi->proc->code, pi->proc);
+	if (p)
+		pid_set(ps, child, p);
+}
+
+void pysym__exec(struct pysym *ps, pid_t pid)
+{
+	struct pident **link = pid_link(ps, pid), *pi = *link;
+
+	if (!pi)
+		return;
+	*link = pi->next;
+	proc__put(pi->proc);
+	free(pi);
+}
+
+static struct centry *proc__find(const struct pyproc *p, uint64_t code, uint32_t check)
+{
+	for (int depth = 0; p && depth < MAX_PARENT_DEPTH; p = p->parent, depth++) {
+		if (!p->nbuckets)
+			continue;
+		for (struct centry *e = p->buckets[mix64(code) & (p->nbuckets - 1)]; e;
+		     e = e->next) {
+			if (e->code == code && e->check == check)
+				return e;
+		}
+	}
+	return NULL;
+}
+
+/* Insert e (owned by p afterwards; freed here when the table cannot take it). */
+static void proc__add(struct pyproc *p, struct centry *e)
+{
+	size_t b;
+
+	if (p->n >= MAX_ENTRIES)
+		goto drop;
+	if (p->n >= p->nbuckets) {
+		size_t nb = p->nbuckets ? p->nbuckets * 2 : 256;
+		struct centry **buckets = calloc(nb, sizeof(*buckets));
+
+		if (!buckets)
+			goto drop;
+		for (size_t i = 0; i < p->nbuckets; i++) {
+			for (struct centry *c = p->buckets[i], *next; c; c = next) {
+				next = c->next;
+				b = mix64(c->code) & (nb - 1);
+				c->next = buckets[b];
+				buckets[b] = c;
+			}
+		}
+		free(p->buckets);
+		p->buckets = buckets;
+		p->nbuckets = nb;
+	}
+	b = mix64(e->code) & (p->nbuckets - 1);
+	e->next = p->buckets[b];
+	p->buckets[b] = e;
+	p->n++;
+	return;
+drop:
+	free(e->ranges);
+	free(e);
+}
+
+static uint64_t u64_at(const uint8_t *buf, uint16_t off)
+{
+	uint64_t v;
+
+	memcpy(&v, buf + off, sizeof(v));
+	return v;
+}
+
+static uint32_t u32_at(const uint8_t *buf, uint16_t off)
+{
+	uint32_t v;
+
+	memcpy(&v, buf + off, sizeof(v));
+	return v;
+}
+
+/* Append code point cp as UTF-8 if it fits in cap (keeping room for the NUL). */
+static bool put_utf8(char *out, size_t *len, size_t cap, uint32_t cp)
+{
+	unsigned char b[4];
+	size_t n;
+
+	if (cp == 0 || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		cp = 0xfffd; /* NUL, lone surrogates (e.g. surrogateescape'd file names), junk */
+	if (cp < 0x80) {
+		b[0] = cp;
+		n = 1;
+	} else if (cp < 0x800) {
+		b[0] = 0xc0 | cp >> 6;
+		b[1] = 0x80 | (cp & 0x3f);
+		n = 2;
+	} else if (cp < 0x10000) {
+		b[0] = 0xe0 | cp >> 12;
+		b[1] = 0x80 | (cp >> 6 & 0x3f);
+		b[2] = 0x80 | (cp & 0x3f);
+		n = 3;
+	} else {
+		b[0] = 0xf0 | cp >> 18;
+		b[1] = 0x80 | (cp >> 12 & 0x3f);
+		b[2] = 0x80 | (cp >> 6 & 0x3f);
+		b[3] = 0x80 | (cp & 0x3f);
+		n = 4;
+	}
+	if (*len + n >= cap)
+		return false;
+	memcpy(out + *len, b, n);
+	*len += n;
+	return true;
+}
+
+int pystr__decode(const struct py_code_layout *L, const uint8_t *obj, size_t objlen, size_t *need,
+		  char *out, size_t cap)
+{
+	uint32_t state, kind;
+	size_t n, data, len = 0;
+	int64_t length;
+
+	if (!cap || L->str_ascii_data > MAX_STR_HEADER || L->str_compact_data > MAX_STR_HEADER ||
+	    L->str_length + sizeof(length) > L->str_ascii_data ||
+	    L->str_state + sizeof(state) > L->str_ascii_data)
+		return -EFAULT;
+	if (objlen < L->str_ascii_data) {
+		*need = L->str_ascii_data;
+		return -EAGAIN;
+	}
+	memcpy(&length, obj + L->str_length, sizeof(length));
+	state = u32_at(obj, L->str_state);
+	kind = (state >> L->str_kind_shift) & 7;
+	if (!(state & L->str_compact_mask) || length < 0 || (kind != 1 && kind != 2 && kind != 4))
+		return -EFAULT; /* code objects only hold compact strings */
+	if (state & L->str_ascii_mask && kind != 1)
+		return -EFAULT;
+	data = state & L->str_ascii_mask ? L->str_ascii_data : L->str_compact_data;
+	n = length < MAX_STR_BYTES ? (size_t)length : MAX_STR_BYTES;
+	if (objlen < data + n * kind) {
+		*need = data + n * kind;
+		return -EAGAIN;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *c = obj + data + i * kind;
+		uint32_t cp;
+
+		if (kind == 1) {
+			cp = c[0];
+		} else if (kind == 2) {
+			uint16_t c16;
+
+			memcpy(&c16, c, 2);
+			cp = c16;
+		} else {
+			memcpy(&cp, c, 4);
+		}
+		if (state & L->str_ascii_mask && cp >= 0x80)
+			cp = 0xfffd;
+		if (!put_utf8(out, &len, cap, cp))
+			break;
+	}
+	out[len] = '\0';
+	return 0;
+}
+
+/* Read the compact str at addr as UTF-8 into out[cap]: 0 or negative errno. The header is
+ * read first, then as much of the object as the header says it holds (bounded). */
+static int read_str(pid_t pid, uint64_t addr, const struct py_code_layout *L, char *out, size_t cap)
+{
+	uint8_t obj[MAX_STR_HEADER + MAX_STR_BYTES * 4];
+	size_t have = 0, need = 0;
+	int err;
+
+	if (!addr || addr & 7)
+		return -EFAULT;
+	for (int round = 0; round < 3; round++) {
+		err = pystr__decode(L, obj, have, &need, out, cap);
+		if (err != -EAGAIN)
+			return err;
+		if (need > sizeof(obj) || need <= have)
+			return -EFAULT;
+		err = python__read(pid, addr + have, obj + have, need - have);
+		if (err)
+			return err;
+		have = need;
+	}
+	return -EFAULT;
+}
+
+static const char *read_interned(struct pysym *ps, pid_t pid, uint64_t addr,
+				 const struct py_code_layout *L, int *err)
+{
+	char buf[MAX_STR_BYTES + 1];
+	const char *s;
+
+	*err = read_str(pid, addr, L, buf, sizeof(buf));
+	if (*err)
+		return NULL;
+	s = intern(ps, buf);
+	if (!s)
+		*err = -ENOMEM;
+	return s;
+}
+
+/* Read the bytes object at addr and decode it as the version's line table into e->ranges,
+ * merging neighbours with the same line. Failures leave the entry without lines. */
+static void read_lines(pid_t pid, uint64_t addr, const struct py_code_layout *L, struct centry *e)
+{
+	uint8_t hdr[MAX_STR_HEADER], *table = NULL;
+	struct linetable_iter it;
+	struct linetable_range r;
+	int64_t size;
+	size_t cap;
+
+	if (!addr || addr & 7 || L->bytes_ob_sval > sizeof(hdr) ||
+	    python__read(pid, addr, hdr, L->bytes_ob_sval))
+		return;
+	memcpy(&size, hdr + L->bytes_ob_size, sizeof(size));
+	if (size < 0 || size > MAX_TABLE_BYTES)
+		return;
+	table = malloc(size ? size : 1);
+	/* Each range consumes at least one table byte, plus the final 3.8/3.9 range. */
+	cap = size + 1;
+	e->ranges = malloc(cap * sizeof(*e->ranges));
+	if (!table || !e->ranges || python__read(pid, addr + L->bytes_ob_sval, table, size) ||
+	    linetable__iter_init(&it, L->minor, table, size, (int32_t)e->firstlineno))
+		goto fail;
+	while (linetable__next(&it, &r) == 1 && e->nranges < cap) {
+		struct linetable_range *last = e->nranges ? &e->ranges[e->nranges - 1] : NULL;
+
+		if (last && last->end == r.start && last->line == r.line)
+			last->end = r.end;
+		else
+			e->ranges[e->nranges++] = r;
+	}
+	free(table);
+	if (e->nranges < cap) { /* give back what the worst case reserved */
+		struct linetable_range *fit = realloc(e->ranges, (e->nranges + 1) * sizeof(*fit));
+
+		if (fit)
+			e->ranges = fit;
+	}
+	return;
+fail:
+	free(table);
+	free(e->ranges);
+	e->ranges = NULL;
+	e->nranges = 0;
+}
+
+static int load(struct pysym *ps, pid_t pid, const struct pyproc *p, const struct tp_pyframe *f,
+		struct centry **out)
+{
+	const struct py_code_layout *L = &p->code;
+	uint8_t buf[PYOFFSETS_MAX_CODE_SIZE];
+	uint64_t filename, name;
+	struct centry *e;
+	int err;
+
+	if (!f->code || f->code & 7 || L->co_size > sizeof(buf))
+		return -EFAULT;
+	err = python__read(pid, f->code, buf, L->co_size);
+	if (err)
+		return err;
+	filename = u64_at(buf, L->co_filename);
+	name = u64_at(buf, L->co_name);
+	if (tp_code_check(u32_at(buf, L->co_firstlineno), u32_at(buf, L->co_argcount), filename,
+			  name) != f->check)
+		return -ESTALE;
+	if (L->co_qualname != TP_OFF_NONE)
+		name = u64_at(buf, L->co_qualname);
+
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->code = f->code;
+	e->check = f->check;
+	e->firstlineno = u32_at(buf, L->co_firstlineno);
+	e->name = read_interned(ps, pid, name, L, &err);
+	if (!err)
+		e->file = read_interned(ps, pid, filename, L, &err);
+	if (err) {
+		free(e);
+		return err == -ENOMEM ? err : -EFAULT;
+	}
+	read_lines(pid, u64_at(buf, L->co_linetable), L, e);
+	*out = e;
+	return 0;
+}
+
+/* The line of the frame's instruction; lasti is in the unit the kernel reports. */
+static uint32_t frame_line(const struct centry *e, const struct py_code_layout *L, uint32_t lasti)
+{
+	size_t lo = 0, hi = e->nranges;
+	uint64_t off = lasti;
+
+	if (L->minor >= 11) {
+		if (lasti == LASTI_UNKNOWN)
+			return 0;
+		/* The frame points just before its first instruction: not started yet. */
+		if (lasti < L->co_code_adaptive)
+			return e->firstlineno;
+		off = lasti - L->co_code_adaptive;
+	} else {
+		if (lasti == LASTI_UNKNOWN) /* f_lasti == -1: not started yet */
+			return e->firstlineno;
+		if (L->minor == 10)
+			off = (uint64_t)lasti * 2; /* code units to bytes */
+	}
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct linetable_range *r = &e->ranges[mid];
+
+		if (off < r->start)
+			hi = mid;
+		else if (off >= r->end)
+			lo = mid + 1;
+		else
+			return r->line > 0 ? (uint32_t)r->line : 0;
+	}
+	return 0;
+}
+
+int pysym__resolve(struct pysym *ps, pid_t pid, const struct tp_pyframe *f, struct pysym_frame *out)
+{
+	struct pident *pi = *pid_link(ps, pid);
+	struct centry *e;
+	int err;
+
+	if (!pi)
+		return -ENOENT;
+	e = proc__find(pi->proc, f->code, f->check);
+	if (!e) {
+		struct pyproc *owner = pi->proc;
+
+		err = load(ps, pid, pi->proc, f, &e);
+		/* A short-lived forked child may be gone before its samples are read; code
+		 * objects made before the fork sit at the same addresses in its ancestors, and
+		 * the check proves it is the same object. */
+		for (int depth = 0;
+		     (err == -ESRCH || err == -EFAULT) && owner->parent && depth < MAX_PARENT_DEPTH;
+		     depth++) {
+			owner = owner->parent;
+			err = load(ps, owner->pid, owner, f, &e);
+		}
+		if (err)
+			return err;
+		out->name = e->name;
+		out->file = e->file;
+		out->firstlineno = e->firstlineno;
+		out->line = frame_line(e, &pi->proc->code, f->lasti);
+		proc__add(owner, e); /* may free e: out holds only pool strings */
+		return 0;
+	}
+	out->name = e->name;
+	out->file = e->file;
+	out->firstlineno = e->firstlineno;
+	out->line = frame_line(e, &pi->proc->code, f->lasti);
+	return 0;
+}

@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Kernel feature probes, for a load failure that an old kernel explains. Each feature is
+ * probed directly (a helper is either accepted by the verifier or not), never guessed from
+ * the version number: distribution kernels backport. */
+#include <errno.h>
+#include <stdio.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+
+#include "trace/kfeature.h"
+
+struct kfeature {
+	enum bpf_func_id helper;
+	const char *name;
+	const char *since; /* the mainline release that brought it */
+};
+
+/* Newest first: the first one missing is what the kernel needs to be upgraded past. */
+static const struct kfeature helpers[] = {
+    {BPF_FUNC_loop, "the bpf_loop helper", "5.17"},
+    {BPF_FUNC_task_pt_regs, "the bpf_task_pt_regs helper", "5.15"},
+    {BPF_FUNC_get_current_task_btf, "the bpf_get_current_task_btf helper", "5.11"},
+    {BPF_FUNC_get_task_stack, "the bpf_get_task_stack helper", "5.9"},
+    {BPF_FUNC_ringbuf_reserve, "the BPF ring buffer", "5.8"},
+};
+
+int kfeature__missing(char *msg, size_t len)
+{
+	struct utsname u;
+
+	if (uname(&u))
+		snprintf(u.release, sizeof(u.release), "unknown");
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		snprintf(msg, len,
+			 "this kernel (%s) has no BTF (/sys/kernel/btf/vmlinux): treeprof needs "
+			 "Linux %s or later built with CONFIG_DEBUG_INFO_BTF",
+			 u.release, KFEATURE_MIN_LINUX);
+		return -EOPNOTSUPP;
+	}
+	for (size_t i = 0; i < sizeof(helpers) / sizeof(helpers[0]); i++) {
+		/* 1: accepted; 0: unknown to this kernel; < 0: could not tell. */
+		if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_PERF_EVENT, helpers[i].helper, NULL))
+			continue;
+		snprintf(msg, len,
+			 "this kernel (%s) lacks %s (Linux %s): treeprof needs Linux %s or later",
+			 u.release, helpers[i].name, helpers[i].since, KFEATURE_MIN_LINUX);
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}

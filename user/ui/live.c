@@ -1,0 +1,889 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Live lines: "  12.345  1234/1240 python3     hot (app.py:12) < caller (app.py:30) < ..."
+ * leaf first, so the hot frame is at the start of the line where the eye lands; or JSON
+ * Lines with the same content. Aggregates and fold notices are keyed by the two innermost
+ * frames (leaf and caller), the part of a stack a reader scanning a live view recognises. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ui/live.h"
+#include "trace/proctree.h"
+#include "profile/profile.h"
+#include "report/report.h"
+#include "report/report_mem.h"
+#include "trace/tracer.h"
+#include "treeprof.h"
+
+#define OUT_CAP	    (32 * 1024)
+#define SAMPLE_KEEP (OUT_CAP / 4) /* sample lines leave this much room to events */
+#define EVENT_KEEP  1024	  /* events and aggregates leave this much to notices */
+#define AGG_SLOTS   4096	  /* distinct (leaf, caller) pairs per window */
+#define AGG_TOP	    5
+#define NO_FRAME    UINT32_MAX
+
+/* ------------------------------------------------------------------ non-blocking output */
+
+struct live_out {
+	int fd;
+	bool own_fd;	 /* fd is our reopened description */
+	int saved_flags; /* flags to restore on fd, or -1 */
+	char *buf;
+	size_t cap, head, len; /* pending bytes: buf[head .. head + len) */
+	int err;
+};
+
+struct live_out *live_out__new(int fd, size_t cap)
+{
+	struct live_out *o = calloc(1, sizeof(*o));
+	char path[64];
+	struct stat st;
+	int flags;
+
+	if (!o || !(o->buf = malloc(cap))) {
+		free(o);
+		errno = ENOMEM;
+		return NULL;
+	}
+	o->cap = cap;
+	o->fd = fd;
+	o->saved_flags = -1;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		return o;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	o->fd = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (o->fd >= 0) {
+		o->own_fd = true;
+		return o;
+	}
+	o->fd = fd;
+	flags = fcntl(fd, F_GETFL);
+	if (flags >= 0 && !(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0)
+		o->saved_flags = flags;
+	return o;
+}
+
+int live_out__flush(struct live_out *o)
+{
+	ssize_t w;
+
+	while (o->len && !o->err) {
+		w = write(o->fd, o->buf + o->head, o->len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			o->err = -errno;
+			o->len = 0;
+			break;
+		}
+		o->head += w;
+		o->len -= w;
+	}
+	if (!o->len)
+		o->head = 0;
+	return o->err;
+}
+
+int live_out__put(struct live_out *o, const char *s, size_t n, size_t reserve)
+{
+	if (o->err)
+		return o->err;
+	if (o->len + n + reserve > o->cap) {
+		live_out__flush(o);
+		if (o->err)
+			return o->err;
+		if (o->len + n + reserve > o->cap)
+			return -ENOSPC;
+	}
+	if (o->head + o->len + n > o->cap) {
+		memmove(o->buf, o->buf + o->head, o->len);
+		o->head = 0;
+	}
+	memcpy(o->buf + o->head + o->len, s, n);
+	o->len += n;
+	return live_out__flush(o);
+}
+
+size_t live_out__drain(struct live_out *o, int timeout_ms)
+{
+	struct timespec ts;
+	long long end, now;
+	struct pollfd pfd = {.fd = o->fd, .events = POLLOUT};
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	end = ts.tv_sec * 1000LL + ts.tv_nsec / 1000000 + timeout_ms;
+	while (!live_out__flush(o) && o->len) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+		if (now >= end || poll(&pfd, 1, end - now) < 0)
+			break;
+	}
+	return o->len;
+}
+
+void live_out__free(struct live_out *o)
+{
+	if (!o)
+		return;
+	if (o->own_fd)
+		close(o->fd);
+	else if (o->saved_flags >= 0)
+		fcntl(o->fd, F_SETFL, o->saved_flags);
+	free(o->buf);
+	free(o);
+}
+
+/* ------------------------------------------------------------------ lines being built */
+
+struct sbuf {
+	char *s;
+	size_t len, cap;
+};
+
+static void sb_grow(struct sbuf *b, size_t more)
+{
+	size_t ncap = b->cap ? b->cap : 1024;
+	char *s;
+
+	while (b->len + more + 1 > ncap)
+		ncap *= 2;
+	if (ncap == b->cap)
+		return;
+	s = realloc(b->s, ncap);
+	if (!s)
+		abort(); /* a line of a few KiB: nothing sensible to do without memory */
+	b->s = s;
+	b->cap = ncap;
+}
+
+static void sb_put(struct sbuf *b, const char *s, size_t n)
+{
+	sb_grow(b, n);
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = 0;
+}
+
+static void sb_puts(struct sbuf *b, const char *s)
+{
+	sb_put(b, s, strlen(s));
+}
+
+static void __attribute__((format(printf, 2, 3))) sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	sb_grow(b, 64);
+	va_start(ap, fmt);
+	n = vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= b->cap - b->len) { /* did not fit: grow and format again */
+		sb_grow(b, n);
+		va_start(ap, fmt);
+		vsnprintf(b->s + b->len, n + 1, fmt, ap);
+		va_end(ap);
+	}
+	b->len += n;
+}
+
+/* Text from traced processes: control characters would drive the terminal. */
+static void sanitize(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
+static void sb_text(struct sbuf *b, const char *s)
+{
+	size_t from = b->len;
+
+	sb_puts(b, s ? s : "");
+	sanitize(b->s + from);
+}
+
+/* Length of the valid UTF-8 sequence at p (not ASCII), 0 if invalid. */
+static size_t utf8_len(const unsigned char *p)
+{
+	uint32_t cp;
+	size_t n;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2, cp = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3, cp = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4, cp = p[0] & 0x07;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return n;
+}
+
+/* A JSON string: quotes, backslashes and control characters escaped, invalid UTF-8 as
+ * U+FFFD, so every line parses whatever the traced processes put in their names. */
+static void sb_json_str(struct sbuf *b, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	size_t n;
+
+	sb_put(b, "\"", 1);
+	while (*p) {
+		if (*p == '"' || *p == '\\') {
+			sb_put(b, "\\", 1);
+			sb_put(b, (const char *)p++, 1);
+		} else if (*p < 0x20 || *p == 0x7f) {
+			sb_printf(b, "\\u%04x", *p++);
+		} else if (*p < 0x80) {
+			sb_put(b, (const char *)p++, 1);
+		} else if ((n = utf8_len(p))) {
+			sb_put(b, (const char *)p, n);
+			p += n;
+		} else {
+			sb_puts(b, "\\ufffd");
+			p++;
+		}
+	}
+	sb_put(b, "\"", 1);
+}
+
+static const char *const kind_names[] = {
+    [TP_FRAME_PYTHON] = "python", [TP_FRAME_NATIVE] = "native", [TP_FRAME_KERNEL] = "kernel"};
+
+static void sb_json_frame(struct sbuf *b, const struct profile *p, uint32_t id)
+{
+	const struct tp_frame *f = profile__frame_get(p, id);
+
+	if (!f) {
+		sb_puts(b, "{\"kind\":\"native\",\"name\":\"[unknown]\",\"file\":null,\"line\":0}");
+		return;
+	}
+	sb_printf(b, "{\"kind\":\"%s\",\"name\":",
+		  f->kind <= TP_FRAME_KERNEL && kind_names[f->kind] ? kind_names[f->kind]
+								    : "native");
+	sb_json_str(b, f->name);
+	sb_puts(b, ",\"file\":");
+	if (f->file)
+		sb_json_str(b, f->file);
+	else
+		sb_puts(b, "null");
+	sb_printf(b, ",\"line\":%u}", f->line);
+}
+
+/* ------------------------------------------------------------------ aggregates */
+
+/* Sample counts per (leaf, caller) frame pair. Pairs past the table's load go to other. */
+struct agg {
+	uint64_t keys[AGG_SLOTS], counts[AGG_SLOTS];
+	uint16_t used[AGG_SLOTS];
+	unsigned nused;
+	uint64_t samples, other;
+};
+
+/* How many frames of a stack (root first) text shows: up to the innermost Python frame when
+ * there is one (the kernel and interpreter frames above it say little in a live view), else
+ * all of them. */
+static uint32_t shown_depth(const struct profile *p, const uint32_t *frames, uint32_t n)
+{
+	for (uint32_t i = n; i-- > 0;) {
+		const struct tp_frame *f = profile__frame_get(p, frames[i]);
+
+		if (f && f->kind == TP_FRAME_PYTHON)
+			return i + 1;
+	}
+	return n;
+}
+
+static uint64_t agg_key(const struct profile *p, const struct tp_sample_rec *s)
+{
+	const uint32_t *frames;
+	uint32_t n;
+
+	frames = profile__stack_get(p, s->stack, &n);
+	n = shown_depth(p, frames, n);
+	return (uint64_t)(n ? frames[n - 1] : NO_FRAME) << 32 | (n > 1 ? frames[n - 2] : NO_FRAME);
+}
+
+static void agg_add(struct agg *a, uint64_t key, uint64_t count)
+{
+	unsigned i = (key * 0x9e3779b97f4a7c15ULL) >> 52; /* 12 bits: AGG_SLOTS */
+
+	a->samples += count;
+	for (unsigned probe = 0; probe < 64; probe++, i = (i + 1) % AGG_SLOTS) {
+		if (a->counts[i] && a->keys[i] == key) {
+			a->counts[i] += count;
+			return;
+		}
+		if (!a->counts[i] && a->nused < AGG_SLOTS * 3 / 4) {
+			a->keys[i] = key;
+			a->counts[i] = count;
+			a->used[a->nused++] = i;
+			return;
+		}
+	}
+	a->other += count;
+}
+
+static void agg_merge(struct agg *to, const struct agg *from)
+{
+	for (unsigned i = 0; i < from->nused; i++)
+		agg_add(to, from->keys[from->used[i]], from->counts[from->used[i]]);
+	to->samples += from->other;
+	to->other += from->other;
+}
+
+static void agg_reset(struct agg *a)
+{
+	for (unsigned i = 0; i < a->nused; i++)
+		a->counts[a->used[i]] = 0;
+	a->nused = 0;
+	a->samples = a->other = 0;
+}
+
+/* The k busiest slots, busiest first; returns how many. */
+static unsigned agg_top(const struct agg *a, unsigned *top, unsigned k)
+{
+	unsigned n = 0, j;
+
+	for (unsigned u = 0; u < a->nused; u++) {
+		unsigned slot = a->used[u];
+
+		if (n < k)
+			j = n++;
+		else if (a->counts[slot] > a->counts[top[k - 1]])
+			j = k - 1;
+		else
+			continue;
+		while (j > 0 && a->counts[top[j - 1]] < a->counts[slot]) {
+			top[j] = top[j - 1];
+			j--;
+		}
+		top[j] = slot;
+	}
+	return n;
+}
+
+/* ------------------------------------------------------------------ memory (--mem)
+ * Once a second, a line per process that allocates: its allocation rate from the exact
+ * totals, its heap in use (exact from the preloaded sampler; else estimated from the
+ * sampled blocks still held) and its RSS. */
+#define MEM_BLOCKS   (1u << 20) /* sampled blocks followed for the heap estimate */
+#define MEM_PIDS     4096
+#define MEM_EVERY_NS 1000000000ULL
+
+struct mem_block {
+	uint64_t key; /* pid << 44 ^ addr, 0: empty */
+	double bytes;
+	pid_t pid;
+};
+
+struct mem_pid {
+	pid_t pid;
+	double heap_est;
+	uint64_t last_bytes, last_count, last_ns;
+};
+
+struct mem_view {
+	struct mem_block *blocks; /* open addressing; deletions leave tombstones (bytes < 0) */
+	uint32_t used;
+	struct mem_pid pids[MEM_PIDS];
+	uint32_t npids;
+	uint64_t last_ns;
+};
+
+static struct mem_pid *mem_pid_get(struct mem_view *m, pid_t pid, bool add)
+{
+	for (uint32_t i = 0; i < m->npids; i++)
+		if (m->pids[i].pid == pid)
+			return &m->pids[i];
+	if (!add || m->npids >= MEM_PIDS)
+		return NULL;
+	memset(&m->pids[m->npids], 0, sizeof(m->pids[0]));
+	m->pids[m->npids].pid = pid;
+	return &m->pids[m->npids++];
+}
+
+static uint64_t mem_key(pid_t pid, uint64_t addr)
+{
+	uint64_t k = ((uint64_t)pid << 44) ^ addr;
+
+	return k ? k : 1;
+}
+
+static void mem_track(struct mem_view *m, pid_t pid, uint64_t addr, double bytes)
+{
+	uint64_t key = mem_key(pid, addr), h;
+	struct mem_pid *mp = mem_pid_get(m, pid, bytes > 0);
+	struct mem_block *tomb = NULL;
+
+	if (!m->blocks && !(m->blocks = calloc(MEM_BLOCKS, sizeof(*m->blocks))))
+		return;
+	h = key * 0x9e3779b97f4a7c15ULL;
+	for (uint32_t n = 0; n < MEM_BLOCKS; n++) {
+		struct mem_block *b = &m->blocks[(h + n) & (MEM_BLOCKS - 1)];
+
+		if (!tomb && b->key && b->bytes < 0)
+			tomb = b;
+
+		if (b->key == key && b->bytes >= 0 && b->pid == pid) {
+			if (mp)
+				mp->heap_est -= b->bytes;
+			if (bytes > 0) {
+				b->bytes = bytes;
+				if (mp)
+					mp->heap_est += bytes;
+			} else {
+				b->bytes = -1; /* tombstone */
+			}
+			return;
+		}
+		if (!b->key) {
+			if (bytes <= 0)
+				return; /* a block we never saw */
+			if (tomb)	/* reuse the first tombstone on the way */
+				b = tomb;
+			else if (m->used >= MEM_BLOCKS / 2)
+				return; /* full enough: stop following new blocks */
+			else
+				m->used++;
+			b->key = key;
+			b->pid = pid;
+			b->bytes = bytes;
+			if (mp)
+				mp->heap_est += bytes;
+			return;
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ the sink */
+
+struct live {
+	struct live_opts o;
+	struct live_out *out;
+	struct sbuf line;
+	struct agg win;	 /* the current --every / --interval window */
+	struct agg fold; /* samples folded since the last notice */
+	uint64_t fold_events, folded_total, folded_events_total;
+	uint64_t win_start_ns;
+	const struct profile *p;
+	char **labels, **jframes; /* per frame id, made once (frames never change) */
+	uint32_t ncache;
+	struct mem_view mem;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static double rel_s(const struct live *l, uint64_t ts)
+{
+	return ts > l->o.start_ns ? (ts - l->o.start_ns) / 1e9 : 0.0;
+}
+
+/* Queue the line being built: 0, or -ENOSPC when it did not fit (the caller folds it). The
+ * reader went away (`live | head`): end the run cleanly instead of printing into nothing. */
+static int emit(struct live *l, size_t reserve)
+{
+	int err = live_out__put(l->out, l->line.s, l->line.len, reserve);
+
+	if (err && err != -ENOSPC)
+		tracer__request_stop();
+	return err;
+}
+
+/* The text label (json false) or the JSON object of a frame, made at its first use. */
+static const char *frame_text(struct live *l, uint32_t id, bool json)
+{
+	uint32_t n = profile__nframes(l->p);
+	char label[512], **slot;
+	struct sbuf b = {0};
+
+	if (id >= n)
+		return json
+			   ? "{\"kind\":\"native\",\"name\":\"[unknown]\",\"file\":null,\"line\":0}"
+			   : "[unknown]";
+	if (n > l->ncache) {
+		char **lab = reallocarray(l->labels, n, sizeof(*lab));
+		char **jf = lab ? reallocarray(l->jframes, n, sizeof(*jf)) : NULL;
+
+		if (lab)
+			l->labels = lab;
+		if (!jf)
+			return "?";
+		l->jframes = jf;
+		memset(lab + l->ncache, 0, (n - l->ncache) * sizeof(*lab));
+		memset(jf + l->ncache, 0, (n - l->ncache) * sizeof(*jf));
+		l->ncache = n;
+	}
+	slot = json ? &l->jframes[id] : &l->labels[id];
+	if (*slot)
+		return *slot;
+	if (json) {
+		sb_json_frame(&b, l->p, id);
+		*slot = b.s;
+	} else {
+		report__frame_label(l->p, id, label, sizeof(label));
+		sanitize(label);
+		*slot = strdup(label);
+	}
+	return *slot ? *slot : "?";
+}
+
+/* "count leaf < caller | ..." or a JSON array of {"count", "frames"}, for agg's top pairs. */
+static void put_top(struct live *l, const struct agg *a, unsigned k)
+{
+	unsigned top[AGG_TOP], n = agg_top(a, top, k);
+
+	if (l->o.json)
+		sb_puts(&l->line, ",\"top\":[");
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t ids[2] = {a->keys[top[i]] >> 32, (uint32_t)a->keys[top[i]]};
+
+		if (l->o.json) {
+			sb_printf(&l->line, "%s{\"count\":%llu,\"frames\":[", i ? "," : "",
+				  (unsigned long long)a->counts[top[i]]);
+			for (int j = 0; j < 2 && ids[j] != NO_FRAME; j++) {
+				sb_puts(&l->line, j ? "," : "");
+				sb_puts(&l->line, frame_text(l, ids[j], true));
+			}
+			sb_puts(&l->line, "]}");
+			continue;
+		}
+		sb_printf(&l->line, "%s%llu ", i ? " | " : "",
+			  (unsigned long long)a->counts[top[i]]);
+		if (ids[0] == NO_FRAME)
+			sb_puts(&l->line, "[no stack]");
+		for (int j = 0; j < 2 && ids[j] != NO_FRAME; j++) {
+			sb_puts(&l->line, j ? " < " : "");
+			sb_puts(&l->line, frame_text(l, ids[j], false));
+		}
+	}
+	sb_puts(&l->line, l->o.json ? "]}\n" : "\n");
+}
+
+/* Say how many lines were folded and what they held; the notice uses the room kept back
+ * from samples, so it gets through as soon as the reader takes anything. */
+static void fold_notice(struct live *l, size_t reserve)
+{
+	double t = rel_s(l, now_ns());
+
+	if (!l->fold.samples && !l->fold_events)
+		return;
+	l->line.len = 0;
+	if (l->o.json)
+		sb_printf(&l->line,
+			  "{\"type\":\"folded\",\"t\":%.6f,\"samples\":%llu,\"events\":%llu", t,
+			  (unsigned long long)l->fold.samples, (unsigned long long)l->fold_events);
+	else
+		sb_printf(&l->line, "%9.3f ... %llu samples folded (terminal too slow)", t,
+			  (unsigned long long)l->fold.samples);
+	if (!l->o.json && l->fold_events)
+		sb_printf(&l->line, ", %llu events folded", (unsigned long long)l->fold_events);
+	if (!l->o.json)
+		sb_puts(&l->line, l->fold.samples ? ": " : "");
+	put_top(l, &l->fold, 3);
+	if (emit(l, reserve))
+		return;
+	agg_reset(&l->fold);
+	l->fold_events = 0;
+}
+
+static void summary(struct live *l, uint64_t now, size_t reserve)
+{
+	double secs = (now - l->win_start_ns) / 1e9;
+
+	l->line.len = 0;
+	if (l->o.json)
+		sb_printf(&l->line,
+			  "{\"type\":\"summary\",\"t\":%.6f,\"seconds\":%.3f,\"samples\":%llu",
+			  rel_s(l, now), secs, (unsigned long long)l->win.samples);
+	else
+		sb_printf(&l->line, "%9.3f -- %llu samples in %.2f s%s", rel_s(l, now),
+			  (unsigned long long)l->win.samples, secs, l->win.samples ? ": " : "");
+	put_top(l, &l->win, AGG_TOP);
+	if (emit(l, reserve) == -ENOSPC) {
+		agg_merge(&l->fold, &l->win);
+		l->folded_total += l->win.samples;
+	}
+	agg_reset(&l->win);
+	l->win_start_ns = now;
+}
+
+static void sample_line(struct live *l, const struct tp_sample_rec *s, pid_t pid)
+{
+	const struct tp_process *proc = profile__proc_at(l->p, s->proc);
+	const char *comm = proc && proc->comm ? proc->comm : "?";
+	uint32_t n, shown = 0;
+	const uint32_t *frames = profile__stack_get(l->p, s->stack, &n);
+	char name[16];
+
+	l->line.len = 0;
+	if (l->o.json) {
+		sb_printf(&l->line,
+			  "{\"type\":\"sample\",\"t\":%.6f,\"pid\":%d,\"tid\":%u,\"cpu\":%u,"
+			  "\"comm\":",
+			  rel_s(l, s->ts_ns), pid, s->tid, s->cpu);
+		sb_json_str(&l->line, comm);
+		sb_puts(&l->line, ",\"frames\":[");
+		for (uint32_t i = n; i-- > 0;) {
+			sb_puts(&l->line, i + 1 < n ? "," : "");
+			sb_puts(&l->line, frame_text(l, frames[i], true));
+		}
+		sb_puts(&l->line, "]}\n");
+		return;
+	}
+	snprintf(name, sizeof(name), "%s", comm);
+	sanitize(name);
+	sb_printf(&l->line, "%9.3f %7d/%-7u %-15.15s ", rel_s(l, s->ts_ns), pid, s->tid, name);
+	n = shown_depth(l->p, frames, n);
+	if (!n)
+		sb_puts(&l->line, "[no stack]");
+	for (uint32_t i = n; i-- > 0;) {
+		if (shown == (uint32_t)l->o.max_frames + 1) {
+			sb_printf(&l->line, " < ... (%u more)", i + 1);
+			break;
+		}
+		sb_puts(&l->line, shown ? " < " : "");
+		sb_puts(&l->line, frame_text(l, frames[i], false));
+		shown++;
+	}
+	sb_puts(&l->line, "\n");
+}
+
+static void live_sample(void *ctx, const struct profile *p, const struct tp_sample_rec *s,
+			pid_t pid)
+{
+	struct live *l = ctx;
+
+	l->p = p;
+	if (l->o.every || l->o.interval > 0) {
+		agg_add(&l->win, agg_key(p, s), 1);
+		if (l->o.every && l->win.samples >= l->o.every)
+			summary(l, now_ns(), EVENT_KEEP);
+		return;
+	}
+	fold_notice(l, SAMPLE_KEEP);
+	sample_line(l, s, pid);
+	if (emit(l, SAMPLE_KEEP) == -ENOSPC) {
+		agg_add(&l->fold, agg_key(p, s), 1);
+		l->folded_total++;
+	}
+}
+
+static void live_proc(void *ctx, const struct profile *p, const struct tp_process *proc,
+		      const char *what, uint64_t ts)
+{
+	struct live *l = ctx;
+	bool exited = !strcmp(what, "exit");
+
+	l->p = p;
+	fold_notice(l, EVENT_KEEP);
+	l->line.len = 0;
+	if (l->o.json) {
+		sb_printf(&l->line,
+			  "{\"type\":\"%s\",\"t\":%.6f,\"pid\":%d,\"ppid\":%d,\"comm\":", what,
+			  rel_s(l, ts), proc->pid, proc->ppid);
+		sb_json_str(&l->line, proc->comm);
+		sb_puts(&l->line, ",\"cmdline\":");
+		sb_json_str(&l->line, proc->cmdline);
+		if (exited)
+			sb_printf(&l->line, ",\"exit_code\":%d", proc->exit_code);
+		sb_puts(&l->line, "}\n");
+	} else if (exited) {
+		sb_printf(&l->line, "%9.3f %7d         -- exit (status %d) ", rel_s(l, ts),
+			  proc->pid, proc->exit_code);
+		sb_text(&l->line, proc->comm);
+		sb_puts(&l->line, "\n");
+	} else {
+		sb_printf(&l->line, "%9.3f %7d         -- %s (parent %d) ", rel_s(l, ts), proc->pid,
+			  what, proc->ppid);
+		sb_text(&l->line, proc->cmdline);
+		sb_puts(&l->line, "\n");
+	}
+	if (emit(l, EVENT_KEEP) == -ENOSPC) {
+		l->fold_events++;
+		l->folded_events_total++;
+	}
+}
+
+static void live_mem_event(void *ctx, const struct profile *p, pid_t pid, uint64_t addr,
+			   double bytes)
+{
+	struct live *l = ctx;
+
+	l->p = p;
+	mem_track(&l->mem, pid, addr, bytes);
+}
+
+/* One line per live process whose totals moved (or that holds memory), once a second. */
+static void mem_lines(struct live *l, uint64_t now)
+{
+	char a[32], b[32], c[32];
+
+	for (uint32_t i = 0; i < profile__nprocs(l->p); i++) {
+		const struct tp_process *proc = profile__proc_at(l->p, i);
+		const struct tp_memcounters *mc = profile__mem_counters_get(l->p, i);
+		struct mem_pid *mp;
+		double dt, rate, count_rate, heap;
+		uint64_t rss;
+
+		if (!proc || !mc || proc->exited)
+			continue;
+		mp = mem_pid_get(&l->mem, proc->pid, true);
+		if (!mp)
+			continue;
+		dt = mp->last_ns ? (now - mp->last_ns) / 1e9 : 0;
+		rate = dt > 0 && mc->alloc_bytes >= mp->last_bytes
+			   ? (mc->alloc_bytes - mp->last_bytes) / dt
+			   : 0;
+		count_rate = dt > 0 && mc->alloc_count >= mp->last_count
+				 ? (mc->alloc_count - mp->last_count) / dt
+				 : 0;
+		mp->last_bytes = mc->alloc_bytes;
+		mp->last_count = mc->alloc_count;
+		mp->last_ns = now;
+		if (dt <= 0)
+			continue; /* the first reading is the baseline */
+		heap = mc->in_use ? (double)mc->in_use : mp->heap_est;
+		rss = proc_read_rss(proc->pid);
+		l->line.len = 0;
+		if (l->o.json) {
+			sb_printf(&l->line, "{\"type\":\"mem\",\"t\":%.6f,\"pid\":%d,\"comm\":",
+				  rel_s(l, now), proc->pid);
+			sb_json_str(&l->line, proc->comm);
+			sb_printf(&l->line,
+				  ",\"alloc_bytes_per_s\":%.0f,\"allocs_per_s\":%.0f,"
+				  "\"heap_bytes\":%.0f,\"heap_exact\":%s,\"rss_bytes\":%llu}\n",
+				  rate, count_rate, heap, mc->in_use ? "true" : "false",
+				  (unsigned long long)rss);
+		} else {
+			char name[16];
+
+			snprintf(name, sizeof(name), "%s", proc->comm ? proc->comm : "?");
+			sanitize(name);
+			sb_printf(
+			    &l->line,
+			    "%9.3f %7d         -- mem %-15.15s alloc %s/s (%.0f/s)  heap %s%s  "
+			    "rss %s\n",
+			    rel_s(l, now), proc->pid, name, report__human_size(a, sizeof(a), rate),
+			    count_rate, mc->in_use ? "" : "~",
+			    report__human_size(b, sizeof(b), heap),
+			    report__human_size(c, sizeof(c), (double)rss));
+		}
+		if (emit(l, EVENT_KEEP) == -ENOSPC) {
+			l->fold_events++;
+			l->folded_events_total++;
+		}
+	}
+}
+
+/* Timers and pending output, at least every 100 ms. */
+static void live_poll(void *ctx, const struct profile *p)
+{
+	struct live *l = ctx;
+	uint64_t now = now_ns();
+
+	l->p = p;
+	if (now - l->mem.last_ns >= MEM_EVERY_NS) {
+		l->mem.last_ns = now;
+		mem_lines(l, now);
+	}
+	if (live_out__flush(l->out))
+		tracer__request_stop();
+	if (l->o.interval > 0 && now - l->win_start_ns >= l->o.interval * 1e9)
+		summary(l, now, EVENT_KEEP);
+	fold_notice(l, EVENT_KEEP);
+}
+
+struct live *live__new(const struct live_opts *o)
+{
+	struct live *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return NULL;
+	l->o = *o;
+	if (l->o.max_frames <= 0)
+		l->o.max_frames = 8;
+	l->win_start_ns = o->start_ns ? o->start_ns : now_ns();
+	l->out = live_out__new(o->fd, OUT_CAP);
+	if (!l->out) {
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
+void live__sink(struct live *l, struct tracer_sink *sink)
+{
+	memset(sink, 0, sizeof(*sink));
+	sink->ctx = l;
+	sink->on_sample = live_sample;
+	sink->on_proc = live_proc;
+	sink->on_poll = live_poll;
+	sink->on_mem = live_mem_event;
+}
+
+int live__finish(struct live *l)
+{
+	size_t left;
+	int err;
+
+	if (l->p && (l->o.every || l->o.interval > 0) && l->win.samples)
+		summary(l, now_ns(), 0);
+	if (l->p && (l->fold.samples || l->fold_events)) {
+		live_out__drain(l->out, 500);
+		fold_notice(l, 0);
+	}
+	left = live_out__drain(l->out, 1000);
+	if (l->folded_total || l->folded_events_total)
+		fprintf(stderr,
+			"treeprof: live: %llu samples and %llu events folded: the output was "
+			"slower than the samples\n",
+			(unsigned long long)l->folded_total,
+			(unsigned long long)l->folded_events_total);
+	if (left)
+		fprintf(stderr, "treeprof: live: %zu bytes of output not taken by the reader\n",
+			left);
+	err = live_out__flush(l->out);
+	return err == -EPIPE ? 0 : err; /* the reader went away: that ends live output */
+}
+
+void live__free(struct live *l)
+{
+	if (!l)
+		return;
+	live_out__free(l->out);
+	for (uint32_t i = 0; i < l->ncache; i++) {
+		free(l->labels[i]);
+		free(l->jframes[i]);
+	}
+	free(l->labels);
+	free(l->jframes);
+	free(l->line.s);
+	free(l->mem.blocks);
+	free(l);
+}

@@ -1,0 +1,652 @@
+// SPDX-License-Identifier: GPL-2.0
+/* treeprof top. Each refresh takes the samples the profile received since the last one (the
+ * window), counts them per process for the CPU shares and per function for the lists, and
+ * draws. "Functions" group frames by kind, name and file, as the text report does: self is
+ * the leaf of a sample, total counts a sample once per function it holds. */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ui/live.h"
+#include "profile/profile.h"
+#include "ui/top.h"
+#include "trace/tracer.h"
+
+#define OUT_CAP	     (256 * 1024)
+#define PLAIN_COLS   100
+#define PLAIN_PROCS  60
+#define PLAIN_FUNCS  12
+#define MAX_INDENT   8
+#define LINE_MAX_LEN 1024
+
+enum sort { SORT_CPU, SORT_PID, SORT_NAME, SORT_NR };
+static const char *const sort_names[] = {"cpu", "pid", "name"};
+
+struct func {
+	char *key;   /* kind, name and file: what groups frames */
+	char *label; /* as shown: "name (file basename)" */
+	uint64_t self, total, mark;
+	uint32_t hnext; /* next function in the hash chain, +1 */
+};
+
+struct top {
+	struct top_opts o;
+	struct live_out *out;
+	const struct tracer *tr;
+	const struct profile *p;
+	bool tty, keys, screen_on;
+	struct termios saved_tio;
+	struct sigaction saved_winch;
+	int rows, cols;
+	char *scr; /* the frame being drawn */
+	size_t scr_len;
+
+	uint64_t last_ns;	 /* end of the window */
+	size_t win_from, win_to; /* samples of the window */
+	double win_secs;
+	uint64_t *proc_win; /* window samples per process index */
+	uint32_t nprocs_win;
+
+	uint32_t *fmap; /* frame id -> function */
+	uint32_t nmapped, fmap_cap;
+	struct func *funcs;
+	uint32_t nfuncs, funcs_cap;
+	uint32_t hbuckets[4096]; /* function index + 1 by key hash */
+	uint32_t *hot;		 /* functions with samples in the window, sorted */
+	uint32_t nhot;
+	uint64_t walk, focus_samples;
+
+	uint32_t *view; /* process indices in tree order */
+	uint8_t *depth;
+	uint32_t nview, view_cap;
+	pid_t sel_pid, focus_pid; /* 0: none / the whole tree */
+	uint32_t first_row;	  /* scrolling of the process list */
+	enum sort sort;
+	uint64_t skipped; /* refreshes the terminal could not take */
+};
+
+static volatile sig_atomic_t winch;
+
+static void on_winch(int sig)
+{
+	winch = 1;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static void *grow(void *ptr, uint32_t *cap, uint32_t need, size_t size)
+{
+	uint32_t ncap = *cap ? *cap : 64;
+	void *n;
+
+	if (need <= *cap)
+		return ptr;
+	while (ncap < need)
+		ncap *= 2;
+	n = reallocarray(ptr, ncap, size);
+	if (!n)
+		return NULL;
+	memset((char *)n + (size_t)*cap * size, 0, (size_t)(ncap - *cap) * size);
+	*cap = ncap;
+	return n;
+}
+
+/* ------------------------------------------------------------------ functions */
+
+static uint32_t hash_str(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return h ^ h >> 32;
+}
+
+/* Give every frame interned since the last call its function. 0 or -ENOMEM. */
+static int map_frames(struct top *t)
+{
+	uint32_t n = profile__nframes(t->p);
+	char key[1024], label[512];
+
+	if (!(t->fmap = grow(t->fmap, &t->fmap_cap, n, sizeof(*t->fmap))))
+		return -ENOMEM;
+	for (; t->nmapped < n; t->nmapped++) {
+		const struct tp_frame *f = profile__frame_get(t->p, t->nmapped);
+		const char *file = f && f->file ? f->file : "", *base = strrchr(file, '/');
+		uint32_t h, i;
+
+		base = base ? base + 1 : file;
+		snprintf(key, sizeof(key), "%d\t%s\t%s", f ? f->kind : 0, f ? f->name : "?", file);
+		if (!f)
+			snprintf(label, sizeof(label), "[unknown]");
+		else if (f->kind == TP_FRAME_KERNEL)
+			snprintf(label, sizeof(label), "%s_[k]", f->name);
+		else if (*base && (f->kind == TP_FRAME_PYTHON || !strcmp(f->name, "[unknown]")))
+			snprintf(label, sizeof(label), "%s (%s)", f->name, base);
+		else
+			snprintf(label, sizeof(label), "%s", f->name);
+		h = hash_str(key) % 4096;
+		for (i = t->hbuckets[h]; i; i = t->funcs[i - 1].hnext)
+			if (!strcmp(t->funcs[i - 1].key, key))
+				break;
+		if (!i) {
+			t->funcs = grow(t->funcs, &t->funcs_cap, t->nfuncs + 1, sizeof(*t->funcs));
+			if (!t->funcs)
+				return -ENOMEM;
+			t->funcs[t->nfuncs] = (struct func){
+			    .key = strdup(key), .label = strdup(label), .hnext = t->hbuckets[h]};
+			if (!t->funcs[t->nfuncs].key || !t->funcs[t->nfuncs].label)
+				return -ENOMEM;
+			i = t->hbuckets[h] = ++t->nfuncs;
+		}
+		t->fmap[t->nmapped] = i - 1;
+	}
+	return 0;
+}
+
+static int by_self(const void *x, const void *y, void *ctx)
+{
+	const struct func *a = &((struct top *)ctx)->funcs[*(const uint32_t *)x];
+	const struct func *b = &((struct top *)ctx)->funcs[*(const uint32_t *)y];
+
+	if (a->self != b->self)
+		return a->self > b->self ? -1 : 1;
+	if (a->total != b->total)
+		return a->total > b->total ? -1 : 1;
+	return strcmp(a->label, b->label);
+}
+
+/* The hottest functions of the window, for the focused process or the whole tree. */
+static int count_functions(struct top *t)
+{
+	const struct tp_process *focus = t->focus_pid ? profile__proc_find(t->p, t->focus_pid) : 0;
+
+	if (map_frames(t))
+		return -ENOMEM;
+	for (uint32_t i = 0; i < t->nhot; i++)
+		t->funcs[t->hot[i]].self = t->funcs[t->hot[i]].total = 0;
+	t->nhot = 0;
+	t->focus_samples = 0;
+	if (!(t->hot = realloc(t->hot, (t->nfuncs + 1) * sizeof(*t->hot))))
+		return -ENOMEM;
+	for (size_t i = t->win_from; i < t->win_to; i++) {
+		const struct tp_sample_rec *s = profile__sample_at(t->p, i);
+		const uint32_t *frames;
+		uint32_t n;
+
+		if (!s || (t->focus_pid && (!focus || s->proc != focus->idx)))
+			continue;
+		t->focus_samples++;
+		frames = profile__stack_get(t->p, s->stack, &n);
+		t->walk++;
+		for (uint32_t j = 0; j < n; j++) {
+			struct func *fn;
+
+			if (frames[j] >= t->nmapped)
+				continue;
+			fn = &t->funcs[t->fmap[frames[j]]];
+			if (fn->mark == t->walk)
+				continue;
+			fn->mark = t->walk;
+			if (!fn->total && !fn->self)
+				t->hot[t->nhot++] = t->fmap[frames[j]];
+			fn->total++;
+		}
+		if (n && frames[n - 1] < t->nmapped)
+			t->funcs[t->fmap[frames[n - 1]]].self++;
+	}
+	qsort_r(t->hot, t->nhot, sizeof(*t->hot), by_self, t);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ the process tree */
+
+static uint64_t win_samples(const struct top *t, uint32_t idx)
+{
+	return idx < t->nprocs_win ? t->proc_win[idx] : 0;
+}
+
+/* Alive, or gone but busy in the last window (a short child shows for one refresh). */
+static bool shown(const struct top *t, uint32_t idx)
+{
+	const struct tp_process *pr = profile__proc_at(t->p, idx);
+
+	return pr && (!pr->exited || win_samples(t, idx));
+}
+
+static int by_sort(const void *x, const void *y, void *ctx)
+{
+	const struct top *t = ctx;
+	uint32_t i = *(const uint32_t *)x, j = *(const uint32_t *)y;
+	const struct tp_process *a = profile__proc_at(t->p, i), *b = profile__proc_at(t->p, j);
+	int c;
+
+	if (t->sort == SORT_CPU && win_samples(t, i) != win_samples(t, j))
+		return win_samples(t, i) > win_samples(t, j) ? -1 : 1;
+	if (t->sort == SORT_NAME && (c = strcmp(a->comm, b->comm)))
+		return c;
+	return a->pid != b->pid ? (a->pid < b->pid ? -1 : 1) : (i < j ? -1 : 1);
+}
+
+static bool parent_shown(const struct top *t, const struct tp_process *pr)
+{
+	const struct tp_process *par = profile__proc_find(t->p, pr->ppid);
+
+	return par && par != pr && shown(t, par->idx);
+}
+
+/* Append idx and, depth first, its shown children in sort order (sorted holds them all). */
+static void add_subtree(struct top *t, const uint32_t *sorted, uint32_t n, uint32_t idx, int d)
+{
+	const struct tp_process *pr = profile__proc_at(t->p, idx);
+
+	if (t->nview >= n)
+		return;
+	t->view[t->nview] = idx;
+	t->depth[t->nview++] = d;
+	for (uint32_t i = 0; i < n && t->nview < n; i++) {
+		const struct tp_process *c = profile__proc_at(t->p, sorted[i]);
+		const struct tp_process *par = profile__proc_find(t->p, c->ppid);
+
+		if (par == pr && c != pr && d < 64)
+			add_subtree(t, sorted, n, sorted[i], d + 1);
+	}
+}
+
+static int build_view(struct top *t)
+{
+	uint32_t np = profile__nprocs(t->p), n = 0, *sorted;
+
+	t->view = grow(t->view, &t->view_cap, np + 1, sizeof(*t->view));
+	t->depth = t->view ? realloc(t->depth, t->view_cap) : NULL;
+	sorted = calloc(np + 1, sizeof(*sorted));
+	if (!t->view || !t->depth || !sorted) {
+		free(sorted);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < np; i++)
+		if (shown(t, i))
+			sorted[n++] = i;
+	qsort_r(sorted, n, sizeof(*sorted), by_sort, t);
+	t->nview = 0;
+	for (uint32_t i = 0; i < n && t->nview < n; i++)
+		if (!parent_shown(t, profile__proc_at(t->p, sorted[i])))
+			add_subtree(t, sorted, n, sorted[i], 0);
+	free(sorted);
+	for (uint32_t i = 0; i < t->nview; i++)
+		if (profile__proc_at(t->p, t->view[i])->pid == t->sel_pid)
+			return 0;
+	/* nothing selected yet, or the selected process is gone: the first row */
+	t->sel_pid = t->nview ? profile__proc_at(t->p, t->view[0])->pid : 0;
+	return 0;
+}
+
+/* The window ends now: count its samples per process. */
+static int new_window(struct top *t, uint64_t now)
+{
+	uint32_t np = profile__nprocs(t->p);
+
+	t->win_from = t->win_to;
+	t->win_to = profile__nsamples(t->p);
+	t->win_secs = (now - t->last_ns) / 1e9;
+	t->last_ns = now;
+	t->proc_win = grow(t->proc_win, &t->nprocs_win, np, sizeof(*t->proc_win));
+	if (!t->proc_win)
+		return -ENOMEM;
+	memset(t->proc_win, 0, t->nprocs_win * sizeof(*t->proc_win));
+	for (size_t i = t->win_from; i < t->win_to; i++) {
+		const struct tp_sample_rec *s = profile__sample_at(t->p, i);
+
+		if (s && s->proc < t->nprocs_win)
+			t->proc_win[s->proc]++;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ drawing */
+
+/* One line of at most cols - 1 visible characters (process names can hold anything: control
+ * bytes become '?'), in an attribute ("7": reverse, "1": bold) on a terminal. */
+static void __attribute__((format(printf, 3, 4)))
+line(struct top *t, const char *attr, const char *fmt, ...)
+{
+	char buf[LINE_MAX_LEN];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if (n > t->cols - 1)
+		n = t->cols - 1;
+	for (int i = 0; i < n; i++)
+		if ((unsigned char)buf[i] < 0x20 || (unsigned char)buf[i] >= 0x7f)
+			buf[i] = '?';
+	if (t->scr_len + n + 32 > OUT_CAP)
+		return;
+	if (t->tty && attr)
+		t->scr_len += sprintf(t->scr + t->scr_len, "\033[%sm", attr);
+	memcpy(t->scr + t->scr_len, buf, n);
+	t->scr_len += n;
+	if (t->tty && attr)
+		t->scr_len += sprintf(t->scr + t->scr_len, "\033[m");
+	t->scr_len += sprintf(t->scr + t->scr_len, t->tty ? "\033[K\r\n" : "\n");
+}
+
+static void draw_header(struct top *t)
+{
+	double run = (now_ns() - t->o.start_ns) / 1e9;
+	uint64_t drops = 0, win = t->win_to - t->win_from;
+	uint32_t alive = 0, np = profile__nprocs(t->p);
+	const struct tp_process *focus = t->focus_pid ? profile__proc_find(t->p, t->focus_pid) : 0;
+	char view[64] = "whole tree";
+
+	if (focus)
+		snprintf(view, sizeof(view), "pid %d %.20s", focus->pid, focus->comm);
+	if (t->tr)
+		tracer__bpf_stat(t->tr, "ringbuf_drops", &drops);
+	for (uint32_t i = 0; i < np; i++)
+		alive += !profile__proc_at(t->p, i)->exited;
+	line(t, "1",
+	     "treeprof top  %.1fs  %.0f samples/s  %d Hz  drops %llu  procs %u alive/%u seen", run,
+	     t->win_secs > 0 ? win / t->win_secs : 0.0, t->o.freq, (unsigned long long)drops, alive,
+	     np);
+	if (t->tty)
+		line(t, NULL, "sort: %s  selected: %d  view: %s  (j k Enter t s q)",
+		     sort_names[t->sort], t->sel_pid, view);
+}
+
+static void draw_procs(struct top *t, uint32_t rows)
+{
+	uint32_t sel = 0;
+
+	line(t, "7", "%7s %7s %6s %7s  %s", "PID", "PPID", "%CPU", "SAMPLES", "COMMAND");
+	for (uint32_t i = 0; i < t->nview; i++)
+		if (profile__proc_at(t->p, t->view[i])->pid == t->sel_pid)
+			sel = i;
+	if (sel < t->first_row)
+		t->first_row = sel;
+	if (rows && sel >= t->first_row + rows)
+		t->first_row = sel - rows + 1;
+	if (t->first_row + rows > t->nview)
+		t->first_row = t->nview > rows ? t->nview - rows : 0;
+	for (uint32_t r = 0; r < rows && t->first_row + r < t->nview; r++) {
+		uint32_t v = t->first_row + r, idx = t->view[v];
+		const struct tp_process *pr = profile__proc_at(t->p, idx);
+		int d = t->depth[v] > MAX_INDENT ? MAX_INDENT : t->depth[v];
+		double cpu = t->win_secs > 0 && t->o.freq
+				 ? 100.0 * win_samples(t, idx) / (t->o.freq * t->win_secs)
+				 : 0;
+
+		line(t, t->tty && pr->pid == t->sel_pid ? "7" : NULL,
+		     "%c%6d %7d %6.1f %7llu  %*s%s%s%s", pr->pid == t->focus_pid ? '*' : ' ',
+		     pr->pid, pr->ppid, cpu, (unsigned long long)pr->samples, 2 * d, "",
+		     d ? "`- " : "", pr->exited ? "(exited) " : "",
+		     *pr->cmdline ? pr->cmdline : pr->comm);
+	}
+}
+
+static void draw_funcs(struct top *t, uint32_t rows)
+{
+	const struct tp_process *focus = t->focus_pid ? profile__proc_find(t->p, t->focus_pid) : 0;
+	char what[64];
+
+	if (focus)
+		snprintf(what, sizeof(what), "pid %d %.20s", focus->pid, focus->comm);
+	else
+		snprintf(what, sizeof(what), "whole tree");
+	line(t, "7", "%6s %7s  FUNCTION (%s, %llu samples in the last %.1fs)", "SELF%", "TOTAL%",
+	     what, (unsigned long long)t->focus_samples, t->win_secs);
+	for (uint32_t i = 0; i < rows && i < t->nhot; i++) {
+		const struct func *fn = &t->funcs[t->hot[i]];
+
+		line(t, NULL, "%5.1f%% %6.1f%%  %s", 100.0 * fn->self / t->focus_samples,
+		     100.0 * fn->total / t->focus_samples, fn->label);
+	}
+}
+
+static void draw(struct top *t)
+{
+	uint32_t avail, nproc, nfunc;
+
+	if (build_view(t) || count_functions(t))
+		return;
+	t->scr_len = 0;
+	if (t->tty) {
+		avail = t->rows > 6 ? t->rows - 4 : 2;
+		nfunc = t->nhot < avail / 2 ? t->nhot : avail / 2;
+		nproc = t->nview < avail - nfunc ? t->nview : avail - nfunc;
+		nfunc = avail - nproc;
+		t->scr_len += sprintf(t->scr, "\033[H");
+	} else {
+		nproc = t->nview < PLAIN_PROCS ? t->nview : PLAIN_PROCS;
+		nfunc = PLAIN_FUNCS;
+	}
+	draw_header(t);
+	draw_procs(t, nproc);
+	draw_funcs(t, nfunc);
+	if (t->tty && t->scr_len >= 2 && t->scr[t->scr_len - 1] == '\n')
+		t->scr_len -= 2; /* no newline after the last row: the screen must not scroll */
+	if (t->tty)
+		t->scr_len += sprintf(t->scr + t->scr_len, "\033[J");
+	else
+		t->scr[t->scr_len++] = '\n';
+	if (live_out__put(t->out, t->scr, t->scr_len, 0) == -ENOSPC)
+		t->skipped++;
+}
+
+/* ------------------------------------------------------------------ terminal and keys */
+
+static void screen_size(struct top *t)
+{
+	struct winsize ws;
+
+	t->rows = 24;
+	t->cols = 80;
+	if (!ioctl(t->o.fd, TIOCGWINSZ, &ws) && ws.ws_row && ws.ws_col) {
+		t->rows = ws.ws_row;
+		t->cols = ws.ws_col > LINE_MAX_LEN ? LINE_MAX_LEN : ws.ws_col;
+	}
+}
+
+static void screen_on(struct top *t)
+{
+	static const char enter[] = "\033[?1049h\033[?25l\033[H\033[2J";
+	struct sigaction sa = {.sa_handler = on_winch};
+	struct termios tio;
+
+	if (isatty(STDIN_FILENO) && !tcgetattr(STDIN_FILENO, &t->saved_tio)) {
+		tio = t->saved_tio;
+		tio.c_lflag &= ~(ICANON | ECHO);
+		tio.c_cc[VMIN] = 0;
+		tio.c_cc[VTIME] = 0;
+		tio.c_cc[VSUSP] = _POSIX_VDISABLE; /* a stopped top would leave the screen as is */
+		t->keys = !tcsetattr(STDIN_FILENO, TCSANOW, &tio);
+	}
+	sigaction(SIGWINCH, &sa, &t->saved_winch);
+	screen_size(t);
+	live_out__put(t->out, enter, sizeof(enter) - 1, 0);
+	t->screen_on = true;
+}
+
+static void screen_off(struct top *t)
+{
+	static const char restore[] = "\030\033[m\033[?25h\033[?1049l";
+
+	if (!t->screen_on)
+		return;
+	t->screen_on = false;
+	live_out__drain(t->out, 500);
+	/* On the caller's own descriptor: whatever our buffer still holds, this gets through
+	 * (CAN first ends an escape sequence a dropped frame may have cut). */
+	if (write(t->o.fd, restore, sizeof(restore) - 1) < 0)
+		(void)0;
+	if (t->keys)
+		tcsetattr(STDIN_FILENO, TCSANOW, &t->saved_tio);
+	t->keys = false;
+	sigaction(SIGWINCH, &t->saved_winch, NULL);
+}
+
+static void move_sel(struct top *t, int by)
+{
+	int at = 0;
+
+	for (uint32_t i = 0; i < t->nview; i++)
+		if (profile__proc_at(t->p, t->view[i])->pid == t->sel_pid)
+			at = i;
+	at += by;
+	if (at < 0)
+		at = 0;
+	if (at >= (int)t->nview)
+		at = t->nview - 1;
+	if (at >= 0 && t->nview)
+		t->sel_pid = profile__proc_at(t->p, t->view[at])->pid;
+}
+
+/* Handle what was typed; true when the view must be redrawn. */
+static bool read_keys(struct top *t)
+{
+	unsigned char buf[64];
+	bool redraw = false;
+	ssize_t n;
+
+	while ((n = read(STDIN_FILENO, buf, sizeof(buf))) > 0) {
+		for (ssize_t i = 0; i < n; i++) {
+			int c = buf[i];
+
+			if (c == 033 && i + 2 < n && (buf[i + 1] == '[' || buf[i + 1] == 'O')) {
+				c = buf[i + 2] == 'A' ? 'k' : buf[i + 2] == 'B' ? 'j' : 0;
+				i += 2;
+			}
+			redraw = true;
+			switch (c) {
+			case 'q':
+				tracer__request_stop();
+				return false;
+			case 'j':
+				move_sel(t, 1);
+				break;
+			case 'k':
+				move_sel(t, -1);
+				break;
+			case '\r':
+			case '\n':
+				t->focus_pid = t->sel_pid;
+				break;
+			case 't':
+				t->focus_pid = 0;
+				break;
+			case 's':
+				t->sort = (t->sort + 1) % SORT_NR;
+				break;
+			}
+		}
+	}
+	return redraw;
+}
+
+static void top_poll(void *ctx, const struct profile *p)
+{
+	struct top *t = ctx;
+	uint64_t now = now_ns();
+	bool redraw = false;
+
+	t->p = p;
+	live_out__flush(t->out);
+	if (t->tty && !t->screen_on)
+		screen_on(t);
+	if (t->keys)
+		redraw = read_keys(t);
+	if (winch) {
+		winch = 0;
+		screen_size(t);
+		live_out__put(t->out, "\033[2J", 4, 0);
+		redraw = true;
+	}
+	if (now - t->last_ns >= t->o.interval * 1e9) {
+		if (new_window(t, now))
+			return;
+		redraw = true;
+	}
+	if (redraw)
+		draw(t);
+}
+
+struct top *top__new(const struct top_opts *o)
+{
+	struct top *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->o = *o;
+	if (t->o.interval <= 0)
+		t->o.interval = 1;
+	t->last_ns = o->start_ns ? o->start_ns : now_ns();
+	t->tty = isatty(o->fd);
+	t->cols = PLAIN_COLS; /* plain snapshots; a terminal's size is read at the first refresh */
+	t->scr = malloc(OUT_CAP);
+	t->out = t->scr ? live_out__new(o->fd, OUT_CAP) : NULL;
+	if (!t->out) {
+		free(t->scr);
+		free(t);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return t;
+}
+
+void top__sink(struct top *t, struct tracer_sink *sink)
+{
+	memset(sink, 0, sizeof(*sink));
+	sink->ctx = t;
+	sink->on_poll = top_poll;
+}
+
+void top__set_tracer(struct top *t, const struct tracer *tr)
+{
+	t->tr = tr;
+}
+
+void top__finish(struct top *t)
+{
+	if (t->p && !t->tty && !new_window(t, now_ns()))
+		draw(t);
+	if (!t->tty)
+		live_out__drain(t->out, 1000);
+	t->tr = NULL; /* freed next */
+}
+
+void top__free(struct top *t)
+{
+	if (!t)
+		return;
+	screen_off(t);
+	live_out__free(t->out);
+	for (uint32_t i = 0; i < t->nfuncs; i++) {
+		free(t->funcs[i].key);
+		free(t->funcs[i].label);
+	}
+	free(t->funcs);
+	free(t->fmap);
+	free(t->hot);
+	free(t->view);
+	free(t->depth);
+	free(t->proc_win);
+	free(t->scr);
+	free(t);
+}
