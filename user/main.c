@@ -343,7 +343,7 @@ static error_t parse_report_opt(int key, char *arg, struct argp_state *state)
 		a->r.strip_prefix = a->strip;
 		break;
 	case OPT_METRIC:
-		if (tp_metric_parse(arg) < 0)
+		if (metric__parse(arg) < 0)
 			argp_error(
 			    state,
 			    "unknown metric '%s' (cpu, alloc_bytes, alloc_count, live_bytes, "
@@ -444,7 +444,7 @@ struct run_sinks {
 	int write_err;		   /* the first write error, reported once */
 };
 
-static void fan_sample(void *ctx, const struct profile *p, const struct tp_sample_rec *s, pid_t pid)
+static void fan_sample(void *ctx, const struct profile *p, const struct prof_sample *s, pid_t pid)
 {
 	struct run_sinks *r = ctx;
 
@@ -452,7 +452,7 @@ static void fan_sample(void *ctx, const struct profile *p, const struct tp_sampl
 		r->view.on_sample(r->view.ctx, p, s, pid);
 }
 
-static void fan_proc(void *ctx, const struct profile *p, const struct tp_process *proc,
+static void fan_proc(void *ctx, const struct profile *p, const struct prof_proc *proc,
 		     const char *what, uint64_t ts_ns)
 {
 	struct run_sinks *r = ctx;

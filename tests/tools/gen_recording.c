@@ -32,7 +32,7 @@ static uint32_t rnd(uint32_t n)
 static int frame_at(struct profile *p, uint32_t depth, uint32_t k, uint32_t *id)
 {
 	char name[64], file[96];
-	struct tp_frame f = {TP_FRAME_PYTHON, name, file, 10 + k};
+	struct prof_frame f = {FRAME_PYTHON, name, file, 10 + k};
 
 	snprintf(name, sizeof(name), "pkg.mod%u.func_%u", depth, k);
 	snprintf(file, sizeof(file), "/usr/lib/python3/dist-packages/pkg/mod%u.py", depth);
@@ -44,10 +44,10 @@ static int leaf_at(struct profile *p, uint32_t k, uint32_t *id)
 	static const char *const native[] = {"PyObject_GetAttr", "_PyEval_EvalFrameDefault",
 					     "PyDict_GetItem", "memcpy"};
 	static const char *const kernel[] = {"do_syscall_64", "clear_page_erms", "__schedule"};
-	struct tp_frame f = {TP_FRAME_NATIVE, native[k % 4], "/usr/bin/python3.11", 0};
+	struct prof_frame f = {FRAME_NATIVE, native[k % 4], "/usr/bin/python3.11", 0};
 
 	if (k % 7 == 0) {
-		f.kind = TP_FRAME_KERNEL;
+		f.kind = FRAME_KERNEL;
 		f.name = kernel[k % 3];
 		f.file = NULL;
 	}

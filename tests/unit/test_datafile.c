@@ -82,7 +82,7 @@ static uint32_t frame(struct profile *p, int kind, const char *name, const char 
 {
 	uint32_t id = 0;
 
-	CHECK_EQ_INT(profile__frame(p, &(struct tp_frame){kind, name, file, line}, &id), 0);
+	CHECK_EQ_INT(profile__frame(p, &(struct prof_frame){kind, name, file, line}, &id), 0);
 	return id;
 }
 
@@ -95,12 +95,12 @@ static struct profile *sample_profile(struct datafile_writer *w)
 	profile__set_journal(p, w);
 	CHECK_EQ_INT(profile__set_meta(p, "frequency", "99"), 0);
 	CHECK_EQ_INT(profile__set_meta(p, "command", "treeprof record -- python3 app.py"), 0);
-	f[0] = frame(p, TP_FRAME_PYTHON, "<module>", "app.py", 3);
-	f[1] = frame(p, TP_FRAME_PYTHON, "Worker.run", "app.py", 17);
-	f[2] = frame(p, TP_FRAME_NATIVE, "[unknown]", "/usr/lib/libc.so.6", 0);
-	f[3] = frame(p, TP_FRAME_KERNEL, "do_syscall_64", NULL, 0);
-	f[4] = frame(p, TP_FRAME_NATIVE, "memcpy", "", 0);
-	CHECK_EQ_INT(frame(p, TP_FRAME_PYTHON, "<module>", "app.py", 3), f[0]);
+	f[0] = frame(p, FRAME_PYTHON, "<module>", "app.py", 3);
+	f[1] = frame(p, FRAME_PYTHON, "Worker.run", "app.py", 17);
+	f[2] = frame(p, FRAME_NATIVE, "[unknown]", "/usr/lib/libc.so.6", 0);
+	f[3] = frame(p, FRAME_KERNEL, "do_syscall_64", NULL, 0);
+	f[4] = frame(p, FRAME_NATIVE, "memcpy", "", 0);
+	CHECK_EQ_INT(frame(p, FRAME_PYTHON, "<module>", "app.py", 3), f[0]);
 	CHECK_EQ_INT(profile__stack(p, (uint32_t[]){f[0], f[1]}, 2, &s[0]), 0);
 	CHECK_EQ_INT(profile__stack(p, (uint32_t[]){f[0], f[1], f[2], f[3]}, 4, &s[1]), 0);
 	CHECK_EQ_INT(profile__stack(p, NULL, 0, &s[2]), 0);
@@ -150,8 +150,8 @@ static void check_same(const struct profile *a, const struct profile *b)
 
 	CHECK_EQ_INT(profile__nframes(b), profile__nframes(a));
 	for (uint32_t i = 0; i < profile__nframes(a) && i < profile__nframes(b); i++) {
-		const struct tp_frame *fa = profile__frame_get(a, i),
-				      *fb = profile__frame_get(b, i);
+		const struct prof_frame *fa = profile__frame_get(a, i),
+					*fb = profile__frame_get(b, i);
 
 		CHECK(fa->kind == fb->kind && fa->line == fb->line && str_eq(fa->name, fb->name) &&
 		      str_eq(fa->file, fb->file));
@@ -166,7 +166,7 @@ static void check_same(const struct profile *a, const struct profile *b)
 	}
 	CHECK_EQ_INT(profile__nprocs(b), profile__nprocs(a));
 	for (uint32_t i = 0; i < profile__nprocs(a) && i < profile__nprocs(b); i++) {
-		const struct tp_process *pa = profile__proc_at(a, i), *pb = profile__proc_at(b, i);
+		const struct prof_proc *pa = profile__proc_at(a, i), *pb = profile__proc_at(b, i);
 
 		CHECK(pa->pid == pb->pid && pa->ppid == pb->ppid && pa->start_ns == pb->start_ns &&
 		      pa->end_ns == pb->end_ns && pa->exited == pb->exited &&
@@ -178,11 +178,11 @@ static void check_same(const struct profile *a, const struct profile *b)
 	CHECK_EQ_INT(profile__nsamples(b), profile__nsamples(a));
 	for (size_t i = 0; i < profile__nsamples(a) && i < profile__nsamples(b); i++)
 		CHECK(!memcmp(profile__sample_at(a, i), profile__sample_at(b, i),
-			      sizeof(struct tp_sample_rec)));
+			      sizeof(struct prof_sample)));
 	CHECK_EQ_INT(profile__nmem(b), profile__nmem(a));
 	for (size_t i = 0; i < profile__nmem(a) && i < profile__nmem(b); i++)
 		CHECK(!memcmp(profile__mem_at(a, i), profile__mem_at(b, i),
-			      sizeof(struct tp_mem_rec)));
+			      sizeof(struct prof_memrec)));
 	for (uint32_t i = 0; i < profile__nprocs(a); i++) {
 		const struct tp_memcounters *ca = profile__mem_counters_get(a, i),
 					    *cb = profile__mem_counters_get(b, i);
@@ -261,7 +261,7 @@ static size_t raw_recording(const char *name, bool with_stack, uint32_t type, co
 			    uint32_t len)
 {
 	struct datafile_writer *w = create(tmp(name));
-	struct tp_frame f = {TP_FRAME_PYTHON, "f", "f.py", 1};
+	struct prof_frame f = {FRAME_PYTHON, "f", "f.py", 1};
 	unsigned char *d;
 	size_t n, off;
 	FILE *fp;
@@ -456,7 +456,7 @@ static void foreign_empty_and_future_files_are_refused(void)
 /* Records that refer to frames or stacks never defined are corrupt, not a crash. */
 static void undefined_ids_are_corrupt(void)
 {
-	struct tp_frame f = {TP_FRAME_PYTHON, "f", "f.py", 1};
+	struct prof_frame f = {FRAME_PYTHON, "f", "f.py", 1};
 	struct datafile_writer *w;
 	char err[256];
 
@@ -492,9 +492,9 @@ static void long_strings_are_capped_consistently(void)
 	memset(big, 'a', 100000);
 	big[100000] = 0;
 	profile__set_journal(p, w);
-	a = frame(p, TP_FRAME_PYTHON, big, "x.py", 1);
+	a = frame(p, FRAME_PYTHON, big, "x.py", 1);
 	big[65536] = 0;
-	b = frame(p, TP_FRAME_PYTHON, big, "x.py", 1);
+	b = frame(p, FRAME_PYTHON, big, "x.py", 1);
 	big[65536] = 'a';
 	CHECK_EQ_INT(b, a);
 	CHECK_EQ_INT(profile__proc_start(p, 1, 0, 0, "c", big, big), 0);

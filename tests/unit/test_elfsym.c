@@ -22,7 +22,7 @@ __attribute__((noinline)) int elfsym_test_marker(int x)
 static int self_bias(const struct elfsym *e, uint64_t addr, uint64_t *bias)
 {
 	struct procmaps *pm = procmaps__load(getpid());
-	const struct tp_mapping *m = procmaps__find(pm, addr);
+	const struct procmap *m = procmaps__find(pm, addr);
 	int err = m ? elfsym__bias(e, m->start, m->offset, bias) : -ENOENT;
 
 	procmaps__free(pm);

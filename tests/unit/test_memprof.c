@@ -24,10 +24,9 @@ static struct profile *new_profile(void)
 		char name[16];
 
 		snprintf(name, sizeof(name), "f%u", i);
-		CHECK_EQ_INT(
-		    profile__frame(p, &(struct tp_frame){TP_FRAME_PYTHON, name, "m.py", i + 1},
-				   &f[i]),
-		    0);
+		CHECK_EQ_INT(profile__frame(
+				 p, &(struct prof_frame){FRAME_PYTHON, name, "m.py", i + 1}, &f[i]),
+			     0);
 		CHECK_EQ_INT(profile__stack(p, f, i + 1, &st[i]), 0);
 	}
 	return p;
@@ -48,7 +47,7 @@ static void mfree(struct profile *p, uint64_t ts, pid_t pid, uint64_t addr)
 
 static uint32_t idx(const struct profile *p, pid_t pid)
 {
-	const struct tp_process *t = profile__proc_find(p, pid);
+	const struct prof_proc *t = profile__proc_find(p, pid);
 
 	return t ? t->idx : UINT32_MAX;
 }
@@ -121,24 +120,24 @@ static void weights_follow_the_formula(void)
 
 static void metrics_parse_and_name(void)
 {
-	CHECK_EQ_INT(tp_metric_parse(NULL), TP_METRIC_CPU);
-	CHECK_EQ_INT(tp_metric_parse("cpu"), TP_METRIC_CPU);
-	CHECK_EQ_INT(tp_metric_parse("alloc_bytes"), TP_METRIC_ALLOC_BYTES);
-	CHECK_EQ_INT(tp_metric_parse("alloc_count"), TP_METRIC_ALLOC_COUNT);
-	CHECK_EQ_INT(tp_metric_parse("live_bytes"), TP_METRIC_LIVE_BYTES);
-	CHECK_EQ_INT(tp_metric_parse("peak_bytes"), TP_METRIC_PEAK_BYTES);
-	CHECK_EQ_INT(tp_metric_parse("heap"), -1);
-	CHECK_EQ_STR(tp_metric_name(TP_METRIC_PEAK_BYTES), "peak_bytes");
-	CHECK_EQ_STR(tp_metric_unit(TP_METRIC_CPU), "samples");
-	CHECK_EQ_STR(tp_metric_unit(TP_METRIC_ALLOC_COUNT), "allocations");
-	CHECK_EQ_STR(tp_metric_unit(TP_METRIC_LIVE_BYTES), "bytes");
+	CHECK_EQ_INT(metric__parse(NULL), METRIC_CPU);
+	CHECK_EQ_INT(metric__parse("cpu"), METRIC_CPU);
+	CHECK_EQ_INT(metric__parse("alloc_bytes"), METRIC_ALLOC_BYTES);
+	CHECK_EQ_INT(metric__parse("alloc_count"), METRIC_ALLOC_COUNT);
+	CHECK_EQ_INT(metric__parse("live_bytes"), METRIC_LIVE_BYTES);
+	CHECK_EQ_INT(metric__parse("peak_bytes"), METRIC_PEAK_BYTES);
+	CHECK_EQ_INT(metric__parse("heap"), -1);
+	CHECK_EQ_STR(metric__name(METRIC_PEAK_BYTES), "peak_bytes");
+	CHECK_EQ_STR(metric__unit(METRIC_CPU), "samples");
+	CHECK_EQ_STR(metric__unit(METRIC_ALLOC_COUNT), "allocations");
+	CHECK_EQ_STR(metric__unit(METRIC_LIVE_BYTES), "bytes");
 }
 
 static void profile_keeps_memory_events_in_order(void)
 {
 	struct profile *p = new_profile();
 	struct tp_memcounters c = {.alloc_count = 5, .alloc_bytes = 500, .rate = 1};
-	const struct tp_mem_rec *r;
+	const struct prof_memrec *r;
 
 	CHECK_EQ_INT(profile__nmem(p), 0);
 	CHECK_EQ_INT(profile__proc_exit(p, 5, 1, 0), 0); /* before any memory event: no record */
@@ -161,18 +160,18 @@ static void profile_keeps_memory_events_in_order(void)
 	/* pid 5's exit (at its own time), then the events */
 	CHECK_EQ_INT(profile__nmem(p), 7);
 	r = profile__mem_at(p, 0);
-	CHECK(r && r->type == TP_MEMREC_EXIT && r->proc == idx(p, 5) && r->ts_ns == 1);
+	CHECK(r && r->type == MEMREC_EXIT && r->proc == idx(p, 5) && r->ts_ns == 1);
 	r = profile__mem_at(p, 1);
-	CHECK(r && r->type == TP_MEMREC_ALLOC && r->addr == 0x1000 && r->size == 64 &&
-	      r->rate == 1 && r->stack == st[1] && r->kind == TP_MEM_MALLOC && r->ts_ns == 10);
+	CHECK(r && r->type == MEMREC_ALLOC && r->addr == 0x1000 && r->size == 64 && r->rate == 1 &&
+	      r->stack == st[1] && r->kind == TP_MEM_MALLOC && r->ts_ns == 10);
 	r = profile__mem_at(p, 2);
-	CHECK(r && r->type == TP_MEMREC_FORK && r->proc == idx(p, 41) && r->addr == idx(p, 40));
+	CHECK(r && r->type == MEMREC_FORK && r->proc == idx(p, 41) && r->addr == idx(p, 40));
 	r = profile__mem_at(p, 3);
-	CHECK(r && r->type == TP_MEMREC_RSS && r->size == 1 << 20);
+	CHECK(r && r->type == MEMREC_RSS && r->size == 1 << 20);
 	r = profile__mem_at(p, 4);
-	CHECK(r && r->type == TP_MEMREC_FREE && r->kind == TP_MEM_FREE && r->addr == 0x1000);
-	CHECK(profile__mem_at(p, 5)->type == TP_MEMREC_EXEC);
-	CHECK(profile__mem_at(p, 6)->type == TP_MEMREC_EXIT);
+	CHECK(r && r->type == MEMREC_FREE && r->kind == TP_MEM_FREE && r->addr == 0x1000);
+	CHECK(profile__mem_at(p, 5)->type == MEMREC_EXEC);
+	CHECK(profile__mem_at(p, 6)->type == MEMREC_EXIT);
 	CHECK(profile__mem_at(p, 7) == NULL);
 	CHECK(profile__mem_counters_get(p, idx(p, 41)) == NULL);
 	CHECK(profile__mem_counters_get(p, idx(p, 40)) &&

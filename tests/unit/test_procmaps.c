@@ -22,7 +22,7 @@ static const char sample[] =
 static void test_parse_fields_and_paths_with_spaces(void)
 {
 	struct procmaps *pm = procmaps__parse(sample, sizeof(sample) - 1);
-	const struct tp_mapping *m;
+	const struct procmap *m;
 
 	CHECK(pm != NULL);
 	if (!pm)
@@ -88,7 +88,7 @@ static void test_load_self_finds_own_code_and_stack_memory(void)
 	struct procmaps *pm = procmaps__load(getpid());
 	char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	const struct tp_mapping *m;
+	const struct procmap *m;
 	int local = 0;
 
 	CHECK(pm != NULL);

@@ -18,7 +18,7 @@
 static uint32_t frame(struct profile *p, int kind, const char *name, const char *file,
 		      uint32_t line)
 {
-	struct tp_frame f = {.kind = kind, .name = name, .file = file, .line = line};
+	struct prof_frame f = {.kind = kind, .name = name, .file = file, .line = line};
 	uint32_t id = UINT32_MAX;
 
 	CHECK_EQ_INT(profile__frame(p, &f, &id), 0);
@@ -30,21 +30,21 @@ static void equal_frames_get_the_same_id(void)
 	struct profile *p = profile__new();
 	char name[] = "work";
 	uint32_t a, b, c, d, e;
-	const struct tp_frame *f;
+	const struct prof_frame *f;
 
-	a = frame(p, TP_FRAME_PYTHON, name, "app.py", 10);
+	a = frame(p, FRAME_PYTHON, name, "app.py", 10);
 	name[0] = 'W'; /* the profile keeps its own copy */
-	b = frame(p, TP_FRAME_PYTHON, "work", "app.py", 10);
-	c = frame(p, TP_FRAME_PYTHON, "work", "app.py", 11);
-	d = frame(p, TP_FRAME_NATIVE, "work", "app.py", 10);
-	e = frame(p, TP_FRAME_PYTHON, "work", NULL, 10);
+	b = frame(p, FRAME_PYTHON, "work", "app.py", 10);
+	c = frame(p, FRAME_PYTHON, "work", "app.py", 11);
+	d = frame(p, FRAME_NATIVE, "work", "app.py", 10);
+	e = frame(p, FRAME_PYTHON, "work", NULL, 10);
 	CHECK_EQ_INT(a, 0);
 	CHECK_EQ_INT(b, 0);
 	CHECK_EQ_INT(c, 1);
 	CHECK_EQ_INT(d, 2);
 	CHECK_EQ_INT(e, 3);
-	CHECK_EQ_INT(frame(p, TP_FRAME_PYTHON, "work", "", 10), 4);
-	CHECK_EQ_INT(frame(p, TP_FRAME_PYTHON, "work", NULL, 10), 3);
+	CHECK_EQ_INT(frame(p, FRAME_PYTHON, "work", "", 10), 4);
+	CHECK_EQ_INT(frame(p, FRAME_PYTHON, "work", NULL, 10), 3);
 	CHECK_EQ_INT(profile__nframes(p), 5);
 	f = profile__frame_get(p, 0);
 	CHECK_EQ_STR(f->name, "work");
@@ -63,7 +63,7 @@ static void equal_stacks_get_the_same_id(void)
 	const uint32_t *got;
 
 	for (int i = 0; i < 3; i++)
-		frame(p, TP_FRAME_NATIVE, i == 0 ? "a" : i == 1 ? "b" : "c", NULL, 0);
+		frame(p, FRAME_NATIVE, i == 0 ? "a" : i == 1 ? "b" : "c", NULL, 0);
 	CHECK_EQ_INT(profile__stack(p, s1, 3, &a), 0);
 	CHECK_EQ_INT(profile__stack(p, s2, 2, &b), 0);
 	CHECK_EQ_INT(profile__stack(p, s3, 3, &c), 0);
@@ -90,7 +90,7 @@ static void stack_longer_than_4096_frames_is_refused(void)
 	struct profile *p = profile__new();
 	uint32_t *ids = calloc(4097, sizeof(*ids)), id;
 
-	frame(p, TP_FRAME_KERNEL, "k", NULL, 0);
+	frame(p, FRAME_KERNEL, "k", NULL, 0);
 	CHECK_EQ_INT(profile__stack(p, ids, 4097, &id), -E2BIG);
 	CHECK_EQ_INT(profile__stack(p, ids, 4096, &id), 0);
 	free(ids);
@@ -107,7 +107,7 @@ static void interning_many_frames_keeps_ids_dense(void)
 	for (int round = 0; round < 2; round++) {
 		for (uint32_t i = 0; i < 20000; i++) {
 			snprintf(name, sizeof(name), "f%u", i);
-			id = frame(p, TP_FRAME_PYTHON, name, "x.py", i % 7);
+			id = frame(p, FRAME_PYTHON, name, "x.py", i % 7);
 			bad += id != i;
 		}
 	}
@@ -119,10 +119,10 @@ static void interning_many_frames_keeps_ids_dense(void)
 static void reused_pid_after_exit_is_a_new_process(void)
 {
 	struct profile *p = profile__new();
-	const struct tp_process *a, *b;
+	const struct prof_proc *a, *b;
 	uint32_t st;
 
-	frame(p, TP_FRAME_PYTHON, "main", "a.py", 1);
+	frame(p, FRAME_PYTHON, "main", "a.py", 1);
 	profile__stack(p, (uint32_t[]){0}, 1, &st);
 	CHECK_EQ_INT(profile__proc_start(p, 100, 1, 1000, "python3", "python3 a.py", "/bin/py"), 0);
 	CHECK_EQ_INT(profile__sample(p, 1500, 100, 100, 0, st, 1), 0);
@@ -150,7 +150,7 @@ static void reused_pid_after_exit_is_a_new_process(void)
 static void exec_and_start_update_a_live_process(void)
 {
 	struct profile *p = profile__new();
-	struct tp_process *t;
+	struct prof_proc *t;
 
 	profile__proc_start(p, 10, 1, 5, "sh", "sh -c python3", "/bin/sh");
 	profile__proc_exec(p, 10, 6, "python3", "python3 x.py", "/usr/bin/python3");
@@ -236,7 +236,7 @@ static void stack_counts_sum_per_process_and_stack(void)
 	uint32_t st[3];
 	int calls = 0;
 
-	frame(p, TP_FRAME_NATIVE, "x", NULL, 0);
+	frame(p, FRAME_NATIVE, "x", NULL, 0);
 	profile__stack(p, (uint32_t[]){0}, 1, &st[0]);
 	profile__stack(p, (uint32_t[]){0, 0}, 2, &st[1]);
 	profile__stack(p, NULL, 0, &st[2]);
@@ -289,7 +289,7 @@ static void million_samples_over_fifty_processes_are_fast(void)
 		for (int d = 0; d < 20; d++) {
 			snprintf(name, sizeof(name), "f%d_%d", d, s % (d * 50 + 7));
 			err |= profile__frame(
-			    p, &(struct tp_frame){TP_FRAME_PYTHON, name, "w.py", (uint32_t)d},
+			    p, &(struct prof_frame){FRAME_PYTHON, name, "w.py", (uint32_t)d},
 			    &stacks[s][d]);
 		}
 	}
@@ -335,7 +335,7 @@ static void compact_profile_aggregates_like_a_full_one(void)
 	for (int k = 0; k < 2; k++) {
 		struct profile *p = k ? live : full;
 
-		frame(p, TP_FRAME_NATIVE, "x", NULL, 0);
+		frame(p, FRAME_NATIVE, "x", NULL, 0);
 		profile__stack(p, (uint32_t[]){0}, 1, &st[0]);
 		profile__stack(p, (uint32_t[]){0, 0}, 2, &st[1]);
 		profile__stack(p, NULL, 0, &st[2]);

@@ -28,7 +28,7 @@ static uint32_t frame(struct profile *p, int kind, const char *name, const char 
 {
 	uint32_t id = 0;
 
-	CHECK_EQ_INT(profile__frame(p, &(struct tp_frame){kind, name, file, line}, &id), 0);
+	CHECK_EQ_INT(profile__frame(p, &(struct prof_frame){kind, name, file, line}, &id), 0);
 	return id;
 }
 
@@ -55,15 +55,15 @@ static struct profile *tree_profile(void)
 
 	profile__set_meta(p, "frequency", "99");
 	profile__set_meta(p, "command", "treeprof record -o run.data -- python3 server.py");
-	mod = frame(p, TP_FRAME_PYTHON, "<module>", "/srv/app/server.py", 40);
-	serve = frame(p, TP_FRAME_PYTHON, "Server.serve", "/srv/app/server.py", 22);
-	handle = frame(p, TP_FRAME_PYTHON, "handle", "/srv/app/handlers.py", 8);
-	parse = frame(p, TP_FRAME_PYTHON, "parse", "/usr/lib/python3.11/json/decoder.py", 353);
-	slow = frame(p, TP_FRAME_PYTHON, "handle", "/srv/app/handlers.py", 12);
-	eval = frame(p, TP_FRAME_NATIVE, "_PyEval_EvalFrameDefault", "/usr/bin/python3.11", 0);
-	libc = frame(p, TP_FRAME_NATIVE, "[unknown]", "/usr/lib/x86_64-linux-gnu/libc.so.6", 0);
-	sys = frame(p, TP_FRAME_KERNEL, "do_syscall_64", NULL, 0);
-	odd = frame(p, TP_FRAME_PYTHON, "weird;name\nhere", "/srv/app/odd.py", 1);
+	mod = frame(p, FRAME_PYTHON, "<module>", "/srv/app/server.py", 40);
+	serve = frame(p, FRAME_PYTHON, "Server.serve", "/srv/app/server.py", 22);
+	handle = frame(p, FRAME_PYTHON, "handle", "/srv/app/handlers.py", 8);
+	parse = frame(p, FRAME_PYTHON, "parse", "/usr/lib/python3.11/json/decoder.py", 353);
+	slow = frame(p, FRAME_PYTHON, "handle", "/srv/app/handlers.py", 12);
+	eval = frame(p, FRAME_NATIVE, "_PyEval_EvalFrameDefault", "/usr/bin/python3.11", 0);
+	libc = frame(p, FRAME_NATIVE, "[unknown]", "/usr/lib/x86_64-linux-gnu/libc.so.6", 0);
+	sys = frame(p, FRAME_KERNEL, "do_syscall_64", NULL, 0);
+	odd = frame(p, FRAME_PYTHON, "weird;name\nhere", "/srv/app/odd.py", 1);
 	s[0] = stack(p, (uint32_t[]){mod, serve}, 2);
 	s[1] = stack(p, (uint32_t[]){mod, serve, handle, parse}, 4);
 	s[2] = stack(p, (uint32_t[]){mod, serve, slow}, 3);
@@ -200,13 +200,13 @@ static void frame_labels_follow_the_flamegraph_conventions(void)
 	struct profile *p = profile__new();
 	char buf[128];
 
-	frame(p, TP_FRAME_PYTHON, "Cls.m", "a.py", 3);
-	frame(p, TP_FRAME_PYTHON, "f", "a.py", 0);
-	frame(p, TP_FRAME_NATIVE, "malloc", "/lib/libc.so.6", 0);
-	frame(p, TP_FRAME_NATIVE, "[unknown]", "/opt/lib/libfoo.so", 0);
-	frame(p, TP_FRAME_NATIVE, "[unknown]", NULL, 0);
-	frame(p, TP_FRAME_KERNEL, "schedule", NULL, 0);
-	frame(p, TP_FRAME_PYTHON, "a;b\nc", "x;y.py", 2);
+	frame(p, FRAME_PYTHON, "Cls.m", "a.py", 3);
+	frame(p, FRAME_PYTHON, "f", "a.py", 0);
+	frame(p, FRAME_NATIVE, "malloc", "/lib/libc.so.6", 0);
+	frame(p, FRAME_NATIVE, "[unknown]", "/opt/lib/libfoo.so", 0);
+	frame(p, FRAME_NATIVE, "[unknown]", NULL, 0);
+	frame(p, FRAME_KERNEL, "schedule", NULL, 0);
+	frame(p, FRAME_PYTHON, "a;b\nc", "x;y.py", 2);
 	CHECK_EQ_STR(report__frame_label(p, 0, buf, sizeof(buf)), "Cls.m (a.py:3)");
 	CHECK_EQ_STR(report__frame_label(p, 1, buf, sizeof(buf)), "f (a.py)");
 	CHECK_EQ_STR(report__frame_label(p, 2, buf, sizeof(buf)), "malloc");
@@ -271,7 +271,7 @@ static void million_sample_recording_reports_fast_and_small(void)
 	for (int s = 0; s < 5000; s++) {
 		for (int d = 0; d < 30; d++) {
 			snprintf(name, sizeof(name), "mod%d.func_%d", d, s % (d * 20 + 3));
-			ids[d] = frame(p, d < 25 ? TP_FRAME_PYTHON : TP_FRAME_NATIVE, name,
+			ids[d] = frame(p, d < 25 ? FRAME_PYTHON : FRAME_NATIVE, name,
 				       "/usr/lib/python3/dist-packages/pkg/module.py", 10 + d);
 		}
 		st[s] = stack(p, ids, 30);

@@ -17,7 +17,7 @@ static uint32_t frame(struct profile *p, int kind, const char *name, const char 
 {
 	uint32_t id = 0;
 
-	CHECK_EQ_INT(profile__frame(p, &(struct tp_frame){kind, name, file, line}, &id), 0);
+	CHECK_EQ_INT(profile__frame(p, &(struct prof_frame){kind, name, file, line}, &id), 0);
 	return id;
 }
 
@@ -52,13 +52,12 @@ static struct profile *pool_run(bool new, const char *root, int nworkers, int cr
 	profile__set_meta(p, "frequency", "100");
 	profile__set_meta(p, "command",
 			  new ? "treeprof record -- pool v2" : "treeprof record -- pool");
-	mod = frame(p, TP_FRAME_PYTHON, "<module>", file, 50);
-	serve = frame(p, TP_FRAME_PYTHON, "serve", file, 30);
-	work = frame(p, TP_FRAME_PYTHON, "Worker.run", file, 12);
-	cr = frame(p, TP_FRAME_PYTHON, "crunch", file, 5);
-	steady = frame(p, TP_FRAME_PYTHON, "steady", file, 8);
-	gz =
-	    frame(p, TP_FRAME_NATIVE, new ? "sync" : "deflate", new ? "/bin/sync" : "/bin/gzip", 0);
+	mod = frame(p, FRAME_PYTHON, "<module>", file, 50);
+	serve = frame(p, FRAME_PYTHON, "serve", file, 30);
+	work = frame(p, FRAME_PYTHON, "Worker.run", file, 12);
+	cr = frame(p, FRAME_PYTHON, "crunch", file, 5);
+	steady = frame(p, FRAME_PYTHON, "steady", file, 8);
+	gz = frame(p, FRAME_NATIVE, new ? "sync" : "deflate", new ? "/bin/sync" : "/bin/gzip", 0);
 	s[0] = stack(p, (uint32_t[]){mod, serve}, 2);
 	s[1] = stack(p, (uint32_t[]){mod, work, cr}, 3);
 	s[2] = stack(p, (uint32_t[]){mod, work, steady}, 3);

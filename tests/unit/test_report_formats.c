@@ -18,7 +18,7 @@ static uint32_t frame(struct profile *p, int kind, const char *name, const char 
 {
 	uint32_t id = 0;
 
-	CHECK_EQ_INT(profile__frame(p, &(struct tp_frame){kind, name, file, line}, &id), 0);
+	CHECK_EQ_INT(profile__frame(p, &(struct prof_frame){kind, name, file, line}, &id), 0);
 	return id;
 }
 
@@ -51,13 +51,13 @@ static struct profile *pool_profile(void)
 	profile__set_meta(p, "frequency", "100");
 	profile__set_meta(p, "start_unix", "1700000000");
 	profile__set_meta(p, "command", "treeprof record -- python3 pool.py --jobs 3");
-	mod = frame(p, TP_FRAME_PYTHON, "<module>", "/srv/pool.py", 50);
-	serve = frame(p, TP_FRAME_PYTHON, "serve", "/srv/pool.py", 30);
-	work = frame(p, TP_FRAME_PYTHON, "Worker.run", "/srv/pool.py", 12);
-	crunch = frame(p, TP_FRAME_PYTHON, "crunch", "/srv/pool.py", 5);
-	logger = frame(p, TP_FRAME_PYTHON, "log_loop", "/srv/log.py", 7);
-	eval = frame(p, TP_FRAME_NATIVE, "[unknown]", "/usr/lib/libc.so.6", 0);
-	sys = frame(p, TP_FRAME_KERNEL, "do_syscall_64", NULL, 0);
+	mod = frame(p, FRAME_PYTHON, "<module>", "/srv/pool.py", 50);
+	serve = frame(p, FRAME_PYTHON, "serve", "/srv/pool.py", 30);
+	work = frame(p, FRAME_PYTHON, "Worker.run", "/srv/pool.py", 12);
+	crunch = frame(p, FRAME_PYTHON, "crunch", "/srv/pool.py", 5);
+	logger = frame(p, FRAME_PYTHON, "log_loop", "/srv/log.py", 7);
+	eval = frame(p, FRAME_NATIVE, "[unknown]", "/usr/lib/libc.so.6", 0);
+	sys = frame(p, FRAME_KERNEL, "do_syscall_64", NULL, 0);
 	s[0] = stack(p, (uint32_t[]){mod, serve}, 2);
 	s[1] = stack(p, (uint32_t[]){mod, work, crunch}, 3);
 	s[2] = stack(p, (uint32_t[]){mod, work}, 2);

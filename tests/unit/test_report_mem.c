@@ -17,7 +17,7 @@ static uint32_t frame(struct profile *p, int kind, const char *name, const char 
 {
 	uint32_t id = 0;
 
-	CHECK_EQ_INT(profile__frame(p, &(struct tp_frame){kind, name, file, line}, &id), 0);
+	CHECK_EQ_INT(profile__frame(p, &(struct prof_frame){kind, name, file, line}, &id), 0);
 	return id;
 }
 
@@ -45,10 +45,10 @@ static struct profile *mem_profile(bool with_memory)
 	uint32_t mod, load, parse, mal, s[3];
 
 	profile__set_meta(p, "frequency", "100");
-	mod = frame(p, TP_FRAME_PYTHON, "<module>", "app.py", 1);
-	load = frame(p, TP_FRAME_PYTHON, "load", "app.py", 10);
-	parse = frame(p, TP_FRAME_PYTHON, "parse", "app.py", 20);
-	mal = frame(p, TP_FRAME_NATIVE, "malloc", "/usr/lib/libc.so.6", 0);
+	mod = frame(p, FRAME_PYTHON, "<module>", "app.py", 1);
+	load = frame(p, FRAME_PYTHON, "load", "app.py", 10);
+	parse = frame(p, FRAME_PYTHON, "parse", "app.py", 20);
+	mal = frame(p, FRAME_NATIVE, "malloc", "/usr/lib/libc.so.6", 0);
 	s[0] = stack(p, (uint32_t[]){mod, load, mal}, 3);
 	s[1] = stack(p, (uint32_t[]){mod, parse, mal}, 3);
 	s[2] = stack(p, (uint32_t[]){mod, load}, 2);

@@ -222,7 +222,7 @@ struct datafile_writer *datafile__new(int fd)
 	return w;
 }
 
-int datafile__frame(struct datafile_writer *w, uint32_t id, const struct tp_frame *f)
+int datafile__frame(struct datafile_writer *w, uint32_t id, const struct prof_frame *f)
 {
 	int err = rec_begin(w, DF_FRAME, 12 + str_size(f->name) + str_size(f->file));
 
@@ -536,7 +536,7 @@ static int replay_mem(struct profile *p, uint32_t type, struct cursor *c)
 static int replay(struct profile *p, uint32_t type, struct cursor *c, uint32_t *ids)
 {
 	const char *a, *b, *d;
-	struct tp_frame f;
+	struct prof_frame f;
 	uint32_t id, got, n;
 	uint64_t ts, v;
 	int32_t pid, ppid, tid;
@@ -555,7 +555,7 @@ static int replay(struct profile *p, uint32_t type, struct cursor *c, uint32_t *
 		f.line = get_u32(c);
 		f.name = get_str(c);
 		f.file = get_str(c);
-		if (c->bad || c->left || !f.name || n < TP_FRAME_PYTHON || n > TP_FRAME_KERNEL ||
+		if (c->bad || c->left || !f.name || n < FRAME_PYTHON || n > FRAME_KERNEL ||
 		    id != profile__nframes(p))
 			return -EBADMSG;
 		f.kind = n;

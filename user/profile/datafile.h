@@ -13,7 +13,7 @@
 #include <sys/types.h>
 
 struct profile;
-struct tp_frame;
+struct prof_frame;
 struct datafile_writer;
 
 /* Start a recording on fd: writes the header. The writer only appends (never seeks), so fd
@@ -23,7 +23,7 @@ struct datafile_writer *datafile__new(int fd);
 /* Append records (called by profile.c through its journal; usable directly). Records are
  * buffered and reach the file at least every flush. 0 or negative errno; after a write
  * error every later call returns it too. */
-int datafile__frame(struct datafile_writer *w, uint32_t id, const struct tp_frame *f);
+int datafile__frame(struct datafile_writer *w, uint32_t id, const struct prof_frame *f);
 int datafile__stack(struct datafile_writer *w, uint32_t id, const uint32_t *frames, uint32_t n);
 int datafile__proc_start(struct datafile_writer *w, pid_t pid, pid_t ppid, uint64_t ts_ns,
 			 const char *comm, const char *cmdline, const char *exe);

@@ -127,27 +127,27 @@ static const char *const metric_names[] = {"cpu", "alloc_bytes", "alloc_count", 
 					   "peak_bytes"};
 #define NMETRICS (int)(sizeof(metric_names) / sizeof(metric_names[0]))
 
-int tp_metric_parse(const char *name)
+int metric__parse(const char *name)
 {
 	if (!name)
-		return TP_METRIC_CPU;
+		return METRIC_CPU;
 	for (int i = 0; i < NMETRICS; i++)
 		if (!strcmp(name, metric_names[i]))
 			return i;
 	return -1;
 }
 
-const char *tp_metric_name(int metric)
+const char *metric__name(int metric)
 {
 	return metric >= 0 && metric < NMETRICS ? metric_names[metric] : "?";
 }
 
-const char *tp_metric_unit(int metric)
+const char *metric__unit(int metric)
 {
 	switch (metric) {
-	case TP_METRIC_CPU:
+	case METRIC_CPU:
 		return "samples";
-	case TP_METRIC_ALLOC_COUNT:
+	case METRIC_ALLOC_COUNT:
 		return "allocations";
 	default:
 		return "bytes";
@@ -384,7 +384,7 @@ static void put_block(struct mp *m, uint32_t proc, const struct block *b)
 		hold(m, proc, b->site, b->weight);
 }
 
-static void on_alloc(struct mp *m, const struct tp_mem_rec *r)
+static void on_alloc(struct mp *m, const struct prof_memrec *r)
 {
 	struct pstate *ps = &m->ps[r->proc];
 	double w = memprof__weight(r->size, r->rate);
@@ -406,7 +406,7 @@ static void on_alloc(struct mp *m, const struct tp_mem_rec *r)
 		put_block(m, r->proc, &(struct block){r->addr, wb, site, false});
 }
 
-static void on_free(struct mp *m, const struct tp_mem_rec *r)
+static void on_free(struct mp *m, const struct prof_memrec *r)
 {
 	struct pstate *ps = &m->ps[r->proc];
 	struct block *b = ps->dead ? NULL : bt_find(&ps->t, r->addr);
@@ -424,7 +424,7 @@ static void on_free(struct mp *m, const struct tp_mem_rec *r)
 	bt_remove(&ps->t, b);
 }
 
-static void on_fork(struct mp *m, const struct tp_mem_rec *r)
+static void on_fork(struct mp *m, const struct prof_memrec *r)
 {
 	uint32_t parent = r->addr < m->nprocs ? (uint32_t)r->addr : NONE;
 	const struct btab *pt;
@@ -476,29 +476,29 @@ static void end_image(struct mp *m, uint32_t proc, bool exited)
 	ps->dead = ps->dead || exited;
 }
 
-static void apply(struct mp *m, const struct tp_mem_rec *r)
+static void apply(struct mp *m, const struct prof_memrec *r)
 {
 	struct pstate *ps = &m->ps[r->proc];
 
 	switch (r->type) {
-	case TP_MEMREC_ALLOC:
+	case MEMREC_ALLOC:
 		on_alloc(m, r);
 		break;
-	case TP_MEMREC_FREE:
+	case MEMREC_FREE:
 		on_free(m, r);
 		break;
-	case TP_MEMREC_FORK:
+	case MEMREC_FORK:
 		on_fork(m, r);
 		break;
-	case TP_MEMREC_RSS:
+	case MEMREC_RSS:
 		if (m->first) {
 			ps->rss_peak = r->size > ps->rss_peak ? r->size : ps->rss_peak;
 			ps->bucket_rss = r->size;
 		}
 		break;
-	case TP_MEMREC_EXEC:
-	case TP_MEMREC_EXIT:
-		end_image(m, r->proc, r->type == TP_MEMREC_EXIT);
+	case MEMREC_EXEC:
+	case MEMREC_EXIT:
+		end_image(m, r->proc, r->type == MEMREC_EXIT);
 		break;
 	}
 }
@@ -525,7 +525,7 @@ static void replay(struct mp *m, const struct peak_at *pk, size_t npk)
 
 	m->tree_held = 0;
 	for (size_t i = 0; i < n && !m->err; i++) {
-		const struct tp_mem_rec *r = profile__mem_at(m->p, m->order[i]);
+		const struct prof_memrec *r = profile__mem_at(m->p, m->order[i]);
 		struct pstate *ps;
 
 		if (r->proc >= m->nprocs)

@@ -37,18 +37,18 @@
 struct profile;
 
 /* What a report weighs stacks by (report --metric). */
-enum tp_metric {
-	TP_METRIC_CPU = 0,	   /* CPU samples (the default) */
-	TP_METRIC_ALLOC_BYTES = 1, /* bytes allocated (estimated from samples) */
-	TP_METRIC_ALLOC_COUNT = 2, /* allocations (estimated from samples) */
-	TP_METRIC_LIVE_BYTES = 3,  /* bytes still held at process exit or end of recording */
-	TP_METRIC_PEAK_BYTES = 4,  /* bytes held when the whole tree's heap peaked */
+enum metric {
+	METRIC_CPU = 0,		/* CPU samples (the default) */
+	METRIC_ALLOC_BYTES = 1, /* bytes allocated (estimated from samples) */
+	METRIC_ALLOC_COUNT = 2, /* allocations (estimated from samples) */
+	METRIC_LIVE_BYTES = 3,	/* bytes still held at process exit or end of recording */
+	METRIC_PEAK_BYTES = 4,	/* bytes held when the whole tree's heap peaked */
 };
 /* "cpu", "alloc_bytes", ... -> metric; -1 if unknown. */
-int tp_metric_parse(const char *name);
-const char *tp_metric_name(int metric);
+int metric__parse(const char *name);
+const char *metric__name(int metric);
 /* Unit for writers: "samples", "bytes" or "allocations". */
-const char *tp_metric_unit(int metric);
+const char *metric__unit(int metric);
 
 /* Weight of one sampled allocation in bytes (see above); 0 for size 0. An allocation
  * counts as weight / size allocations (1 when rate <= 1 or size is 0). */

@@ -25,7 +25,7 @@ struct named_value {
 };
 
 struct frame_ent {
-	struct tp_frame f;
+	struct prof_frame f;
 	uint64_t hash;
 };
 
@@ -61,11 +61,11 @@ struct profile {
 	size_t pool_len, pool_cap;
 	struct idtab stack_tab;
 
-	struct tp_process **procs;
+	struct prof_proc **procs;
 	uint32_t nprocs, procs_cap;
 	struct idtab pid_tab; /* keyed by pid; value: newest process index */
 
-	struct tp_sample_rec *samples;
+	struct prof_sample *samples;
 	size_t nsamples, samples_cap;
 	/* Compact mode (profile__keep_samples(p, false)): only the last sample is kept, and
 	 * the (process, stack) weights are summed as samples arrive, so memory follows the
@@ -77,7 +77,7 @@ struct profile {
 	struct named_list stats, meta;
 
 	/* memory events in arrival order, and the last exact totals per process index */
-	struct tp_mem_rec *mem;
+	struct prof_memrec *mem;
 	size_t nmem, mem_cap;
 	bool mem_drop; /* profile__keep_mem(p, false) */
 	struct tp_memcounters *memc;
@@ -220,7 +220,7 @@ static int idtab_reserve(struct idtab *t, size_t count, uint64_t (*hash_of)(cons
 	return 0;
 }
 
-static uint64_t frame_hash(const struct tp_frame *f)
+static uint64_t frame_hash(const struct prof_frame *f)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
 
@@ -247,15 +247,15 @@ static bool capped_eq(const char *a, const char *b)
 	return strncmp(a, b, PROFILE_STR_MAX) == 0;
 }
 
-static bool frame_eq(const struct tp_frame *a, const struct tp_frame *b)
+static bool frame_eq(const struct prof_frame *a, const struct prof_frame *b)
 {
 	return a->kind == b->kind && a->line == b->line && capped_eq(a->name, b->name) &&
 	       capped_eq(a->file, b->file);
 }
 
-int profile__frame(struct profile *p, const struct tp_frame *f, uint32_t *id)
+int profile__frame(struct profile *p, const struct prof_frame *f, uint32_t *id)
 {
-	struct tp_frame *nf;
+	struct prof_frame *nf;
 	uint64_t h;
 	size_t j;
 	int err;
@@ -303,7 +303,7 @@ int profile__frame(struct profile *p, const struct tp_frame *f, uint32_t *id)
 	return 0;
 }
 
-const struct tp_frame *profile__frame_get(const struct profile *p, uint32_t id)
+const struct prof_frame *profile__frame_get(const struct profile *p, uint32_t id)
 {
 	return id < p->nframes ? &p->frames[id].f : NULL;
 }
@@ -421,7 +421,7 @@ static size_t pid_slot(const struct profile *p, pid_t pid)
 	return j;
 }
 
-struct tp_process *profile__proc_find(const struct profile *p, pid_t pid)
+struct prof_proc *profile__proc_find(const struct profile *p, pid_t pid)
 {
 	uint32_t v;
 
@@ -436,12 +436,12 @@ uint32_t profile__nprocs(const struct profile *p)
 	return p->nprocs;
 }
 
-const struct tp_process *profile__proc_at(const struct profile *p, uint32_t idx)
+const struct prof_proc *profile__proc_at(const struct profile *p, uint32_t idx)
 {
 	return idx < p->nprocs ? p->procs[idx] : NULL;
 }
 
-static void proc_free(struct tp_process *t)
+static void proc_free(struct prof_proc *t)
 {
 	if (!t)
 		return;
@@ -452,7 +452,7 @@ static void proc_free(struct tp_process *t)
 }
 
 /* Replace a process's strings; NULL arguments keep the old value. All or nothing. */
-static int proc_set_strings(struct tp_process *t, const char *comm, const char *cmdline,
+static int proc_set_strings(struct prof_proc *t, const char *comm, const char *cmdline,
 			    const char *exe)
 {
 	char *c = comm ? str_copy(comm) : NULL;
@@ -481,9 +481,9 @@ static int proc_set_strings(struct tp_process *t, const char *comm, const char *
 }
 
 /* A new, newest entry for pid with empty strings. */
-static struct tp_process *proc_add(struct profile *p, pid_t pid, pid_t ppid)
+static struct prof_proc *proc_add(struct profile *p, pid_t pid, pid_t ppid)
 {
-	struct tp_process *t;
+	struct prof_proc *t;
 	size_t j;
 	int err;
 
@@ -520,7 +520,7 @@ static int mem_mark(struct profile *p, uint16_t type, uint64_t ts_ns, uint32_t p
 int profile__proc_start(struct profile *p, pid_t pid, pid_t ppid, uint64_t ts_ns, const char *comm,
 			const char *cmdline, const char *exe)
 {
-	struct tp_process *t = profile__proc_find(p, pid);
+	struct prof_proc *t = profile__proc_find(p, pid);
 	int err;
 
 	if (!t || t->exited) {
@@ -539,7 +539,7 @@ int profile__proc_start(struct profile *p, pid_t pid, pid_t ppid, uint64_t ts_ns
 int profile__proc_exec(struct profile *p, pid_t pid, uint64_t ts_ns, const char *comm,
 		       const char *cmdline, const char *exe)
 {
-	struct tp_process *t = profile__proc_find(p, pid);
+	struct prof_proc *t = profile__proc_find(p, pid);
 	int err;
 
 	if (!t || t->exited) {
@@ -549,7 +549,7 @@ int profile__proc_exec(struct profile *p, pid_t pid, uint64_t ts_ns, const char 
 	}
 	err = proc_set_strings(t, comm, cmdline, exe);
 	if (!err)
-		err = mem_mark(p, TP_MEMREC_EXEC, ts_ns, t->idx);
+		err = mem_mark(p, MEMREC_EXEC, ts_ns, t->idx);
 	if (!err && p->journal)
 		err = datafile__proc_exec(p->journal, pid, ts_ns, comm, cmdline, exe);
 	return err;
@@ -558,7 +558,7 @@ int profile__proc_exec(struct profile *p, pid_t pid, uint64_t ts_ns, const char 
 /* An exit for an unknown pid, or for one already exited, makes a new, exited entry. */
 int profile__proc_exit(struct profile *p, pid_t pid, uint64_t ts_ns, int exit_code)
 {
-	struct tp_process *t = profile__proc_find(p, pid);
+	struct prof_proc *t = profile__proc_find(p, pid);
 
 	if (!t || t->exited) {
 		t = proc_add(p, pid, 0);
@@ -568,7 +568,7 @@ int profile__proc_exit(struct profile *p, pid_t pid, uint64_t ts_ns, int exit_co
 	t->exited = true;
 	t->end_ns = ts_ns;
 	t->exit_code = exit_code;
-	if (mem_mark(p, TP_MEMREC_EXIT, ts_ns, t->idx))
+	if (mem_mark(p, MEMREC_EXIT, ts_ns, t->idx))
 		return -ENOMEM;
 	if (p->journal)
 		return datafile__proc_exit(p->journal, pid, ts_ns, exit_code);
@@ -580,8 +580,8 @@ int profile__proc_exit(struct profile *p, pid_t pid, uint64_t ts_ns, int exit_co
 int profile__sample(struct profile *p, uint64_t ts_ns, pid_t pid, pid_t tid, uint32_t cpu,
 		    uint32_t stack, uint64_t weight)
 {
-	struct tp_process *t;
-	struct tp_sample_rec *s;
+	struct prof_proc *t;
+	struct prof_sample *s;
 	int err;
 
 	if (stack >= p->nstacks)
@@ -617,7 +617,7 @@ size_t profile__nsamples(const struct profile *p)
 	return p->nsamples;
 }
 
-const struct tp_sample_rec *profile__sample_at(const struct profile *p, size_t i)
+const struct prof_sample *profile__sample_at(const struct profile *p, size_t i)
 {
 	if (p->compact) /* only the last one is kept */
 		return i + 1 == p->nsamples ? &p->samples[0] : NULL;
@@ -789,7 +789,7 @@ int profile__for_each_stack_count(const struct profile *p,
 	}
 	/* key = proc << 32 | stack, plus one so that 0 marks an empty slot */
 	for (i = 0; i < p->nsamples; i++) {
-		const struct tp_sample_rec *s = &p->samples[i];
+		const struct prof_sample *s = &p->samples[i];
 		uint64_t key = ((uint64_t)s->proc << 32 | s->stack) + 1;
 		size_t j;
 
@@ -851,7 +851,7 @@ void profile__free(struct profile *p)
 struct counts_ctx {
 	bool (*keep)(uint32_t proc, void *ctx);
 	void *ctx;
-	struct tp_stack_count *v;
+	struct prof_stack *v;
 	size_t n, cap;
 };
 
@@ -863,13 +863,13 @@ static int counts_add(uint32_t proc, uint32_t stack, uint64_t weight, void *ctx)
 		return 0;
 	if (grow((void **)&c->v, &c->cap, c->n + 1, sizeof(*c->v)))
 		return -ENOMEM;
-	c->v[c->n++] = (struct tp_stack_count){proc, stack, weight};
+	c->v[c->n++] = (struct prof_stack){proc, stack, weight};
 	return 0;
 }
 
 int profile__stack_count_order(const void *a, const void *b)
 {
-	const struct tp_stack_count *x = a, *y = b;
+	const struct prof_stack *x = a, *y = b;
 
 	if (x->proc != y->proc)
 		return x->proc < y->proc ? -1 : 1;
@@ -879,7 +879,7 @@ int profile__stack_count_order(const void *a, const void *b)
 }
 
 int profile__stack_counts(const struct profile *p, bool (*keep)(uint32_t proc, void *ctx),
-			  void *ctx, struct tp_stack_count **out, size_t *n)
+			  void *ctx, struct prof_stack **out, size_t *n)
 {
 	struct counts_ctx c = {.keep = keep, .ctx = ctx};
 	int err = profile__for_each_stack_count(p, counts_add, &c);
@@ -907,7 +907,7 @@ static bool free_kind(uint32_t kind)
 	return kind == TP_MEM_FREE || kind == TP_MEM_MUNMAP;
 }
 
-static int mem_append(struct profile *p, const struct tp_mem_rec *r)
+static int mem_append(struct profile *p, const struct prof_memrec *r)
 {
 	int err = grow((void **)&p->mem, &p->mem_cap, p->nmem + 1, sizeof(*p->mem));
 
@@ -920,7 +920,7 @@ static int mem_append(struct profile *p, const struct tp_mem_rec *r)
 /* Append a record (unless memory events are not kept). The first one is preceded by an
  * exit record (at its own time) for every process that exited before it, so that events
  * for those entries are known to come after their exit. */
-static int mem_push(struct profile *p, const struct tp_mem_rec *r)
+static int mem_push(struct profile *p, const struct prof_memrec *r)
 {
 	uint32_t n = p->nmem ? 0 : p->nprocs;
 	int err;
@@ -931,11 +931,11 @@ static int mem_push(struct profile *p, const struct tp_mem_rec *r)
 		if (!p->procs[i]->exited)
 			continue;
 		err =
-		    mem_append(p, &(struct tp_mem_rec){
+		    mem_append(p, &(struct prof_memrec){
 				      .ts_ns = p->procs[i]->end_ns ? p->procs[i]->end_ns : r->ts_ns,
 				      .proc = i,
 				      .stack = UINT32_MAX,
-				      .type = TP_MEMREC_EXIT});
+				      .type = MEMREC_EXIT});
 		if (err)
 			return err;
 	}
@@ -947,14 +947,14 @@ static int mem_mark(struct profile *p, uint16_t type, uint64_t ts_ns, uint32_t p
 {
 	if (!p->nmem)
 		return 0;
-	return mem_push(p, &(struct tp_mem_rec){
+	return mem_push(p, &(struct prof_memrec){
 			       .ts_ns = ts_ns, .proc = proc, .stack = UINT32_MAX, .type = type});
 }
 
 /* The newest entry for pid, made (with parent ppid) when there is none. */
-static struct tp_process *mem_proc(struct profile *p, pid_t pid, pid_t ppid)
+static struct prof_proc *mem_proc(struct profile *p, pid_t pid, pid_t ppid)
 {
-	struct tp_process *t = profile__proc_find(p, pid);
+	struct prof_proc *t = profile__proc_find(p, pid);
 
 	return t ? t : proc_add(p, pid, ppid);
 }
@@ -962,7 +962,7 @@ static struct tp_process *mem_proc(struct profile *p, pid_t pid, pid_t ppid)
 int profile__mem_alloc(struct profile *p, uint64_t ts_ns, pid_t pid, pid_t tid, uint32_t kind,
 		       uint64_t addr, uint64_t size, uint64_t rate, uint32_t stack)
 {
-	struct tp_process *t;
+	struct prof_proc *t;
 	int err;
 
 	if (stack >= p->nstacks || !alloc_kind(kind))
@@ -970,8 +970,8 @@ int profile__mem_alloc(struct profile *p, uint64_t ts_ns, pid_t pid, pid_t tid, 
 	t = mem_proc(p, pid, 0);
 	if (!t)
 		return -errno;
-	err = mem_push(p, &(struct tp_mem_rec){ts_ns, addr, size, rate, t->idx, stack,
-					       (uint32_t)tid, (uint16_t)kind, TP_MEMREC_ALLOC});
+	err = mem_push(p, &(struct prof_memrec){ts_ns, addr, size, rate, t->idx, stack,
+						(uint32_t)tid, (uint16_t)kind, MEMREC_ALLOC});
 	if (!err && p->journal)
 		err =
 		    datafile__mem_alloc(p->journal, ts_ns, pid, tid, kind, stack, addr, size, rate);
@@ -980,7 +980,7 @@ int profile__mem_alloc(struct profile *p, uint64_t ts_ns, pid_t pid, pid_t tid, 
 
 int profile__mem_free(struct profile *p, uint64_t ts_ns, pid_t pid, uint32_t kind, uint64_t addr)
 {
-	struct tp_process *t;
+	struct prof_proc *t;
 	int err;
 
 	if (!free_kind(kind))
@@ -988,12 +988,12 @@ int profile__mem_free(struct profile *p, uint64_t ts_ns, pid_t pid, uint32_t kin
 	t = mem_proc(p, pid, 0);
 	if (!t)
 		return -errno;
-	err = mem_push(p, &(struct tp_mem_rec){.ts_ns = ts_ns,
-					       .addr = addr,
-					       .proc = t->idx,
-					       .stack = UINT32_MAX,
-					       .kind = (uint16_t)kind,
-					       .type = TP_MEMREC_FREE});
+	err = mem_push(p, &(struct prof_memrec){.ts_ns = ts_ns,
+						.addr = addr,
+						.proc = t->idx,
+						.stack = UINT32_MAX,
+						.kind = (uint16_t)kind,
+						.type = MEMREC_FREE});
 	if (!err && p->journal)
 		err = datafile__mem_free(p->journal, ts_ns, pid, kind, addr);
 	return err;
@@ -1002,7 +1002,7 @@ int profile__mem_free(struct profile *p, uint64_t ts_ns, pid_t pid, uint32_t kin
 /* A child already exited (a pid reused) gets a new entry, as profile__proc_start does. */
 int profile__mem_fork(struct profile *p, uint64_t ts_ns, pid_t child, pid_t parent)
 {
-	struct tp_process *c, *par;
+	struct prof_proc *c, *par;
 	int err;
 
 	par = mem_proc(p, parent, 0);
@@ -1015,11 +1015,11 @@ int profile__mem_fork(struct profile *p, uint64_t ts_ns, pid_t child, pid_t pare
 		return -errno;
 	if (!c->ppid)
 		c->ppid = parent;
-	err = mem_push(p, &(struct tp_mem_rec){.ts_ns = ts_ns,
-					       .addr = par->idx,
-					       .proc = c->idx,
-					       .stack = UINT32_MAX,
-					       .type = TP_MEMREC_FORK});
+	err = mem_push(p, &(struct prof_memrec){.ts_ns = ts_ns,
+						.addr = par->idx,
+						.proc = c->idx,
+						.stack = UINT32_MAX,
+						.type = MEMREC_FORK});
 	if (!err && p->journal)
 		err = datafile__mem_fork(p->journal, ts_ns, child, parent);
 	return err;
@@ -1027,16 +1027,16 @@ int profile__mem_fork(struct profile *p, uint64_t ts_ns, pid_t child, pid_t pare
 
 int profile__mem_rss(struct profile *p, uint64_t ts_ns, pid_t pid, uint64_t rss_bytes)
 {
-	struct tp_process *t = mem_proc(p, pid, 0);
+	struct prof_proc *t = mem_proc(p, pid, 0);
 	int err;
 
 	if (!t)
 		return -errno;
-	err = mem_push(p, &(struct tp_mem_rec){.ts_ns = ts_ns,
-					       .size = rss_bytes,
-					       .proc = t->idx,
-					       .stack = UINT32_MAX,
-					       .type = TP_MEMREC_RSS});
+	err = mem_push(p, &(struct prof_memrec){.ts_ns = ts_ns,
+						.size = rss_bytes,
+						.proc = t->idx,
+						.stack = UINT32_MAX,
+						.type = MEMREC_RSS});
 	if (!err && p->journal)
 		err = datafile__mem_rss(p->journal, ts_ns, pid, rss_bytes);
 	return err;
@@ -1045,7 +1045,7 @@ int profile__mem_rss(struct profile *p, uint64_t ts_ns, pid_t pid, uint64_t rss_
 int profile__mem_counters(struct profile *p, uint64_t ts_ns, pid_t pid,
 			  const struct tp_memcounters *c)
 {
-	struct tp_process *t;
+	struct prof_proc *t;
 	size_t cap;
 	int err;
 
@@ -1083,7 +1083,7 @@ size_t profile__nmem(const struct profile *p)
 	return p->nmem;
 }
 
-const struct tp_mem_rec *profile__mem_at(const struct profile *p, size_t i)
+const struct prof_memrec *profile__mem_at(const struct profile *p, size_t i)
 {
 	return i < p->nmem ? &p->mem[i] : NULL;
 }

@@ -13,20 +13,20 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-enum tp_frame_kind {
-	TP_FRAME_PYTHON = 1, /* name: qualified name; file: source file; line */
-	TP_FRAME_NATIVE = 2, /* name: symbol or "[unknown]"; file: module path or NULL */
-	TP_FRAME_KERNEL = 3, /* name: kernel symbol; file: module or NULL for vmlinux */
+enum prof_frame_kind {
+	FRAME_PYTHON = 1, /* name: qualified name; file: source file; line */
+	FRAME_NATIVE = 2, /* name: symbol or "[unknown]"; file: module path or NULL */
+	FRAME_KERNEL = 3, /* name: kernel symbol; file: module or NULL for vmlinux */
 };
 
-struct tp_frame {
-	uint8_t kind;	  /* enum tp_frame_kind */
+struct prof_frame {
+	uint8_t kind;	  /* enum prof_frame_kind */
 	const char *name; /* never NULL */
 	const char *file; /* may be NULL */
 	uint32_t line;	  /* 0: unknown or not applicable */
 };
 
-struct tp_process {
+struct prof_proc {
 	uint32_t idx; /* index in the profile's process table */
 	pid_t pid, ppid;
 	uint64_t start_ns; /* CLOCK_MONOTONIC; 0 when it was already running at attach */
@@ -39,7 +39,7 @@ struct tp_process {
 	uint64_t samples; /* CPU samples attributed to this process */
 };
 
-struct tp_sample_rec {
+struct prof_sample {
 	uint64_t ts_ns;
 	uint32_t proc; /* process index */
 	uint32_t tid;
@@ -58,8 +58,8 @@ void profile__free(struct profile *p);
 void profile__set_journal(struct profile *p, struct datafile_writer *w);
 
 /* Intern a frame (strings copied); equal frames get the same id. Ids are dense from 0. */
-int profile__frame(struct profile *p, const struct tp_frame *f, uint32_t *id);
-const struct tp_frame *profile__frame_get(const struct profile *p, uint32_t id);
+int profile__frame(struct profile *p, const struct prof_frame *f, uint32_t *id);
+const struct prof_frame *profile__frame_get(const struct profile *p, uint32_t id);
 uint32_t profile__nframes(const struct profile *p);
 
 /* Intern a stack of frame ids, root first; equal stacks get the same id (dense from 0). */
@@ -75,9 +75,9 @@ int profile__proc_exec(struct profile *p, pid_t pid, uint64_t ts_ns, const char 
 		       const char *cmdline, const char *exe);
 int profile__proc_exit(struct profile *p, pid_t pid, uint64_t ts_ns, int exit_code);
 /* The newest entry for pid, or NULL. */
-struct tp_process *profile__proc_find(const struct profile *p, pid_t pid);
+struct prof_proc *profile__proc_find(const struct profile *p, pid_t pid);
 uint32_t profile__nprocs(const struct profile *p);
-const struct tp_process *profile__proc_at(const struct profile *p, uint32_t idx);
+const struct prof_proc *profile__proc_at(const struct profile *p, uint32_t idx);
 
 /* One CPU sample of pid/tid on stack. The pid must have a process entry (one is made with
  * unknown parent if not). */
@@ -88,7 +88,7 @@ size_t profile__nsamples(const struct profile *p);
  * answers only for nsamples - 1) and sums (process, stack) weights as they come, so its
  * memory does not grow with the run; the recording on disk holds every sample. */
 void profile__keep_samples(struct profile *p, bool keep);
-const struct tp_sample_rec *profile__sample_at(const struct profile *p, size_t i);
+const struct prof_sample *profile__sample_at(const struct profile *p, size_t i);
 
 /* Named run statistics (drops, truncations, duration...): set replaces. */
 int profile__set_stat(struct profile *p, const char *name, uint64_t value);
@@ -113,20 +113,20 @@ int profile__for_each_stack_count(const struct profile *p,
 /* Every (process, stack) weight as an array sorted by process index, then heaviest first,
  * then stack id (a stable order for writers); keep, when not NULL, selects the processes.
  * 0 with *out (the caller frees it; NULL when *n is 0) and *n, or -ENOMEM. */
-struct tp_stack_count {
+struct prof_stack {
 	uint32_t proc, stack;
 	uint64_t weight;
 };
-/* The order profile__stack_counts sorts in (a qsort comparator of struct tp_stack_count). */
+/* The order profile__stack_counts sorts in (a qsort comparator of struct prof_stack). */
 int profile__stack_count_order(const void *a, const void *b);
 int profile__stack_counts(const struct profile *p, bool (*keep)(uint32_t proc, void *ctx),
-			  void *ctx, struct tp_stack_count **out, size_t *n);
+			  void *ctx, struct prof_stack **out, size_t *n);
 
 /* --- Memory events (see memprof.h for what is made of them). Kept in order in the
  * profile (also in compact mode: a recording's memory events are needed whole to find
  * peaks, so the tracer keeps them only when it must, see profile__keep_mem) and journaled.
  * kind: enum tp_mem_kind. rate: the sampling interval in force (1: every allocation). */
-struct tp_mem_rec {
+struct prof_memrec {
 	uint64_t ts_ns;
 	uint64_t addr;
 	uint64_t size;	/* alloc: bytes requested; free: 0 */
@@ -138,17 +138,17 @@ struct tp_mem_rec {
 	uint16_t type; /* TP_MEMREC_* */
 };
 enum {
-	TP_MEMREC_ALLOC = 1,
-	TP_MEMREC_FREE = 2,
+	MEMREC_ALLOC = 1,
+	MEMREC_FREE = 2,
 	/* proc (the child) starts with a copy of the blocks of process index addr (the parent) */
-	TP_MEMREC_FORK = 3,
-	TP_MEMREC_RSS = 4, /* size: resident bytes of proc at ts */
+	MEMREC_FORK = 3,
+	MEMREC_RSS = 4, /* size: resident bytes of proc at ts */
 	/* Added by the profile itself, not journaled (the recording has the process record):
 	 * proc replaced its image or exited, which ends what it holds. Only made once the
 	 * profile has memory events, so a CPU-only profile keeps nmem at 0; the first memory
 	 * event is preceded by an EXIT for each process already exited. */
-	TP_MEMREC_EXEC = 5,
-	TP_MEMREC_EXIT = 6,
+	MEMREC_EXEC = 5,
+	MEMREC_EXIT = 6,
 };
 struct tp_memcounters;
 /* 0, -EINVAL (stack id undefined, kind not an allocation kind of enum tp_mem_kind, or for
@@ -165,7 +165,7 @@ int profile__mem_counters(struct profile *p, uint64_t ts_ns, pid_t pid,
 /* keep false: memory events are journaled but not kept (record and live). Default: kept. */
 void profile__keep_mem(struct profile *p, bool keep);
 size_t profile__nmem(const struct profile *p);
-const struct tp_mem_rec *profile__mem_at(const struct profile *p, size_t i);
+const struct prof_memrec *profile__mem_at(const struct profile *p, size_t i);
 /* The last exact totals of process index proc: NULL if none. */
 const struct tp_memcounters *profile__mem_counters_get(const struct profile *p, uint32_t proc);
 

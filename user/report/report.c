@@ -31,7 +31,7 @@ const struct report_format *report__format(const char *name)
 
 int report__metric(const struct report_opts *o)
 {
-	int m = tp_metric_parse(o->metric);
+	int m = metric__parse(o->metric);
 
 	return m < 0 ? -EINVAL : m;
 }
@@ -44,7 +44,7 @@ int report__check(const struct profile *p, const struct report_opts *o, char *er
 		snprintf(err, len, "unknown metric '%s'", o->metric);
 		return -EINVAL;
 	}
-	if (m != TP_METRIC_CPU && !memprof__has_data(p)) {
+	if (m != METRIC_CPU && !memprof__has_data(p)) {
 		snprintf(err, len, "this recording has no memory events: record with --mem");
 		return -ENODATA;
 	}
@@ -54,22 +54,22 @@ int report__check(const struct profile *p, const struct report_opts *o, char *er
 double report__site_weight(const struct mem_site *s, int metric)
 {
 	switch (metric) {
-	case TP_METRIC_ALLOC_BYTES:
+	case METRIC_ALLOC_BYTES:
 		return s->alloc_bytes;
-	case TP_METRIC_ALLOC_COUNT:
+	case METRIC_ALLOC_COUNT:
 		return s->alloc_count;
-	case TP_METRIC_LIVE_BYTES:
+	case METRIC_LIVE_BYTES:
 		return s->live_bytes;
-	case TP_METRIC_PEAK_BYTES:
+	case METRIC_PEAK_BYTES:
 		return s->peak_bytes;
 	}
 	return 0;
 }
 
 static int site_weights(const struct memprof *m, int metric, bool (*keep)(uint32_t proc, void *ctx),
-			void *ctx, struct tp_stack_count **out, size_t *n)
+			void *ctx, struct prof_stack **out, size_t *n)
 {
-	struct tp_stack_count *v = calloc(m->nsites + 1, sizeof(*v));
+	struct prof_stack *v = calloc(m->nsites + 1, sizeof(*v));
 	size_t k = 0;
 
 	if (!v)
@@ -79,7 +79,7 @@ static int site_weights(const struct memprof *m, int metric, bool (*keep)(uint32
 		uint64_t w = memprof__round(report__site_weight(s, metric));
 
 		if (w && (!keep || keep(s->proc, ctx)))
-			v[k++] = (struct tp_stack_count){s->proc, s->stack, w};
+			v[k++] = (struct prof_stack){s->proc, s->stack, w};
 	}
 	if (k)
 		qsort(v, k, sizeof(*v), profile__stack_count_order);
@@ -94,7 +94,7 @@ static int site_weights(const struct memprof *m, int metric, bool (*keep)(uint32
 
 int report__stack_weights(const struct profile *p, const struct report_opts *o,
 			  bool (*keep)(uint32_t proc, void *ctx), void *ctx,
-			  struct tp_stack_count **out, size_t *n, struct memprof **mem)
+			  struct prof_stack **out, size_t *n, struct memprof **mem)
 {
 	int metric = report__metric(o), err;
 	struct memprof *m = NULL;
@@ -105,12 +105,12 @@ int report__stack_weights(const struct profile *p, const struct report_opts *o,
 		*mem = NULL;
 	if (metric < 0)
 		return metric;
-	if (metric != TP_METRIC_CPU || (mem && memprof__has_data(p))) {
+	if (metric != METRIC_CPU || (mem && memprof__has_data(p))) {
 		m = memprof__compute(p);
 		if (!m)
 			return -errno;
 	}
-	if (metric == TP_METRIC_CPU)
+	if (metric == METRIC_CPU)
 		err = profile__stack_counts(p, keep, ctx, out, n);
 	else
 		err = site_weights(m, metric, keep, ctx, out, n);

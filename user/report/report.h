@@ -12,7 +12,7 @@
 struct profile;
 struct memprof;
 struct mem_site;
-struct tp_stack_count;
+struct prof_stack;
 struct report_diff;
 
 enum report_group {
@@ -24,7 +24,7 @@ enum report_group {
 struct report_opts {
 	pid_t pid;		 /* only this process (0: the whole tree) */
 	enum report_group group; /* --group-by */
-	const char *metric;	 /* --metric: tp_metric_parse() names; NULL is "cpu" */
+	const char *metric;	 /* --metric: metric__parse() names; NULL is "cpu" */
 	bool merge;		 /* folded: drop the leading process frame, merging the tree */
 	bool color;		 /* text: ANSI colour (only when stdout is a TTY) */
 	int top;		 /* text: how many functions in top lists (default 15) */
@@ -33,7 +33,7 @@ struct report_opts {
 	int nstrip;
 };
 
-/* The metric of o (enum tp_metric in memprof.h), or -EINVAL when o->metric is unknown. */
+/* The metric of o (enum metric in memprof.h), or -EINVAL when o->metric is unknown. */
 int report__metric(const struct report_opts *o);
 /* Whether p can be reported by o's metric: 0, or -EINVAL (unknown metric) or -ENODATA (a
  * memory metric, and the recording has no memory events) with a one-line reason in err.
@@ -47,7 +47,7 @@ int report__check(const struct profile *p, const struct report_opts *o, char *er
  * with memprof__free(). 0, -EINVAL, -ENODATA (memory metric, no memory data), -ENOMEM. */
 int report__stack_weights(const struct profile *p, const struct report_opts *o,
 			  bool (*keep)(uint32_t proc, void *ctx), void *ctx,
-			  struct tp_stack_count **out, size_t *n, struct memprof **mem);
+			  struct prof_stack **out, size_t *n, struct memprof **mem);
 /* A memory site's estimate in a memory metric (0 for cpu). */
 double report__site_weight(const struct mem_site *s, int metric);
 

@@ -56,13 +56,11 @@ struct chrome {
 
 static const char *kind_name(const struct profile *p, uint32_t frame)
 {
-	const struct tp_frame *f = profile__frame_get(p, frame);
+	const struct prof_frame *f = profile__frame_get(p, frame);
 
 	if (!f)
 		return "unknown";
-	return f->kind == TP_FRAME_PYTHON   ? "python"
-	       : f->kind == TP_FRAME_KERNEL ? "kernel"
-					    : "native";
+	return f->kind == FRAME_PYTHON ? "python" : f->kind == FRAME_KERNEL ? "kernel" : "native";
 }
 
 static char *put_u64(char *s, uint64_t v)
@@ -150,13 +148,13 @@ static int by_thread_ts(const void *x, const void *y)
 /* The samples of one thread, in time order, as nested X events. */
 static int write_thread(struct chrome *c, const struct skey *k, size_t n)
 {
-	const struct tp_process *pr = profile__proc_at(c->p, k[0].thread >> 32);
+	const struct prof_proc *pr = profile__proc_at(c->p, k[0].thread >> 32);
 	uint32_t unknown = profile__nframes(c->p), tid = (uint32_t)k[0].thread;
 	uint64_t last = 0;
 
 	c->nopen = 0;
 	for (size_t i = 0; i < n; i++) {
-		const struct tp_sample_rec *s = profile__sample_at(c->p, k[i].idx);
+		const struct prof_sample *s = profile__sample_at(c->p, k[i].idx);
 		uint32_t nf, same = 0;
 		const uint32_t *frames = profile__stack_get(c->p, s->stack, &nf);
 
@@ -208,7 +206,7 @@ static void write_metadata(struct chrome *c, const struct report_groups *g,
 			   const struct report_opts *o)
 {
 	for (uint32_t i = 0; i < profile__nprocs(c->p); i++) {
-		const struct tp_process *pr = profile__proc_at(c->p, i);
+		const struct prof_proc *pr = profile__proc_at(c->p, i);
 		uint32_t group = report_groups__of(g, i);
 
 		if (group == REPORT_NO_GROUP)
@@ -233,7 +231,7 @@ static void write_metadata(struct chrome *c, const struct report_groups *g,
 
 static void write_thread_name(struct chrome *c, uint32_t proc, uint32_t tid)
 {
-	const struct tp_process *pr = profile__proc_at(c->p, proc);
+	const struct prof_proc *pr = profile__proc_at(c->p, proc);
 
 	fprintf(c->out, "%s{\"ph\":\"M\",\"pid\":%d,\"tid\":%u,\"name\":\"thread_name\",\"args\":{",
 		c->sep, (int)pr->pid, tid);
@@ -287,7 +285,7 @@ static int collect(struct chrome *c, const struct report_groups *g, struct skey 
 	 * only the buckets that are not already in (tid, time) order */
 	c->t0 = UINT64_MAX;
 	for (size_t i = 0; i < ns; i++) {
-		const struct tp_sample_rec *s = profile__sample_at(c->p, i);
+		const struct prof_sample *s = profile__sample_at(c->p, i);
 
 		if (report_groups__of(g, s->proc) == REPORT_NO_GROUP)
 			continue;
@@ -298,7 +296,7 @@ static int collect(struct chrome *c, const struct report_groups *g, struct skey 
 	for (size_t p = 0; p < np; p++)
 		at[p + 1] += at[p];
 	for (size_t i = 0; i < ns; i++) {
-		const struct tp_sample_rec *s = profile__sample_at(c->p, i);
+		const struct prof_sample *s = profile__sample_at(c->p, i);
 
 		if (report_groups__of(g, s->proc) != REPORT_NO_GROUP)
 			k[at[s->proc]++] =
@@ -334,7 +332,7 @@ int report__chrome(const struct profile *p, FILE *out, const struct report_opts 
 	size_t nkeys = 0, i, j;
 	int err = -ENOMEM, metric = report__metric(o);
 
-	if (metric < 0 || (metric != TP_METRIC_CPU && !memprof__has_data(p))) {
+	if (metric < 0 || (metric != METRIC_CPU && !memprof__has_data(p))) {
 		err = metric < 0 ? -EINVAL : -ENODATA;
 		goto out;
 	}

@@ -223,8 +223,8 @@ static int map_stack(struct report_diff *d, struct side *s, uint32_t stack, uint
 	if (!v)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < n && !err; i++) {
-		const struct tp_frame *f = profile__frame_get(s->p, fr[i]);
-		struct tp_frame g = *f;
+		const struct prof_frame *f = profile__frame_get(s->p, fr[i]);
+		struct prof_frame g = *f;
 
 		if (s->fmap[fr[i]] == DIFF_NONE) {
 			g.file = strip(f->file, o);
@@ -256,7 +256,7 @@ static int merge_stacks(struct report_diff *d, struct side *s, const struct repo
 	int err = 0;
 
 	for (int k = 0; k < 2 && !err; k++) {
-		struct tp_stack_count *sc = NULL;
+		struct prof_stack *sc = NULL;
 		size_t nsc = 0;
 
 		err = report__stack_weights(s[k].p, o, NULL, NULL, &sc, &nsc, NULL);
@@ -305,8 +305,8 @@ static int merge_stacks(struct report_diff *d, struct side *s, const struct repo
 
 static int frame_order(const void *x, const void *y, void *ctx)
 {
-	const struct tp_frame *a = profile__frame_get(ctx, *(const uint32_t *)x);
-	const struct tp_frame *b = profile__frame_get(ctx, *(const uint32_t *)y);
+	const struct prof_frame *a = profile__frame_get(ctx, *(const uint32_t *)x);
+	const struct prof_frame *b = profile__frame_get(ctx, *(const uint32_t *)y);
 	int c;
 
 	if (a->kind != b->kind)
@@ -335,7 +335,7 @@ static int count_funcs(struct report_diff *d)
 		order[i] = i;
 	qsort_r(order, nf, sizeof(*order), frame_order, (void *)d->ids);
 	for (uint32_t i = 0; i < nf; i++) {
-		const struct tp_frame *f = profile__frame_get(d->ids, order[i]), *g;
+		const struct prof_frame *f = profile__frame_get(d->ids, order[i]), *g;
 
 		g = i ? profile__frame_get(d->ids, order[i - 1]) : NULL;
 		if (!g || g->kind != f->kind || strcmp(g->name, f->name) ||
@@ -345,11 +345,11 @@ static int count_funcs(struct report_diff *d)
 	}
 	for (uint32_t i = 0; i < d->nfuncs; i++) {
 		struct diff_func *fn = &d->funcs[i];
-		const struct tp_frame *f = profile__frame_get(d->ids, fn->frame);
+		const struct prof_frame *f = profile__frame_get(d->ids, fn->frame);
 
 		/* the function's label is its frame's label without the line */
 		report__frame_label(d->ids, fn->frame, lab, LABEL_MAX);
-		if (f->kind == TP_FRAME_PYTHON && f->line && f->file) {
+		if (f->kind == FRAME_PYTHON && f->line && f->file) {
 			char *colon = strrchr(lab, ':');
 
 			if (colon)
@@ -437,7 +437,7 @@ struct report_diff *report_diff__new(const struct profile *old, const struct pro
 		errno = EINVAL;
 		return NULL;
 	}
-	if (report__metric(o) != TP_METRIC_CPU &&
+	if (report__metric(o) != METRIC_CPU &&
 	    (!memprof__has_data(old) || !memprof__has_data(new))) {
 		errno = ENODATA;
 		return NULL;

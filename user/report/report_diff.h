@@ -50,7 +50,7 @@ struct diff_func {
 
 struct report_diff {
 	const struct profile *ids; /* frames and stacks of both runs */
-	int metric;		   /* enum tp_metric */
+	int metric;		   /* enum metric */
 	bool absolute;		   /* writers show raw weights instead of shares */
 	uint64_t total[2];	   /* weight of each run (kept groups) */
 	uint32_t nprocs[2];	   /* processes of each run */

@@ -24,8 +24,7 @@ static void emit_runs(const struct report_diff *d, FILE *out)
 	fprintf(out,
 		"{\"format\":\"treeprof-diff-html\",\"version\":1,\"metric\":\"%s\","
 		"\"unit\":\"%s\",\"absolute\":%s,\n\"runs\":[",
-		tp_metric_name(d->metric), tp_metric_unit(d->metric),
-		d->absolute ? "true" : "false");
+		metric__name(d->metric), metric__unit(d->metric), d->absolute ? "true" : "false");
 	for (int k = 0; k < 2; k++) {
 		fputs(k ? ",\n{\"command\":" : "\n{\"command\":", out);
 		report__html_str(out, d->command[k] ? d->command[k] : "");
@@ -58,7 +57,7 @@ static void emit_frames(const struct report_diff *d, FILE *out)
 	for (int c = 0; c < 4; c++) {
 		fprintf(out, "%s\"%s\":[", c ? ",\n" : "", cols[c]);
 		for (uint32_t i = 0; i < nf; i++) {
-			const struct tp_frame *f = profile__frame_get(d->ids, i);
+			const struct prof_frame *f = profile__frame_get(d->ids, i);
 
 			if (i)
 				fputc(',', out);

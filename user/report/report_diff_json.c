@@ -16,11 +16,11 @@
 static const char *kind_name(uint8_t kind)
 {
 	switch (kind) {
-	case TP_FRAME_PYTHON:
+	case FRAME_PYTHON:
 		return "python";
-	case TP_FRAME_NATIVE:
+	case FRAME_NATIVE:
 		return "native";
-	case TP_FRAME_KERNEL:
+	case FRAME_KERNEL:
 		return "kernel";
 	}
 	return "unknown";
@@ -81,7 +81,7 @@ static void print_frames(const struct report_diff *d, FILE *out)
 {
 	fputs("\"frames\":[", out);
 	for (uint32_t i = 0; i < profile__nframes(d->ids); i++) {
-		const struct tp_frame *f = profile__frame_get(d->ids, i);
+		const struct prof_frame *f = profile__frame_get(d->ids, i);
 
 		fprintf(out, "%s{\"kind\":\"%s\",\"name\":", i ? ",\n" : "\n", kind_name(f->kind));
 		report__json_str(out, f->name);
@@ -102,8 +102,8 @@ int report_diff__json(const struct report_diff *d, FILE *out, const struct repor
 	fprintf(out,
 		"{\"format\":\"treeprof-diff\",\"version\":1,\"metric\":\"%s\",\"unit\":\"%s\","
 		"\"absolute\":%s,\"group_by\":\"%s\",\n",
-		tp_metric_name(d->metric), tp_metric_unit(d->metric),
-		d->absolute ? "true" : "false", (unsigned)o->group < 3 ? how[o->group] : "role");
+		metric__name(d->metric), metric__unit(d->metric), d->absolute ? "true" : "false",
+		(unsigned)o->group < 3 ? how[o->group] : "role");
 	print_runs(d, out);
 	print_groups(d, out);
 	print_frames(d, out);

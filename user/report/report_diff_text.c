@@ -42,7 +42,7 @@ static const char *fit(char *buf, const char *s, size_t width)
 
 static bool bytes(const struct report_diff *d)
 {
-	return d->metric != TP_METRIC_CPU && d->metric != TP_METRIC_ALLOC_COUNT;
+	return d->metric != METRIC_CPU && d->metric != METRIC_ALLOC_COUNT;
 }
 
 /* A raw weight as the metric reads: a count, or a size. */
@@ -94,7 +94,7 @@ static void print_header(const struct dtext *t, FILE *out)
 {
 	static const char *const side[] = {"old", "new"};
 	const struct report_diff *d = t->d;
-	const char *what = d->metric == TP_METRIC_CPU ? "samples" : tp_metric_name(d->metric);
+	const char *what = d->metric == METRIC_CPU ? "samples" : metric__name(d->metric);
 	char buf[WIDTH + 1], v[32];
 
 	fputs(t->o->color ? "\033[1mtreeprof diff\033[0m\n" : "treeprof diff\n", out);
@@ -109,7 +109,7 @@ static void print_header(const struct dtext *t, FILE *out)
 		fprintf(out, "shown  raw %s; DIFF is new - old\n", what);
 	else
 		fprintf(out, "shown  share of each run's %s; DIFF in percentage points\n",
-			d->metric == TP_METRIC_CPU ? "samples" : "total");
+			d->metric == METRIC_CPU ? "samples" : "total");
 }
 
 static void print_group(const struct dtext *t, FILE *out, uint32_t i)
@@ -136,7 +136,7 @@ static int print_groups(const struct dtext *t, FILE *out)
 	const struct report_diff *d = t->d;
 	uint32_t n = d->ngroups, *stack = calloc(n + 1, sizeof(*stack));
 	bool *seen = calloc(n + 1, sizeof(*seen));
-	bool cpu = d->metric == TP_METRIC_CPU;
+	bool cpu = d->metric == METRIC_CPU;
 
 	if (!stack || !seen) {
 		free(stack);

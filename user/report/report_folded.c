@@ -29,7 +29,7 @@ static void label_sanitize(char *s)
 
 const char *report__frame_label(const struct profile *p, uint32_t frame_id, char *buf, size_t len)
 {
-	const struct tp_frame *f = profile__frame_get(p, frame_id);
+	const struct prof_frame *f = profile__frame_get(p, frame_id);
 	const char *base;
 
 	if (!len)
@@ -39,7 +39,7 @@ const char *report__frame_label(const struct profile *p, uint32_t frame_id, char
 		return buf;
 	}
 	switch (f->kind) {
-	case TP_FRAME_PYTHON:
+	case FRAME_PYTHON:
 		if (f->file && f->line)
 			snprintf(buf, len, "%s (%s:%u)", f->name, f->file, f->line);
 		else if (f->file)
@@ -47,7 +47,7 @@ const char *report__frame_label(const struct profile *p, uint32_t frame_id, char
 		else
 			snprintf(buf, len, "%s", f->name);
 		break;
-	case TP_FRAME_KERNEL:
+	case FRAME_KERNEL:
 		snprintf(buf, len, "%s_[k]", f->name);
 		break;
 	default:
@@ -213,7 +213,7 @@ int report__folded(const struct profile *p, FILE *out, const struct report_opts 
 {
 	struct folded fo = {.p = p, .o = o};
 	uint32_t nframes = profile__nframes(p), ngroups = 0;
-	struct tp_stack_count *sc = NULL;
+	struct prof_stack *sc = NULL;
 	size_t i, j, nsc = 0;
 	int err;
 

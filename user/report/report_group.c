@@ -27,7 +27,7 @@ struct roles {
 	uint64_t *life;
 };
 
-static const char *proc_cmd(const struct tp_process *pr)
+static const char *proc_cmd(const struct prof_proc *pr)
 {
 	return pr->cmdline && *pr->cmdline ? pr->cmdline : pr->comm;
 }
@@ -48,7 +48,7 @@ static void sanitize(char *s)
 static void find_parents(struct roles *r, uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++) {
-		const struct tp_process *pr = profile__proc_at(r->p, i), *pp;
+		const struct prof_proc *pr = profile__proc_at(r->p, i), *pp;
 
 		r->parent[i] = REPORT_NO_GROUP;
 		if (!pr->ppid)
@@ -95,7 +95,7 @@ static void find_lifetimes(struct roles *r, uint32_t n)
 	uint64_t lo = UINT64_MAX, hi = 0;
 
 	for (size_t i = 0; i < profile__nsamples(r->p); i++) {
-		const struct tp_sample_rec *s = profile__sample_at(r->p, i);
+		const struct prof_sample *s = profile__sample_at(r->p, i);
 		uint64_t ts;
 
 		if (!s) /* a live profile keeps only its last sample */
@@ -105,7 +105,7 @@ static void find_lifetimes(struct roles *r, uint32_t n)
 		hi = ts > hi ? ts : hi;
 	}
 	for (uint32_t i = 0; i < n; i++) {
-		const struct tp_process *pr = profile__proc_at(r->p, i);
+		const struct prof_proc *pr = profile__proc_at(r->p, i);
 
 		if (pr->start_ns && pr->start_ns < lo)
 			lo = pr->start_ns;
@@ -113,7 +113,7 @@ static void find_lifetimes(struct roles *r, uint32_t n)
 		hi = pr->end_ns > hi ? pr->end_ns : hi;
 	}
 	for (uint32_t i = 0; i < n; i++) {
-		const struct tp_process *pr = profile__proc_at(r->p, i);
+		const struct prof_proc *pr = profile__proc_at(r->p, i);
 		uint64_t start = pr->start_ns ? pr->start_ns : lo;
 		uint64_t end = pr->exited && pr->end_ns ? pr->end_ns : hi;
 
@@ -227,7 +227,7 @@ static int make_labels(struct report_groups *g, const struct profile *p, enum re
 
 	for (uint32_t i = 0; i < g->n; i++) {
 		struct report_group_info *gi = &g->v[i];
-		const struct tp_process *pr = profile__proc_at(p, gi->procs[0]);
+		const struct prof_proc *pr = profile__proc_at(p, gi->procs[0]);
 		char *name;
 
 		if (how == REPORT_GROUP_PID)
@@ -342,7 +342,7 @@ struct report_groups *report_groups__new(const struct profile *p, const struct r
 			goto out;
 	}
 	for (uint32_t i = 0; i < n; i++) {
-		const struct tp_process *pr = profile__proc_at(p, i);
+		const struct prof_proc *pr = profile__proc_at(p, i);
 
 		if (o->pid && pr->pid != o->pid)
 			raw[i] = REPORT_NO_GROUP;

@@ -33,7 +33,7 @@ struct html {
 	const struct profile *p;
 	pid_t pid; /* only this process (0: all) */
 	/* (process, stack) counts of the kept processes, by process then count */
-	struct tp_stack_count *counts;
+	struct prof_stack *counts;
 	size_t ncounts;
 	/* page frames: profile frame id -> page frame id (NONE: unused), and back */
 	uint32_t *fmap, *frames, nframes;
@@ -161,7 +161,7 @@ static int timeline(struct html *h)
 	uint64_t t0 = UINT64_MAX, t1 = 0;
 
 	for (uint32_t i = 0; i < profile__nprocs(p); i++) {
-		const struct tp_process *pr = profile__proc_at(p, i);
+		const struct prof_proc *pr = profile__proc_at(p, i);
 
 		if (!proc_kept(h, i))
 			continue;
@@ -171,7 +171,7 @@ static int timeline(struct html *h)
 			t1 = pr->end_ns;
 	}
 	for (size_t i = 0; i < ns; i++) {
-		const struct tp_sample_rec *s = profile__sample_at(p, i);
+		const struct prof_sample *s = profile__sample_at(p, i);
 
 		if (!proc_kept(h, s->proc))
 			continue;
@@ -181,7 +181,7 @@ static int timeline(struct html *h)
 			t1 = s->ts_ns;
 	}
 	for (size_t i = 0; h->mem && i < profile__nmem(p); i++) {
-		const struct tp_mem_rec *r = profile__mem_at(p, i);
+		const struct prof_memrec *r = profile__mem_at(p, i);
 
 		if (!proc_kept(h, r->proc))
 			continue;
@@ -196,7 +196,7 @@ static int timeline(struct html *h)
 	if (!h->buckets)
 		return -ENOMEM;
 	for (size_t i = 0; i < ns; i++) {
-		const struct tp_sample_rec *s = profile__sample_at(p, i);
+		const struct prof_sample *s = profile__sample_at(p, i);
 
 		if (proc_kept(h, s->proc) && s->ts_ns >= t0)
 			h->buckets[(size_t)s->proc * TL_BUCKETS + (s->ts_ns - t0) / h->bucket_ns] +=
@@ -225,11 +225,11 @@ static int mem_timeline(struct html *h)
 	if (!h->mb_bytes || !h->mb_count || !h->mb_heap)
 		return -ENOMEM;
 	for (size_t i = 0; i < profile__nmem(h->p); i++) {
-		const struct tp_mem_rec *r = profile__mem_at(h->p, i);
+		const struct prof_memrec *r = profile__mem_at(h->p, i);
 		size_t b = (size_t)r->proc * TL_BUCKETS + bucket_of(h, r->ts_ns);
 		double w;
 
-		if (r->type != TP_MEMREC_ALLOC || !proc_kept(h, r->proc))
+		if (r->type != MEMREC_ALLOC || !proc_kept(h, r->proc))
 			continue;
 		w = memprof__weight(r->size, r->rate);
 		h->mb_bytes[b] += w;
@@ -328,8 +328,8 @@ static void emit_head(const struct html *h, FILE *out)
 	fputs("},\n\"metrics\":[", out);
 	for (int i = 0; i < h->nmetrics; i++)
 		fprintf(out, "%s{\"id\":\"%s\",\"label\":\"%s\",\"unit\":\"%s\"}", i ? "," : "",
-			tp_metric_name(h->metrics[i]), labels[h->metrics[i]],
-			tp_metric_unit(h->metrics[i]));
+			metric__name(h->metrics[i]), labels[h->metrics[i]],
+			metric__unit(h->metrics[i]));
 	fputs("],\n", out);
 	fprintf(out, "\"timeline\":{\"buckets\":%d,\"bucket_ns\":%llu},\n", TL_BUCKETS,
 		(unsigned long long)h->bucket_ns);
@@ -345,7 +345,7 @@ static void emit_frames_stacks(const struct html *h, FILE *out)
 	for (int c = 0; c < 4; c++) {
 		fprintf(out, "%s\"%s\":[", c ? ",\n" : "", cols[c]);
 		for (uint32_t i = 0; i < h->nframes; i++) {
-			const struct tp_frame *f = profile__frame_get(h->p, h->frames[i]);
+			const struct prof_frame *f = profile__frame_get(h->p, h->frames[i]);
 
 			if (i)
 				fputc(',', out);
@@ -400,13 +400,13 @@ static void emit_roles(const struct html *h, FILE *out)
 static void emit_mem_metric(const struct html *h, FILE *out, uint32_t i, int metric, size_t c)
 {
 	const struct memprof *m = h->mem;
-	const double *b = metric == TP_METRIC_ALLOC_BYTES   ? h->mb_bytes
-			  : metric == TP_METRIC_ALLOC_COUNT ? h->mb_count
-							    : h->mb_heap;
+	const double *b = metric == METRIC_ALLOC_BYTES	 ? h->mb_bytes
+			  : metric == METRIC_ALLOC_COUNT ? h->mb_count
+							 : h->mb_heap;
 	const char *vsep = "";
 	uint64_t total = 0;
 
-	fprintf(out, ",\n \"%s\":{\"stacks\":[", tp_metric_name(metric));
+	fprintf(out, ",\n \"%s\":{\"stacks\":[", metric__name(metric));
 	for (size_t k = c; k < m->nsites && m->sites[k].proc == i; k++) {
 		uint64_t w = memprof__round(report__site_weight(&m->sites[k], metric));
 
@@ -436,7 +436,7 @@ static void emit_procs(const struct html *h, FILE *out)
 
 	fputs("\"procs\":[", out);
 	for (uint32_t i = 0; i < profile__nprocs(h->p); i++) {
-		const struct tp_process *pr = profile__proc_at(h->p, i);
+		const struct prof_proc *pr = profile__proc_at(h->p, i);
 		const uint64_t *b = &h->buckets[(size_t)i * TL_BUCKETS];
 		const char *vsep = "";
 
@@ -478,7 +478,7 @@ static void emit_procs(const struct html *h, FILE *out)
 		for (; h->mem && mc < h->mem->nsites && h->mem->sites[mc].proc < i; mc++)
 			;
 		for (int k = 0; k < h->nmetrics; k++)
-			if (h->metrics[k] != TP_METRIC_CPU)
+			if (h->metrics[k] != METRIC_CPU)
 				emit_mem_metric(h, out, i, h->metrics[k], mc);
 		fputc('}', out);
 		sep = ",\n";
@@ -496,7 +496,7 @@ int report__html(const struct profile *p, FILE *out, const struct report_opts *o
 
 	if (!mark || metric < 0) /* a broken template is a build bug */
 		return err;
-	if (metric != TP_METRIC_CPU && !memprof__has_data(p))
+	if (metric != METRIC_CPU && !memprof__has_data(p))
 		return -ENODATA;
 	h.metrics[h.nmetrics++] = metric;
 	if (memprof__has_data(p)) {
@@ -504,8 +504,8 @@ int report__html(const struct profile *p, FILE *out, const struct report_opts *o
 		if (!h.mem)
 			return -errno;
 	}
-	for (int k = TP_METRIC_CPU; k <= TP_METRIC_PEAK_BYTES; k++)
-		if (k != metric && (k == TP_METRIC_CPU || h.mem))
+	for (int k = METRIC_CPU; k <= METRIC_PEAK_BYTES; k++)
+		if (k != metric && (k == METRIC_CPU || h.mem))
 			h.metrics[h.nmetrics++] = k;
 	h.fmap = malloc((nf + 1) * sizeof(*h.fmap));
 	h.frames = malloc((nf + 1) * sizeof(*h.frames));

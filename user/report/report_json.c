@@ -56,11 +56,11 @@ static bool in_a_group(uint32_t proc, void *groups)
 static const char *kind_name(uint8_t kind)
 {
 	switch (kind) {
-	case TP_FRAME_PYTHON:
+	case FRAME_PYTHON:
 		return "python";
-	case TP_FRAME_NATIVE:
+	case FRAME_NATIVE:
 		return "native";
-	case TP_FRAME_KERNEL:
+	case FRAME_KERNEL:
 		return "kernel";
 	}
 	return "unknown";
@@ -192,7 +192,7 @@ static void print_memory(const struct profile *p, const struct report_groups *g,
 
 int report__json(const struct profile *p, FILE *out, const struct report_opts *o)
 {
-	struct tp_stack_count *sc = NULL;
+	struct prof_stack *sc = NULL;
 	struct memprof *mem = NULL;
 	size_t nsc = 0;
 	const char *name, *sep = "";
@@ -210,9 +210,9 @@ int report__json(const struct profile *p, FILE *out, const struct report_opts *o
 	}
 
 	fputs("{\"format\":\"treeprof-report\",\"version\":1,", out);
-	if (metric != TP_METRIC_CPU) /* "count" of stacks is in this metric */
-		fprintf(out, "\"metric\":\"%s\",\"unit\":\"%s\",", tp_metric_name(metric),
-			tp_metric_unit(metric));
+	if (metric != METRIC_CPU) /* "count" of stacks is in this metric */
+		fprintf(out, "\"metric\":\"%s\",\"unit\":\"%s\",", metric__name(metric),
+			metric__unit(metric));
 	fputs("\n\"meta\":{", out);
 	static const char *const meta_keys[] = {"frequency", "start_unix", "command"};
 	for (size_t i = 0; i < sizeof(meta_keys) / sizeof(meta_keys[0]); i++) {
@@ -237,7 +237,7 @@ int report__json(const struct profile *p, FILE *out, const struct report_opts *o
 	fputs("},\n\"processes\":[", out);
 	sep = "\n";
 	for (uint32_t i = 0; i < profile__nprocs(p); i++) {
-		const struct tp_process *pr = profile__proc_at(p, i);
+		const struct prof_proc *pr = profile__proc_at(p, i);
 
 		if (report_groups__of(g, i) == REPORT_NO_GROUP)
 			continue;
@@ -260,7 +260,7 @@ int report__json(const struct profile *p, FILE *out, const struct report_opts *o
 	fputs("\"frames\":[", out);
 	sep = "\n";
 	for (uint32_t i = 0; i < profile__nframes(p); i++) {
-		const struct tp_frame *f = profile__frame_get(p, i);
+		const struct prof_frame *f = profile__frame_get(p, i);
 
 		fprintf(out, "%s{\"kind\":\"%s\",\"name\":", sep, kind_name(f->kind));
 		report__json_str(out, f->name);

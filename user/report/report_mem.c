@@ -108,9 +108,9 @@ static uint64_t sampling_rate(const struct profile *p, const struct memprof *m)
 		if (m->procs[i].has_counters && m->procs[i].c.rate > rate)
 			rate = m->procs[i].c.rate;
 	for (size_t i = 0; !rate && i < profile__nmem(p); i++) {
-		const struct tp_mem_rec *r = profile__mem_at(p, i);
+		const struct prof_memrec *r = profile__mem_at(p, i);
 
-		if (r->type == TP_MEMREC_ALLOC)
+		if (r->type == MEMREC_ALLOC)
 			rate = r->rate ? r->rate : 1;
 	}
 	return rate;
@@ -133,7 +133,7 @@ static void print_procs(const struct memtext *t, const struct memprof *m,
 		"ALLOCATED", "FREES", "FAILED", "IN USE", "PEAK", "LEAKED~", "PEAK~", "RSS PEAK");
 	for (size_t i = 0; i < m->nprocs; i++) {
 		const struct mem_proc *mp = &m->procs[i];
-		const struct tp_process *pr = profile__proc_at(t->p, mp->proc);
+		const struct prof_proc *pr = profile__proc_at(t->p, mp->proc);
 		const struct tp_memcounters *c = &mp->c;
 		bool exact = mp->has_counters, in_use = exact && c->peak_in_use;
 
@@ -164,7 +164,7 @@ static uint32_t leaf_frame(const struct profile *p, uint32_t stack)
 	const uint32_t *f = profile__stack_get(p, stack, &n);
 
 	for (uint32_t i = n; i-- > 0;)
-		if (profile__frame_get(p, f[i])->kind == TP_FRAME_PYTHON)
+		if (profile__frame_get(p, f[i])->kind == FRAME_PYTHON)
 			return f[i];
 	return n ? f[n - 1] : NO_FRAME;
 }
@@ -251,7 +251,7 @@ static void print_list(struct memtext *t, int by, double whole, char *lab)
 		"FUNCTION");
 	for (size_t i = 0; i < t->n && shown < t->o->top; i++) {
 		const struct leaf_site *s = &t->v[i];
-		const struct tp_process *pr = profile__proc_at(t->p, s->proc);
+		const struct prof_proc *pr = profile__proc_at(t->p, s->proc);
 		double v = key_of(s, by);
 
 		if (memprof__round(v) == 0)

@@ -251,11 +251,11 @@ static void write_samples(struct pprof *pp)
 			pb_varint(&pp->sub2, unknown);
 		pb_msg(&pp->sub, 1, &pp->sub2);
 		pb_varint(&pp->sub2, w);
-		if (pp->metric == TP_METRIC_CPU)
+		if (pp->metric == METRIC_CPU)
 			pb_varint(&pp->sub2, w * pp->period);
 		pb_msg(&pp->sub, 2, &pp->sub2);
 		if (pp->o->group == REPORT_GROUP_PID) {
-			const struct tp_process *pr = profile__proc_at(pp->p, gi->procs[0]);
+			const struct prof_proc *pr = profile__proc_at(pp->p, gi->procs[0]);
 			uint32_t role = report_groups__of(pp->roles, gi->procs[0]);
 
 			label(pp, "pid", NULL, pr->pid);
@@ -285,13 +285,13 @@ static int write_locations(struct pprof *pp)
 	if (!lab || !slots || !keys)
 		goto out;
 	for (uint32_t i = 0; i <= nframes; i++) {
-		const struct tp_frame *f = i < nframes ? profile__frame_get(pp->p, i) : NULL;
+		const struct prof_frame *f = i < nframes ? profile__frame_get(pp->p, i) : NULL;
 		const char *name = "[unknown]", *file = "";
 		uint64_t ni, fi;
 		uint64_t key;
 		uint32_t j;
 
-		if (f && f->kind == TP_FRAME_PYTHON)
+		if (f && f->kind == FRAME_PYTHON)
 			name = f->name;
 		else if (f)
 			name = report__frame_label(pp->p, i, lab, LABEL_MAX);
@@ -334,12 +334,12 @@ static void write_header(struct pprof *pp)
 	long hz = freq ? strtol(freq, NULL, 10) : 0;
 
 	static const char *const mem_types[][2] = {
-	    [TP_METRIC_ALLOC_BYTES] = {"alloc_space", "bytes"},
-	    [TP_METRIC_ALLOC_COUNT] = {"alloc_objects", "count"},
-	    [TP_METRIC_LIVE_BYTES] = {"inuse_space", "bytes"},
-	    [TP_METRIC_PEAK_BYTES] = {"peak_space", "bytes"},
+	    [METRIC_ALLOC_BYTES] = {"alloc_space", "bytes"},
+	    [METRIC_ALLOC_COUNT] = {"alloc_objects", "count"},
+	    [METRIC_LIVE_BYTES] = {"inuse_space", "bytes"},
+	    [METRIC_PEAK_BYTES] = {"peak_space", "bytes"},
 	};
-	bool cpu = pp->metric == TP_METRIC_CPU;
+	bool cpu = pp->metric == METRIC_CPU;
 
 	pp->period = hz > 0 && cpu ? 1000000000ULL / (uint64_t)hz : 0;
 	if (cpu) {
@@ -393,7 +393,7 @@ int report__pprof(const struct profile *p, FILE *out, const struct report_opts *
 {
 	struct report_opts by_role = *o;
 	struct pprof pp = {.p = p, .o = o, .metric = report__metric(o)};
-	struct tp_stack_count *sc = NULL;
+	struct prof_stack *sc = NULL;
 	size_t nsc = 0;
 	int err;
 

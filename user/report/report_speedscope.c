@@ -81,10 +81,10 @@ static void write_frames(const struct profile *p, FILE *out, char *lab)
 
 	fputs("\"shared\":{\"frames\":[", out);
 	for (uint32_t i = 0; i < nframes; i++) {
-		const struct tp_frame *f = profile__frame_get(p, i);
+		const struct prof_frame *f = profile__frame_get(p, i);
 
 		fputs(i ? ",\n{\"name\":" : "\n{\"name\":", out);
-		if (f->kind == TP_FRAME_PYTHON)
+		if (f->kind == FRAME_PYTHON)
 			report__json_str(out, f->name);
 		else
 			report__json_str(out, report__frame_label(p, i, lab, LABEL_MAX));
@@ -147,10 +147,9 @@ int report__speedscope(const struct profile *p, FILE *out, const struct report_o
 	struct scope sc = {.p = p};
 	const char *cmd = profile__get_meta(p, "command");
 	int metric = report__metric(o);
-	const char *unit =
-	    metric == TP_METRIC_CPU || metric == TP_METRIC_ALLOC_COUNT ? "none" : "bytes";
+	const char *unit = metric == METRIC_CPU || metric == METRIC_ALLOC_COUNT ? "none" : "bytes";
 	uint32_t shown = 0, active = 0;
-	struct tp_stack_count *counts = NULL;
+	struct prof_stack *counts = NULL;
 	uint64_t best = 0;
 	char *lab = malloc(LABEL_MAX);
 	size_t i, j, ncounts = 0;

@@ -59,14 +59,14 @@ struct text {
 	uint64_t *proc_total;
 	uint64_t *group_total;
 	uint64_t *group_nostack; /* weight of samples without any frame */
-	int metric;		 /* enum tp_metric */
+	int metric;		 /* enum metric */
 	struct memprof *mem;	 /* NULL: no memory events */
 };
 
 /* A weight as the metric shows it: a number, or a size for bytes. */
 static const char *val(const struct text *t, char *buf, size_t len, uint64_t v)
 {
-	if (t->metric == TP_METRIC_CPU || t->metric == TP_METRIC_ALLOC_COUNT)
+	if (t->metric == METRIC_CPU || t->metric == METRIC_ALLOC_COUNT)
 		snprintf(buf, len, "%llu", (unsigned long long)v);
 	else
 		report__human_size(buf, len, (double)v);
@@ -133,7 +133,7 @@ static int build_funcs(struct text *t)
 	if (!lab || !slots || !t->fmap || !t->funcs)
 		goto out;
 	for (uint32_t i = 0; i < nframes; i++) {
-		const struct tp_frame *f = profile__frame_get(t->p, i), *g;
+		const struct prof_frame *f = profile__frame_get(t->p, i), *g;
 		uint64_t h = 0xcbf29ce484222325ULL ^ f->kind;
 		uint32_t j;
 
@@ -153,7 +153,7 @@ static int build_funcs(struct text *t)
 			/* the function's label is its frame's label without the line */
 			fn->frame = i;
 			report__frame_label(t->p, i, lab, LABEL_MAX);
-			if (f->kind == TP_FRAME_PYTHON && f->line && f->file) {
+			if (f->kind == FRAME_PYTHON && f->line && f->file) {
 				char *colon = strrchr(lab, ':');
 
 				if (colon)
@@ -221,7 +221,7 @@ static void print_header(const struct text *t, FILE *out, uint32_t nkept)
 
 	if (profile__get_stat(t->p, "duration_ns", &dur)) {
 		for (size_t i = 0; i < profile__nsamples(t->p); i++) {
-			const struct tp_sample_rec *s = profile__sample_at(t->p, i);
+			const struct prof_sample *s = profile__sample_at(t->p, i);
 
 			lo = s->ts_ns < lo ? s->ts_ns : lo;
 			hi = s->ts_ns > hi ? s->ts_ns : hi;
@@ -231,17 +231,17 @@ static void print_header(const struct text *t, FILE *out, uint32_t nkept)
 	fprintf(out, t->o->color ? "\033[1mtreeprof report\033[0m\n" : "treeprof report\n");
 	if (cmd)
 		fprintf(out, "command    %s\n", fit(buf, cmd, WIDTH - 11));
-	if (t->metric == TP_METRIC_CPU)
+	if (t->metric == METRIC_CPU)
 		fprintf(out, "duration   %.2f s   frequency %s Hz   samples %llu   processes %u\n",
 			(double)dur / 1e9, freq ? fit(buf, freq, 20) : "?",
 			(unsigned long long)t->total, nkept);
 	else
 		fprintf(out, "duration   %.2f s   %s %s (estimated)   processes %u\n",
-			(double)dur / 1e9, tp_metric_name(t->metric),
-			val(t, v, sizeof(v), t->total), nkept);
+			(double)dur / 1e9, metric__name(t->metric), val(t, v, sizeof(v), t->total),
+			nkept);
 }
 
-static void lifetime(const struct tp_process *pr, char *buf, size_t len)
+static void lifetime(const struct prof_proc *pr, char *buf, size_t len)
 {
 	if (!pr->exited)
 		snprintf(buf, len, "running");
@@ -251,7 +251,7 @@ static void lifetime(const struct tp_process *pr, char *buf, size_t len)
 		snprintf(buf, len, "%.2fs", (double)(pr->end_ns - pr->start_ns) / 1e9);
 }
 
-static void exit_status(const struct tp_process *pr, char *buf, size_t len)
+static void exit_status(const struct prof_proc *pr, char *buf, size_t len)
 {
 	int sig = pr->exit_code & 0x7f;
 	const char *name = sig ? sigabbrev_np(sig) : NULL;
@@ -268,7 +268,7 @@ static void exit_status(const struct tp_process *pr, char *buf, size_t len)
 
 static void print_proc(const struct text *t, FILE *out, uint32_t idx, uint32_t depth)
 {
-	const struct tp_process *pr = profile__proc_at(t->p, idx);
+	const struct prof_proc *pr = profile__proc_at(t->p, idx);
 	const char *cmd = pr->cmdline && *pr->cmdline ? pr->cmdline : pr->comm;
 	uint32_t indent = depth * 2 > MAX_INDENT ? MAX_INDENT : depth * 2;
 	char life[16], status[16], share[16], buf[WIDTH + 1], v[32];
@@ -326,7 +326,7 @@ static int print_tree(const struct text *t, FILE *out)
 	fprintf(out, "%7s %7s %9s %9s %6s %-10s %s\n", "PID", "PPID", "LIFETIME", column(t),
 		"SHARE", "STATUS", "COMMAND");
 	for (uint32_t i = 0; i < n; i++) {
-		const struct tp_process *pr = profile__proc_at(t->p, i), *pp;
+		const struct prof_proc *pr = profile__proc_at(t->p, i), *pp;
 
 		first[i] = next[i] = parent[i] = UINT32_MAX;
 		for (uint32_t j = i; j-- > 0 && pr->ppid;) {
@@ -465,7 +465,7 @@ static int print_top(const struct text *t, FILE *out, bool total)
 		order[i] = i;
 	qsort_r(order, t->nfuncs, sizeof(*order), total ? by_total : by_self, (void *)t);
 	snprintf(title, sizeof(title), "Top functions by %s %s", total ? "total" : "self",
-		 t->metric == TP_METRIC_CPU ? "samples" : tp_metric_name(t->metric));
+		 t->metric == METRIC_CPU ? "samples" : metric__name(t->metric));
 	heading(t, out, title);
 	fprintf(out, "%8s %7s %8s %7s  %s\n", "SELF", "SELF%", "TOTAL", "TOTAL%", "FUNCTION");
 	for (uint32_t i = 0; i < t->nfuncs && shown < (uint32_t)t->o->top; i++) {
@@ -519,7 +519,7 @@ static int print_per_group(struct text *t, FILE *out)
 	uint32_t n = report_groups__count(t->g), *order = malloc((n + 1) * sizeof(*order));
 	size_t *start = calloc(n + 1, sizeof(*start)), *end = calloc(n + 1, sizeof(*end));
 	char buf[WIDTH + 1], line[WIDTH + 1], title[80], v[32];
-	const char *what = t->metric == TP_METRIC_CPU ? "samples" : tp_metric_name(t->metric);
+	const char *what = t->metric == METRIC_CPU ? "samples" : metric__name(t->metric);
 	size_t i, j, m = 0;
 	int err = -ENOMEM;
 
@@ -550,7 +550,7 @@ static int print_per_group(struct text *t, FILE *out)
 	heading(t, out, title);
 	for (uint32_t k = 0; k < n && t->group_total[order[k]]; k++) {
 		const struct report_group_info *gi = report_groups__get(t->g, order[k]);
-		const struct tp_process *pr = profile__proc_at(t->p, gi->procs[0]);
+		const struct prof_proc *pr = profile__proc_at(t->p, gi->procs[0]);
 		const char *cmd = *pr->cmdline ? pr->cmdline : pr->comm;
 		uint64_t total = t->group_total[order[k]], nostack = t->group_nostack[order[k]];
 
@@ -558,14 +558,14 @@ static int print_per_group(struct text *t, FILE *out)
 			snprintf(line, sizeof(line), "%s", gi->label);
 		else
 			snprintf(line, sizeof(line), "pid %d: %s", (int)pr->pid, cmd);
-		if (t->metric == TP_METRIC_CPU)
+		if (t->metric == METRIC_CPU)
 			fprintf(out, "%s%s (%llu sample%s", k ? "\n" : "",
 				fit(buf, line, WIDTH - 32), (unsigned long long)total,
 				total == 1 ? "" : "s");
 		else /* sizes carry their unit */
 			fprintf(out, "%s%s (%s%s", k ? "\n" : "", fit(buf, line, WIDTH - 32),
 				val(t, v, sizeof(v), total),
-				t->metric == TP_METRIC_ALLOC_COUNT ? " allocations" : "");
+				t->metric == METRIC_ALLOC_COUNT ? " allocations" : "");
 		if (t->o->group == REPORT_GROUP_ROLE && gi->nprocs > 1)
 			fprintf(out, ", spread %llu",
 				(unsigned long long)(gi->max_samples - gi->min_samples));
@@ -605,7 +605,7 @@ int report__text(const struct profile *p, FILE *out, const struct report_opts *o
 {
 	struct report_opts opts = *o;
 	struct text t = {.p = p, .o = &opts, .metric = report__metric(o)};
-	struct tp_stack_count *sc = NULL;
+	struct prof_stack *sc = NULL;
 	uint32_t nkept = 0;
 	size_t nsc = 0;
 	int err;

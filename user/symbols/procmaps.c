@@ -21,7 +21,7 @@ struct procmaps_priv {
 
 static int mapping__cmp(const void *a, const void *b)
 {
-	const struct tp_mapping *x = a, *y = b;
+	const struct procmap *x = a, *y = b;
 
 	if (x->start != y->start)
 		return x->start < y->start ? -1 : 1;
@@ -43,7 +43,7 @@ static bool parse_hex(char **p, char stop, uint64_t *v)
 }
 
 /* "start-end perms offset major:minor inode [path]", line NUL-terminated. */
-static bool parse_line(char *line, struct tp_mapping *m)
+static bool parse_line(char *line, struct procmap *m)
 {
 	char *p = line, *path;
 	uint64_t v;
@@ -151,7 +151,7 @@ struct procmaps *procmaps__load(pid_t pid)
 	return pm;
 }
 
-const struct tp_mapping *procmaps__find(const struct procmaps *pm, uint64_t addr)
+const struct procmap *procmaps__find(const struct procmaps *pm, uint64_t addr)
 {
 	size_t lo = 0, hi;
 
@@ -160,7 +160,7 @@ const struct tp_mapping *procmaps__find(const struct procmaps *pm, uint64_t addr
 	hi = pm->n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		const struct tp_mapping *m = &pm->maps[mid];
+		const struct procmap *m = &pm->maps[mid];
 
 		if (addr < m->start)
 			hi = mid;

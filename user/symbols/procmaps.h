@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-struct tp_mapping {
+struct procmap {
 	uint64_t start, end; /* [start, end) */
 	uint64_t offset;     /* file offset of start */
 	uint64_t inode;
@@ -16,7 +16,7 @@ struct tp_mapping {
 };
 
 struct procmaps {
-	struct tp_mapping *maps; /* sorted by start, non-overlapping */
+	struct procmap *maps; /* sorted by start, non-overlapping */
 	size_t n;
 };
 
@@ -25,7 +25,7 @@ struct procmaps *procmaps__parse(const char *text, size_t len);
 /* Read /proc/PID/maps. NULL with errno set (ENOENT / ESRCH when the process is gone). */
 struct procmaps *procmaps__load(pid_t pid);
 /* The mapping containing addr, or NULL. */
-const struct tp_mapping *procmaps__find(const struct procmaps *pm, uint64_t addr);
+const struct procmap *procmaps__find(const struct procmaps *pm, uint64_t addr);
 void procmaps__free(struct procmaps *pm);
 
 #endif

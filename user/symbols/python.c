@@ -103,7 +103,7 @@ static int find_candidates(struct symcache *sc, pid_t pid, const struct procmaps
 
 	for (int pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < pm->n && n < MAX_CANDIDATES; i++) {
-			const struct tp_mapping *m = &pm->maps[i];
+			const struct procmap *m = &pm->maps[i];
 			bool lib = is_libpython(m->path);
 			bool dup = false;
 

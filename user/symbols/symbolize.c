@@ -131,7 +131,7 @@ void symbolizer__free(struct symbolizer *s)
 static int add_frame(struct symbolizer *s, struct profile *p, uint32_t *n, uint8_t kind,
 		     const char *name, const char *file, uint32_t line)
 {
-	struct tp_frame f = {.kind = kind, .name = name, .file = file, .line = line};
+	struct prof_frame f = {.kind = kind, .name = name, .file = file, .line = line};
 	int err;
 
 	if (*n >= MAX_FRAMES)
@@ -166,7 +166,7 @@ static int add_python(struct symbolizer *s, struct profile *p, const struct tp_s
 	}
 	for (i = npy - 1; i >= 0; i--) { /* root first */
 		const struct tp_pyframe *f = &smp->py[i];
-		uint64_t k0 = ukey(TP_FRAME_PYTHON, smp->hdr.pid);
+		uint64_t k0 = ukey(FRAME_PYTHON, smp->hdr.pid);
 		uint64_t k2 = (uint64_t)f->check << 32 | f->lasti;
 		uint32_t val;
 
@@ -185,9 +185,9 @@ static int add_python(struct symbolizer *s, struct profile *p, const struct tp_s
 		else
 			s->stats[SYM_PY_FRAMES]++;
 		if (err)
-			err2 = add_frame(s, p, n, TP_FRAME_PYTHON, "[unknown]", NULL, 0);
+			err2 = add_frame(s, p, n, FRAME_PYTHON, "[unknown]", NULL, 0);
 		else
-			err2 = add_frame(s, p, n, TP_FRAME_PYTHON, pf.name, pf.file, pf.line);
+			err2 = add_frame(s, p, n, FRAME_PYTHON, pf.name, pf.file, pf.line);
 		if (err2)
 			return err2;
 		/* Not -ENOENT (no interpreter known for the pid yet): that can change. */
@@ -219,7 +219,7 @@ static int add_native(struct symbolizer *s, struct profile *p, const struct tp_s
 	for (i = count - 1; i >= 0; i--) { /* root first */
 		/* A return address points after the call: look up the call itself. */
 		uint64_t pc = i == 0 ? smp->ustack[0] : smp->ustack[i] - 1;
-		uint64_t k0 = ukey(TP_FRAME_NATIVE, pid);
+		uint64_t k0 = ukey(FRAME_NATIVE, pid);
 		struct native_sym ns;
 		const char *module;
 		uint32_t val;
@@ -230,7 +230,7 @@ static int add_native(struct symbolizer *s, struct profile *p, const struct tp_s
 			module = found ? ns.module : NULL;
 			if (!found || !ns.name)
 				s->stats[SYM_NATIVE_UNKNOWN]++;
-			err = add_frame(s, p, n, TP_FRAME_NATIVE,
+			err = add_frame(s, p, n, FRAME_NATIVE,
 					found && ns.name ? ns.name : "[unknown]", module, 0);
 			if (err)
 				return err;
@@ -266,7 +266,7 @@ static int add_kernel(struct symbolizer *s, struct profile *p, const struct tp_s
 		name = s->ks ? ksyms__lookup(s->ks, smp->kstack[i], &module, NULL) : NULL;
 		if (!name)
 			s->stats[SYM_KERNEL_UNKNOWN]++;
-		err = add_frame(s, p, n, TP_FRAME_KERNEL, name ? name : "[kernel]", module, 0);
+		err = add_frame(s, p, n, FRAME_KERNEL, name ? name : "[kernel]", module, 0);
 		if (err)
 			return err;
 		if (name)

@@ -280,7 +280,7 @@ static int open_checked(const char *path, uint64_t inode)
 
 /* The file behind mapping m: the target's view (/proc/PID/root), the mapped file itself
  * (/proc/PID/map_files), then the host path; /proc/PID only while pid lives. */
-static int open_mapped(pid_t pid, bool exited, const struct tp_mapping *m)
+static int open_mapped(pid_t pid, bool exited, const struct procmap *m)
 {
 	static const char deleted[] = " (deleted)";
 	char path[PATH_MAX], buf[PATH_MAX + 64];
@@ -307,7 +307,7 @@ static int open_mapped(pid_t pid, bool exited, const struct tp_mapping *m)
 }
 
 /* Find the ELF behind mapping m once; failures are remembered per mapping and per file. */
-static void mapinfo__open(struct symcache *sc, pid_t pid, bool exited, const struct tp_mapping *m,
+static void mapinfo__open(struct symcache *sc, pid_t pid, bool exited, const struct procmap *m,
 			  struct mapinfo *mi)
 {
 	struct elfent *ee;
@@ -339,10 +339,10 @@ out:
 /* The mapping holding addr in pid. may_reread: re-read the maps on a miss (a new dlopen);
  * false for addresses that may be garbage, which must not cost a /proc read each. */
 static struct mapinfo *mapping_at(struct symcache *sc, pid_t pid, uint64_t addr,
-				  const struct tp_mapping **mp, bool may_reread)
+				  const struct procmap **mp, bool may_reread)
 {
 	struct pent *pe = pid_slot(sc, pid, true);
-	const struct tp_mapping *m = NULL;
+	const struct procmap *m = NULL;
 	struct mapinfo *mi;
 	uint64_t now;
 
@@ -373,7 +373,7 @@ static struct mapinfo *mapping_at(struct symcache *sc, pid_t pid, uint64_t addr,
 
 int symcache__resolve(struct symcache *sc, pid_t pid, uint64_t addr, struct native_sym *out)
 {
-	const struct tp_mapping *m;
+	const struct procmap *m;
 	struct mapinfo *mi = mapping_at(sc, pid, addr, &m, true);
 
 	if (!mi)
@@ -391,7 +391,7 @@ int symcache__resolve(struct symcache *sc, pid_t pid, uint64_t addr, struct nati
 static struct elfsym *elf_at(struct symcache *sc, pid_t pid, uint64_t addr, uint64_t *bias,
 			     bool may_reread)
 {
-	const struct tp_mapping *m;
+	const struct procmap *m;
 	struct mapinfo *mi = mapping_at(sc, pid, addr, &m, may_reread);
 
 	if (!mi || !mi->elf)

@@ -141,7 +141,7 @@ static int mem_find_libc(struct memtrace *m, pid_t pid)
 		return 0; /* gone, or no uprobes on this kernel (said once) */
 	}
 	for (size_t i = 0; i < pm->n; i++) {
-		const struct tp_mapping *mp = &pm->maps[i];
+		const struct procmap *mp = &pm->maps[i];
 
 		if (mp->perms[2] != 'x' || !mp->path || !is_libc_name(mp->path))
 			continue;

@@ -171,7 +171,7 @@ static int on_proc_event(void *ctx, void *data, size_t size)
 {
 	struct tracer *t = ctx;
 	const struct tp_hdr *h = data;
-	struct tp_process *proc;
+	struct prof_proc *proc;
 	const char *what;
 
 	if (size < sizeof(*h) || h->size > size)
@@ -179,7 +179,7 @@ static int on_proc_event(void *ctx, void *data, size_t size)
 	switch (h->type) {
 	case TP_REC_FORK: {
 		const struct tp_fork *f = data;
-		struct tp_process *parent = profile__proc_find(t->prof, f->ppid);
+		struct prof_proc *parent = profile__proc_find(t->prof, f->ppid);
 		char comm[TP_COMM_LEN + 1];
 
 		if (size < sizeof(*f))
@@ -283,7 +283,7 @@ static int on_sample_event(void *ctx, void *data, size_t size)
 {
 	struct tracer *t = ctx;
 	const struct tp_sample *s = data;
-	const struct tp_sample_rec *rec;
+	const struct prof_sample *rec;
 	uint32_t stack;
 
 	if (size >= sizeof(struct tp_hdr) && s->hdr.type != TP_REC_SAMPLE) {
@@ -595,7 +595,7 @@ static void tracer__sweep(struct tracer *t, uint64_t now)
 	size_t n = pidset__list(t->live, pids, 256);
 
 	for (size_t i = 0; i < n; i++) {
-		struct tp_process *proc;
+		struct prof_proc *proc;
 
 		if (!proc_is_dead(pids[i]))
 			continue;

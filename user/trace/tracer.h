@@ -10,8 +10,8 @@
 #include <sys/types.h>
 
 struct profile;
-struct tp_process;
-struct tp_sample_rec;
+struct prof_proc;
+struct prof_sample;
 
 struct tracer_opts {
 	pid_t pid;	   /* -p: trace this process and its descendants */
@@ -34,9 +34,9 @@ struct tracer_opts {
  * sinks may read it (frame labels, process table) while the run goes on. */
 struct tracer_sink {
 	void *ctx;
-	void (*on_sample)(void *ctx, const struct profile *p, const struct tp_sample_rec *s,
+	void (*on_sample)(void *ctx, const struct profile *p, const struct prof_sample *s,
 			  pid_t pid);
-	void (*on_proc)(void *ctx, const struct profile *p, const struct tp_process *proc,
+	void (*on_proc)(void *ctx, const struct profile *p, const struct prof_proc *proc,
 			const char *what /* "start", "exec", "exit" */, uint64_t ts_ns);
 	void (*on_tick)(void *ctx, const struct profile *p); /* about once a second */
 	/* --mem: a sampled block of pid was allocated (bytes: what it stands for, > 0) or

@@ -267,19 +267,18 @@ static void sb_json_str(struct sbuf *b, const char *s)
 }
 
 static const char *const kind_names[] = {
-    [TP_FRAME_PYTHON] = "python", [TP_FRAME_NATIVE] = "native", [TP_FRAME_KERNEL] = "kernel"};
+    [FRAME_PYTHON] = "python", [FRAME_NATIVE] = "native", [FRAME_KERNEL] = "kernel"};
 
 static void sb_json_frame(struct sbuf *b, const struct profile *p, uint32_t id)
 {
-	const struct tp_frame *f = profile__frame_get(p, id);
+	const struct prof_frame *f = profile__frame_get(p, id);
 
 	if (!f) {
 		sb_puts(b, "{\"kind\":\"native\",\"name\":\"[unknown]\",\"file\":null,\"line\":0}");
 		return;
 	}
 	sb_printf(b, "{\"kind\":\"%s\",\"name\":",
-		  f->kind <= TP_FRAME_KERNEL && kind_names[f->kind] ? kind_names[f->kind]
-								    : "native");
+		  f->kind <= FRAME_KERNEL && kind_names[f->kind] ? kind_names[f->kind] : "native");
 	sb_json_str(b, f->name);
 	sb_puts(b, ",\"file\":");
 	if (f->file)
@@ -305,15 +304,15 @@ struct agg {
 static uint32_t shown_depth(const struct profile *p, const uint32_t *frames, uint32_t n)
 {
 	for (uint32_t i = n; i-- > 0;) {
-		const struct tp_frame *f = profile__frame_get(p, frames[i]);
+		const struct prof_frame *f = profile__frame_get(p, frames[i]);
 
-		if (f && f->kind == TP_FRAME_PYTHON)
+		if (f && f->kind == FRAME_PYTHON)
 			return i + 1;
 	}
 	return n;
 }
 
-static uint64_t agg_key(const struct profile *p, const struct tp_sample_rec *s)
+static uint64_t agg_key(const struct profile *p, const struct prof_sample *s)
 {
 	const uint32_t *frames;
 	uint32_t n;
@@ -633,9 +632,9 @@ static void summary(struct live *l, uint64_t now, size_t reserve)
 	l->win_start_ns = now;
 }
 
-static void sample_line(struct live *l, const struct tp_sample_rec *s, pid_t pid)
+static void sample_line(struct live *l, const struct prof_sample *s, pid_t pid)
 {
-	const struct tp_process *proc = profile__proc_at(l->p, s->proc);
+	const struct prof_proc *proc = profile__proc_at(l->p, s->proc);
 	const char *comm = proc && proc->comm ? proc->comm : "?";
 	uint32_t n, shown = 0;
 	const uint32_t *frames = profile__stack_get(l->p, s->stack, &n);
@@ -674,8 +673,7 @@ static void sample_line(struct live *l, const struct tp_sample_rec *s, pid_t pid
 	sb_puts(&l->line, "\n");
 }
 
-static void live_sample(void *ctx, const struct profile *p, const struct tp_sample_rec *s,
-			pid_t pid)
+static void live_sample(void *ctx, const struct profile *p, const struct prof_sample *s, pid_t pid)
 {
 	struct live *l = ctx;
 
@@ -694,7 +692,7 @@ static void live_sample(void *ctx, const struct profile *p, const struct tp_samp
 	}
 }
 
-static void live_proc(void *ctx, const struct profile *p, const struct tp_process *proc,
+static void live_proc(void *ctx, const struct profile *p, const struct prof_proc *proc,
 		      const char *what, uint64_t ts)
 {
 	struct live *l = ctx;
@@ -745,7 +743,7 @@ static void mem_lines(struct live *l, uint64_t now)
 	char a[32], b[32], c[32];
 
 	for (uint32_t i = 0; i < profile__nprocs(l->p); i++) {
-		const struct tp_process *proc = profile__proc_at(l->p, i);
+		const struct prof_proc *proc = profile__proc_at(l->p, i);
 		const struct tp_memcounters *mc = profile__mem_counters_get(l->p, i);
 		struct mem_pid *mp;
 		double dt, rate, count_rate, heap;

@@ -124,7 +124,7 @@ static int map_frames(struct top *t)
 	if (!(t->fmap = grow(t->fmap, &t->fmap_cap, n, sizeof(*t->fmap))))
 		return -ENOMEM;
 	for (; t->nmapped < n; t->nmapped++) {
-		const struct tp_frame *f = profile__frame_get(t->p, t->nmapped);
+		const struct prof_frame *f = profile__frame_get(t->p, t->nmapped);
 		const char *file = f && f->file ? f->file : "", *base = strrchr(file, '/');
 		uint32_t h, i;
 
@@ -132,9 +132,9 @@ static int map_frames(struct top *t)
 		snprintf(key, sizeof(key), "%d\t%s\t%s", f ? f->kind : 0, f ? f->name : "?", file);
 		if (!f)
 			snprintf(label, sizeof(label), "[unknown]");
-		else if (f->kind == TP_FRAME_KERNEL)
+		else if (f->kind == FRAME_KERNEL)
 			snprintf(label, sizeof(label), "%s_[k]", f->name);
-		else if (*base && (f->kind == TP_FRAME_PYTHON || !strcmp(f->name, "[unknown]")))
+		else if (*base && (f->kind == FRAME_PYTHON || !strcmp(f->name, "[unknown]")))
 			snprintf(label, sizeof(label), "%s (%s)", f->name, base);
 		else
 			snprintf(label, sizeof(label), "%s", f->name);
@@ -172,7 +172,7 @@ static int by_self(const void *x, const void *y, void *ctx)
 /* The hottest functions of the window, for the focused process or the whole tree. */
 static int count_functions(struct top *t)
 {
-	const struct tp_process *focus = t->focus_pid ? profile__proc_find(t->p, t->focus_pid) : 0;
+	const struct prof_proc *focus = t->focus_pid ? profile__proc_find(t->p, t->focus_pid) : 0;
 
 	if (map_frames(t))
 		return -ENOMEM;
@@ -183,7 +183,7 @@ static int count_functions(struct top *t)
 	if (!(t->hot = realloc(t->hot, (t->nfuncs + 1) * sizeof(*t->hot))))
 		return -ENOMEM;
 	for (size_t i = t->win_from; i < t->win_to; i++) {
-		const struct tp_sample_rec *s = profile__sample_at(t->p, i);
+		const struct prof_sample *s = profile__sample_at(t->p, i);
 		const uint32_t *frames;
 		uint32_t n;
 
@@ -222,7 +222,7 @@ static uint64_t win_samples(const struct top *t, uint32_t idx)
 /* Alive, or gone but busy in the last window (a short child shows for one refresh). */
 static bool shown(const struct top *t, uint32_t idx)
 {
-	const struct tp_process *pr = profile__proc_at(t->p, idx);
+	const struct prof_proc *pr = profile__proc_at(t->p, idx);
 
 	return pr && (!pr->exited || win_samples(t, idx));
 }
@@ -231,7 +231,7 @@ static int by_sort(const void *x, const void *y, void *ctx)
 {
 	const struct top *t = ctx;
 	uint32_t i = *(const uint32_t *)x, j = *(const uint32_t *)y;
-	const struct tp_process *a = profile__proc_at(t->p, i), *b = profile__proc_at(t->p, j);
+	const struct prof_proc *a = profile__proc_at(t->p, i), *b = profile__proc_at(t->p, j);
 	int c;
 
 	if (t->sort == SORT_CPU && win_samples(t, i) != win_samples(t, j))
@@ -241,9 +241,9 @@ static int by_sort(const void *x, const void *y, void *ctx)
 	return a->pid != b->pid ? (a->pid < b->pid ? -1 : 1) : (i < j ? -1 : 1);
 }
 
-static bool parent_shown(const struct top *t, const struct tp_process *pr)
+static bool parent_shown(const struct top *t, const struct prof_proc *pr)
 {
-	const struct tp_process *par = profile__proc_find(t->p, pr->ppid);
+	const struct prof_proc *par = profile__proc_find(t->p, pr->ppid);
 
 	return par && par != pr && shown(t, par->idx);
 }
@@ -251,15 +251,15 @@ static bool parent_shown(const struct top *t, const struct tp_process *pr)
 /* Append idx and, depth first, its shown children in sort order (sorted holds them all). */
 static void add_subtree(struct top *t, const uint32_t *sorted, uint32_t n, uint32_t idx, int d)
 {
-	const struct tp_process *pr = profile__proc_at(t->p, idx);
+	const struct prof_proc *pr = profile__proc_at(t->p, idx);
 
 	if (t->nview >= n)
 		return;
 	t->view[t->nview] = idx;
 	t->depth[t->nview++] = d;
 	for (uint32_t i = 0; i < n && t->nview < n; i++) {
-		const struct tp_process *c = profile__proc_at(t->p, sorted[i]);
-		const struct tp_process *par = profile__proc_find(t->p, c->ppid);
+		const struct prof_proc *c = profile__proc_at(t->p, sorted[i]);
+		const struct prof_proc *par = profile__proc_find(t->p, c->ppid);
 
 		if (par == pr && c != pr && d < 64)
 			add_subtree(t, sorted, n, sorted[i], d + 1);
@@ -308,7 +308,7 @@ static int new_window(struct top *t, uint64_t now)
 		return -ENOMEM;
 	memset(t->proc_win, 0, t->nprocs_win * sizeof(*t->proc_win));
 	for (size_t i = t->win_from; i < t->win_to; i++) {
-		const struct tp_sample_rec *s = profile__sample_at(t->p, i);
+		const struct prof_sample *s = profile__sample_at(t->p, i);
 
 		if (s && s->proc < t->nprocs_win)
 			t->proc_win[s->proc]++;
@@ -353,7 +353,7 @@ static void draw_header(struct top *t)
 	double run = (now_ns() - t->o.start_ns) / 1e9;
 	uint64_t drops = 0, win = t->win_to - t->win_from;
 	uint32_t alive = 0, np = profile__nprocs(t->p);
-	const struct tp_process *focus = t->focus_pid ? profile__proc_find(t->p, t->focus_pid) : 0;
+	const struct prof_proc *focus = t->focus_pid ? profile__proc_find(t->p, t->focus_pid) : 0;
 	char view[64] = "whole tree";
 
 	if (focus)
@@ -387,7 +387,7 @@ static void draw_procs(struct top *t, uint32_t rows)
 		t->first_row = t->nview > rows ? t->nview - rows : 0;
 	for (uint32_t r = 0; r < rows && t->first_row + r < t->nview; r++) {
 		uint32_t v = t->first_row + r, idx = t->view[v];
-		const struct tp_process *pr = profile__proc_at(t->p, idx);
+		const struct prof_proc *pr = profile__proc_at(t->p, idx);
 		int d = t->depth[v] > MAX_INDENT ? MAX_INDENT : t->depth[v];
 		double cpu = t->win_secs > 0 && t->o.freq
 				 ? 100.0 * win_samples(t, idx) / (t->o.freq * t->win_secs)
@@ -403,7 +403,7 @@ static void draw_procs(struct top *t, uint32_t rows)
 
 static void draw_funcs(struct top *t, uint32_t rows)
 {
-	const struct tp_process *focus = t->focus_pid ? profile__proc_find(t->p, t->focus_pid) : 0;
+	const struct prof_proc *focus = t->focus_pid ? profile__proc_find(t->p, t->focus_pid) : 0;
 	char what[64];
 
 	if (focus)
