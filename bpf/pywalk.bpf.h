@@ -4,7 +4,7 @@
  * interpreter's thread list, so it works while the thread has released the GIL and in any
  * pid namespace; then follows the frame chain, leaf first, for at most TP_MAX_PYFRAMES
  * frames. Every read is a bpf_probe_read_user that may fail; failures end the walk and are
- * counted, never guessed around. Offsets come from struct tp_pyconfig (user/symbols/python.c).
+ * counted, never guessed around. Offsets come from struct tp_pyconfig (user/symbols/pyfind.c).
  *
  * Both walks run under bpf_loop, whose callback the verifier checks once, so the stack depth
  * costs nothing at load time. The walk state lives in a per-CPU scratch map, and the frames

@@ -126,7 +126,7 @@ enum tp_stat {
 	TP_STAT_NR,
 };
 
-/* How the BPF walker reads one interpreter: filled by userspace (user/symbols/python.c) for each
+/* How the BPF walker reads one interpreter: filled by userspace (user/symbols/pyfind.c) for each
  * Python process, keyed by tgid, and copied to a forked child in the kernel. Offsets are in
  * bytes; TP_OFF_NONE marks a field the version lacks. */
 #define TP_OFF_NONE 0xffff

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <zlib.h>
 
-#include "profile/memprof.h"
+#include "profile/memacct.h"
 #include "profile/profile.h"
 #include "report/report.h"
 #include "treeprof.h"

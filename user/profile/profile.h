@@ -122,7 +122,7 @@ int profile__stack_count_order(const void *a, const void *b);
 int profile__stack_counts(const struct profile *p, bool (*keep)(uint32_t proc, void *ctx),
 			  void *ctx, struct prof_stack **out, size_t *n);
 
-/* --- Memory events (see memprof.h for what is made of them). Kept in order in the
+/* --- Memory events (see memacct.h for what is made of them). Kept in order in the
  * profile (also in compact mode: a recording's memory events are needed whole to find
  * peaks, so the tracer keeps them only when it must, see profile__keep_mem) and journaled.
  * kind: enum tp_mem_kind. rate: the sampling interval in force (1: every allocation). */

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "profile/memprof.h"
+#include "profile/memacct.h"
 #include "profile/profile.h"
 #include "report/report.h"
 #include "report/report_diff.h"
@@ -44,7 +44,7 @@ int report__check(const struct profile *p, const struct report_opts *o, char *er
 		snprintf(err, len, "unknown metric '%s'", o->metric);
 		return -EINVAL;
 	}
-	if (m != METRIC_CPU && !memprof__has_data(p)) {
+	if (m != METRIC_CPU && !memacct__has_data(p)) {
 		snprintf(err, len, "this recording has no memory events: record with --mem");
 		return -ENODATA;
 	}
@@ -66,7 +66,7 @@ double report__site_weight(const struct mem_site *s, int metric)
 	return 0;
 }
 
-static int site_weights(const struct memprof *m, int metric, bool (*keep)(uint32_t proc, void *ctx),
+static int site_weights(const struct memacct *m, int metric, bool (*keep)(uint32_t proc, void *ctx),
 			void *ctx, struct prof_stack **out, size_t *n)
 {
 	struct prof_stack *v = calloc(m->nsites + 1, sizeof(*v));
@@ -76,7 +76,7 @@ static int site_weights(const struct memprof *m, int metric, bool (*keep)(uint32
 		return -ENOMEM;
 	for (size_t i = 0; i < m->nsites; i++) {
 		const struct mem_site *s = &m->sites[i];
-		uint64_t w = memprof__round(report__site_weight(s, metric));
+		uint64_t w = memacct__round(report__site_weight(s, metric));
 
 		if (w && (!keep || keep(s->proc, ctx)))
 			v[k++] = (struct prof_stack){s->proc, s->stack, w};
@@ -94,10 +94,10 @@ static int site_weights(const struct memprof *m, int metric, bool (*keep)(uint32
 
 int report__stack_weights(const struct profile *p, const struct report_opts *o,
 			  bool (*keep)(uint32_t proc, void *ctx), void *ctx,
-			  struct prof_stack **out, size_t *n, struct memprof **mem)
+			  struct prof_stack **out, size_t *n, struct memacct **mem)
 {
 	int metric = report__metric(o), err;
-	struct memprof *m = NULL;
+	struct memacct *m = NULL;
 
 	*out = NULL;
 	*n = 0;
@@ -105,8 +105,8 @@ int report__stack_weights(const struct profile *p, const struct report_opts *o,
 		*mem = NULL;
 	if (metric < 0)
 		return metric;
-	if (metric != METRIC_CPU || (mem && memprof__has_data(p))) {
-		m = memprof__compute(p);
+	if (metric != METRIC_CPU || (mem && memacct__has_data(p))) {
+		m = memacct__compute(p);
 		if (!m)
 			return -errno;
 	}
@@ -115,7 +115,7 @@ int report__stack_weights(const struct profile *p, const struct report_opts *o,
 	else
 		err = site_weights(m, metric, keep, ctx, out, n);
 	if (err || !mem)
-		memprof__free(m);
+		memacct__free(m);
 	else
 		*mem = m;
 	return err;

@@ -10,7 +10,7 @@
 #include <sys/types.h>
 
 struct profile;
-struct memprof;
+struct memacct;
 struct mem_site;
 struct prof_stack;
 struct report_diff;
@@ -33,7 +33,7 @@ struct report_opts {
 	int nstrip;
 };
 
-/* The metric of o (enum metric in memprof.h), or -EINVAL when o->metric is unknown. */
+/* The metric of o (enum metric in memacct.h), or -EINVAL when o->metric is unknown. */
 int report__metric(const struct report_opts *o);
 /* Whether p can be reported by o's metric: 0, or -EINVAL (unknown metric) or -ENODATA (a
  * memory metric, and the recording has no memory events) with a one-line reason in err.
@@ -44,10 +44,10 @@ int report__check(const struct profile *p, const struct report_opts *o, char *er
  * processes. CPU: summed sample weights. Memory metrics: the memory sites' estimates,
  * rounded to whole bytes or allocations (zeros left out). When mem is not NULL, *mem gets
  * the memory accounts if the recording has any (NULL otherwise), for the writer to free
- * with memprof__free(). 0, -EINVAL, -ENODATA (memory metric, no memory data), -ENOMEM. */
+ * with memacct__free(). 0, -EINVAL, -ENODATA (memory metric, no memory data), -ENOMEM. */
 int report__stack_weights(const struct profile *p, const struct report_opts *o,
 			  bool (*keep)(uint32_t proc, void *ctx), void *ctx,
-			  struct prof_stack **out, size_t *n, struct memprof **mem);
+			  struct prof_stack **out, size_t *n, struct memacct **mem);
 /* A memory site's estimate in a memory metric (0 for cpu). */
 double report__site_weight(const struct mem_site *s, int metric);
 

@@ -16,14 +16,14 @@
  * every format, categories the frame kinds (python, native, kernel).
  *
  * A recording with memory events adds two counter tracks ("C" events) per process: the
- * estimated heap held and the RSS, every 100 ms where they changed (memprof.h's series),
+ * estimated heap held and the RSS, every 100 ms where they changed (memacct.h's series),
  * and times start at the first sample or memory event. The flame chart stays the CPU
  * samples' whatever the --metric: a memory metric only has to have memory events. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "profile/memprof.h"
+#include "profile/memacct.h"
 #include "profile/profile.h"
 #include "report/report.h"
 #include "report/report_group.h"
@@ -246,7 +246,7 @@ static void write_thread_name(struct chrome *c, uint32_t proc, uint32_t tid)
 }
 
 /* Counter events: per kept process, the heap (each point) and the RSS (when sampled). */
-static void write_counters(struct chrome *c, const struct report_groups *g, const struct memprof *m)
+static void write_counters(struct chrome *c, const struct report_groups *g, const struct memacct *m)
 {
 	for (size_t i = 0; i < m->npoints; i++) {
 		const struct mem_point *pt = &m->series[i];
@@ -259,7 +259,7 @@ static void write_counters(struct chrome *c, const struct report_groups *g, cons
 			"%s{\"ph\":\"C\",\"pid\":%d,\"ts\":%llu,\"name\":\"heap (estimated)\","
 			"\"args\":{\"bytes\":%llu}}",
 			c->sep, pid, (unsigned long long)us,
-			(unsigned long long)memprof__round(pt->heap_bytes));
+			(unsigned long long)memacct__round(pt->heap_bytes));
 		c->sep = ",\n";
 		if (pt->rss_bytes)
 			fprintf(c->out,
@@ -327,17 +327,17 @@ int report__chrome(const struct profile *p, FILE *out, const struct report_opts 
 	long hz = freq ? strtol(freq, NULL, 10) : 0;
 	struct report_groups *g = report_groups__new(p, o);
 	struct skey *keys = NULL;
-	struct memprof *mem = NULL;
+	struct memacct *mem = NULL;
 	char *lab = malloc(LABEL_MAX);
 	size_t nkeys = 0, i, j;
 	int err = -ENOMEM, metric = report__metric(o);
 
-	if (metric < 0 || (metric != METRIC_CPU && !memprof__has_data(p))) {
+	if (metric < 0 || (metric != METRIC_CPU && !memacct__has_data(p))) {
 		err = metric < 0 ? -EINVAL : -ENODATA;
 		goto out;
 	}
-	if (memprof__has_data(p)) {
-		mem = memprof__compute(p);
+	if (memacct__has_data(p)) {
+		mem = memacct__compute(p);
 		if (!mem) {
 			err = -errno;
 			goto out;
@@ -386,6 +386,6 @@ out:
 	free(keys);
 	free(lab);
 	report_groups__free(g);
-	memprof__free(mem);
+	memacct__free(mem);
 	return err;
 }

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "profile/memprof.h"
+#include "profile/memacct.h"
 #include "profile/profile.h"
 #include "report/report.h"
 #include "report/report_diff.h"
@@ -438,7 +438,7 @@ struct report_diff *report_diff__new(const struct profile *old, const struct pro
 		return NULL;
 	}
 	if (report__metric(o) != METRIC_CPU &&
-	    (!memprof__has_data(old) || !memprof__has_data(new))) {
+	    (!memacct__has_data(old) || !memacct__has_data(new))) {
 		errno = ENODATA;
 		return NULL;
 	}

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "profile/memprof.h"
+#include "profile/memacct.h"
 #include "profile/profile.h"
 #include "report/report.h"
 #include "report/report_diff.h"

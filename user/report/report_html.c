@@ -11,7 +11,7 @@
  * recording is escaped for both JSON and the <script> element holding it.
  *
  * Metrics are the page's tabs: "cpu", and with memory events also "alloc_bytes",
- * "alloc_count", "live_bytes" and "peak_bytes" (memprof.h), the --metric one first (the
+ * "alloc_count", "live_bytes" and "peak_bytes" (memacct.h), the --metric one first (the
  * tab shown). A memory metric's timeline is what was allocated per bucket (alloc_*) or the
  * estimated heap held (live_bytes, peak_bytes: the last level in the bucket), and each
  * process carries its "total" in that metric. */
@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "profile/memprof.h"
+#include "profile/memacct.h"
 #include "profile/profile.h"
 #include "report/report.h"
 #include "report/report_group.h"
@@ -48,7 +48,7 @@ struct html {
 	struct report_groups *roles;
 	/* memory (NULL: none): nprocs x TL_BUCKETS each for allocated bytes, allocations and
 	 * the heap held; the metrics shown, the --metric one first */
-	struct memprof *mem;
+	struct memacct *mem;
 	double *mb_bytes, *mb_count, *mb_heap;
 	int metrics[5], nmetrics;
 };
@@ -217,7 +217,7 @@ static size_t bucket_of(const struct html *h, uint64_t ts)
 static int mem_timeline(struct html *h)
 {
 	size_t n = (size_t)profile__nprocs(h->p) * TL_BUCKETS, *next;
-	const struct memprof *m = h->mem;
+	const struct memacct *m = h->mem;
 
 	h->mb_bytes = calloc(n + 1, sizeof(double));
 	h->mb_count = calloc(n + 1, sizeof(double));
@@ -231,7 +231,7 @@ static int mem_timeline(struct html *h)
 
 		if (r->type != MEMREC_ALLOC || !proc_kept(h, r->proc))
 			continue;
-		w = memprof__weight(r->size, r->rate);
+		w = memacct__weight(r->size, r->rate);
 		h->mb_bytes[b] += w;
 		h->mb_count[b] += r->size && r->rate > 1 ? w / (double)r->size : 1;
 	}
@@ -399,7 +399,7 @@ static void emit_roles(const struct html *h, FILE *out)
 /* One memory metric of process i: (stack node, weight) pairs, (bucket, weight) pairs. */
 static void emit_mem_metric(const struct html *h, FILE *out, uint32_t i, int metric, size_t c)
 {
-	const struct memprof *m = h->mem;
+	const struct memacct *m = h->mem;
 	const double *b = metric == METRIC_ALLOC_BYTES	 ? h->mb_bytes
 			  : metric == METRIC_ALLOC_COUNT ? h->mb_count
 							 : h->mb_heap;
@@ -408,7 +408,7 @@ static void emit_mem_metric(const struct html *h, FILE *out, uint32_t i, int met
 
 	fprintf(out, ",\n \"%s\":{\"stacks\":[", metric__name(metric));
 	for (size_t k = c; k < m->nsites && m->sites[k].proc == i; k++) {
-		uint64_t w = memprof__round(report__site_weight(&m->sites[k], metric));
+		uint64_t w = memacct__round(report__site_weight(&m->sites[k], metric));
 
 		total += w;
 		if (!w || h->smap[m->sites[k].stack] == NONE)
@@ -419,7 +419,7 @@ static void emit_mem_metric(const struct html *h, FILE *out, uint32_t i, int met
 	fputs("],\"timeline\":[", out);
 	vsep = "";
 	for (int k = 0; k < TL_BUCKETS; k++) {
-		uint64_t w = memprof__round(b[(size_t)i * TL_BUCKETS + k]);
+		uint64_t w = memacct__round(b[(size_t)i * TL_BUCKETS + k]);
 
 		if (!w)
 			continue;
@@ -496,11 +496,11 @@ int report__html(const struct profile *p, FILE *out, const struct report_opts *o
 
 	if (!mark || metric < 0) /* a broken template is a build bug */
 		return err;
-	if (metric != METRIC_CPU && !memprof__has_data(p))
+	if (metric != METRIC_CPU && !memacct__has_data(p))
 		return -ENODATA;
 	h.metrics[h.nmetrics++] = metric;
-	if (memprof__has_data(p)) {
-		h.mem = memprof__compute(p);
+	if (memacct__has_data(p)) {
+		h.mem = memacct__compute(p);
 		if (!h.mem)
 			return -errno;
 	}
@@ -562,7 +562,7 @@ out:
 	free(h.mb_bytes);
 	free(h.mb_count);
 	free(h.mb_heap);
-	memprof__free(h.mem);
+	memacct__free(h.mem);
 	report_groups__free(h.roles);
 	return err;
 }

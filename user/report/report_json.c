@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "profile/memprof.h"
+#include "profile/memacct.h"
 #include "profile/profile.h"
 #include "report/report.h"
 #include "report/report_group.h"
@@ -113,12 +113,12 @@ static void print_frames(FILE *out, const struct profile *p, uint32_t stack)
 
 static unsigned long long num(double v)
 {
-	return (unsigned long long)memprof__round(v);
+	return (unsigned long long)memacct__round(v);
 }
 
 /* The memory accounts of the kept processes: totals, sites, time series. */
 static void print_memory(const struct profile *p, const struct report_groups *g,
-			 const struct memprof *m, FILE *out)
+			 const struct memacct *m, FILE *out)
 {
 	const char *sep = "\n";
 
@@ -193,7 +193,7 @@ static void print_memory(const struct profile *p, const struct report_groups *g,
 int report__json(const struct profile *p, FILE *out, const struct report_opts *o)
 {
 	struct prof_stack *sc = NULL;
-	struct memprof *mem = NULL;
+	struct memacct *mem = NULL;
 	size_t nsc = 0;
 	const char *name, *sep = "";
 	struct report_groups *g;
@@ -287,7 +287,7 @@ int report__json(const struct profile *p, FILE *out, const struct report_opts *o
 		print_memory(p, g, mem, out);
 	fputs("}\n", out);
 	free(sc);
-	memprof__free(mem);
+	memacct__free(mem);
 	report_groups__free(g);
 	return ferror(out) ? -EIO : 0;
 }

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "profile/memprof.h"
+#include "profile/memacct.h"
 #include "profile/profile.h"
 #include "report/report.h"
 #include "report/report_group.h"
@@ -100,7 +100,7 @@ static const char *count_or_dash(char *buf, size_t len, uint64_t v, bool known)
 
 /* The sampling interval in force: the largest in the exact totals, else the first
  * sampled allocation's. 0: unknown. */
-static uint64_t sampling_rate(const struct profile *p, const struct memprof *m)
+static uint64_t sampling_rate(const struct profile *p, const struct memacct *m)
 {
 	uint64_t rate = 0;
 
@@ -116,7 +116,7 @@ static uint64_t sampling_rate(const struct profile *p, const struct memprof *m)
 	return rate;
 }
 
-static void print_procs(const struct memtext *t, const struct memprof *m,
+static void print_procs(const struct memtext *t, const struct memacct *m,
 			const struct report_groups *g)
 {
 	char title[96], b[10][32];
@@ -179,7 +179,7 @@ static int by_proc_frame(const void *a, const void *b)
 }
 
 /* The sites of the kept processes merged by (process, leaf function). */
-static int build_sites(struct memtext *t, const struct memprof *m, const struct report_groups *g)
+static int build_sites(struct memtext *t, const struct memacct *m, const struct report_groups *g)
 {
 	size_t k = 0;
 
@@ -254,12 +254,12 @@ static void print_list(struct memtext *t, int by, double whole, char *lab)
 		const struct prof_proc *pr = profile__proc_at(t->p, s->proc);
 		double v = key_of(s, by);
 
-		if (memprof__round(v) == 0)
+		if (memacct__round(v) == 0)
 			break;
 		report__human_size(a, sizeof(a), v);
 		if (by == BY_ALLOC)
 			snprintf(b, sizeof(b), "%llu",
-				 (unsigned long long)memprof__round(s->alloc_count));
+				 (unsigned long long)memacct__round(s->alloc_count));
 		else if (by == BY_LIVE)
 			report__human_size(b, sizeof(b), s->live_inh);
 		else
@@ -276,7 +276,7 @@ static void print_list(struct memtext *t, int by, double whole, char *lab)
 		fprintf(t->out, "%9s\n", "(none)");
 }
 
-int report__text_memory(const struct profile *p, const struct memprof *m,
+int report__text_memory(const struct profile *p, const struct memacct *m,
 			const struct report_groups *g, const struct report_opts *o, FILE *out)
 {
 	struct memtext t = {.p = p, .o = o, .out = out};

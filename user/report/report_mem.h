@@ -6,7 +6,7 @@
 #include <stdio.h>
 
 struct profile;
-struct memprof;
+struct memacct;
 struct report_groups;
 struct report_opts;
 
@@ -17,7 +17,7 @@ const char *report__human_size(char *buf, size_t len, double bytes);
  * then the top allocation sites, the top leak sites and what was held at the tree's peak,
  * each site a process and a leaf function (the innermost Python frame, else the innermost
  * frame). At most o->top sites per list; no lists without sites. 0 or -ENOMEM. */
-int report__text_memory(const struct profile *p, const struct memprof *m,
+int report__text_memory(const struct profile *p, const struct memacct *m,
 			const struct report_groups *g, const struct report_opts *o, FILE *out);
 
 #endif

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "profile/memprof.h"
+#include "profile/memacct.h"
 #include "profile/profile.h"
 #include "report/report.h"
 #include "report/report_group.h"

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "profile/memprof.h"
+#include "profile/memacct.h"
 #include "profile/profile.h"
 #include "report/report.h"
 #include "report/report_group.h"
@@ -60,7 +60,7 @@ struct text {
 	uint64_t *group_total;
 	uint64_t *group_nostack; /* weight of samples without any frame */
 	int metric;		 /* enum metric */
-	struct memprof *mem;	 /* NULL: no memory events */
+	struct memacct *mem;	 /* NULL: no memory events */
 };
 
 /* A weight as the metric shows it: a number, or a size for bytes. */
@@ -662,6 +662,6 @@ out:
 	free(t.group_total);
 	free(t.group_nostack);
 	report_groups__free(t.g);
-	memprof__free(t.mem);
+	memacct__free(t.mem);
 	return err;
 }

@@ -7,7 +7,7 @@
  * rather than guessed.
  *
  * Both produce the walker's struct tp_pyconfig (include/treeprof.h; the runtime, none_addr
- * and init_cleanup addresses are left 0 for python.c to fill) and the code-object and string
+ * and init_cleanup addresses are left 0 for pyfind.c to fill) and the code-object and string
  * layout the symbolizer needs (struct py_code_layout).
  */
 #ifndef TREEPROF_PYOFFSETS_H

@@ -6,7 +6,7 @@
 
 #include "symbols/linetable.h"
 #include "symbols/pysym.h"
-#include "symbols/python.h"
+#include "symbols/pyfind.h"
 
 #define PID_BUCKETS	 4096
 #define MAX_PARENT_DEPTH 16	    /* fork generations searched for a cached entry */
@@ -387,7 +387,7 @@ static int read_str(pid_t pid, uint64_t addr, const struct py_code_layout *L, ch
 			return err;
 		if (need > sizeof(obj) || need <= have)
 			return -EFAULT;
-		err = python__read(pid, addr + have, obj + have, need - have);
+		err = pyfind__read(pid, addr + have, obj + have, need - have);
 		if (err)
 			return err;
 		have = need;
@@ -421,7 +421,7 @@ static void read_lines(pid_t pid, uint64_t addr, const struct py_code_layout *L,
 	size_t cap;
 
 	if (!addr || addr & 7 || L->bytes_ob_sval > sizeof(hdr) ||
-	    python__read(pid, addr, hdr, L->bytes_ob_sval))
+	    pyfind__read(pid, addr, hdr, L->bytes_ob_sval))
 		return;
 	memcpy(&size, hdr + L->bytes_ob_size, sizeof(size));
 	if (size < 0 || size > MAX_TABLE_BYTES)
@@ -430,7 +430,7 @@ static void read_lines(pid_t pid, uint64_t addr, const struct py_code_layout *L,
 	/* Each range consumes at least one table byte, plus the final 3.8/3.9 range. */
 	cap = size + 1;
 	e->ranges = malloc(cap * sizeof(*e->ranges));
-	if (!table || !e->ranges || python__read(pid, addr + L->bytes_ob_sval, table, size) ||
+	if (!table || !e->ranges || pyfind__read(pid, addr + L->bytes_ob_sval, table, size) ||
 	    linetable__iter_init(&it, L->minor, table, size, (int32_t)e->firstlineno))
 		goto fail;
 	while (linetable__next(&it, &r) == 1 && e->nranges < cap) {
@@ -467,7 +467,7 @@ static int load(struct pysym *ps, pid_t pid, const struct pyproc *p, const struc
 
 	if (!f->code || f->code & 7 || L->co_size > sizeof(buf))
 		return -EFAULT;
-	err = python__read(pid, f->code, buf, L->co_size);
+	err = pyfind__read(pid, f->code, buf, L->co_size);
 	if (err)
 		return err;
 	filename = u64_at(buf, L->co_filename);

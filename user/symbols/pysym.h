@@ -33,7 +33,7 @@ struct pysym_frame {
 struct pysym *pysym__new(void);
 void pysym__free(struct pysym *ps);
 
-/* pid runs the interpreter described by info (from python__detect): 0 or -ENOMEM. */
+/* pid runs the interpreter described by info (from pyfind__detect): 0 or -ENOMEM. */
 int pysym__set_runtime(struct pysym *ps, pid_t pid, const struct py_runtime_info *info);
 /* child was forked from parent: it reads code objects like the parent and may use the
  * parent's cache entries. No effect when the parent is unknown. */

@@ -12,9 +12,9 @@
 #include "symbols/ksym.h"
 #include "profile/profile.h"
 #include "symbols/pysym.h"
-#include "symbols/python.h"
+#include "symbols/pyfind.h"
 #include "symbols/symbolize.h"
-#include "symbols/symcache.h"
+#include "symbols/nativesym.h"
 
 enum sym_stat {
 	SYM_NATIVE_DROPPED, /* native frames dropped as unproven (frame-pointer garbage) */
@@ -59,7 +59,7 @@ struct fcache_ent {
 
 struct symbolizer {
 	bool native;
-	struct symcache *sc;
+	struct nativesym *sc;
 	struct ksyms *ks;
 	struct pysym *py;
 	uint64_t stats[SYM_NR];
@@ -104,7 +104,7 @@ struct symbolizer *symbolizer__new(bool native)
 	if (!s)
 		return NULL;
 	s->native = native;
-	s->sc = symcache__new();
+	s->sc = nativesym__new();
 	s->py = pysym__new();
 	if (!s->sc || !s->py) {
 		symbolizer__free(s);
@@ -122,7 +122,7 @@ void symbolizer__free(struct symbolizer *s)
 {
 	if (!s)
 		return;
-	symcache__free(s->sc);
+	nativesym__free(s->sc);
 	ksyms__free(s->ks);
 	pysym__free(s->py);
 	free(s);
@@ -210,8 +210,8 @@ static int add_native(struct symbolizer *s, struct profile *p, const struct tp_s
 		count = TP_MAX_USTACK;
 	/* Keep the proven prefix, leaf first. */
 	for (i = 1; i < count; i++) {
-		if (!symcache__verify_call(s->sc, pid, smp->ustack[i],
-					   i == 1 ? smp->ustack[0] : smp->ustack[i - 1] - 1))
+		if (!nativesym__verify_call(s->sc, pid, smp->ustack[i],
+					    i == 1 ? smp->ustack[0] : smp->ustack[i - 1] - 1))
 			break;
 	}
 	s->stats[SYM_NATIVE_DROPPED] += count - i;
@@ -226,7 +226,7 @@ static int add_native(struct symbolizer *s, struct profile *p, const struct tp_s
 		bool found;
 
 		if (!fcache_get(s, k0, pc, 0, &val)) {
-			found = symcache__resolve(s->sc, pid, pc, &ns) == 0;
+			found = nativesym__resolve(s->sc, pid, pc, &ns) == 0;
 			module = found ? ns.module : NULL;
 			if (!found || !ns.name)
 				s->stats[SYM_NATIVE_UNKNOWN]++;
@@ -294,25 +294,25 @@ int symbolizer__stack(struct symbolizer *s, struct profile *p, const struct tp_s
 
 void symbolizer__seen(struct symbolizer *s, pid_t pid)
 {
-	symcache__refresh(s->sc, pid);
+	nativesym__refresh(s->sc, pid);
 }
 
 void symbolizer__fork(struct symbolizer *s, pid_t child, pid_t parent)
 {
-	symcache__fork(s->sc, child, parent);
+	nativesym__fork(s->sc, child, parent);
 	pysym__fork(s->py, child, parent);
 }
 
 void symbolizer__exec(struct symbolizer *s, pid_t pid)
 {
 	s->epoch++;
-	symcache__exec(s->sc, pid);
+	nativesym__exec(s->sc, pid);
 	pysym__exec(s->py, pid);
 }
 
 void symbolizer__exit(struct symbolizer *s, pid_t pid)
 {
-	symcache__exit(s->sc, pid);
+	nativesym__exit(s->sc, pid);
 }
 
 int symbolizer__python(struct symbolizer *s, pid_t pid, struct tp_pyconfig *cfg)
@@ -320,7 +320,7 @@ int symbolizer__python(struct symbolizer *s, pid_t pid, struct tp_pyconfig *cfg)
 	struct py_runtime_info info;
 	int err;
 
-	err = python__detect(s->sc, pid, cfg, &info);
+	err = pyfind__detect(s->sc, pid, cfg, &info);
 	if (err)
 		return err;
 	return pysym__set_runtime(s->py, pid, &info);

@@ -31,7 +31,7 @@
 #include "profile/profile.h"
 #include "symbols/symbolize.h"
 #include "trace/memtrace.h"
-#include "profile/memprof.h"
+#include "profile/memacct.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -274,7 +274,7 @@ static int on_mem_event(struct tracer *t, const void *data, size_t size)
 				   a->size, a->rate, stack);
 		if (t->sink.on_mem && a->size)
 			t->sink.on_mem(t->sink.ctx, t->prof, a->hdr.pid, a->addr,
-				       memprof__weight(a->size, a->rate));
+				       memacct__weight(a->size, a->rate));
 	}
 	return 0;
 }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Memory accounting of a recording (contract in memprof.h).
+/* Memory accounting of a recording (contract in memacct.h).
  *
  * The events are replayed in time order (stable: arrival order among equal times). Each process has
  * a hash table of the sampled blocks it holds (address -> site, weight); a site is one (process,
@@ -12,12 +12,12 @@
  * that process for its own peak). Both passes are linear in the events, plus a fork's copy
  * of its parent's blocks.
  *
- * The rules (forks, exec and exit, replaced and unmatched blocks) are stated in memprof.h. */
+ * The rules (forks, exec and exit, replaced and unmatched blocks) are stated in memacct.h. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "profile/memprof.h"
+#include "profile/memacct.h"
 #include "profile/profile.h"
 
 #define BUCKET_NS  100000000ULL /* the time series' step: 100 ms */
@@ -107,14 +107,14 @@ static double one_minus_exp_neg(double x)
 	return 1 - en * ef;
 }
 
-double memprof__weight(uint64_t size, uint64_t rate)
+double memacct__weight(uint64_t size, uint64_t rate)
 {
 	if (rate <= 1 || !size)
 		return (double)size;
 	return (double)size / one_minus_exp_neg((double)size / (double)rate);
 }
 
-uint64_t memprof__round(double v)
+uint64_t memacct__round(double v)
 {
 	if (!(v > 0))
 		return 0;
@@ -387,8 +387,8 @@ static void put_block(struct mp *m, uint32_t proc, const struct block *b)
 static void on_alloc(struct mp *m, const struct prof_memrec *r)
 {
 	struct pstate *ps = &m->ps[r->proc];
-	double w = memprof__weight(r->size, r->rate);
-	uint64_t wb = memprof__round(w);
+	double w = memacct__weight(r->size, r->rate);
+	uint64_t wb = memacct__round(w);
 	uint32_t site = site_get(m, r->proc, r->stack);
 
 	if (site == NONE)
@@ -631,7 +631,7 @@ static int site_order(const void *a, const void *b)
 	return x->stack < y->stack ? -1 : x->stack > y->stack;
 }
 
-static int build(struct mp *m, struct memprof *out)
+static int build(struct mp *m, struct memacct *out)
 {
 	out->sites = calloc((size_t)m->nsites + 1, sizeof(*out->sites));
 	out->procs = calloc((size_t)m->nprocs + 1, sizeof(*out->procs));
@@ -721,7 +721,7 @@ static int time_order(struct mp *m)
 	return 0;
 }
 
-bool memprof__has_data(const struct profile *p)
+bool memacct__has_data(const struct profile *p)
 {
 	if (profile__nmem(p))
 		return true;
@@ -731,13 +731,13 @@ bool memprof__has_data(const struct profile *p)
 	return false;
 }
 
-struct memprof *memprof__compute(const struct profile *p)
+struct memacct *memacct__compute(const struct profile *p)
 {
 	struct mp m = {.p = p, .first = true, .nprocs = profile__nprocs(p)};
-	struct memprof *out = NULL;
+	struct memacct *out = NULL;
 	int err = -ENOMEM;
 
-	if (!memprof__has_data(p)) {
+	if (!memacct__has_data(p)) {
 		errno = ENODATA;
 		return NULL;
 	}
@@ -765,14 +765,14 @@ out:
 	free(m.series);
 	free(m.order);
 	if (err) {
-		memprof__free(out);
+		memacct__free(out);
 		errno = -err;
 		return NULL;
 	}
 	return out;
 }
 
-void memprof__free(struct memprof *m)
+void memacct__free(struct memacct *m)
 {
 	if (!m)
 		return;

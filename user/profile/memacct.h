@@ -8,7 +8,7 @@
  * size / (1 - exp(-size / rate)) bytes, or exactly size when rate <= 1. Exact per-process
  * totals (struct tp_memcounters) come separately and are reported as they are.
  *
- * memprof__compute() replays the events in time order (arrival order among equal times:
+ * memacct__compute() replays the events in time order (arrival order among equal times:
  * the tracer reads two ring buffers, so an exit may arrive before frees that preceded it);
  * the result is read-only for writers. The rules of the replay:
  *  - each process holds its blocks by address; an allocation at an address it already
@@ -25,8 +25,8 @@
  *    after which it is largest, and the stacks held then are peak_bytes (the same for each
  *    process's own peak, proc_peak_bytes).
  * Block weights are rounded to whole bytes when made, so what is held is an exact sum. */
-#ifndef TREEPROF_MEMPROF_H
-#define TREEPROF_MEMPROF_H
+#ifndef TREEPROF_MEMACCT_H
+#define TREEPROF_MEMACCT_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -52,9 +52,9 @@ const char *metric__unit(int metric);
 
 /* Weight of one sampled allocation in bytes (see above); 0 for size 0. An allocation
  * counts as weight / size allocations (1 when rate <= 1 or size is 0). */
-double memprof__weight(uint64_t size, uint64_t rate);
+double memacct__weight(uint64_t size, uint64_t rate);
 /* v rounded to the nearest integer, 0 for negative or NaN, UINT64_MAX past its range. */
-uint64_t memprof__round(double v);
+uint64_t memacct__round(double v);
 
 /* One (process, stack) line of the memory accounts. */
 struct mem_site {
@@ -92,7 +92,7 @@ struct mem_point {
 	uint64_t rss_bytes; /* the last RSS sampled in the bucket; 0: none */
 };
 
-struct memprof {
+struct memacct {
 	struct mem_site *sites; /* sorted by process index, then alloc_bytes descending */
 	size_t nsites;
 	struct mem_proc *procs; /* one per process that had any memory event, by index */
@@ -105,10 +105,10 @@ struct memprof {
 };
 
 /* Whether the profile has memory events or exact totals (a recording made with --mem). */
-bool memprof__has_data(const struct profile *p);
+bool memacct__has_data(const struct profile *p);
 /* NULL with errno ENODATA when the profile has no memory data, ENOMEM when out of memory.
  * Linear in the events, plus, per fork, the parent's blocks held at that moment. */
-struct memprof *memprof__compute(const struct profile *p);
-void memprof__free(struct memprof *m);
+struct memacct *memacct__compute(const struct profile *p);
+void memacct__free(struct memacct *m);
 
 #endif

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "symbols/pysym.h"
-#include "symbols/python.h"
+#include "symbols/pyfind.h"
 #include "unit.h"
 
 /* Non-ASCII on purpose: a latin-1 file name, a latin-1 method, a UCS-2 function. */
@@ -137,14 +137,14 @@ static uint64_t rd64(pid_t pid, uint64_t addr)
 {
 	uint64_t v = 0;
 
-	return python__read(pid, addr, &v, sizeof(v)) ? 0 : v;
+	return pyfind__read(pid, addr, &v, sizeof(v)) ? 0 : v;
 }
 
 static uint32_t rd32(pid_t pid, uint64_t addr)
 {
 	uint32_t v = 0;
 
-	return python__read(pid, addr, &v, sizeof(v)) ? 0 : v;
+	return pyfind__read(pid, addr, &v, sizeof(v)) ? 0 : v;
 }
 
 /* What the kernel reports for the code object at code, at instruction lasti. */
@@ -205,7 +205,7 @@ static void check_interpreter(const char *python, unsigned int minor)
 	CHECK_EQ_INT(err, 0);
 	if (err)
 		goto out;
-	err = python__detect(NULL, t.pid, &cfg, &info);
+	err = pyfind__detect(NULL, t.pid, &cfg, &info);
 	CHECK_EQ_INT(err, 0);
 	if (err)
 		goto out;
@@ -216,7 +216,7 @@ static void check_interpreter(const char *python, unsigned int minor)
 	CHECK_EQ_INT(info.runtime, cfg.runtime);
 	CHECK_EQ_INT(info.version, cfg.version);
 	if (minor >= 13) {
-		python__read(t.pid, cfg.runtime, cookie, 8);
+		pyfind__read(t.pid, cfg.runtime, cookie, 8);
 		CHECK_EQ_STR(cookie, "xdebugpy");
 		CHECK(cfg.none_addr != 0);
 	}
@@ -330,7 +330,7 @@ static void test_a_process_without_python_is_not_python(void)
 
 	CHECK_EQ_INT(start("/bin/sleep", "30", &t), 0);
 	usleep(100 * 1000);
-	CHECK_EQ_INT(python__detect(NULL, t.pid, &cfg, &info), -ENOENT);
+	CHECK_EQ_INT(pyfind__detect(NULL, t.pid, &cfg, &info), -ENOENT);
 	CHECK_EQ_INT(cfg.runtime, 0);
 	stop(&t);
 }
@@ -354,7 +354,7 @@ int main(void)
 		fprintf(stderr, "python: cannot write the target script: %s\n", strerror(-err));
 		return 1;
 	}
-	rc = unit_main("python", tests, sizeof(tests) / sizeof(tests[0]));
+	rc = unit_main("pyfind", tests, sizeof(tests) / sizeof(tests[0]));
 	cleanup_script();
 	return rc;
 }

@@ -1,6 +1,6 @@
 /* Native symbolization across a process tree. Per-pid state lives in an open-addressing
  * hash keyed by pid; ELF files in one keyed by the (st_dev, st_ino) of the opened file.
- * Every maps snapshot ever read stays on a list until symcache__free, so the module
+ * Every maps snapshot ever read stays on a list until nativesym__free, so the module
  * strings handed out stay valid while the cache lives and a forked child can share its
  * parent's snapshot without reference counts. */
 #include <errno.h>
@@ -15,7 +15,7 @@
 
 #include "symbols/elfsym.h"
 #include "symbols/procmaps.h"
-#include "symbols/symcache.h"
+#include "symbols/nativesym.h"
 
 /* A miss re-reads a live process's maps at most this often: frame-pointer walks through
  * code built without frame pointers produce garbage addresses, each one a miss. */
@@ -58,7 +58,7 @@ struct elfent {
 	struct elfsym *elf; /* NULL: that file is not a usable ELF */
 };
 
-struct symcache {
+struct nativesym {
 	struct pent *pids;
 	size_t pids_cap, npids;
 	struct elfent *elves;
@@ -84,7 +84,7 @@ static uint64_t now_ns(void)
 }
 
 /* The slot of pid; with create, a new zeroed one if absent (NULL on ENOMEM). */
-static struct pent *pid_slot(struct symcache *sc, pid_t pid, bool create)
+static struct pent *pid_slot(struct nativesym *sc, pid_t pid, bool create)
 {
 	size_t i, mask;
 
@@ -119,7 +119,7 @@ static struct pent *pid_slot(struct symcache *sc, pid_t pid, bool create)
 	return &sc->pids[i];
 }
 
-static struct elfent *elf_slot(struct symcache *sc, uint64_t dev, uint64_t ino)
+static struct elfent *elf_slot(struct nativesym *sc, uint64_t dev, uint64_t ino)
 {
 	size_t i, mask;
 
@@ -152,9 +152,9 @@ static struct elfent *elf_slot(struct symcache *sc, uint64_t dev, uint64_t ino)
 	return &sc->elves[i];
 }
 
-struct symcache *symcache__new(void)
+struct nativesym *nativesym__new(void)
 {
-	struct symcache *sc = calloc(1, sizeof(*sc));
+	struct nativesym *sc = calloc(1, sizeof(*sc));
 
 	if (!sc)
 		return NULL;
@@ -167,7 +167,7 @@ struct symcache *symcache__new(void)
 	return sc;
 }
 
-void symcache__free(struct symcache *sc)
+void nativesym__free(struct nativesym *sc)
 {
 	struct snapshot *s, *next;
 
@@ -188,7 +188,7 @@ void symcache__free(struct symcache *sc)
 }
 
 /* Read pid's maps into a new snapshot owned by sc: 0 or a negative errno. */
-static int read_own(struct symcache *sc, struct pent *pe)
+static int read_own(struct nativesym *sc, struct pent *pe)
 {
 	struct snapshot *s;
 	int err;
@@ -215,7 +215,7 @@ static int read_own(struct symcache *sc, struct pent *pe)
 	return 0;
 }
 
-int symcache__refresh(struct symcache *sc, pid_t pid)
+int nativesym__refresh(struct nativesym *sc, pid_t pid)
 {
 	struct pent *pe = pid_slot(sc, pid, true);
 
@@ -225,7 +225,7 @@ int symcache__refresh(struct symcache *sc, pid_t pid)
 	return read_own(sc, pe); /* on failure the old maps stay for late samples */
 }
 
-void symcache__fork(struct symcache *sc, pid_t child, pid_t parent)
+void nativesym__fork(struct nativesym *sc, pid_t child, pid_t parent)
 {
 	struct pent *pp = pid_slot(sc, parent, false);
 	struct snapshot *snap = pp ? pp->snap : NULL;
@@ -237,7 +237,7 @@ void symcache__fork(struct symcache *sc, pid_t child, pid_t parent)
 	*ce = (struct pent){.pid = child, .snap = snap};
 }
 
-void symcache__exec(struct symcache *sc, pid_t pid)
+void nativesym__exec(struct nativesym *sc, pid_t pid)
 {
 	struct pent *pe = pid_slot(sc, pid, true);
 
@@ -247,7 +247,7 @@ void symcache__exec(struct symcache *sc, pid_t pid)
 	read_own(sc, pe); /* failure leaves no maps; resolve retries while pid lives */
 }
 
-void symcache__exit(struct symcache *sc, pid_t pid)
+void nativesym__exit(struct nativesym *sc, pid_t pid)
 {
 	struct pent *pe = pid_slot(sc, pid, false);
 
@@ -307,7 +307,7 @@ static int open_mapped(pid_t pid, bool exited, const struct procmap *m)
 }
 
 /* Find the ELF behind mapping m once; failures are remembered per mapping and per file. */
-static void mapinfo__open(struct symcache *sc, pid_t pid, bool exited, const struct procmap *m,
+static void mapinfo__open(struct nativesym *sc, pid_t pid, bool exited, const struct procmap *m,
 			  struct mapinfo *mi)
 {
 	struct elfent *ee;
@@ -338,7 +338,7 @@ out:
 /* The mapping of pid holding addr and its ELF info, re-reading maps once on a miss. */
 /* The mapping holding addr in pid. may_reread: re-read the maps on a miss (a new dlopen);
  * false for addresses that may be garbage, which must not cost a /proc read each. */
-static struct mapinfo *mapping_at(struct symcache *sc, pid_t pid, uint64_t addr,
+static struct mapinfo *mapping_at(struct nativesym *sc, pid_t pid, uint64_t addr,
 				  const struct procmap **mp, bool may_reread)
 {
 	struct pent *pe = pid_slot(sc, pid, true);
@@ -371,7 +371,7 @@ static struct mapinfo *mapping_at(struct symcache *sc, pid_t pid, uint64_t addr,
 	return mi;
 }
 
-int symcache__resolve(struct symcache *sc, pid_t pid, uint64_t addr, struct native_sym *out)
+int nativesym__resolve(struct nativesym *sc, pid_t pid, uint64_t addr, struct native_sym *out)
 {
 	const struct procmap *m;
 	struct mapinfo *mi = mapping_at(sc, pid, addr, &m, true);
@@ -388,7 +388,7 @@ int symcache__resolve(struct symcache *sc, pid_t pid, uint64_t addr, struct nati
 	return 0;
 }
 
-static struct elfsym *elf_at(struct symcache *sc, pid_t pid, uint64_t addr, uint64_t *bias,
+static struct elfsym *elf_at(struct nativesym *sc, pid_t pid, uint64_t addr, uint64_t *bias,
 			     bool may_reread)
 {
 	const struct procmap *m;
@@ -401,13 +401,13 @@ static struct elfsym *elf_at(struct symcache *sc, pid_t pid, uint64_t addr, uint
 	return mi->elf;
 }
 
-struct elfsym *symcache__elf_at(struct symcache *sc, pid_t pid, uint64_t addr, uint64_t *bias)
+struct elfsym *nativesym__elf_at(struct nativesym *sc, pid_t pid, uint64_t addr, uint64_t *bias)
 {
 	return elf_at(sc, pid, addr, bias, true);
 }
 
 /* The call ending at file vaddr ret in caller, decoded once and then remembered. */
-static struct callmemo *call_at(struct symcache *sc, const struct elfsym *caller, uint64_t ret)
+static struct callmemo *call_at(struct nativesym *sc, const struct elfsym *caller, uint64_t ret)
 {
 	struct callmemo *cm = &sc->calls[hash64((uintptr_t)caller ^ ret) & (CALLMEMO_SIZE - 1)];
 	unsigned char insn[5];
@@ -426,7 +426,7 @@ static struct callmemo *call_at(struct symcache *sc, const struct elfsym *caller
 	return cm;
 }
 
-bool symcache__verify_call(struct symcache *sc, pid_t pid, uint64_t ret_addr, uint64_t callee_pc)
+bool nativesym__verify_call(struct nativesym *sc, pid_t pid, uint64_t ret_addr, uint64_t callee_pc)
 {
 	struct elfsym *callee, *caller;
 	uint64_t cbias = 0, rbias = 0, cstart = 0, vaddr;
@@ -461,14 +461,14 @@ bool symcache__verify_call(struct symcache *sc, pid_t pid, uint64_t ret_addr, ui
 	return elfsym__is_ifunc(callee, cm->plt);
 }
 
-const struct procmaps *symcache__maps(struct symcache *sc, pid_t pid)
+const struct procmaps *nativesym__maps(struct nativesym *sc, pid_t pid)
 {
 	struct pent *pe = pid_slot(sc, pid, false);
 
 	return pe && pe->snap ? pe->snap->pm : NULL;
 }
 
-int symcache__open_in(pid_t pid, const char *path)
+int nativesym__open_in(pid_t pid, const char *path)
 {
 	char buf[PATH_MAX + 64];
 	int fd;

@@ -13,33 +13,33 @@
 
 #include "symbols/elfsym.h"
 #include "symbols/procmaps.h"
-#include "symbols/symcache.h"
+#include "symbols/nativesym.h"
 #include "unit.h"
 
 static uint64_t recorded_ret;
 
-__attribute__((noinline, noipa)) int symcache_test_callee(int x)
+__attribute__((noinline, noipa)) int nativesym_test_callee(int x)
 {
 	recorded_ret = (uint64_t)(uintptr_t)__builtin_return_address(0);
 	return x + 1;
 }
 
-__attribute__((noinline, noipa)) int symcache_test_unrelated(int x)
+__attribute__((noinline, noipa)) int nativesym_test_unrelated(int x)
 {
 	return x * 7;
 }
 
-/* A direct `call symcache_test_callee` with work after it, so it is not a tail jump. */
-__attribute__((noinline, noipa)) int symcache_test_caller(int x)
+/* A direct `call nativesym_test_callee` with work after it, so it is not a tail jump. */
+__attribute__((noinline, noipa)) int nativesym_test_caller(int x)
 {
-	int r = symcache_test_callee(x);
+	int r = nativesym_test_callee(x);
 
 	return r * 2 + x;
 }
 
-static int (*volatile indirect)(int) = symcache_test_callee;
+static int (*volatile indirect)(int) = nativesym_test_callee;
 
-__attribute__((noinline, noipa)) int symcache_test_indirect_caller(int x)
+__attribute__((noinline, noipa)) int nativesym_test_indirect_caller(int x)
 {
 	int r = indirect(x);
 
@@ -47,7 +47,7 @@ __attribute__((noinline, noipa)) int symcache_test_indirect_caller(int x)
 }
 
 /* strlen is an IFUNC in glibc: this calls it through a PLT stub named "strlen". */
-__attribute__((noinline, noipa)) size_t symcache_test_strlen(const char *s)
+__attribute__((noinline, noipa)) size_t nativesym_test_strlen(const char *s)
 {
 	return strlen(s) + 1;
 }
@@ -68,91 +68,91 @@ static const char *self_exe(void)
 
 static void test_resolves_own_function_and_libc_malloc(void)
 {
-	struct symcache *sc = symcache__new();
+	struct nativesym *sc = nativesym__new();
 	struct native_sym s;
-	uint64_t fn = addr_of(symcache_test_callee);
+	uint64_t fn = addr_of(nativesym_test_callee);
 
 	if (UNIT_SANITIZED) { /* these libc functions are ASan's here; the plain build checks */
-		symcache__free(sc);
+		nativesym__free(sc);
 		return;
 	}
 
 	CHECK(sc != NULL);
 	if (!sc)
 		return;
-	CHECK_EQ_INT(symcache__refresh(sc, getpid()), 0);
-	CHECK_EQ_INT(symcache__resolve(sc, getpid(), fn + 3, &s), 0);
-	CHECK_EQ_STR(s.name, "symcache_test_callee");
+	CHECK_EQ_INT(nativesym__refresh(sc, getpid()), 0);
+	CHECK_EQ_INT(nativesym__resolve(sc, getpid(), fn + 3, &s), 0);
+	CHECK_EQ_STR(s.name, "nativesym_test_callee");
 	CHECK_EQ_STR(s.module, self_exe());
 	CHECK_EQ_INT(s.file_addr - s.sym_start, 3);
-	CHECK_EQ_INT(symcache__resolve(sc, getpid(), addr_of(malloc), &s), 0);
+	CHECK_EQ_INT(nativesym__resolve(sc, getpid(), addr_of(malloc), &s), 0);
 	CHECK(s.name && strstr(s.name, "malloc"));
 	CHECK(s.module && strstr(s.module, "libc"));
 	CHECK_EQ_INT(s.file_addr, s.sym_start);
-	CHECK(symcache__maps(sc, getpid()) != NULL);
-	symcache__free(sc);
+	CHECK(nativesym__maps(sc, getpid()) != NULL);
+	nativesym__free(sc);
 }
 
 static void test_anonymous_memory_and_unknown_addresses(void)
 {
-	struct symcache *sc = symcache__new();
+	struct nativesym *sc = nativesym__new();
 	struct native_sym s;
 	void *anon = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	CHECK(anon != MAP_FAILED);
 	/* no refresh: the first resolve reads the maps itself */
-	CHECK_EQ_INT(symcache__resolve(sc, getpid(), addr_of(anon) + 8, &s), 0);
+	CHECK_EQ_INT(nativesym__resolve(sc, getpid(), addr_of(anon) + 8, &s), 0);
 	CHECK(s.name == NULL);
 	CHECK(s.module == NULL);
-	CHECK_EQ_INT(symcache__resolve(sc, getpid(), 16, &s), -ENOENT);
-	CHECK_EQ_INT(symcache__resolve(sc, 999999999, 0x400000, &s), -ENOENT);
-	CHECK(symcache__elf_at(sc, getpid(), addr_of(anon), NULL) == NULL);
+	CHECK_EQ_INT(nativesym__resolve(sc, getpid(), 16, &s), -ENOENT);
+	CHECK_EQ_INT(nativesym__resolve(sc, 999999999, 0x400000, &s), -ENOENT);
+	CHECK(nativesym__elf_at(sc, getpid(), addr_of(anon), NULL) == NULL);
 	munmap(anon, 4096);
-	symcache__free(sc);
+	nativesym__free(sc);
 }
 
 static void test_maps_reread_on_miss_finds_new_library_mapping(void)
 {
-	struct symcache *sc = symcache__new();
+	struct nativesym *sc = nativesym__new();
 	struct native_sym s;
 	int fd = open("/proc/self/exe", O_RDONLY);
 	void *p;
 
-	CHECK_EQ_INT(symcache__refresh(sc, getpid()), 0);
+	CHECK_EQ_INT(nativesym__refresh(sc, getpid()), 0);
 	p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
 	CHECK(p != MAP_FAILED);
-	CHECK_EQ_INT(symcache__resolve(sc, getpid(), addr_of(p) + 1, &s), 0);
+	CHECK_EQ_INT(nativesym__resolve(sc, getpid(), addr_of(p) + 1, &s), 0);
 	CHECK_EQ_STR(s.module, self_exe());
 	munmap(p, 4096);
 	close(fd);
-	symcache__free(sc);
+	nativesym__free(sc);
 }
 
 static void test_verify_call_accepts_real_return_address(void)
 {
-	struct symcache *sc = symcache__new();
-	uint64_t callee = addr_of(symcache_test_callee), ret;
+	struct nativesym *sc = nativesym__new();
+	uint64_t callee = addr_of(nativesym_test_callee), ret;
 
-	symcache_test_caller(1);
+	nativesym_test_caller(1);
 	ret = recorded_ret;
 	CHECK(ret != 0);
-	CHECK(symcache__verify_call(sc, getpid(), ret, callee));
-	CHECK(symcache__verify_call(sc, getpid(), ret, callee + 4)); /* any pc inside it */
-	CHECK(!symcache__verify_call(sc, getpid(), ret, addr_of(symcache_test_unrelated)));
-	CHECK(!symcache__verify_call(sc, getpid(), ret + 1, callee));
-	CHECK(!symcache__verify_call(sc, getpid(), ret, addr_of(malloc)));
+	CHECK(nativesym__verify_call(sc, getpid(), ret, callee));
+	CHECK(nativesym__verify_call(sc, getpid(), ret, callee + 4)); /* any pc inside it */
+	CHECK(!nativesym__verify_call(sc, getpid(), ret, addr_of(nativesym_test_unrelated)));
+	CHECK(!nativesym__verify_call(sc, getpid(), ret + 1, callee));
+	CHECK(!nativesym__verify_call(sc, getpid(), ret, addr_of(malloc)));
 	/* an indirect call (FF /2) proves nothing */
-	symcache_test_indirect_caller(1);
+	nativesym_test_indirect_caller(1);
 	CHECK(recorded_ret != ret);
-	CHECK(!symcache__verify_call(sc, getpid(), recorded_ret, callee));
-	symcache__free(sc);
+	CHECK(!nativesym__verify_call(sc, getpid(), recorded_ret, callee));
+	nativesym__free(sc);
 }
 
 /* Find a `call rel32` in this executable's .text whose target is a PLT stub for name. */
-static uint64_t find_plt_call_site(struct symcache *sc, const char *name)
+static uint64_t find_plt_call_site(struct nativesym *sc, const char *name)
 {
 	uint64_t bias, vaddr, size;
-	struct elfsym *e = symcache__elf_at(sc, getpid(), addr_of(symcache_test_callee), &bias);
+	struct elfsym *e = nativesym__elf_at(sc, getpid(), addr_of(nativesym_test_callee), &bias);
 	unsigned char *text;
 	uint64_t found = 0;
 
@@ -176,33 +176,33 @@ static uint64_t find_plt_call_site(struct symcache *sc, const char *name)
 
 static void test_verify_call_through_plt_stub(void)
 {
-	struct symcache *sc = symcache__new();
+	struct nativesym *sc = nativesym__new();
 	uint64_t ret = find_plt_call_site(sc, "free");
 
 	if (UNIT_SANITIZED) { /* these libc functions are ASan's here; the plain build checks */
-		symcache__free(sc);
+		nativesym__free(sc);
 		return;
 	}
 
 	CHECK(ret != 0);
-	CHECK(symcache__verify_call(sc, getpid(), ret, addr_of(free)));
-	CHECK(symcache__verify_call(sc, getpid(), ret, addr_of(free) + 1));
-	CHECK(!symcache__verify_call(sc, getpid(), ret, addr_of(symcache_test_unrelated)));
-	CHECK(!symcache__verify_call(sc, getpid(), ret, addr_of(getpid)));
+	CHECK(nativesym__verify_call(sc, getpid(), ret, addr_of(free)));
+	CHECK(nativesym__verify_call(sc, getpid(), ret, addr_of(free) + 1));
+	CHECK(!nativesym__verify_call(sc, getpid(), ret, addr_of(nativesym_test_unrelated)));
+	CHECK(!nativesym__verify_call(sc, getpid(), ret, addr_of(getpid)));
 	/* &strlen here is the implementation the resolver chose (__strlen_avx2, which has
 	 * no symbol in a stripped libc; valgrind substitutes its own, with one) */
 	ret = find_plt_call_site(sc, "strlen");
 	CHECK(ret != 0);
-	CHECK(symcache_test_strlen("abc") == 4);
-	CHECK(symcache__verify_call(sc, getpid(), ret, addr_of(strlen)));
-	CHECK(!symcache__verify_call(sc, getpid(), ret, addr_of(symcache_test_unrelated)));
-	symcache__free(sc);
+	CHECK(nativesym_test_strlen("abc") == 4);
+	CHECK(nativesym__verify_call(sc, getpid(), ret, addr_of(strlen)));
+	CHECK(!nativesym__verify_call(sc, getpid(), ret, addr_of(nativesym_test_unrelated)));
+	nativesym__free(sc);
 }
 
 /* fork a child that maps a file region after a go signal, reports its address, and waits. */
 static void test_fork_shares_parent_maps_until_miss_then_survives_exit(void)
 {
-	struct symcache *sc = symcache__new();
+	struct nativesym *sc = nativesym__new();
 	int go[2], back[2], st;
 	uint64_t child_addr = 0;
 	struct native_sym s;
@@ -211,7 +211,7 @@ static void test_fork_shares_parent_maps_until_miss_then_survives_exit(void)
 
 	CHECK_EQ_INT(pipe(go), 0);
 	CHECK_EQ_INT(pipe(back), 0);
-	CHECK_EQ_INT(symcache__refresh(sc, getpid()), 0);
+	CHECK_EQ_INT(nativesym__refresh(sc, getpid()), 0);
 	child = fork();
 	if (child == 0) {
 		int fd = open("/proc/self/exe", O_RDONLY);
@@ -227,50 +227,50 @@ static void test_fork_shares_parent_maps_until_miss_then_survives_exit(void)
 		_exit(0);
 	}
 	CHECK(child > 0);
-	symcache__fork(sc, child, getpid());
-	CHECK(symcache__maps(sc, child) == symcache__maps(sc, getpid()));
-	CHECK_EQ_INT(symcache__resolve(sc, child, addr_of(symcache_test_callee) + 1, &s), 0);
-	CHECK_EQ_STR(s.name, "symcache_test_callee");
+	nativesym__fork(sc, child, getpid());
+	CHECK(nativesym__maps(sc, child) == nativesym__maps(sc, getpid()));
+	CHECK_EQ_INT(nativesym__resolve(sc, child, addr_of(nativesym_test_callee) + 1, &s), 0);
+	CHECK_EQ_STR(s.name, "nativesym_test_callee");
 	/* one ELF object for both processes */
-	CHECK(symcache__elf_at(sc, child, addr_of(symcache_test_callee), NULL) ==
-	      symcache__elf_at(sc, getpid(), addr_of(symcache_test_callee), NULL));
+	CHECK(nativesym__elf_at(sc, child, addr_of(nativesym_test_callee), NULL) ==
+	      nativesym__elf_at(sc, getpid(), addr_of(nativesym_test_callee), NULL));
 
 	CHECK_EQ_INT(write(go[1], "g", 1), 1);
 	CHECK_EQ_INT(read(back[0], &child_addr, sizeof(child_addr)), sizeof(child_addr));
 	/* the child's new mapping misses the inherited maps: its own are read */
-	CHECK_EQ_INT(symcache__resolve(sc, child, child_addr + 4096, &s), 0);
+	CHECK_EQ_INT(nativesym__resolve(sc, child, child_addr + 4096, &s), 0);
 	CHECK_EQ_STR(s.module, self_exe());
-	CHECK(symcache__maps(sc, child) != symcache__maps(sc, getpid()));
+	CHECK(nativesym__maps(sc, child) != nativesym__maps(sc, getpid()));
 
 	CHECK_EQ_INT(write(go[1], "x", 1), 1);
 	CHECK_EQ_INT(waitpid(child, &st, 0), child);
-	symcache__exit(sc, child);
+	nativesym__exit(sc, child);
 	/* late samples of the dead child still resolve */
-	CHECK_EQ_INT(symcache__resolve(sc, child, child_addr + 1, &s), 0);
+	CHECK_EQ_INT(nativesym__resolve(sc, child, child_addr + 1, &s), 0);
 	CHECK_EQ_STR(s.module, self_exe());
-	CHECK_EQ_INT(symcache__resolve(sc, child, addr_of(symcache_test_callee), &s), 0);
-	CHECK_EQ_STR(s.name, "symcache_test_callee");
-	CHECK(symcache__maps(sc, child) != NULL);
+	CHECK_EQ_INT(nativesym__resolve(sc, child, addr_of(nativesym_test_callee), &s), 0);
+	CHECK_EQ_STR(s.name, "nativesym_test_callee");
+	CHECK(nativesym__maps(sc, child) != NULL);
 	close(go[0]), close(go[1]), close(back[0]), close(back[1]);
-	symcache__free(sc);
+	nativesym__free(sc);
 }
 
 static void test_exec_replaces_maps(void)
 {
-	struct symcache *sc = symcache__new();
+	struct nativesym *sc = nativesym__new();
 	const struct procmaps *pm;
 	char exe[PATH_MAX] = "", link[64];
 	int found = 0, st;
 	pid_t child;
 
-	CHECK_EQ_INT(symcache__refresh(sc, getpid()), 0);
+	CHECK_EQ_INT(nativesym__refresh(sc, getpid()), 0);
 	child = fork();
 	if (child == 0) {
 		execl("/bin/sleep", "sleep", "5", (char *)NULL);
 		_exit(127);
 	}
 	CHECK(child > 0);
-	symcache__fork(sc, child, getpid());
+	nativesym__fork(sc, child, getpid());
 	snprintf(link, sizeof(link), "/proc/%d/exe", (int)child);
 	for (int i = 0; i < 500 && !strstr(exe, "sleep"); i++) {
 		ssize_t n = readlink(link, exe, sizeof(exe) - 1);
@@ -279,30 +279,30 @@ static void test_exec_replaces_maps(void)
 		usleep(2000);
 	}
 	CHECK(strstr(exe, "sleep") != NULL);
-	symcache__exec(sc, child);
-	pm = symcache__maps(sc, child);
-	CHECK(pm != NULL && pm != symcache__maps(sc, getpid()));
+	nativesym__exec(sc, child);
+	pm = nativesym__maps(sc, child);
+	CHECK(pm != NULL && pm != nativesym__maps(sc, getpid()));
 	for (size_t i = 0; pm && i < pm->n; i++)
 		found |= !strcmp(pm->maps[i].path, exe);
 	CHECK(found);
 	kill(child, SIGKILL);
 	waitpid(child, &st, 0);
-	symcache__free(sc);
+	nativesym__free(sc);
 }
 
 static void test_open_in_uses_process_root(void)
 {
-	int fd = symcache__open_in(getpid(), "/proc/self/exe");
+	int fd = nativesym__open_in(getpid(), "/proc/self/exe");
 
 	CHECK(fd >= 0);
 	if (fd >= 0)
 		close(fd);
-	CHECK_EQ_INT(symcache__open_in(getpid(), "relative/path"), -EINVAL);
-	CHECK_EQ_INT(symcache__open_in(getpid(), "/no/such/file"), -ENOENT);
-	symcache__free(NULL);
+	CHECK_EQ_INT(nativesym__open_in(getpid(), "relative/path"), -EINVAL);
+	CHECK_EQ_INT(nativesym__open_in(getpid(), "/no/such/file"), -ENOENT);
+	nativesym__free(NULL);
 }
 
-UNIT_MAIN("symcache", UNIT_TEST(test_resolves_own_function_and_libc_malloc),
+UNIT_MAIN("nativesym", UNIT_TEST(test_resolves_own_function_and_libc_malloc),
 	  UNIT_TEST(test_anonymous_memory_and_unknown_addresses),
 	  UNIT_TEST(test_maps_reread_on_miss_finds_new_library_mapping),
 	  UNIT_TEST(test_verify_call_accepts_real_return_address),

@@ -2,12 +2,12 @@
  * static build, else libpython3.X.so), its version, the runtime address of _PyRuntime and the
  * offsets the BPF walker and the symbolizer need (pyoffsets.h).
  *
- * Files are opened the way the process sees them (through the symcache: /proc/PID/root), so
+ * Files are opened the way the process sees them (through nativesym: /proc/PID/root), so
  * targets in another mount namespace work. Data symbols are resolved executable first, as
  * ld.so does, because an embedding program may own _PyRuntime through a copy relocation.
  */
-#ifndef TREEPROF_PYTHON_H
-#define TREEPROF_PYTHON_H
+#ifndef TREEPROF_PYFIND_H
+#define TREEPROF_PYFIND_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -16,7 +16,7 @@
 #include "symbols/pyoffsets.h"
 #include "treeprof.h"
 
-struct symcache;
+struct nativesym;
 
 /* What the symbolizer needs to read code objects of one process image. */
 struct py_runtime_info {
@@ -38,11 +38,11 @@ struct py_runtime_info {
  *   -EINVAL   _Py_DebugOffsets present but not valid
  *   -ESRCH    the process is gone; other negative errno from reading it
  */
-int python__detect(struct symcache *sc, pid_t pid, struct tp_pyconfig *cfg,
+int pyfind__detect(struct nativesym *sc, pid_t pid, struct tp_pyconfig *cfg,
 		   struct py_runtime_info *info);
 
 /* Read len bytes at addr in pid with process_vm_readv: 0, -EFAULT when not all of the range
  * is readable, or the negative errno (-ESRCH: gone, -EPERM: not allowed). */
-int python__read(pid_t pid, uint64_t addr, void *buf, size_t len);
+int pyfind__read(pid_t pid, uint64_t addr, void *buf, size_t len);
 
 #endif

@@ -1,4 +1,4 @@
-/* Interpreter detection (see python.h). */
+/* Interpreter detection (see pyfind.h). */
 #include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -10,8 +10,8 @@
 
 #include "symbols/elfsym.h"
 #include "symbols/procmaps.h"
-#include "symbols/python.h"
-#include "symbols/symcache.h"
+#include "symbols/pyfind.h"
+#include "symbols/nativesym.h"
 
 #define MAX_CANDIDATES 4 /* the executable and the libpython mappings we look at */
 
@@ -23,7 +23,7 @@ struct candidate {
 	bool is_lib; /* libpython3.X.so */
 };
 
-int python__read(pid_t pid, uint64_t addr, void *buf, size_t len)
+int pyfind__read(pid_t pid, uint64_t addr, void *buf, size_t len)
 {
 	struct iovec local = {.iov_base = buf, .iov_len = len};
 	struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = len};
@@ -95,8 +95,8 @@ static int exe_path(pid_t pid, char *buf, size_t size)
 	return 0;
 }
 
-/* The executable first, then each distinct libpython, opened through the symcache. */
-static int find_candidates(struct symcache *sc, pid_t pid, const struct procmaps *pm,
+/* The executable first, then each distinct libpython, opened through nativesym. */
+static int find_candidates(struct nativesym *sc, pid_t pid, const struct procmaps *pm,
 			   const char *exe, struct candidate *c)
 {
 	int n = 0;
@@ -113,7 +113,7 @@ static int find_candidates(struct symcache *sc, pid_t pid, const struct procmaps
 				dup |= !strcmp(c[j].path, m->path);
 			if (dup)
 				continue;
-			c[n].elf = symcache__elf_at(sc, pid, m->start, &c[n].bias);
+			c[n].elf = nativesym__elf_at(sc, pid, m->start, &c[n].bias);
 			if (!c[n].elf)
 				continue;
 			c[n].path = m->path;
@@ -195,7 +195,7 @@ static int layout_for(pid_t pid, uint32_t version, uint64_t runtime, struct tp_p
 		cfg->version = code->version = version;
 		return 0;
 	}
-	err = python__read(pid, runtime, buf, sizeof(buf));
+	err = pyfind__read(pid, runtime, buf, sizeof(buf));
 	if (err)
 		return err;
 	err = pyoffsets__parse_debug(buf, sizeof(buf), cfg, code);
@@ -205,7 +205,7 @@ static int layout_for(pid_t pid, uint32_t version, uint64_t runtime, struct tp_p
 	return PY_MINOR(cfg->version) == minor ? 0 : -EINVAL;
 }
 
-static int detect(struct symcache *sc, pid_t pid, struct tp_pyconfig *cfg,
+static int detect(struct nativesym *sc, pid_t pid, struct tp_pyconfig *cfg,
 		  struct py_runtime_info *info)
 {
 	struct candidate c[MAX_CANDIDATES];
@@ -215,10 +215,10 @@ static int detect(struct symcache *sc, pid_t pid, struct tp_pyconfig *cfg,
 	uint32_t version;
 	int n, err, holder, core = 0;
 
-	err = symcache__refresh(sc, pid);
+	err = nativesym__refresh(sc, pid);
 	if (err)
 		return err;
-	pm = symcache__maps(sc, pid);
+	pm = nativesym__maps(sc, pid);
 	if (!pm)
 		return -ESRCH;
 	err = exe_path(pid, exe, sizeof(exe));
@@ -263,22 +263,22 @@ static int detect(struct symcache *sc, pid_t pid, struct tp_pyconfig *cfg,
 	return 0;
 }
 
-int python__detect(struct symcache *sc, pid_t pid, struct tp_pyconfig *cfg,
+int pyfind__detect(struct nativesym *sc, pid_t pid, struct tp_pyconfig *cfg,
 		   struct py_runtime_info *info)
 {
-	struct symcache *own = NULL;
+	struct nativesym *own = NULL;
 	int err;
 
 	memset(cfg, 0, sizeof(*cfg));
 	memset(info, 0, sizeof(*info));
 	if (!sc) {
-		own = symcache__new();
+		own = nativesym__new();
 		if (!own)
 			return -ENOMEM;
 		sc = own;
 	}
 	err = detect(sc, pid, cfg, info);
-	symcache__free(own);
+	nativesym__free(own);
 	if (err) {
 		memset(cfg, 0, sizeof(*cfg));
 		memset(info, 0, sizeof(*info));

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "profile/memprof.h"
+#include "profile/memacct.h"
 #include "profile/profile.h"
 #include "treeprof.h"
 #include "unit.h"
@@ -52,7 +52,7 @@ static uint32_t idx(const struct profile *p, pid_t pid)
 	return t ? t->idx : UINT32_MAX;
 }
 
-static const struct mem_site *site(const struct memprof *m, uint32_t proc, int stack)
+static const struct mem_site *site(const struct memacct *m, uint32_t proc, int stack)
 {
 	for (size_t i = 0; i < m->nsites; i++)
 		if (m->sites[i].proc == proc && m->sites[i].stack == st[stack])
@@ -60,7 +60,7 @@ static const struct mem_site *site(const struct memprof *m, uint32_t proc, int s
 	return NULL;
 }
 
-static const struct mem_proc *mproc(const struct memprof *m, uint32_t proc)
+static const struct mem_proc *mproc(const struct memacct *m, uint32_t proc)
 {
 	for (size_t i = 0; i < m->nprocs; i++)
 		if (m->procs[i].proc == proc)
@@ -99,7 +99,7 @@ static void weights_follow_the_formula(void)
 	};
 
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
-		double w = memprof__weight(want[i].size, want[i].rate);
+		double w = memacct__weight(want[i].size, want[i].rate);
 
 		if (!near(w, want[i].w)) {
 			fprintf(stderr, "  weight(%llu, %llu): expected %.10g, saw %.10g\n",
@@ -108,14 +108,14 @@ static void weights_follow_the_formula(void)
 			unit_failed_checks++;
 		}
 	}
-	CHECK(memprof__weight(4096, 1) == 4096.0);
-	CHECK(memprof__weight(4096, 0) == 4096.0);
-	CHECK(memprof__weight(0, 524288) == 0.0);
-	CHECK(memprof__weight(UINT64_MAX, UINT64_MAX) > 1e19);
-	CHECK_EQ_INT(memprof__round(2.5), 3);
-	CHECK_EQ_INT(memprof__round(-4), 0);
-	CHECK(memprof__round(1e30) == UINT64_MAX);
-	CHECK(memprof__round(0.0 / 0.0) == 0);
+	CHECK(memacct__weight(4096, 1) == 4096.0);
+	CHECK(memacct__weight(4096, 0) == 4096.0);
+	CHECK(memacct__weight(0, 524288) == 0.0);
+	CHECK(memacct__weight(UINT64_MAX, UINT64_MAX) > 1e19);
+	CHECK_EQ_INT(memacct__round(2.5), 3);
+	CHECK_EQ_INT(memacct__round(-4), 0);
+	CHECK(memacct__round(1e30) == UINT64_MAX);
+	CHECK(memacct__round(0.0 / 0.0) == 0);
 }
 
 static void metrics_parse_and_name(void)
@@ -187,32 +187,32 @@ static void profile_keeps_memory_events_in_order(void)
 static void no_memory_events_compute_to_null(void)
 {
 	struct profile *p = new_profile();
-	struct memprof *m;
+	struct memacct *m;
 
 	CHECK_EQ_INT(profile__sample(p, 1, 10, 10, 0, st[0], 1), 0);
 	errno = 0;
-	CHECK(memprof__compute(p) == NULL);
+	CHECK(memacct__compute(p) == NULL);
 	CHECK_EQ_INT(errno, ENODATA);
-	CHECK(!memprof__has_data(p));
+	CHECK(!memacct__has_data(p));
 	/* exact totals alone are memory data */
 	CHECK_EQ_INT(profile__mem_counters(p, 2, 10, &(struct tp_memcounters){.alloc_count = 3}),
 		     0);
-	m = memprof__compute(p);
+	m = memacct__compute(p);
 	CHECK(m != NULL);
 	if (m) {
 		CHECK_EQ_INT(m->nprocs, 1);
 		CHECK(m->procs[0].has_counters && m->procs[0].c.alloc_count == 3);
 		CHECK_EQ_INT(m->nsites, 0);
 	}
-	memprof__free(m);
-	memprof__free(NULL);
+	memacct__free(m);
+	memacct__free(NULL);
 	profile__free(p);
 }
 
 static void leaks_are_what_a_process_holds_at_exit_or_at_the_end(void)
 {
 	struct profile *p = new_profile();
-	struct memprof *m;
+	struct memacct *m;
 	uint32_t a, b;
 
 	profile__proc_start(p, 10, 1, 0, "a", "a", "");
@@ -226,7 +226,7 @@ static void leaks_are_what_a_process_holds_at_exit_or_at_the_end(void)
 	mfree(p, 5, 10, 0x2000);
 	profile__proc_exit(p, 10, 6, 0);
 	alloc(p, 7, 10, 0x4000, 999, 2); /* after the exit: allocated, never held */
-	m = memprof__compute(p);
+	m = memacct__compute(p);
 	CHECK(m != NULL);
 	if (!m)
 		goto out;
@@ -247,14 +247,14 @@ static void leaks_are_what_a_process_holds_at_exit_or_at_the_end(void)
 		      (m->sites[i - 1].proc == m->sites[i].proc &&
 		       m->sites[i - 1].alloc_bytes >= m->sites[i].alloc_bytes));
 out:
-	memprof__free(m);
+	memacct__free(m);
 	profile__free(p);
 }
 
 static void peaks_hold_the_right_stacks_for_the_tree_and_each_process(void)
 {
 	struct profile *p = new_profile();
-	struct memprof *m;
+	struct memacct *m;
 	uint32_t a, b;
 
 	profile__proc_start(p, 10, 1, 0, "a", "a", "");
@@ -267,7 +267,7 @@ static void peaks_hold_the_right_stacks_for_the_tree_and_each_process(void)
 	mfree(p, 400, 20, 0x20);	  /* b 0, tree 1500 */
 	alloc(p, 500, 10, 0x50, 2000, 0); /* a 3500 (a's peak), tree 3500 */
 	alloc(p, 600, 20, 0x60, 100, 1);  /* b 100, tree 3600 */
-	m = memprof__compute(p);
+	m = memacct__compute(p);
 	CHECK(m != NULL);
 	if (!m)
 		goto out;
@@ -286,7 +286,7 @@ static void peaks_hold_the_right_stacks_for_the_tree_and_each_process(void)
 	CHECK_EQ_INT(SITE(m, a, 0, live_bytes), 3000);
 	CHECK_EQ_INT(SITE(m, b, 1, live_bytes), 100);
 out:
-	memprof__free(m);
+	memacct__free(m);
 	profile__free(p);
 }
 
@@ -294,12 +294,12 @@ out:
 static void the_first_moment_of_a_peak_counts(void)
 {
 	struct profile *p = new_profile();
-	struct memprof *m;
+	struct memacct *m;
 
 	alloc(p, 1, 10, 0x1, 100, 0);
 	mfree(p, 2, 10, 0x1);
 	alloc(p, 3, 10, 0x2, 100, 1);
-	m = memprof__compute(p);
+	m = memacct__compute(p);
 	CHECK(m != NULL);
 	if (m) {
 		CHECK_EQ_INT(m->tree_peak_ts, 1);
@@ -308,7 +308,7 @@ static void the_first_moment_of_a_peak_counts(void)
 		CHECK_EQ_INT(SITE(m, idx(p, 10), 0, proc_peak_bytes), 100);
 		CHECK_EQ_INT(SITE(m, idx(p, 10), 1, proc_peak_bytes), 0);
 	}
-	memprof__free(m);
+	memacct__free(m);
 	profile__free(p);
 }
 
@@ -319,7 +319,7 @@ static void the_first_moment_of_a_peak_counts(void)
 static void fork_child_follows_the_parent_blocks_without_holding_them(void)
 {
 	struct profile *p = new_profile();
-	struct memprof *m;
+	struct memacct *m;
 	uint32_t par, ch;
 
 	profile__proc_start(p, 10, 1, 0, "parent", "parent", "");
@@ -335,7 +335,7 @@ static void fork_child_follows_the_parent_blocks_without_holding_them(void)
 	mfree(p, 7, 11, 0x1000);	/* gone now: unmatched */
 	alloc(p, 8, 11, 0x3000, 50, 2); /* child 50 (its peak), tree 250 */
 	profile__proc_exit(p, 11, 9, 0);
-	m = memprof__compute(p);
+	m = memacct__compute(p);
 	CHECK(m != NULL);
 	if (!m)
 		goto out;
@@ -368,7 +368,7 @@ static void fork_child_follows_the_parent_blocks_without_holding_them(void)
 	CHECK_EQ_INT(mproc(m, par)->inherited_frees, 0);
 	CHECK_EQ_INT(m->unmatched_frees, 1);
 out:
-	memprof__free(m);
+	memacct__free(m);
 	profile__free(p);
 }
 
@@ -378,7 +378,7 @@ out:
 static void inherited_blocks_left_at_exit_exec_or_end_are_only_live_inherited(void)
 {
 	struct profile *p = new_profile();
-	struct memprof *m;
+	struct memacct *m;
 	uint32_t par, ex, ec, al;
 
 	alloc(p, 1, 10, 0x1000, 100, 0);
@@ -395,7 +395,7 @@ static void inherited_blocks_left_at_exit_exec_or_end_are_only_live_inherited(vo
 	CHECK_EQ_INT(profile__proc_exec(p, 12, 8, "sh", "sh", "/bin/sh"), 0);
 	mfree(p, 9, 12, 0x1000);  /* the new image never had it: unmatched */
 	mfree(p, 10, 13, 0x2000); /* 13 lives on with 0x1000 alone */
-	m = memprof__compute(p);
+	m = memacct__compute(p);
 	CHECK(m != NULL);
 	if (!m)
 		goto out;
@@ -440,7 +440,7 @@ static void inherited_blocks_left_at_exit_exec_or_end_are_only_live_inherited(vo
 	CHECK_EQ_INT(SITE(m, par, 1, peak_bytes), 40);
 	CHECK_EQ_INT(m->unmatched_frees, 1);
 out:
-	memprof__free(m);
+	memacct__free(m);
 	profile__free(p);
 }
 
@@ -450,7 +450,7 @@ out:
 static void an_exit_read_before_earlier_frees_does_not_leak_their_blocks(void)
 {
 	struct profile *p = new_profile();
-	struct memprof *m;
+	struct memacct *m;
 	uint32_t a, b;
 
 	profile__proc_start(p, 10, 1, 0, "a", "a", "");
@@ -465,7 +465,7 @@ static void an_exit_read_before_earlier_frees_does_not_leak_their_blocks(void)
 	mfree(p, 3, 10, 0x1000); /* before a's exit: matched, so not a leak */
 	mfree(p, 6, 10, 0x2000); /* after it: too late, 0x2000 is a leak */
 	mfree(p, 4, 20, 0x1000); /* at b's exit, read after it: after it */
-	m = memprof__compute(p);
+	m = memacct__compute(p);
 	CHECK(m != NULL);
 	if (!m)
 		goto out;
@@ -482,14 +482,14 @@ static void an_exit_read_before_earlier_frees_does_not_leak_their_blocks(void)
 	CHECK_EQ_INT(m->tree_peak_ts, 2);
 	CHECK_EQ_INT(m->unmatched_frees, 0);
 out:
-	memprof__free(m);
+	memacct__free(m);
 	profile__free(p);
 }
 
 static void realloc_is_a_free_and_an_alloc(void)
 {
 	struct profile *p = new_profile();
-	struct memprof *m;
+	struct memacct *m;
 	uint32_t a;
 
 	alloc(p, 1, 10, 0x1000, 100, 0);
@@ -502,7 +502,7 @@ static void realloc_is_a_free_and_an_alloc(void)
 	CHECK_EQ_INT(profile__mem_alloc(p, 3, 10, 10, TP_MEM_REALLOC, 0x2000, 40, 1, st[2]), 0);
 	/* a second allocation at a live address replaces the block (its free was missed) */
 	alloc(p, 4, 10, 0x2000, 10, 3);
-	m = memprof__compute(p);
+	m = memacct__compute(p);
 	CHECK(m != NULL);
 	if (!m)
 		goto out;
@@ -516,14 +516,14 @@ static void realloc_is_a_free_and_an_alloc(void)
 	CHECK_EQ_INT(SITE(m, a, 3, live_bytes), 10);
 	CHECK_EQ_INT(m->unmatched_frees, 0);
 out:
-	memprof__free(m);
+	memacct__free(m);
 	profile__free(p);
 }
 
 static void exec_ends_the_image(void)
 {
 	struct profile *p = new_profile();
-	struct memprof *m;
+	struct memacct *m;
 	uint32_t a;
 
 	alloc(p, 1, 10, 0x1000, 100, 0);
@@ -531,7 +531,7 @@ static void exec_ends_the_image(void)
 	CHECK_EQ_INT(profile__proc_exec(p, 10, 2, "sh", "sh", "/bin/sh"), 0);
 	mfree(p, 3, 10, 0x1000); /* the old image's block is gone */
 	alloc(p, 4, 10, 0x1000, 50, 1);
-	m = memprof__compute(p);
+	m = memacct__compute(p);
 	CHECK(m != NULL);
 	if (m) {
 		CHECK_EQ_INT(SITE(m, a, 0, live_bytes), 100);
@@ -539,40 +539,40 @@ static void exec_ends_the_image(void)
 		CHECK_EQ_INT(mproc(m, a)->unmatched_frees, 1);
 		CHECK_EQ_INT(mproc(m, a)->peak_bytes, 100);
 	}
-	memprof__free(m);
+	memacct__free(m);
 	profile__free(p);
 }
 
 static void unmatched_frees_are_counted_not_fatal(void)
 {
 	struct profile *p = new_profile();
-	struct memprof *m;
+	struct memacct *m;
 
 	mfree(p, 1, 10, 0xdead);
 	CHECK_EQ_INT(profile__mem_free(p, 2, 10, TP_MEM_MUNMAP, 0xbeef), 0);
 	alloc(p, 3, 10, 0x1000, 8, 0);
-	m = memprof__compute(p);
+	m = memacct__compute(p);
 	CHECK(m != NULL);
 	if (m) {
 		CHECK_EQ_INT(m->unmatched_frees, 2);
 		CHECK_EQ_INT(mproc(m, idx(p, 10))->unmatched_frees, 2);
 		CHECK_EQ_INT(m->tree_peak_bytes, 8);
 	}
-	memprof__free(m);
+	memacct__free(m);
 	profile__free(p);
 }
 
 static void sampled_allocations_are_weighted(void)
 {
 	struct profile *p = new_profile();
-	struct memprof *m;
+	struct memacct *m;
 	const struct mem_site *s;
 
 	CHECK_EQ_INT(profile__mem_alloc(p, 1, 10, 10, TP_MEM_MALLOC, 0x1000, 4096, 524288, st[0]),
 		     0);
 	CHECK_EQ_INT(
 	    profile__mem_alloc(p, 2, 10, 10, TP_MEM_MALLOC, 0x2000, 1 << 20, 524288, st[0]), 0);
-	m = memprof__compute(p);
+	m = memacct__compute(p);
 	CHECK(m != NULL);
 	s = m ? site(m, idx(p, 10), 0) : NULL;
 	CHECK(s != NULL);
@@ -582,7 +582,7 @@ static void sampled_allocations_are_weighted(void)
 		CHECK(near(s->alloc_count, 128.5006510410044 + 1.1565176427496657));
 		CHECK_EQ_INT(s->live_bytes, 526339 + 1212697);
 	}
-	memprof__free(m);
+	memacct__free(m);
 	profile__free(p);
 }
 
@@ -590,7 +590,7 @@ static void series_has_the_heap_at_each_bucket_end_and_the_last_rss(void)
 {
 	struct profile *p = new_profile();
 	uint64_t t0 = 1000 * MS;
-	struct memprof *m;
+	struct memacct *m;
 	uint32_t a, b;
 
 	profile__proc_start(p, 10, 1, 0, "a", "a", "");
@@ -606,7 +606,7 @@ static void series_has_the_heap_at_each_bucket_end_and_the_last_rss(void)
 	mfree(p, t0 + 90 * MS, 10, 0x2);	/* read late: in its own bucket, by its time */
 	CHECK_EQ_INT(profile__mem_rss(p, t0 + 280 * MS, 10, 2 << 20), 0);
 	alloc(p, t0 + 900 * MS, 10, 0x3, 1, 0);
-	m = memprof__compute(p);
+	m = memacct__compute(p);
 	CHECK(m != NULL);
 	if (!m)
 		goto out;
@@ -630,7 +630,7 @@ static void series_has_the_heap_at_each_bucket_end_and_the_last_rss(void)
 	CHECK_EQ_INT(mproc(m, a)->peak_bytes, 300);
 	CHECK_EQ_INT(mproc(m, a)->peak_ts, t0 + 50 * MS);
 out:
-	memprof__free(m);
+	memacct__free(m);
 	profile__free(p);
 }
 
@@ -940,7 +940,7 @@ static void expect_eq(const char *what, int q, int s, uint64_t want, double saw)
 			(unsigned long long)want, saw);
 }
 
-static void compare(const struct ref *r, const struct memprof *m, const uint32_t *ix)
+static void compare(const struct ref *r, const struct memacct *m, const uint32_t *ix)
 {
 	static const struct mem_proc no_proc;
 	static const struct mem_site no_site;
@@ -1004,7 +1004,7 @@ static void random_sequences_read_out_of_time_order_match_a_plain_model(void)
 		struct profile *p = new_profile();
 		uint64_t exit_read[RP];
 		int nmem, nproc, a = 0, b = 0, n = 0;
-		struct memprof *m;
+		struct memacct *m;
 		uint32_t ix[RP];
 
 		memset(&r, 0, sizeof(r));
@@ -1032,7 +1032,7 @@ static void random_sequences_read_out_of_time_order_match_a_plain_model(void)
 		CHECK_EQ_INT(profile__nprocs(p), RP);
 		ref_by_time(read, n);
 		ref_replay(&r, read, n);
-		m = memprof__compute(p);
+		m = memacct__compute(p);
 		CHECK(m != NULL);
 		ndiff = 0;
 		if (m)
@@ -1042,7 +1042,7 @@ static void random_sequences_read_out_of_time_order_match_a_plain_model(void)
 				ndiff);
 			unit_failed_checks++;
 		}
-		memprof__free(m);
+		memacct__free(m);
 		profile__free(p);
 	}
 	/* the case this is about happened often: frees read after a later exit */
@@ -1055,7 +1055,7 @@ static void a_million_events_compute_fast(void)
 	size_t n = UNIT_SANITIZED ? 200000 : 1000000;
 	struct profile *p = new_profile();
 	struct timespec t0, t1;
-	struct memprof *m;
+	struct memacct *m;
 	double secs;
 
 	for (size_t i = 0; i < n; i++) {
@@ -1070,7 +1070,7 @@ static void a_million_events_compute_fast(void)
 			CHECK_EQ_INT(profile__mem_fork(p, i * 1000, 200 + i / 100000, pid), 0);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	m = memprof__compute(p);
+	m = memacct__compute(p);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
 	fprintf(stderr, "  %zu events: %.3f s\n", n, secs);
@@ -1083,11 +1083,11 @@ static void a_million_events_compute_fast(void)
 			sum += m->sites[i].peak_bytes;
 		CHECK(sum == m->tree_peak_bytes);
 	}
-	memprof__free(m);
+	memacct__free(m);
 	profile__free(p);
 }
 
-UNIT_MAIN("memprof", UNIT_TEST(weights_follow_the_formula), UNIT_TEST(metrics_parse_and_name),
+UNIT_MAIN("memacct", UNIT_TEST(weights_follow_the_formula), UNIT_TEST(metrics_parse_and_name),
 	  UNIT_TEST(profile_keeps_memory_events_in_order),
 	  UNIT_TEST(no_memory_events_compute_to_null),
 	  UNIT_TEST(leaks_are_what_a_process_holds_at_exit_or_at_the_end),
