@@ -102,7 +102,9 @@ static void *htab__insert(struct htab *h, uint64_t key)
 	return k + 1;
 }
 
-void *htab__put(struct htab *h, uint64_t key, int *created)
+/* htab__put() after an inline probe found no entry: the probe runs again (short, at most
+ * half full), then inserts. */
+void *htab__put_slow(struct htab *h, uint64_t key, int *created)
 {
 	size_t mask = h->cap - 1, j;
 	uint64_t *k;

@@ -98,9 +98,30 @@ static inline void *htab__get(const struct htab *h, uint64_t key)
 	}
 }
 
+void *htab__put_slow(struct htab *h, uint64_t key, int *created);
+
 /* The value under key, created zero-filled when absent (*created, if not NULL, says
- * which). NULL with errno ENOMEM (the table is unchanged) or EINVAL (key 0). */
-void *htab__put(struct htab *h, uint64_t key, int *created);
+ * which). NULL with errno ENOMEM (the table is unchanged) or EINVAL (key 0). The lookup of
+ * a present key is inline; insertion is not. */
+static inline void *htab__put(struct htab *h, uint64_t key, int *created)
+{
+	size_t mask = h->cap - 1, j;
+	uint64_t *k;
+
+	if (h->cap && key) {
+		for (j = hash__mix64(key) & mask;; j = (j + 1) & mask) {
+			k = htab__key_at_(h, j);
+			if (*k == key) {
+				if (created)
+					*created = 0;
+				return k + 1;
+			}
+			if (!*k)
+				break;
+		}
+	}
+	return htab__put_slow(h, key, created);
+}
 /* A new zero-filled entry under key, even if key is already stored (a hash-keyed table
  * whose caller resolves collisions). NULL with errno ENOMEM or EINVAL (key 0). */
 void *htab__add(struct htab *h, uint64_t key);
