@@ -7,7 +7,8 @@ Each process writes "ROLE PID PPID" to a manifest as it starts.
 
 - launched: `record --mem -- /usr/bin/python3 torch_train.py` (CPU and memory, the
   preloaded sampler), with each process's VmHWM read from /proc while it runs;
-- attached: the job started alone, `record -p TRAINER -d 4` once its workers are training.
+- attached: the job started alone, `record --mem -p TRAINER -d 4` (uprobes on each
+  process's C library) once its workers are training, VmHWM read the same way.
 """
 import os
 
@@ -15,7 +16,8 @@ import pytest
 
 from conftest import (DEBIAN_PYTHON, MIB, App, Attached, Report, RssWatcher,
                       check_function_in, fmt_mib, need_module, pids_of, program,
-                      record_launched, report_text, text_section, wait_manifest)
+                      record_launched, report_text, text_section, tree_pids,
+                      wait_manifest)
 
 PROG = program("torch_train.py")
 WORKERS = 4
@@ -62,13 +64,16 @@ def attached(request, tmp_path_factory):
     request.addfinalizer(app.stop)
     wait_manifest(manifest, lambda r: pids_of(r, "training"), 120,
                   "the job's workers to start training", app)
-    rec = Attached(tmp, app.pid, ["-d", "4"])
+    watcher = RssWatcher().start(lambda: tree_pids(app.pid))
+    request.addfinalizer(watcher.stop)
+    rec = Attached(tmp, app.pid, ["--mem", "-d", "4"])
     request.addfinalizer(rec.kill)
     rec.wait_attached()
     data = rec.finish(timeout=40)
+    watcher.stop()
     open(stop, "w").close()
     app.wait(60)
-    return Run(data, manifest)
+    return Run(data, manifest, watcher)
 
 
 def check_every_worker_sampled(run):
@@ -148,7 +153,7 @@ def test_attached_group_by_role_merges_the_identical_workers(attached):
     check_role_merges_workers(attached)
 
 
-# ---------------------------------------------------------------- memory (launched --mem)
+# ---------------------------------------------------------------- memory (--mem)
 
 # Heap is anonymous memory the process touched, nearly all of it: what a process holds
 # cannot exceed what was resident at its peak by more than untouched slack.
@@ -160,23 +165,29 @@ def over_rss(heap, hwm):
     return heap > hwm * (1 + SLACK) + SLACK_BYTES
 
 
-def test_memory_every_process_has_figures_and_rss(launched):
-    for pid in [launched.trainer] + launched.workers:
-        m = launched.rep.mem.get(pid)
+@pytest.fixture(params=["launched", "attached"])
+def mem_run(request):
+    """Both recordings: launched (the preloaded sampler), attached (uprobes)."""
+    return request.getfixturevalue(request.param)
+
+
+def test_memory_every_process_has_figures_and_rss(mem_run):
+    for pid in [mem_run.trainer] + mem_run.workers:
+        m = mem_run.rep.mem.get(pid)
         assert m is not None, "process %d has no memory figures" % pid
-        assert m["exact"] is not None, "process %d: no exact totals (preloaded sampler)" % pid
+        assert m["exact"] is not None, "process %d: no exact totals" % pid
         assert m["rss_peak"] > 0, "process %d: no RSS reading" % pid
-        hwm = launched.watcher.hwm(pid)
+        hwm = mem_run.watcher.hwm(pid)
         assert hwm, "process %d: VmHWM never read from /proc" % pid
         # the recording's own RSS readings (every 100 ms) agree with the kernel's peak
         assert 0.7 * hwm <= m["rss_peak"] <= 1.05 * hwm + MIB, (
             "process %d: rss_peak %s, VmHWM %s" % (pid, fmt_mib(m["rss_peak"]), fmt_mib(hwm)))
 
 
-def test_memory_heap_never_exceeds_the_process_rss_peak(launched):
+def test_memory_heap_never_exceeds_the_process_rss_peak(mem_run):
     bad = []
-    for pid in [launched.trainer] + launched.workers:
-        m, hwm = launched.rep.mem[pid], launched.watcher.hwm(pid)
+    for pid in [mem_run.trainer] + mem_run.workers:
+        m, hwm = mem_run.rep.mem[pid], mem_run.watcher.hwm(pid)
         figures = {"exact in_use": m["exact"]["in_use"],
                    "exact peak_in_use": m["exact"]["peak_in_use"],
                    "peak_bytes~": m["peak_bytes"], "live_bytes~": m["live_bytes"]}
@@ -190,7 +201,8 @@ def test_memory_heap_never_exceeds_the_process_rss_peak(launched):
 def test_memory_worker_heap_counts_only_what_the_worker_allocated(launched):
     """What a process holds of its own allocations cannot exceed what it allocated: a fork
     worker's copies of the trainer's blocks are the trainer's memory (README, Accounting
-    rules), in the exact columns as in the estimated ones."""
+    rules), in the exact columns as in the estimated ones. Launched only: the exact in_use and
+    peak_in_use come from the preloaded sampler."""
     bad = []
     for pid in launched.workers:
         e = launched.rep.mem[pid]["exact"]
