@@ -23,9 +23,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-
-import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROGRAMS = os.path.join(HERE, "programs")
