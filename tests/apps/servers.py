@@ -44,7 +44,9 @@ def require_root_and_build():
 
 def need_module(name, package):
     """Skip outside CI when a Python module of Debian's python3 is missing; fail under CI."""
-    if importlib.util.find_spec(name) is None:
+    try:
+        importlib.import_module(name)
+    except ImportError:
         need(None, "%s (Python module %s)" % (package, name))
 
 def marked_line(program, name):

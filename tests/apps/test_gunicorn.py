@@ -158,7 +158,7 @@ def test_group_by_role_merges_the_four_workers(served):
     assert "gunicorn" in wg["name"], wg["name"]
     mg = of[served.master]
     assert mg is not wg and mg["pids"] == [served.master], mg
-    assert wg["parent"] == groups.index(mg), "the workers' role should hang under the master's"
+    assert wg["parent"] == mg["id"], "the workers' role should hang under the master's"
 
 
 def test_master_has_nearly_no_cpu(served):
