@@ -13,7 +13,7 @@ import pytest
 
 from servers import (PROGRAMS, PYTHON, TREEPROF, Celery, Recorder, Redis, children,
                      function_lines, marked_line, need, need_module, py_frames, report_json,
-                     require_root_and_build, run, stacks_of, wait_for)
+                     require_root_and_build, run, stacks_of, vm_status, wait_for)
 
 APP = "celery_app.py"
 CONCURRENCY = 3
@@ -32,9 +32,9 @@ def need_celery():
 class Run:
     """Tasks sent to a worker while treeprof records it, their results read from redis."""
 
-    def __init__(self, tmp, launched):
+    def __init__(self, tmp, launched, record_args=()):
         self.data = os.path.join(tmp, "celery.data")
-        rec_argv = ["record", "-F", "99", "-o", self.data]
+        rec_argv = ["record", "-F", "99", "-o", self.data] + list(record_args)
         with Redis() as redis:
             worker = Celery(tmp, redis, CONCURRENCY)
             rec = None
@@ -49,6 +49,8 @@ class Run:
                 self.main, self.pool = worker.main_pid(), worker.pool()
                 self.results = self.send_and_collect(worker, redis)
                 self.pool_after = children(self.main)
+                # What the kernel says each process holds, the tasks done, before the end.
+                self.vm = {pid: vm_status(pid) for pid in [self.main] + self.pool}
                 if launched:
                     worker.terminate()  # warm shutdown: the tree ends, so does the recording
                 else:
@@ -120,6 +122,13 @@ def launched(tmp_path_factory):
 def attached(tmp_path_factory):
     need_celery()
     return Run(str(tmp_path_factory.mktemp("celery_attached")), launched=False)
+
+
+@pytest.fixture(scope="module")
+def launched_mem(tmp_path_factory):
+    need_celery()
+    return Run(str(tmp_path_factory.mktemp("celery_launched_mem")), launched=True,
+               record_args=["--mem", "--mem-sample", "64K"])
 
 
 @pytest.fixture(params=["launched", "attached"])
@@ -207,3 +216,50 @@ def test_group_by_role_merges_the_pool(celery_run):
     mg = of[r.main]
     assert mg is not pg and mg["pids"] == [r.main], mg
     assert pg["parent"] == mg["id"], "the pool's role should hang under the main's"
+
+
+# ---------------------------------------------------------------- --mem, launched
+
+MIB = 1 << 20
+MARGIN = 4 * MIB
+
+
+def test_mem_heap_never_above_rss(launched_mem):
+    """The main process runs threads (each with its own malloc arena, reserved PROT_NONE
+    and made usable a part at a time): what treeprof reports held stays within what the
+    kernel has resident, for the main process and each pool process."""
+    r = launched_mem
+    assert r.rc == 0, r.stderr[-2000:]
+    mem = {p["pid"]: p for p in r.rep["memory"]["processes"]}
+    bad = []
+    for pid in [r.main] + r.pool:
+        assert pid in mem, "process %d has no memory figures: %s" % (pid, sorted(mem))
+        p, vm = mem[pid], r.vm[pid]
+        figs = [("estimated live_bytes", p["live_bytes"], "VmRSS"),
+                ("estimated peak_bytes", p["peak_bytes"], "VmHWM")]
+        if p["exact"]:
+            figs += [("exact in_use", p["exact"]["in_use"], "VmRSS"),
+                     ("exact peak_in_use", p["exact"]["peak_in_use"], "VmHWM")]
+        for name, got, against in figs:
+            if got > vm[against] + MARGIN:
+                bad.append("%s %d: %s %.1f MiB > %s %.1f MiB" % (
+                    "main" if pid == r.main else "pool", pid, name, got / MIB, against,
+                    vm[against] / MIB))
+    assert not bad, "heap above what the kernel has resident (margin %d MiB):\n  %s" % (
+        MARGIN // MIB, "\n  ".join(bad))
+
+
+def test_mem_pool_heap_is_what_it_allocated_itself(launched_mem):
+    """A pool process's exact in-use heap and peak count what it allocated itself, not
+    the main process's heap copied at the fork: neither exceeds the bytes it allocated."""
+    r = launched_mem
+    mem = {p["pid"]: p for p in r.rep["memory"]["processes"]}
+    bad = []
+    for pid in r.pool:
+        ex = mem[pid]["exact"]
+        assert ex, "pool process %d: no exact counters (the preloaded sampler)" % pid
+        for key in ("in_use", "peak_in_use"):
+            if ex[key] > ex["alloc_bytes"]:
+                bad.append("pool %d: exact %s %.1f MiB > the %.1f MiB it allocated" % (
+                    pid, key, ex[key] / MIB, ex["alloc_bytes"] / MIB))
+    assert not bad, "\n".join(bad)
