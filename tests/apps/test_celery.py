@@ -17,7 +17,7 @@ from servers import (PROGRAMS, PYTHON, TREEPROF, Celery, Recorder, Redis, childr
 
 APP = "celery_app.py"
 CONCURRENCY = 3
-CRUNCH, CRUNCH_LIMIT = 12, 15000  # CPU tasks, ~0.15 s each
+CRUNCH, CRUNCH_LIMIT = 18, 12000  # CPU tasks, ~0.1 s each: every pool process gets some
 STORE, STORE_SIZE = 12, 64 * 1024  # I/O-ish tasks
 
 
