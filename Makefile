@@ -37,6 +37,8 @@ VERSION    := 0.1
 GIT_COMMIT := $(shell git -C $(CURDIR) describe --always --dirty 2>/dev/null)
 
 .DELETE_ON_ERROR:
+
+.PHONY: apps
 .PHONY: all deps demo test test-kernels unit unit-san integration-san fuzz fuzz-corpus integration \
 	bench format format-check clean
 
@@ -131,7 +133,9 @@ $(UPROBE_COST): tests/tools/uprobe_cost.c $(OUTPUT)/probecost.skel.h | $(OUTPUT)
 # apt's output goes to $(DEPS_LOG), which an error points to.
 DEPS_BUILD := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc python3
 DEPS_TEST  := $(DEPS_BUILD) libclang-rt-14-dev python3-pytest debootstrap tmux clang-format \
-	      golang-go chromium qemu-system-x86 busybox-static man-db groff-base dpkg-dev
+	      golang-go chromium qemu-system-x86 busybox-static man-db groff-base dpkg-dev \
+	      python3-torch python3-numpy gunicorn python3-flask python3-celery python3-redis \
+	      redis-server
 DEPS_LOG   := $(OUTPUT)/deps.log
 define install-missing
 	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
@@ -154,6 +158,11 @@ unit: $(UNIT_BINS)
 integration: treeprof $(LINETABLE_CHECK)
 	$(PYTEST) -q tests/integration
 
+# The test bed of real programs (tests/apps/): PyTorch, gunicorn+Flask, Celery on redis,
+# numpy in a pool, a pyenv shim; launched and attached, as their users run them.
+apps: treeprof $(SHIM_LIB)
+	$(PYTEST) -q tests/apps
+
 test: deps-test
 	$(MAKE) format-check
 	$(MAKE) layers-check
@@ -165,6 +174,7 @@ test: deps-test
 	$(MAKE) fuzz-corpus
 	$(MAKE) integration-san
 	$(MAKE) integration
+	$(MAKE) apps
 
 # The kernel matrix: Debian's own kernels booted under qemu, the smoke subset of the
 # integration tests run inside each (tests/kernels.py, tests/integration/test_kernels.py).
