@@ -53,10 +53,11 @@ def run_measured(cmd):
     return out, ru.ru_utime + ru.ru_stime, status
 
 
-def elapsed(out):
+def elapsed(out, who="bench"):
+    """The seconds a reference tree (tests/workloads/*_tree.py) printed as TOTAL_ELAPSED."""
     m = re.search(r"TOTAL_ELAPSED ([0-9.]+)", out)
     if not m:
-        raise SystemExit("bench: the workload printed no TOTAL_ELAPSED:\n" + out)
+        raise SystemExit("%s: the workload printed no TOTAL_ELAPSED:\n%s" % (who, out))
     return float(m.group(1))
 
 

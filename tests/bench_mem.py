@@ -37,6 +37,7 @@ RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 LEAK_TRUTH = 4 * 256 * 4096
 
 sys.path.insert(0, os.path.join(ROOT, "tests"))
+import bench  # noqa: E402  (elapsed)
 import roots  # noqa: E402
 
 
@@ -55,10 +56,7 @@ def cpu_of(cmd):
 
 
 def elapsed(out):
-    m = re.search(r"TOTAL_ELAPSED ([0-9.]+)", out)
-    if not m:
-        raise SystemExit("bench-mem: the workload printed no TOTAL_ELAPSED:\n" + out)
-    return float(m.group(1))
+    return bench.elapsed(out, "bench-mem")
 
 
 # ------------------------------------------------------------------ 1. probe placement

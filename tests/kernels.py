@@ -20,7 +20,6 @@ qemu emulates the CPU (slow, but a 6.12 guest boots in a few seconds).
 
 Only the standard library is used.
 """
-import fcntl
 import json
 import lzma
 import os
@@ -34,7 +33,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import roots  # noqa: E402  (tests/roots.py: read_stamp)
+import roots  # noqa: E402  (tests/roots.py: read_stamp, build_cached, logger)
 REPO = os.path.dirname(HERE)
 CACHE = os.environ.get("TREEPROF_KERNELS_CACHE", "/var/cache/treeprof/kernels")
 MIRROR = os.environ.get("TREEPROF_DEBIAN_MIRROR", "http://deb.debian.org/debian")
@@ -53,9 +52,7 @@ KERNELS = {
 GUEST_MODULES = ["virtio_pci", "9pnet_virtio", "9p"]
 
 
-def log(msg):
-    sys.stderr.write("[kernels %s] %s\n" % (time.strftime("%H:%M:%S"), msg))
-    sys.stderr.flush()
+log = roots.logger("kernels")
 
 
 def kernel_dir(name):
@@ -222,21 +219,15 @@ def ensure(name):
     """Path of the prepared kernel `name`, downloading it first if it is not cached."""
     if name not in KERNELS:
         raise KeyError("unknown kernel %r (have %s)" % (name, ", ".join(sorted(KERNELS))))
-    if stamp(name):
-        return kernel_dir(name)
-    os.makedirs(CACHE, exist_ok=True)
-    with open(os.path.join(CACHE, name + ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if stamp(name):
-            return kernel_dir(name)
-        tmp = tempfile.mkdtemp(prefix=".build-%s-" % name, dir=CACHE)
-        try:
-            info = _prepare(name, KERNELS[name], tmp)
-            shutil.rmtree(kernel_dir(name), ignore_errors=True)
-            os.rename(tmp, kernel_dir(name))
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+    spec = KERNELS[name]
+
+    def prepare(tmp):
+        os.makedirs(tmp)
+        return _prepare(name, spec, tmp)
+
+    info = roots.build_cached(CACHE, name, "fetching the kernel of %s" % spec["what"],
+                              lambda: stamp(name), prepare, log)
+    if info:
         log("%s: %s ready (%s), modules %s" % (name, info["package"], info["release"],
                                                 ", ".join(info["modules"]) or "none"))
     return kernel_dir(name)
@@ -345,20 +336,14 @@ def boot(name, command, timeout=900, memory="3G", cpus=2, env=None, progress=Non
             os.unlink(initrd)
 
 
+def _run(name, argv):
+    rc, _, _ = boot(name, " ".join(shlex.quote(a) for a in argv), progress=print)
+    print("[kernels] %s: exit status %s" % (name, rc))
+    return 1 if rc is None else rc
+
+
 def main(argv):
-    if len(argv) >= 2 and argv[0] == "fetch":
-        for name in argv[1:]:
-            ensure(name)
-            print(json.dumps(stamp(name), indent=1, sort_keys=True))
-        return 0
-    if len(argv) >= 3 and argv[0] == "run" and "--" in argv:
-        i = argv.index("--")
-        rc, _, _ = boot(argv[1], " ".join(shlex.quote(a) for a in argv[i + 1:]),
-                     progress=print)
-        print("[kernels] %s: exit status %s" % (argv[1], rc))
-        return 1 if rc is None else rc
-    sys.stderr.write(__doc__)
-    return 2
+    return roots.cli(argv, "fetch", ensure, stamp, _run, __doc__)
 
 
 if __name__ == "__main__":

@@ -58,9 +58,15 @@ ROOTS = {
 }
 
 
-def log(msg):
-    sys.stderr.write("[roots %s] %s\n" % (time.strftime("%H:%M:%S"), msg))
-    sys.stderr.flush()
+def logger(who):
+    """A progress printer for stderr, "[who HH:MM:SS] msg" (roots here, kernels.py)."""
+    def log(msg):
+        sys.stderr.write("[%s %s] %s\n" % (who, time.strftime("%H:%M:%S"), msg))
+        sys.stderr.flush()
+    return log
+
+
+log = logger("roots")
 
 
 def root_path(name):
@@ -220,35 +226,48 @@ def _build(name, spec, tmp):
     return info
 
 
-def ensure(name):
-    """Path of the complete root `name`, building it first if it is not cached."""
-    if name not in ROOTS:
-        raise KeyError("unknown root %r (have %s)" % (name, ", ".join(sorted(ROOTS))))
-    if stamp(name):
-        return root_path(name)
-    os.makedirs(CACHE, exist_ok=True)
-    with open(os.path.join(CACHE, name + ".lock"), "w") as lock:
+def build_cached(cache, name, what, ready, build, log=log):
+    """The one way a cached tree is made (a Debian root here, a kernel in kernels.py):
+    cache/name is complete once ready() is true (its stamp is written). Otherwise, holding
+    the lock cache/name.lock, remove the leftovers of an interrupted build, let build(tmp)
+    fill the new directory cache/.build-name-PID and rename it to cache/name. Returns what
+    build returned, or None when the tree was complete (or was completed by another
+    process while this one waited for the lock)."""
+    if ready():
+        return None
+    os.makedirs(cache, exist_ok=True)
+    with open(os.path.join(cache, name + ".lock"), "w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             log("%s: another process is building it, waiting" % name)
             fcntl.flock(lock, fcntl.LOCK_EX)
-        if stamp(name):                       # built while we waited
-            return root_path(name)
+        if ready():                           # built while we waited
+            return None
         # We hold the lock: any temporary or incomplete tree is left over from a crash.
-        for d in os.listdir(CACHE):
+        for d in os.listdir(cache):
             if d.startswith(".build-%s-" % name):
                 log("%s: removing the leftovers of an interrupted build, %s" % (name, d))
-                _remove(os.path.join(CACHE, d))
-        _remove(root_path(name))
-        tmp = os.path.join(CACHE, ".build-%s-%d" % (name, os.getpid()))
-        log("%s: building Debian %s in %s" % (name, ROOTS[name]["suite"], tmp))
+                _remove(os.path.join(cache, d))
+        _remove(os.path.join(cache, name))
+        tmp = os.path.join(cache, ".build-%s-%d" % (name, os.getpid()))
+        log("%s: %s in %s" % (name, what, tmp))
         try:
-            info = _build(name, ROOTS[name], tmp)
-            os.rename(tmp, root_path(name))
+            info = build(tmp)
+            os.rename(tmp, os.path.join(cache, name))
         except BaseException:
             _remove(tmp)
             raise
+    return info
+
+
+def ensure(name):
+    """Path of the complete root `name`, building it first if it is not cached."""
+    if name not in ROOTS:
+        raise KeyError("unknown root %r (have %s)" % (name, ", ".join(sorted(ROOTS))))
+    info = build_cached(CACHE, name, "building Debian %s" % ROOTS[name]["suite"],
+                        lambda: stamp(name), lambda tmp: _build(name, ROOTS[name], tmp))
+    if info:
         log("%s: done in %.0f s, pythons %s%s" % (
             name, info["build_seconds"],
             ", ".join("%s (%s)" % (v, p["version"]) for v, p in sorted(info["pythons"].items())),
@@ -265,18 +284,24 @@ def python_in(name, minor):
     return path, (p["exe"] if p else None)
 
 
-def main(argv):
-    if len(argv) >= 2 and argv[0] == "build":
+def cli(argv, verb, ensure, stamp, run, usage):
+    """The command line of roots.py and kernels.py: `VERB NAME...` makes (or reuses) each
+    tree and prints its stamp; `run NAME -- ARGV...` returns run(NAME, ARGV), an exit
+    status; anything else prints usage and returns 2."""
+    if len(argv) >= 2 and argv[0] == verb:
         for name in argv[1:]:
             ensure(name)
             print(json.dumps(stamp(name), indent=1, sort_keys=True))
         return 0
     if len(argv) >= 3 and argv[0] == "run" and "--" in argv:
-        i = argv.index("--")
-        return run_in_root(ensure(argv[1]), argv[i + 1:], check=False,
-                           capture_output=False).returncode
-    sys.stderr.write(__doc__)
+        return run(argv[1], argv[argv.index("--") + 1:])
+    sys.stderr.write(usage)
     return 2
+
+
+def main(argv):
+    return cli(argv, "build", ensure, stamp, lambda name, cmd: run_in_root(
+        ensure(name), cmd, check=False, capture_output=False).returncode, __doc__)
 
 
 if __name__ == "__main__":

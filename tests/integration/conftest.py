@@ -71,6 +71,18 @@ def report_folded(data, *extra):
     return out
 
 
+def corrupt_copy(data, path):
+    """Copy the recording data to path with 16 bytes in its middle inverted (a record's
+    CRC no longer matches); returns path."""
+    with open(data, "rb") as f:
+        blob = bytearray(f.read())
+    mid = len(blob) // 2
+    blob[mid:mid + 16] = bytes(b ^ 0xFF for b in blob[mid:mid + 16])
+    with open(path, "wb") as f:
+        f.write(bytes(blob))
+    return path
+
+
 def read_manifest(path):
     """ROLE PID PPID lines -> list of (role, pid, ppid)."""
     rows = []

@@ -247,23 +247,29 @@ def test_cpu_share_three_to_one(tmp):
 
 # ---------------------------------------------------------------- mixed versions in a tree
 
+def record_mixed(tmp, py, child, seconds):
+    """Record mixed_parent.py run by interpreter py with child (an interpreter's path) for
+    seconds: ({role: (pid, ppid, "3.X")} from its manifest, the JSON report)."""
+    data = os.path.join(tmp, "m.data")
+    run([TREEPROF, "record", "-q", "-F", "999", "-o", data, "--"]
+        + py.cmd("mixed_parent.py", "--child", child, "--seconds", seconds,
+                 "--manifest", "{out}/manifest", out=tmp), timeout=60)
+    rows = {}
+    with open(os.path.join(tmp, "manifest")) as f:
+        for line in f:
+            role, pid, ppid, ver = line.split()
+            rows[role] = (int(pid), int(ppid), ver)
+    return rows, report_json(data)
+
+
 @pytest.mark.parametrize("parent,child", [("pyenv-3.13", "pyenv-3.8"),
                                           ("debian-3.11", "pyenv-3.10"),
                                           ("sid-3.14", "sid-3.13")])
 def test_mixed_version_parent_and_child(tmp, parent, child):
     ppy, cpy = interpreter(parent), interpreter(child)
     assert ppy.root == cpy.root, "parent and child must run in the same place"
-    data, manifest = os.path.join(tmp, "m.data"), os.path.join(tmp, "manifest")
-    run([TREEPROF, "record", "-q", "-F", "999", "-o", data, "--"]
-        + ppy.cmd("mixed_parent.py", "--child", cpy.exe, "--seconds", "1.0",
-                  "--manifest", "{out}/manifest", out=tmp), timeout=60)
-    rows = {}
-    with open(manifest) as f:
-        for line in f:
-            role, pid, ppid, ver = line.split()
-            rows[role] = (int(pid), int(ppid), ver)
+    rows, rep = record_mixed(tmp, ppy, cpy.exe, "1.0")
     assert rows["parent"][2] == "3.%d" % ppy.minor and rows["child"][2] == "3.%d" % cpy.minor
-    rep = report_json(data)
     procs = {p["pid"]: p for p in rep["processes"]}
     for role, hot, other in (("parent", "parent_version_hot", "child_version_hot"),
                              ("child", "child_version_hot", "parent_version_hot")):
@@ -298,16 +304,8 @@ def test_short_lived_processes_have_python_frames_from_the_start(tmp):
     the new process -- and they must be symbolized, not left as [unknown] because the
     process is gone by the time its code objects are looked at."""
     py = interpreter("pyenv-3.11")
-    data, manifest = os.path.join(tmp, "s.data"), os.path.join(tmp, "manifest")
-    run([TREEPROF, "record", "-q", "-F", "999", "-o", data, "--"]
-        + py.cmd("mixed_parent.py", "--child", py.exe, "--seconds", "0.1",
-                 "--manifest", "{out}/manifest", out=tmp), timeout=60)
-    pids = {}
-    with open(manifest) as f:
-        for line in f:
-            role, pid, _, _ = line.split()
-            pids[role] = int(pid)
-    rep = report_json(data)
+    rows, rep = record_mixed(tmp, py, py.exe, "0.1")
+    pids = {role: row[0] for role, row in rows.items()}
     problems = []
     for role, hot in (("child", "child_version_hot"), ("parent", "parent_version_hot")):
         leafs = collections.Counter()

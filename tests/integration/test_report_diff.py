@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 
-from conftest import TREEPROF, WORKLOADS, host_python, run
+from conftest import TREEPROF, WORKLOADS, corrupt_copy, host_python, run
 from test_report_html import chromium, split_page
 
 POOL = os.path.join(WORKLOADS, "diff_pool.py")
@@ -206,13 +206,7 @@ def test_bad_diff_input_gets_one_line(runs, tmp):
     one_line_error(diff(os.path.join(tmp, "missing.data"), new, check=False), "missing.data",
                    "No such file")
     one_line_error(diff(POOL, new, check=False), "not a treeprof recording")
-    bad = os.path.join(tmp, "bad.data")
-    with open(old, "rb") as f:
-        blob = bytearray(f.read())
-    mid = len(blob) // 2
-    blob[mid:mid + 16] = bytes(x ^ 0xFF for x in blob[mid:mid + 16])
-    with open(bad, "wb") as f:
-        f.write(bytes(blob))
+    bad = corrupt_copy(old, os.path.join(tmp, "bad.data"))
     one_line_error(diff(bad, new, check=False), "bad.data", "corrupt")
     one_line_error(diff(old, new, "text", "--group-by", "pid", check=False), "--group-by pid")
     for fmt in ("pprof", "speedscope", "chrome"):

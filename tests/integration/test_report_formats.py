@@ -10,7 +10,8 @@ import subprocess
 
 import pytest
 
-from conftest import TREEPROF, WORKLOADS, host_python, need, read_manifest, run
+from conftest import (TREEPROF, WORKLOADS, corrupt_copy, host_python, need, read_manifest,
+                      run)
 
 TREE = os.path.join(WORKLOADS, "tree.py")
 HOT = ["parent_hot", "fork_worker_hot", "grandchild_hot", "spawn_worker_hot",
@@ -170,13 +171,7 @@ def test_cut_short_recording_still_reports_and_says_so(rec, tmp):
 
 def test_corrupt_recording_fails_with_one_line(rec, tmp):
     data, _, _ = rec
-    bad = os.path.join(tmp, "bad.data")
-    with open(data, "rb") as f:
-        blob = bytearray(f.read())
-    mid = len(blob) // 2
-    blob[mid:mid + 16] = bytes(b ^ 0xFF for b in blob[mid:mid + 16])
-    with open(bad, "wb") as f:
-        f.write(bytes(blob))
+    bad = corrupt_copy(data, os.path.join(tmp, "bad.data"))
     for fmt in ("speedscope", "chrome", "pprof"):
         r = run([TREEPROF, "report", bad, "--format", fmt, "-o", os.path.join(tmp, "o")],
                 check=False)

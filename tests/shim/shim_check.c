@@ -76,27 +76,20 @@ static void check_delta(const char *what, struct snap a, struct snap b, struct e
 
 	if (DELTA(a, b, alloc_count) != e.allocs || DELTA(a, b, alloc_bytes) != e.bytes ||
 	    DELTA(a, b, free_count) != e.frees || DELTA(a, b, failed) != e.failed ||
-	    DELTA(a, b, in_use) != e.in_use) {
-		fprintf(stderr,
-			"  %s: expected allocs %+lld bytes %+lld frees %+lld failed %+lld in_use "
-			"%+lld, saw %+lld %+lld %+lld %+lld %+lld\n",
-			what, (long long)e.allocs, (long long)e.bytes, (long long)e.frees,
-			(long long)e.failed, (long long)e.in_use,
-			(long long)DELTA(a, b, alloc_count), (long long)DELTA(a, b, alloc_bytes),
-			(long long)DELTA(a, b, free_count), (long long)DELTA(a, b, failed),
-			(long long)DELTA(a, b, in_use));
-		unit_failed_checks++;
-	}
-	if (rate == 1 && sampled != e.allocs + e.resampled) {
-		fprintf(stderr, "  %s: rate 1: expected %lld sampled, saw %lld\n", what,
-			(long long)(e.allocs + e.resampled), (long long)sampled);
-		unit_failed_checks++;
-	}
-	if ((int64_t)(b.hooks - a.hooks) != 2 * sampled) {
-		fprintf(stderr, "  %s: expected %lld hook calls (2 per sampled block), saw %lld\n",
-			what, (long long)(2 * sampled), (long long)(b.hooks - a.hooks));
-		unit_failed_checks++;
-	}
+	    DELTA(a, b, in_use) != e.in_use)
+		unit_fail("%s: expected allocs %+lld bytes %+lld frees %+lld failed %+lld in_use "
+			  "%+lld, saw %+lld %+lld %+lld %+lld %+lld",
+			  what, (long long)e.allocs, (long long)e.bytes, (long long)e.frees,
+			  (long long)e.failed, (long long)e.in_use,
+			  (long long)DELTA(a, b, alloc_count), (long long)DELTA(a, b, alloc_bytes),
+			  (long long)DELTA(a, b, free_count), (long long)DELTA(a, b, failed),
+			  (long long)DELTA(a, b, in_use));
+	if (rate == 1 && sampled != e.allocs + e.resampled)
+		unit_fail("%s: rate 1: expected %lld sampled, saw %lld", what,
+			  (long long)(e.allocs + e.resampled), (long long)sampled);
+	if ((int64_t)(b.hooks - a.hooks) != 2 * sampled)
+		unit_fail("%s: expected %lld hook calls (2 per sampled block), saw %lld", what,
+			  (long long)(2 * sampled), (long long)(b.hooks - a.hooks));
 }
 
 static void test_malloc_free_counted(void)
@@ -383,11 +376,9 @@ static void test_poisson_sampling_rate(void)
 	check_delta("1 KiB blocks", a, snap(),
 		    (struct expect){.allocs = n, .bytes = n * 1024, .frees = n});
 	sampled = DELTA(a, b, sampled);
-	if (rate > 1 && (sampled < 64 || sampled > 256)) {
-		fprintf(stderr, "  %zu x 1 KiB at rate %llu: expected 64..256 samples, saw %lld\n",
-			n, (unsigned long long)rate, (long long)sampled);
-		unit_failed_checks++;
-	}
+	if (rate > 1 && (sampled < 64 || sampled > 256))
+		unit_fail("%zu x 1 KiB at rate %llu: expected 64..256 samples, saw %lld", n,
+			  (unsigned long long)rate, (long long)sampled);
 	/* Much larger than the mean interval: sampled (but for e^-64). */
 	a = snap();
 	free(malloc(64 * rate));
@@ -435,13 +426,9 @@ static void test_fork_child_counters_restart(void)
 	}
 	CHECK(pid > 0);
 	CHECK(waitpid(pid, &status, 0) == pid);
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		fprintf(stderr,
-			"  fork child: expected its counters restarted (exit 0), saw "
-			"status 0x%x\n",
-			status);
-		unit_failed_checks++;
-	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		unit_fail("fork child: expected its counters restarted (exit 0), saw status 0x%x",
+			  status);
 	free(p);
 	check_delta("malloc, fork, free", a, snap(),
 		    (struct expect){.allocs = 1, .bytes = 3000, .frees = 1});

@@ -1,6 +1,20 @@
+#include <stdarg.h>
+
 #include "unit.h"
 
 int unit_failed_checks;
+
+void unit_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("  ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	unit_failed_checks++;
+}
 
 int unit_main(const char *suite, const struct unit_test *tests, int n)
 {

@@ -3,32 +3,25 @@
 
 The two alternate in small slices (3 * SLICE then SLICE seconds, by CPU time measured with
 time.process_time, not by iteration count, so the split holds whatever the interpreter's
-speed), for --seconds of CPU in all.  A sampling profiler should find three_quarters on
-the stack of 75 % of the samples of this work and one_quarter on 25 %.
+speed), for --seconds of CPU in all.  Both spin in the same _common.spin(), so only
+their names differ: a sampling profiler should find three_quarters on the stack of 75 %
+of the samples of this work and one_quarter on 25 %.
 Standard library only; runs on Python 3.8 and later.
 """
 import argparse
 import time
 
+from _common import spin
+
 SLICE = 0.002
 
 
 def three_quarters(seconds):
-    end = time.process_time() + seconds
-    x = 0
-    while time.process_time() < end:
-        for i in range(500):
-            x += i * i
-    return x
+    return spin(seconds, time.process_time, 500)
 
 
 def one_quarter(seconds):
-    end = time.process_time() + seconds
-    x = 0
-    while time.process_time() < end:
-        for i in range(500):
-            x += i * i
-    return x
+    return spin(seconds, time.process_time, 500)
 
 
 def main():
