@@ -658,7 +658,8 @@ static int run_trace(struct args *a)
 	err = tracer__run(t);
 	if (top)
 		top__finish(top);
-	tracer__free(t); /* stores the run's statistics in the profile (and its journal) */
+	tracer__finish(t); /* the run's statistics into the profile (and its journal) */
+	tracer__free(t);
 	top__free(top);	 /* the terminal is restored before anything else is said */
 	/* Detached first: waiting for a slow reader must not leave the sampler running. */
 	if (live && (e = live__finish(live)) && !err)
