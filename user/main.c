@@ -660,7 +660,7 @@ static int run_trace(struct args *a)
 		top__finish(top);
 	tracer__finish(t); /* the run's statistics into the profile (and its journal) */
 	tracer__free(t);
-	top__free(top);	 /* the terminal is restored before anything else is said */
+	top__free(top); /* the terminal is restored before anything else is said */
 	/* Detached first: waiting for a slow reader must not leave the sampler running. */
 	if (live && (e = live__finish(live)) && !err)
 		err = e;

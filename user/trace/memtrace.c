@@ -20,6 +20,7 @@
 #include "trace/memprobes.h"
 #include "lib/fileio.h"
 #include "symbols/procmaps.h"
+#include "lib/pidset.h"
 #include "trace/proctree.h"
 #include "profile/profile.h"
 

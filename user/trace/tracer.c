@@ -25,6 +25,7 @@
 #include "trace/launch.h"
 #include "trace/stats.h"
 #include "trace/tracer.h"
+#include "lib/pidset.h"
 #include "trace/proctree.h"
 #include "profile/profile.h"
 #include "symbols/symbolize.h"
@@ -484,8 +485,10 @@ static struct tracer *tracer__alloc(const struct tracer_opts *o, struct profile 
 struct tracer *tracer__start(const struct tracer_opts *o, struct profile *prof,
 			     const struct tracer_sink *sink)
 {
-	struct memtrace_opts mo = {
-	    .rate = o->mem_rate, .mode = o->mem_mode, .launch = o->cmd != NULL, .verbose = o->verbose};
+	struct memtrace_opts mo = {.rate = o->mem_rate,
+				   .mode = o->mem_mode,
+				   .launch = o->cmd != NULL,
+				   .verbose = o->verbose};
 	struct tracer *t;
 	int err;
 
