@@ -1,6 +1,7 @@
-/* The reviewed 3.8-3.12 table and the _Py_DebugOffsets parser. Expected values are the [V]
- * ones of python-internals.md (offsetof() against pyenv's headers); the 3.13 blob was read
- * from a live pyenv 3.13.0 by tests/tools/capture_debug_offsets.sh. */
+/* The reviewed 3.8-3.12 table and the _Py_DebugOffsets parser. Expected values are offsetof()
+ * and sizeof() against pyenv's installed headers (the sources are listed above the table in
+ * user/symbols/pyoffsets.c); the 3.13 blob was read from a live pyenv 3.13.0 by
+ * tests/tools/capture_debug_offsets.sh. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

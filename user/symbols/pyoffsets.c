@@ -1,5 +1,5 @@
 /* Interpreter layouts: the reviewed 3.8-3.12 table and the _Py_DebugOffsets parser (3.13+).
- * Sources and how each value was checked: /work/shared/python-internals.md and pyoffsets.h. */
+ * Where each value comes from and how it was checked is written next to it below. */
 #include <errno.h>
 #include <string.h>
 
@@ -18,128 +18,105 @@
  * (INTERPRETER). */
 #define ENTRY_OWNER 3
 
+/* The 3.8-3.12 table. Every number was checked with offsetof() and sizeof() compiled (gcc,
+ * x86_64, -DPy_BUILD_CORE) against the installed headers of pyenv CPython 3.8.18, 3.9.18,
+ * 3.10.13, 3.11.7 and 3.12.1 (default build: GIL, non-debug). The structs are defined in
+ * these headers of each version (paths under Include/):
+ *   _PyRuntimeState            internal/pycore_pystate.h (3.8), internal/pycore_runtime.h (3.9+)
+ *   PyInterpreterState         internal/pycore_pystate.h (3.8), internal/pycore_interp.h (3.9+)
+ *   PyThreadState, _PyCFrame   cpython/pystate.h (_PyCFrame: 3.11, 3.12)
+ *   PyFrameObject              frameobject.h (3.8), cpython/frameobject.h (3.9, 3.10)
+ *   _PyInterpreterFrame        internal/pycore_frame.h (3.11, 3.12)
+ *   PyCodeObject               code.h (3.8), cpython/code.h (3.9+)
+ *   PyBytesObject              bytesobject.h (3.8), cpython/bytesobject.h (3.9+)
+ *   PyASCIIObject, PyCompactUnicodeObject   cpython/unicodeobject.h
+ * The code-object offsets the walker needs (tp_pyconfig.code_*) are the same fields as the
+ * symbolizer's (py_code_layout.co_*): pyoffsets__table copies them, so each is typed once. */
 struct table_row {
+	uint8_t minor;
 	struct tp_pyconfig cfg;
 	struct py_code_layout code;
 };
 
-/* Strings and bytes, 3.8 to 3.11: PyASCIIObject still has its wstr pointer. */
-#define STR_38                                                                                     \
+/* _PyRuntimeState.interpreters.head, PyInterpreterState.next, and the head of its thread list
+ * (.tstate_head up to 3.10, .threads.head from 3.11). */
+#define RUNTIME(head, next, threads)                                                               \
+	.rt_interp_head = head, .interp_next = next, .interp_threads = threads
+/* PyThreadState.next, .thread_id, and where the frames start: .frame (3.8-3.10), .cframe
+ * (3.11, 3.12). */
+#define TSTATE(next, thread_id, frame)                                                             \
+	.tstate_next = next, .tstate_thread_id = thread_id, .tstate_frame = frame
+/* 3.8-3.10: PyFrameObject.f_back, .f_code, .f_lasti (bytes on 3.8/3.9, code units on 3.10). */
+#define FRAME_OBJECT(back, code, lasti, kind)                                                      \
+	.lasti_kind = kind, .cframe_frame = N, .frame_back = back, .frame_code = code,             \
+	.frame_lasti = lasti, .frame_owner = N, .frame_is_entry = N
+/* 3.11, 3.12: _PyCFrame.current_frame, then _PyInterpreterFrame.previous, .f_code,
+ * .prev_instr, .owner (3.12) and .is_entry (3.11). */
+#define INTERP_FRAME(current, previous, code, prev_instr, owner, is_entry)                         \
+	.lasti_kind = TP_LASTI_PTR, .cframe_frame = current, .frame_back = previous,               \
+	.frame_code = code, .frame_lasti = prev_instr, .frame_owner = owner,                       \
+	.frame_is_entry = is_entry
+/* sizeof(PyCodeObject) and its co_argcount, co_firstlineno, co_filename, co_name,
+ * co_qualname (3.11+), co_lnotab (3.8/3.9) or co_linetable (3.10+), co_code_adaptive
+ * (3.11+). */
+#define CODE(size, argcount, firstlineno, filename, name, qualname, linetable, adaptive)           \
+	.co_size = size, .co_argcount = argcount, .co_firstlineno = firstlineno,                   \
+	.co_filename = filename, .co_name = name, .co_qualname = qualname,                         \
+	.co_linetable = linetable, .co_code_adaptive = adaptive
+/* PyBytesObject.ob_base.ob_size and .ob_sval; PyASCIIObject.length and .state;
+ * sizeof(PyASCIIObject) (where a compact ASCII string's data starts) and
+ * sizeof(PyCompactUnicodeObject) (a compact non-ASCII string's): 3.12 dropped wstr. */
+#define STRINGS(ascii_size, compact_size)                                                          \
 	.bytes_ob_size = 16, .bytes_ob_sval = 32, .str_length = 16, .str_state = 32,               \
-	.str_ascii_data = 48, .str_compact_data = 72, .str_kind_shift = STR_KIND_SHIFT,            \
-	.str_compact_mask = STR_COMPACT_MASK, .str_ascii_mask = STR_ASCII_MASK
-#define STR_312                                                                                    \
-	.bytes_ob_size = 16, .bytes_ob_sval = 32, .str_length = 16, .str_state = 32,               \
-	.str_ascii_data = 40, .str_compact_data = 56, .str_kind_shift = STR_KIND_SHIFT,            \
-	.str_compact_mask = STR_COMPACT_MASK, .str_ascii_mask = STR_ASCII_MASK
-
-/* 3.8-3.10: PyFrameObject chain; f_lasti is bytes (3.8/3.9) or code units (3.10). */
-#define FRAME_OBJECT_CFG(lasti_off, kind)                                                          \
-	.lasti_kind = kind, .rt_interp_head = 32, .interp_next = 0, .interp_threads = 8,           \
-	.tstate_next = 8, .tstate_thread_id = 176, .tstate_frame = 24, .cframe_frame = N,          \
-	.frame_back = 24, .frame_code = 32, .frame_lasti = lasti_off, .frame_owner = N,            \
-	.frame_is_entry = N, .code_firstlineno = 40, .code_argcount = 16, .code_filename = 104,    \
-	.code_name = 112
-#define CODE_38                                                                                    \
-	.co_size = 176, .co_argcount = 16, .co_firstlineno = 40, .co_filename = 104,               \
-	.co_name = 112, .co_qualname = N, .co_linetable = 120, .co_code_adaptive = N, STR_38
+	.str_ascii_data = ascii_size, .str_compact_data = compact_size,                            \
+	.str_kind_shift = STR_KIND_SHIFT, .str_compact_mask = STR_COMPACT_MASK,                    \
+	.str_ascii_mask = STR_ASCII_MASK
 
 static const struct table_row table[] = {
-    {
-	.cfg = {.version = 0x03080000, FRAME_OBJECT_CFG(104, TP_LASTI_BYTES)},
-	.code = {.version = 0x03080000, .minor = 8, CODE_38},
-    },
-    {
-	.cfg = {.version = 0x03090000, FRAME_OBJECT_CFG(104, TP_LASTI_BYTES)},
-	.code = {.version = 0x03090000, .minor = 9, CODE_38},
-    },
-    {
-	.cfg = {.version = 0x030a0000, FRAME_OBJECT_CFG(96, TP_LASTI_UNITS)},
-	.code = {.version = 0x030a0000, .minor = 10, CODE_38},
-    },
-    {
-	/* 3.11: _PyInterpreterFrame via tstate->cframe->current_frame; is_entry marks
-	 * the outermost frame of one C-level eval call. */
-	.cfg = {.version = 0x030b0000,
-		.lasti_kind = TP_LASTI_PTR,
-		.rt_interp_head = 40,
-		.interp_next = 0,
-		.interp_threads = 16,
-		.tstate_next = 8,
-		.tstate_thread_id = 152,
-		.tstate_frame = 56,
-		.cframe_frame = 8,
-		.frame_back = 48,
-		.frame_code = 32,
-		.frame_lasti = 56,
-		.frame_owner = N,
-		.frame_is_entry = 68,
-		.code_firstlineno = 72,
-		.code_argcount = 56,
-		.code_filename = 112,
-		.code_name = 120},
-	.code = {.version = 0x030b0000,
-		 .minor = 11,
-		 .co_size = 192,
-		 .co_argcount = 56,
-		 .co_firstlineno = 72,
-		 .co_filename = 112,
-		 .co_name = 120,
-		 .co_qualname = 128,
-		 .co_linetable = 136,
-		 .co_code_adaptive = 184,
-		 STR_38},
-    },
-    {
-	/* 3.12: entry frames are separate frames with owner == 3 (CSTACK). */
-	.cfg = {.version = 0x030c0000,
-		.lasti_kind = TP_LASTI_PTR,
-		.entry_owner = ENTRY_OWNER,
-		.rt_interp_head = 40,
-		.interp_next = 0,
-		.interp_threads = 72,
-		.tstate_next = 8,
-		.tstate_thread_id = 136,
-		.tstate_frame = 56,
-		.cframe_frame = 0,
-		.frame_back = 8,
-		.frame_code = 0,
-		.frame_lasti = 56,
-		.frame_owner = 70,
-		.frame_is_entry = N,
-		.code_firstlineno = 68,
-		.code_argcount = 52,
-		.code_filename = 112,
-		.code_name = 120},
-	.code = {.version = 0x030c0000,
-		 .minor = 12,
-		 .co_size = 200,
-		 .co_argcount = 52,
-		 .co_firstlineno = 68,
-		 .co_filename = 112,
-		 .co_name = 120,
-		 .co_qualname = 128,
-		 .co_linetable = 136,
-		 .co_code_adaptive = 192,
-		 STR_312},
-    },
+    {.minor = 8,
+     .cfg = {RUNTIME(32, 0, 8), TSTATE(8, 176, 24), FRAME_OBJECT(24, 32, 104, TP_LASTI_BYTES)},
+     .code = {CODE(176, 16, 40, 104, 112, N, 120, N), STRINGS(48, 72)}},
+    {.minor = 9,
+     .cfg = {RUNTIME(32, 0, 8), TSTATE(8, 176, 24), FRAME_OBJECT(24, 32, 104, TP_LASTI_BYTES)},
+     .code = {CODE(176, 16, 40, 104, 112, N, 120, N), STRINGS(48, 72)}},
+    {.minor = 10,
+     .cfg = {RUNTIME(32, 0, 8), TSTATE(8, 176, 24), FRAME_OBJECT(24, 32, 96, TP_LASTI_UNITS)},
+     .code = {CODE(176, 16, 40, 104, 112, N, 120, N), STRINGS(48, 72)}},
+    /* 3.11: is_entry marks the outermost frame of one C-level eval call. */
+    {.minor = 11,
+     .cfg = {RUNTIME(40, 0, 16), TSTATE(8, 152, 56), INTERP_FRAME(8, 48, 32, 56, N, 68)},
+     .code = {CODE(192, 56, 72, 112, 120, 128, 136, 184), STRINGS(48, 72)}},
+    /* 3.12: entry frames are separate frames with owner == 3 (FRAME_OWNED_BY_CSTACK). */
+    {.minor = 12,
+     .cfg = {RUNTIME(40, 0, 72), TSTATE(8, 136, 56), INTERP_FRAME(0, 8, 0, 56, 70, N),
+	     .entry_owner = ENTRY_OWNER},
+     .code = {CODE(200, 52, 68, 112, 120, 128, 136, 192), STRINGS(40, 56)}},
 };
 
 int pyoffsets__table(unsigned int minor, struct tp_pyconfig *cfg, struct py_code_layout *code)
 {
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
-		if (table[i].code.minor != minor)
+		if (table[i].minor != minor)
 			continue;
 		*cfg = table[i].cfg;
 		*code = table[i].code;
+		cfg->version = code->version = 0x03000000u | minor << 16;
+		code->minor = minor;
+		cfg->code_firstlineno = code->co_firstlineno;
+		cfg->code_argcount = code->co_argcount;
+		cfg->code_filename = code->co_filename;
+		cfg->code_name = code->co_name;
 		return 0;
 	}
 	return -ENOTSUP;
 }
 
 /* Byte positions of the fields we use inside one _Py_DebugOffsets layout (each field is a
- * u64). From Include/internal/pycore_runtime.h (3.13) and pycore_debug_offsets.h (3.14,
- * 3.15); 3.13 is also checked by offsetof() on pyenv's 3.13.0 headers. */
+ * u64). The struct is defined in Include/internal/pycore_runtime.h (3.13) and
+ * Include/internal/pycore_debug_offsets.h (3.14, 3.15). 3.13: every position checked with
+ * offsetof(_Py_DebugOffsets, ...) against the installed headers of pyenv CPython 3.13.0.
+ * 3.14 and 3.15: unverified (no such headers on the machines this was checked on): read off
+ * the struct in those headers, field by field. */
 struct debug_layout {
 	uint8_t minor;
 	uint32_t min_version; /* lowest PY_VERSION_HEX this layout is known for */
