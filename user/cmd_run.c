@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
 #include "cmd.h"
 #include "cmd_trace.h"
 #include "lib/outfile.h"
@@ -76,14 +77,6 @@ static void fan_poll(void *ctx, const struct profile *p)
 static void on_signal(int sig)
 {
 	tracer__request_stop();
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
 /* The user sudo was invoked by, from SUDO_UID and SUDO_GID (both needed, both numbers). */
@@ -226,7 +219,7 @@ static struct tracer *run_start(struct trace_args *a, struct profile *p, struct 
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (a->view)
-		err = a->view->open(a, mono_ns(), &rs->view, view);
+		err = a->view->open(a, clock__mono_ns(), &rs->view, view);
 	if (err)
 		fprintf(stderr, "treeprof: setting up the output: %s\n", strerror(-err));
 	else

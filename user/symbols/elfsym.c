@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/vec.h"
 #include "symbols/elfsym.h"
 
 #define ELFSYM_MAX_SYMS	  (64u << 20) /* per file, all tables together */
@@ -91,40 +92,15 @@ static Elf_Data *strtab_data(Elf *elf, size_t ndx)
 /* Copy s into the pool: 0 and *off, or a negative errno. */
 static int pool_add(struct elfsym *e, const char *s, uint32_t *off)
 {
-	size_t len = strlen(s) + 1, cap;
-	char *p;
+	size_t len = strlen(s) + 1;
 
 	if (e->pool_len + len > ELFSYM_MAX_POOL)
 		return -E2BIG;
-	if (e->pool_len + len > e->pool_cap) {
-		cap = e->pool_cap ? e->pool_cap : 4096;
-		while (cap < e->pool_len + len)
-			cap *= 2;
-		p = realloc(e->pool, cap);
-		if (!p)
-			return -ENOMEM;
-		e->pool = p;
-		e->pool_cap = cap;
-	}
+	if (vec__grow((void **)&e->pool, &e->pool_cap, e->pool_len + len, 1))
+		return -ENOMEM;
 	memcpy(e->pool + e->pool_len, s, len);
 	*off = e->pool_len;
 	e->pool_len += len;
-	return 0;
-}
-
-/* Make room for one more element in *arr (n used of *cap): 0 or -ENOMEM. */
-static int grow(void **arr, size_t n, size_t *cap, size_t elem)
-{
-	size_t ncap = *cap ? *cap * 2 : 256;
-	void *p;
-
-	if (n < *cap)
-		return 0;
-	p = reallocarray(*arr, ncap, elem);
-	if (!p)
-		return -ENOMEM;
-	*arr = p;
-	*cap = ncap;
 	return 0;
 }
 
@@ -225,14 +201,14 @@ static int load_symtab(struct elfsym *e, Elf *elf, Elf_Scn *scn, const GElf_Shdr
 		s.local = GELF_ST_BIND(sym.st_info) == STB_LOCAL;
 		s.sized = sym.st_size != 0;
 		s.ifunc = type == STT_GNU_IFUNC;
-		if (grow((void **)&e->named, e->nnamed, &e->named_cap, sizeof(s)))
+		if (vec__grow((void **)&e->named, &e->named_cap, e->nnamed + 1, sizeof(s)))
 			return -ENOMEM;
 		e->named[e->nnamed++] = s;
 		if (!func)
 			continue;
 		if (s.end == s.start) /* zero size: bound by section now, next symbol later */
 			s.end = section_end(e, sym.st_shndx);
-		if (grow((void **)&e->funcs, e->nfuncs, &e->funcs_cap, sizeof(s)))
+		if (vec__grow((void **)&e->funcs, &e->funcs_cap, e->nfuncs + 1, sizeof(s)))
 			return -ENOMEM;
 		e->funcs[e->nfuncs++] = s;
 	}
@@ -268,7 +244,7 @@ static int load_rela(struct elfsym *e, Elf *elf, Elf_Scn *scn, const GElf_Shdr *
 		name = data_str(strs, sym.st_name);
 		if (!name || !name[0])
 			continue;
-		if (grow((void **)&e->rels, e->nrels, &e->rels_cap, sizeof(*e->rels)))
+		if (vec__grow((void **)&e->rels, &e->rels_cap, e->nrels + 1, sizeof(*e->rels)))
 			return -ENOMEM;
 		err = pool_add(e, name, &e->rels[e->nrels].name);
 		if (err)

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/hash.h"
 #include "lib/fileio.h"
 #include "symbols/ksym.h"
 
@@ -262,15 +263,14 @@ static int kcache_key(char *key, size_t len)
 	char boot[64];
 	ssize_t n;
 	size_t m;
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h;
 
 	if (file__read_small("/proc/sys/kernel/random/boot_id", boot, sizeof(boot)) < 32)
 		return -ENOENT;
 	boot[strcspn(boot, "\n")] = 0;
 	n = file__read_small("/proc/modules", mods, sizeof(mods));
 	m = n > 0 ? (size_t)n : 0;
-	for (size_t i = 0; i < m; i++)
-		h = (h ^ (unsigned char)mods[i]) * 0x100000001b3ULL;
+	h = hash__bytes(HASH_FNV_SEED, mods, m);
 	snprintf(key, len, "%s-%016llx", boot, (unsigned long long)h);
 	return 0;
 }

@@ -26,6 +26,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "lib/vec.h"
 #include "treeprof.skel.h"
 #include "trace/memprobes.h"
 #include "symbols/elfsym.h"
@@ -376,15 +377,8 @@ static struct mp_proc *mp_proc_add(struct memprobes *mp, pid_t pid, int libc)
 {
 	struct mp_proc *p;
 
-	if (mp->nprocs == mp->cap) {
-		size_t cap = mp->cap ? 2 * mp->cap : 64;
-		struct mp_proc *n = realloc(mp->procs, cap * sizeof(*n));
-
-		if (!n)
-			return NULL;
-		mp->procs = n;
-		mp->cap = cap;
-	}
+	if (vec__grow((void **)&mp->procs, &mp->cap, mp->nprocs + 1, sizeof(*mp->procs)))
+		return NULL;
 	p = &mp->procs[mp->nprocs++];
 	p->pid = pid;
 	p->libc = libc;

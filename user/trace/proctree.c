@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <linux/capability.h>
 
+#include "lib/vec.h"
 #include "lib/fileio.h"
 #include "trace/proctree.h"
 
@@ -216,18 +217,11 @@ struct proc_list *proc_list__scan(void)
 		pid = strtol(d->d_name, &end, 10);
 		if (*end || read_stat(pid, &ppid, NULL, NULL))
 			continue;
-		if (pl->n == cap) {
-			size_t ncap = cap ? cap * 2 : 256;
-			struct proc_ent *ne = realloc(pl->ents, ncap * sizeof(*ne));
-
-			if (!ne) {
-				closedir(dir);
-				proc_list__free(pl);
-				errno = ENOMEM;
-				return NULL;
-			}
-			pl->ents = ne;
-			cap = ncap;
+		if (vec__grow((void **)&pl->ents, &cap, pl->n + 1, sizeof(*pl->ents))) {
+			closedir(dir);
+			proc_list__free(pl);
+			errno = ENOMEM;
+			return NULL;
 		}
 		pl->ents[pl->n].pid = pid;
 		pl->ents[pl->n].ppid = ppid;

@@ -19,6 +19,7 @@
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
 
+#include "lib/clock.h"
 #include "treeprof.h"
 #include "treeprof.skel.h"
 #include "trace/kfeature.h"
@@ -59,14 +60,6 @@ struct tracer {
 void tracer__request_stop(void)
 {
 	stop_requested = 1;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
@@ -267,7 +260,7 @@ static int on_mem_event(struct tracer *t, const void *data, size_t size)
 		const struct tp_alloc *a = data;
 
 		if (pidset__has(t->py_pending, a->hdr.pid))
-			tracer__retry_python(t, now_ns());
+			tracer__retry_python(t, clock__mono_ns());
 		if (symbolizer__stack(t->sym, t->prof, &a->s, &stack))
 			return 0;
 		profile__mem_alloc(t->prof, a->hdr.ts_ns, a->hdr.pid, a->hdr.tid, a->kind, a->addr,
@@ -294,7 +287,7 @@ static int on_sample_event(void *ctx, void *data, size_t size)
 		return 0;
 	ring_buffer__consume(t->proc_rb); /* the fork/exec before this sample, if unread */
 	if (pidset__has(t->py_pending, s->hdr.pid))
-		tracer__retry_python(t, now_ns());
+		tracer__retry_python(t, clock__mono_ns());
 	if (symbolizer__stack(t->sym, t->prof, s, &stack))
 		return 0;
 	if (profile__sample(t->prof, s->hdr.ts_ns, s->hdr.pid, s->hdr.tid, s->cpu, stack, 1))
@@ -512,7 +505,7 @@ struct tracer *tracer__start(const struct tracer_opts *o, struct profile *prof,
 			goto fail;
 		}
 	}
-	t->start_ns = now_ns();
+	t->start_ns = clock__mono_ns();
 	t->last_tick_ns = t->start_ns;
 	err = tracer__add_tree(t);
 	if (!err)
@@ -598,7 +591,7 @@ int tracer__run(struct tracer *t)
 		/* Samples are submitted without a wake-up: a timeout must read them too. */
 		ring_buffer__consume(t->rb);
 		tracer__reap(t);
-		now = now_ns();
+		now = clock__mono_ns();
 		tracer__retry_python(t, now);
 		memtrace__poll(t->mem, t->live, now);
 		if (now - t->last_tick_ns >= 1000000000ULL) {
@@ -654,7 +647,7 @@ void tracer__finish(struct tracer *t)
 	}
 	memtrace__store_stats(t->mem, t->prof);
 	stats__store_cost(t->skel->obj, t->prof);
-	profile__set_stat(t->prof, "duration_ns", now_ns() - t->start_ns);
+	profile__set_stat(t->prof, "duration_ns", clock__mono_ns() - t->start_ns);
 }
 
 int tracer__bpf_stat(const struct tracer *t, const char *name, uint64_t *value)
