@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/freeall.h"
 #include "lib/vec.h"
 #include "symbols/elfsym.h"
 
@@ -516,14 +517,7 @@ void elfsym__free(struct elfsym *e)
 		return;
 	if (e->fd >= 0)
 		close(e->fd);
-	free(e->path);
-	free(e->pool);
-	free(e->funcs);
-	free(e->named);
-	free(e->secs);
-	free(e->loads);
-	free(e->rels);
-	free(e);
+	free_all(e->path, e->pool, e->funcs, e->named, e->secs, e->loads, e->rels, e);
 }
 
 const char *elfsym__path(const struct elfsym *e)

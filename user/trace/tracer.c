@@ -19,6 +19,7 @@
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
 
+#include "lib/freeall.h"
 #include "lib/clock.h"
 #include "treeprof.h"
 #include "treeprof.skel.h"
@@ -672,7 +673,5 @@ void tracer__free(struct tracer *t)
 	symbolizer__free(t->sym);
 	pidset__free(t->live);
 	pidset__free(t->py_pending);
-	free(t->perf_fds);
-	free(t->perf_links);
-	free(t);
+	free_all(t->perf_fds, t->perf_links, t);
 }
