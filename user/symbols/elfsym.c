@@ -654,30 +654,30 @@ int elfsym__read(const struct elfsym *e, uint64_t vaddr, void *buf, size_t len)
 	return r == (ssize_t)len ? 0 : -EFAULT; /* short: the file is shorter than it claims */
 }
 
-int elfsym__offset_to_vaddr(const struct elfsym *e, uint64_t file_off, uint64_t *vaddr)
+/* x in the file (from_file) or in memory, translated to the other through the PT_LOAD
+ * segment holding it: 0, or -ENOENT when none does. */
+static int load_translate(const struct elfsym *e, uint64_t x, bool from_file, uint64_t *out)
 {
 	for (size_t i = 0; i < e->nloads; i++) {
 		const struct eload *l = &e->loads[i];
+		uint64_t from = from_file ? l->off : l->vaddr, to = from_file ? l->vaddr : l->off;
 
-		if (file_off >= l->off && file_off - l->off < l->filesz) {
-			*vaddr = l->vaddr + (file_off - l->off);
+		if (x >= from && x - from < l->filesz) {
+			*out = to + (x - from);
 			return 0;
 		}
 	}
 	return -ENOENT;
 }
 
+int elfsym__offset_to_vaddr(const struct elfsym *e, uint64_t file_off, uint64_t *vaddr)
+{
+	return load_translate(e, file_off, true, vaddr);
+}
+
 int elfsym__vaddr_to_offset(const struct elfsym *e, uint64_t vaddr, uint64_t *file_off)
 {
-	for (size_t i = 0; i < e->nloads; i++) {
-		const struct eload *l = &e->loads[i];
-
-		if (vaddr >= l->vaddr && vaddr - l->vaddr < l->filesz) {
-			*file_off = l->off + (vaddr - l->vaddr);
-			return 0;
-		}
-	}
-	return -ENOENT;
+	return load_translate(e, vaddr, false, file_off);
 }
 
 int elfsym__bias(const struct elfsym *e, uint64_t map_start, uint64_t map_offset, uint64_t *bias)

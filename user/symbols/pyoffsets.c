@@ -132,123 +132,61 @@ struct debug_layout {
 	uint16_t un_state, un_length, un_ascii_size, un_compact_size; /* compact: 0 = absent */
 };
 
+/* The _Py_DebugOffsets fields we read, grouped by the struct they describe (in the order
+ * of the struct, each the byte position of a u64 in _Py_DebugOffsets). */
+#define DBG_RUNTIME(size, interp_head) .rt_size = size, .rt_interp_head = interp_head
+#define DBG_INTERP(size, next, threads_head)                                                       \
+	.is_size = size, .is_next = next, .is_threads_head = threads_head
+#define DBG_TSTATE(size, prev, next, current_frame, thread_id, native_thread_id)                   \
+	.ts_size = size, .ts_prev = prev, .ts_next = next, .ts_current_frame = current_frame,      \
+	.ts_thread_id = thread_id, .ts_native_thread_id = native_thread_id
+#define DBG_FRAME(size, previous, executable, instr_ptr, owner)                                    \
+	.fr_size = size, .fr_previous = previous, .fr_executable = executable,                     \
+	.fr_instr_ptr = instr_ptr, .fr_owner = owner
+#define DBG_CODE(size, filename, name, qualname, linetable, firstlineno, argcount, adaptive)       \
+	.co_size = size, .co_filename = filename, .co_name = name, .co_qualname = qualname,        \
+	.co_linetable = linetable, .co_firstlineno = firstlineno, .co_argcount = argcount,         \
+	.co_code_adaptive = adaptive
+/* pyobject.size and .ob_type, bytes_object.ob_size and .ob_sval, unicode_object.state,
+ * .length, .asciiobject_size, and the compact object's size (0 where absent). */
+#define DBG_OBJECTS(obj_size, ob_type, ob_size, ob_sval, state, length, ascii_size, compact_size)  \
+	.po_size = obj_size, .po_ob_type = ob_type, .by_ob_size = ob_size, .by_ob_sval = ob_sval,  \
+	.un_state = state, .un_length = length, .un_ascii_size = ascii_size,                       \
+	.un_compact_size = compact_size
+
 static const struct debug_layout layouts[] = {
-    {
-	/* 3.13: 584 bytes. */
-	.minor = 13,
-	.min_version = 0x030d00c0,
-	.size = 584,
-	.rt_size = 24,
-	.rt_interp_head = 40,
-	.is_size = 48,
-	.is_next = 64,
-	.is_threads_head = 72,
-	.ts_size = 152,
-	.ts_prev = 160,
-	.ts_next = 168,
-	.ts_current_frame = 184,
-	.ts_thread_id = 192,
-	.ts_native_thread_id = 200,
-	.fr_size = 224,
-	.fr_previous = 232,
-	.fr_executable = 240,
-	.fr_instr_ptr = 248,
-	.fr_owner = 264,
-	.co_size = 272,
-	.co_filename = 280,
-	.co_name = 288,
-	.co_qualname = 296,
-	.co_linetable = 304,
-	.co_firstlineno = 312,
-	.co_argcount = 320,
-	.co_code_adaptive = 344,
-	.po_size = 352,
-	.po_ob_type = 360,
-	.by_ob_size = 520,
-	.by_ob_sval = 528,
-	.un_state = 544,
-	.un_length = 552,
-	.un_ascii_size = 560,
-	.un_compact_size = 0,
-    },
-    {
-	/* 3.14: 760 bytes; threads_main, generations, stackpointer and tlbc added. */
-	.minor = 14,
-	.min_version = 0x030e00c0,
-	.size = 760,
-	.rt_size = 24,
-	.rt_interp_head = 40,
-	.is_size = 48,
-	.is_next = 64,
-	.is_threads_head = 72,
-	.ts_size = 176,
-	.ts_prev = 184,
-	.ts_next = 192,
-	.ts_current_frame = 208,
-	.ts_thread_id = 216,
-	.ts_native_thread_id = 224,
-	.fr_size = 248,
-	.fr_previous = 256,
-	.fr_executable = 264,
-	.fr_instr_ptr = 272,
-	.fr_owner = 288,
-	.co_size = 312,
-	.co_filename = 320,
-	.co_name = 328,
-	.co_qualname = 336,
-	.co_linetable = 344,
-	.co_firstlineno = 352,
-	.co_argcount = 360,
-	.co_code_adaptive = 384,
-	.po_size = 400,
-	.po_ob_type = 408,
-	.by_ob_size = 600,
-	.by_ob_sval = 608,
-	.un_state = 624,
-	.un_length = 632,
-	.un_ascii_size = 640,
-	.un_compact_size = 0,
-    },
-    {
-	/* 3.15 as of its development branch with last_profiled_frame_seq in the thread
-	 * state (beta 4 on): 888 bytes. Earlier 3.15 pre-releases differ and are
-	 * refused. */
-	.minor = 15,
-	.min_version = 0x030f00b4,
-	.size = 888,
-	.rt_size = 24,
-	.rt_interp_head = 40,
-	.is_size = 48,
-	.is_next = 64,
-	.is_threads_head = 72,
-	.ts_size = 176,
-	.ts_prev = 184,
-	.ts_next = 192,
-	.ts_current_frame = 208,
-	.ts_thread_id = 240,
-	.ts_native_thread_id = 248,
-	.fr_size = 312,
-	.fr_previous = 320,
-	.fr_executable = 328,
-	.fr_instr_ptr = 336,
-	.fr_owner = 352,
-	.co_size = 376,
-	.co_filename = 384,
-	.co_name = 392,
-	.co_qualname = 400,
-	.co_linetable = 408,
-	.co_firstlineno = 416,
-	.co_argcount = 424,
-	.co_code_adaptive = 448,
-	.po_size = 464,
-	.po_ob_type = 472,
-	.by_ob_size = 696,
-	.by_ob_sval = 704,
-	.un_state = 720,
-	.un_length = 728,
-	.un_ascii_size = 736,
-	.un_compact_size = 744,
-    },
+    /* 3.13: 584 bytes. */
+    {.minor = 13,
+     .min_version = 0x030d00c0,
+     .size = 584,
+     DBG_RUNTIME(24, 40),
+     DBG_INTERP(48, 64, 72),
+     DBG_TSTATE(152, 160, 168, 184, 192, 200),
+     DBG_FRAME(224, 232, 240, 248, 264),
+     DBG_CODE(272, 280, 288, 296, 304, 312, 320, 344),
+     DBG_OBJECTS(352, 360, 520, 528, 544, 552, 560, 0)},
+    /* 3.14: 760 bytes; threads_main, generations, stackpointer and tlbc added. */
+    {.minor = 14,
+     .min_version = 0x030e00c0,
+     .size = 760,
+     DBG_RUNTIME(24, 40),
+     DBG_INTERP(48, 64, 72),
+     DBG_TSTATE(176, 184, 192, 208, 216, 224),
+     DBG_FRAME(248, 256, 264, 272, 288),
+     DBG_CODE(312, 320, 328, 336, 344, 352, 360, 384),
+     DBG_OBJECTS(400, 408, 600, 608, 624, 632, 640, 0)},
+    /* 3.15 as of its development branch with last_profiled_frame_seq in the thread
+     * state (beta 4 on): 888 bytes. Earlier 3.15 pre-releases differ and are
+     * refused. */
+    {.minor = 15,
+     .min_version = 0x030f00b4,
+     .size = 888,
+     DBG_RUNTIME(24, 40),
+     DBG_INTERP(48, 64, 72),
+     DBG_TSTATE(176, 184, 192, 208, 240, 248),
+     DBG_FRAME(312, 320, 328, 336, 352),
+     DBG_CODE(376, 384, 392, 400, 408, 416, 424, 448),
+     DBG_OBJECTS(464, 472, 696, 704, 720, 728, 736, 744)},
 };
 
 #define DEBUG_COOKIE	 "xdebugpy"
