@@ -326,7 +326,7 @@ static void load_build_id(struct elfsym *e, Elf *elf)
 				   elf_getdata_rawchunk(elf, ph.p_offset, ph.p_filesz, ELF_T_NHDR));
 }
 
-static int esym__cmp_addr(const void *a, const void *b)
+static int esym_cmp_addr(const void *a, const void *b)
 {
 	const struct esym *x = a, *y = b;
 
@@ -343,7 +343,7 @@ static int esym__cmp_addr(const void *a, const void *b)
 	return x->name < y->name ? -1 : x->name > y->name;
 }
 
-static int esym__cmp_name(const void *a, const void *b, void *pool)
+static int esym_cmp_name(const void *a, const void *b, void *pool)
 {
 	const struct esym *x = a, *y = b;
 	int c = strcmp((char *)pool + x->name, (char *)pool + y->name);
@@ -362,7 +362,7 @@ static void index_funcs(struct elfsym *e)
 	size_t out = 0;
 
 	if (e->nfuncs)
-		qsort(e->funcs, e->nfuncs, sizeof(*e->funcs), esym__cmp_addr);
+		qsort(e->funcs, e->nfuncs, sizeof(*e->funcs), esym_cmp_addr);
 	for (size_t i = 0; i < e->nfuncs; i++)
 		if (!out || e->funcs[out - 1].start != e->funcs[i].start)
 			e->funcs[out++] = e->funcs[i];
@@ -380,10 +380,10 @@ static void index_funcs(struct elfsym *e)
 			s->end = s->start + 1;
 	}
 	if (e->nnamed)
-		qsort_r(e->named, e->nnamed, sizeof(*e->named), esym__cmp_name, e->pool);
+		qsort_r(e->named, e->nnamed, sizeof(*e->named), esym_cmp_name, e->pool);
 }
 
-static int erel__cmp(const void *a, const void *b)
+static int erel_cmp(const void *a, const void *b)
 {
 	const struct erel *x = a, *y = b;
 
@@ -409,7 +409,7 @@ static bool header_tables_fit(Elf *elf, const GElf_Ehdr *eh, uint64_t file_size)
 	return true;
 }
 
-static int elfsym__index(struct elfsym *e, Elf *elf, uint64_t file_size)
+static int index_symbols(struct elfsym *e, Elf *elf, uint64_t file_size)
 {
 	Elf_Scn *scn = NULL;
 	GElf_Ehdr eh;
@@ -441,7 +441,7 @@ static int elfsym__index(struct elfsym *e, Elf *elf, uint64_t file_size)
 	load_build_id(e, elf);
 	index_funcs(e);
 	if (e->nrels)
-		qsort(e->rels, e->nrels, sizeof(*e->rels), erel__cmp);
+		qsort(e->rels, e->nrels, sizeof(*e->rels), erel_cmp);
 	return 0;
 }
 
@@ -483,7 +483,7 @@ struct elfsym *elfsym__open_fd(int fd, const char *display_path)
 		err = -ENOEXEC;
 		goto err_out;
 	}
-	err = elfsym__index(e, elf, st.st_size);
+	err = index_symbols(e, elf, st.st_size);
 	if (err)
 		goto err_out;
 	elf_end(elf);

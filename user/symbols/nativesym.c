@@ -260,8 +260,8 @@ static int open_mapped(pid_t pid, bool exited, const struct procmap *m)
 }
 
 /* Find the ELF behind mapping m once; failures are remembered per mapping and per file. */
-static void mapinfo__open(struct nativesym *sc, pid_t pid, bool exited, const struct procmap *m,
-			  struct mapinfo *mi)
+static void mapinfo_open(struct nativesym *sc, pid_t pid, bool exited, const struct procmap *m,
+			 struct mapinfo *mi)
 {
 	struct elfent *ee;
 	struct stat st;
@@ -319,7 +319,7 @@ static struct mapinfo *mapping_at(struct nativesym *sc, pid_t pid, uint64_t addr
 		return NULL;
 	mi = &pe->snap->info[m - pe->snap->pm->maps];
 	if (!mi->tried)
-		mapinfo__open(sc, pid, pe->exited, m, mi);
+		mapinfo_open(sc, pid, pe->exited, m, mi);
 	*mp = m;
 	return mi;
 }

@@ -74,7 +74,7 @@ struct pysym *pysym__new(void)
 	return ps;
 }
 
-static void proc__put(struct pyproc *p)
+static void pyproc_put(struct pyproc *p)
 {
 	while (p && --p->refs == 0) {
 		struct pyproc *parent = p->parent;
@@ -100,7 +100,7 @@ void pysym__free(struct pysym *ps)
 	if (!ps)
 		return;
 	while ((proc = htab__next(&ps->pids, &it, NULL)))
-		proc__put(*proc);
+		pyproc_put(*proc);
 	it = 0;
 	while ((str = htab__next(&ps->strs, &it, NULL)))
 		free(*str);
@@ -123,15 +123,16 @@ static int pid_set(struct pysym *ps, pid_t pid, struct pyproc *p)
 	struct pyproc **slot = htab__put(&ps->pids, pid, NULL);
 
 	if (!slot) {
-		proc__put(p);
+		pyproc_put(p);
 		return -ENOMEM;
 	}
-	proc__put(*slot);
+	pyproc_put(*slot);
 	*slot = p;
 	return 0;
 }
 
-static struct pyproc *proc__new(pid_t pid, const struct py_code_layout *code, struct pyproc *parent)
+static struct pyproc *pyproc_new(pid_t pid, const struct py_code_layout *code,
+				 struct pyproc *parent)
 {
 	struct pyproc *p = calloc(1, sizeof(*p));
 
@@ -149,7 +150,7 @@ static struct pyproc *proc__new(pid_t pid, const struct py_code_layout *code, st
 
 int pysym__set_runtime(struct pysym *ps, pid_t pid, const struct py_runtime_info *info)
 {
-	struct pyproc *p = proc__new(pid, &info->code, NULL);
+	struct pyproc *p = pyproc_new(pid, &info->code, NULL);
 
 	return p ? pid_set(ps, pid, p) : -ENOMEM;
 }
@@ -160,7 +161,7 @@ void pysym__fork(struct pysym *ps, pid_t child, pid_t parent)
 
 	if (!pp)
 		return;
-	p = proc__new(child, &pp->code, pp);
+	p = pyproc_new(child, &pp->code, pp);
 	if (p)
 		pid_set(ps, child, p);
 }
@@ -172,10 +173,10 @@ void pysym__exec(struct pysym *ps, pid_t pid)
 	if (!p)
 		return;
 	htab__del(&ps->pids, pid);
-	proc__put(p);
+	pyproc_put(p);
 }
 
-static struct centry *proc__find(const struct pyproc *p, uint64_t code, uint32_t check)
+static struct centry *pyproc_find(const struct pyproc *p, uint64_t code, uint32_t check)
 {
 	for (int depth = 0; p && depth < MAX_PARENT_DEPTH; p = p->parent, depth++) {
 		struct centry **e;
@@ -189,7 +190,7 @@ static struct centry *proc__find(const struct pyproc *p, uint64_t code, uint32_t
 }
 
 /* Insert e (owned by p afterwards; freed here when the table cannot take it). */
-static void proc__add(struct pyproc *p, struct centry *e)
+static void pyproc_add(struct pyproc *p, struct centry *e)
 {
 	struct centry **slot = NULL;
 
@@ -470,7 +471,7 @@ int pysym__resolve(struct pysym *ps, pid_t pid, const struct tp_pyframe *f, stru
 
 	if (!proc)
 		return -ENOENT;
-	e = proc__find(proc, f->code, f->check);
+	e = pyproc_find(proc, f->code, f->check);
 	if (!e) {
 		struct pyproc *owner = proc;
 
@@ -490,7 +491,7 @@ int pysym__resolve(struct pysym *ps, pid_t pid, const struct tp_pyframe *f, stru
 		out->file = e->file;
 		out->firstlineno = e->firstlineno;
 		out->line = frame_line(e, &proc->code, f->lasti);
-		proc__add(owner, e); /* may free e: out holds only pool strings */
+		pyproc_add(owner, e); /* may free e: out holds only pool strings */
 		return 0;
 	}
 	out->name = e->name;

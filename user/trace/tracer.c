@@ -74,7 +74,7 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list 
 }
 
 /* Give the BPF walker pid's interpreter, if it runs one. */
-static void tracer__python(struct tracer *t, pid_t pid)
+static void configure_python(struct tracer *t, pid_t pid)
 {
 	struct tp_pyconfig cfg;
 	__u32 key = pid;
@@ -103,7 +103,7 @@ static void tracer__python(struct tracer *t, pid_t pid)
 }
 
 /* Add pid to the traced set and the profile as a process that was already running. */
-static int tracer__adopt(struct tracer *t, pid_t pid, pid_t ppid, bool root)
+static int adopt(struct tracer *t, pid_t pid, pid_t ppid, bool root)
 {
 	struct tp_proc val = {.ppid = ppid, .flags = root ? TP_PROC_ROOT : 0};
 	char comm[64], *cmdline, *exe;
@@ -125,17 +125,17 @@ static int tracer__adopt(struct tracer *t, pid_t pid, pid_t ppid, bool root)
 		return err;
 	pidset__add(t->live, pid);
 	symbolizer__seen(t->sym, pid);
-	tracer__python(t, pid);
+	configure_python(t, pid);
 	memtrace__proc(t->mem, pid, false);
 	return 0;
 }
 
 /* Trace root and every current descendant; repeat until a scan adds nobody. */
-static int tracer__seed(struct tracer *t, pid_t root)
+static int seed(struct tracer *t, pid_t root)
 {
 	int err, pass, added;
 
-	err = tracer__adopt(t, root, proc_read_ppid(root), true);
+	err = adopt(t, root, proc_read_ppid(root), true);
 	if (err)
 		return err;
 	for (pass = 0; pass < 8; pass++) {
@@ -151,7 +151,7 @@ static int tracer__seed(struct tracer *t, pid_t root)
 
 			if (pidset__has(t->live, pid) || !pidset__has(t->live, ppid))
 				continue;
-			if (tracer__adopt(t, pid, ppid, false) == 0)
+			if (adopt(t, pid, ppid, false) == 0)
 				added++;
 		}
 		proc_list__free(pl);
@@ -205,7 +205,7 @@ static int on_proc_event(void *ctx, void *data, size_t size)
 				   cmdline ? cmdline : file, file);
 		free(cmdline);
 		symbolizer__exec(t->sym, e->hdr.pid);
-		tracer__python(t, e->hdr.pid);
+		configure_python(t, e->hdr.pid);
 		memtrace__proc(t->mem, e->hdr.pid, true);
 		what = "exec";
 		break;
@@ -239,7 +239,7 @@ static int on_proc_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static void tracer__retry_python(struct tracer *t, uint64_t now);
+static void retry_python(struct tracer *t, uint64_t now);
 
 /* A sampled allocation or the release of one. */
 static int on_mem_event(struct tracer *t, const void *data, size_t size)
@@ -261,7 +261,7 @@ static int on_mem_event(struct tracer *t, const void *data, size_t size)
 		const struct tp_alloc *a = data;
 
 		if (pidset__has(t->py_pending, a->hdr.pid))
-			tracer__retry_python(t, clock__mono_ns());
+			retry_python(t, clock__mono_ns());
 		if (symbolizer__stack(t->sym, t->prof, &a->s, &stack))
 			return 0;
 		profile__mem_alloc(t->prof, a->hdr.ts_ns, a->hdr.pid, a->hdr.tid, a->kind, a->addr,
@@ -288,7 +288,7 @@ static int on_sample_event(void *ctx, void *data, size_t size)
 		return 0;
 	ring_buffer__consume(t->proc_rb); /* the fork/exec before this sample, if unread */
 	if (pidset__has(t->py_pending, s->hdr.pid))
-		tracer__retry_python(t, clock__mono_ns());
+		retry_python(t, clock__mono_ns());
 	if (symbolizer__stack(t->sym, t->prof, s, &stack))
 		return 0;
 	if (profile__sample(t->prof, s->hdr.ts_ns, s->hdr.pid, s->hdr.tid, s->cpu, stack, 1))
@@ -300,7 +300,7 @@ static int on_sample_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static int tracer__open_perf(struct tracer *t)
+static int open_perf(struct tracer *t)
 {
 	struct perf_event_attr attr = {
 	    .type = PERF_TYPE_SOFTWARE,
@@ -356,7 +356,7 @@ static int child_setup(void *ctx)
 
 /* Trace the tree: fork the command (held until everything is attached) and trace it from
  * there, or seed from -p's process. 0, or -errno after one line on stderr. */
-static int tracer__add_tree(struct tracer *t)
+static int add_tree(struct tracer *t)
 {
 	int err;
 
@@ -366,9 +366,9 @@ static int tracer__add_tree(struct tracer *t)
 			fprintf(stderr, "treeprof: fork: %s\n", strerror(-err));
 			return err;
 		}
-		err = tracer__adopt(t, t->launch.pid, getpid(), true);
+		err = adopt(t, t->launch.pid, getpid(), true);
 	} else {
-		err = tracer__seed(t, t->opts.pid);
+		err = seed(t, t->opts.pid);
 	}
 	if (err)
 		fprintf(stderr, "treeprof: adding the process tree: %s\n", strerror(-err));
@@ -392,7 +392,7 @@ int tracer__check_env(void)
 
 /* Open, configure, load and attach the BPF side (tracepoints first, so no fork between the
  * seeding scan and now is missed). 0, or -errno after one line on stderr. */
-static int tracer__load(struct tracer *t, const struct memtrace_opts *mo)
+static int load_bpf(struct tracer *t, const struct memtrace_opts *mo)
 {
 	const struct tracer_opts *o = &t->opts;
 	char why[256];
@@ -431,7 +431,7 @@ static int tracer__load(struct tracer *t, const struct memtrace_opts *mo)
  * position lives in the map, so the two never read a record twice): each sample first drains
  * it, so the fork or exec that came before a sample is always handled before the sample.
  * 0, or -errno after one line on stderr. */
-static int tracer__open_rings(struct tracer *t)
+static int open_rings(struct tracer *t)
 {
 	int proc_fd = bpf_map__fd(t->skel->maps.proc_events), err;
 
@@ -446,8 +446,8 @@ static int tracer__open_rings(struct tracer *t)
 	return 0;
 }
 
-static struct tracer *tracer__alloc(const struct tracer_opts *o, struct profile *prof,
-				    const struct tracer_sink *sink)
+static struct tracer *alloc_tracer(const struct tracer_opts *o, struct profile *prof,
+				   const struct tracer_sink *sink)
 {
 	struct tracer *t = calloc(1, sizeof(*t));
 
@@ -491,12 +491,12 @@ struct tracer *tracer__start(const struct tracer_opts *o, struct profile *prof,
 		errno = -err;
 		return NULL;
 	}
-	t = tracer__alloc(o, prof, sink);
+	t = alloc_tracer(o, prof, sink);
 	if (!t)
 		return NULL;
 	stop_requested = 0;
 	libbpf_set_print(o->verbose ? libbpf_print : libbpf_quiet);
-	err = tracer__load(t, &mo);
+	err = load_bpf(t, &mo);
 	if (err)
 		goto fail;
 	if (o->mem) {
@@ -508,11 +508,11 @@ struct tracer *tracer__start(const struct tracer_opts *o, struct profile *prof,
 	}
 	t->start_ns = clock__mono_ns();
 	t->last_tick_ns = t->start_ns;
-	err = tracer__add_tree(t);
+	err = add_tree(t);
 	if (!err)
-		err = tracer__open_rings(t);
+		err = open_rings(t);
 	if (!err && !o->no_cpu)
-		err = tracer__open_perf(t);
+		err = open_perf(t);
 	if (!err && o->cmd)
 		err = launch__release(&t->launch);
 	if (err)
@@ -526,7 +526,7 @@ fail:
 	return NULL;
 }
 
-static void tracer__reap(struct tracer *t)
+static void reap_child(struct tracer *t)
 {
 	int status;
 
@@ -537,7 +537,7 @@ static void tracer__reap(struct tracer *t)
 
 /* A process that exited between the seeding scan and its entry in the traced map never
  * sends an exit event: find such processes once a second, so the run can end. */
-static void tracer__sweep(struct tracer *t, uint64_t now)
+static void sweep_dead(struct tracer *t, uint64_t now)
 {
 	pid_t pids[256];
 	size_t n = pidset__list(t->live, pids, 256);
@@ -565,7 +565,7 @@ static void tracer__sweep(struct tracer *t, uint64_t now)
 /* Images whose libpython was not mapped yet at exec: try again every 2 ms (ld.so maps it
  * within a millisecond or two; until then the walker has no config and samples have no
  * Python frames). */
-static void tracer__retry_python(struct tracer *t, uint64_t now)
+static void retry_python(struct tracer *t, uint64_t now)
 {
 	pid_t pids[64];
 	size_t n;
@@ -575,7 +575,7 @@ static void tracer__retry_python(struct tracer *t, uint64_t now)
 	t->py_retry_ns = now + 2000000ULL;
 	n = pidset__list(t->py_pending, pids, 64);
 	for (size_t i = 0; i < n; i++)
-		tracer__python(t, pids[i]);
+		configure_python(t, pids[i]);
 }
 
 int tracer__run(struct tracer *t)
@@ -591,13 +591,13 @@ int tracer__run(struct tracer *t)
 			return n;
 		/* Samples are submitted without a wake-up: a timeout must read them too. */
 		ring_buffer__consume(t->rb);
-		tracer__reap(t);
+		reap_child(t);
 		now = clock__mono_ns();
-		tracer__retry_python(t, now);
+		retry_python(t, now);
 		memtrace__poll(t->mem, t->live, now);
 		if (now - t->last_tick_ns >= 1000000000ULL) {
 			t->last_tick_ns = now;
-			tracer__sweep(t, now);
+			sweep_dead(t, now);
 			if (t->sink.on_tick)
 				t->sink.on_tick(t->sink.ctx, t->prof);
 		}
@@ -618,7 +618,7 @@ int tracer__run(struct tracer *t)
 }
 
 /* Stop sampling: the perf events are closed (the tracepoints stay until tracer__free). */
-static void tracer__stop_sampling(struct tracer *t)
+static void stop_sampling(struct tracer *t)
 {
 	for (int i = 0; t->perf_links && i < t->ncpus; i++) {
 		bpf_link__destroy(t->perf_links[i]);
@@ -635,7 +635,7 @@ void tracer__finish(struct tracer *t)
 {
 	uint64_t v;
 
-	tracer__stop_sampling(t);
+	stop_sampling(t);
 	stats__store_counters(bpf_map__fd(t->skel->maps.stats), t->mem != NULL, t->prof);
 	profile__set_stat(t->prof, "python_processes_configured", t->py_configs);
 	profile__set_stat(t->prof, "python_config_failures", t->py_config_fail);
@@ -665,7 +665,7 @@ void tracer__free(struct tracer *t)
 {
 	if (!t)
 		return;
-	tracer__stop_sampling(t);
+	stop_sampling(t);
 	memtrace__free(t->mem);
 	ring_buffer__free(t->rb);
 	ring_buffer__free(t->proc_rb);
