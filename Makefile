@@ -25,7 +25,9 @@ USER_SRCS  := $(wildcard user/*.c $(patsubst %,user/%/*.c,$(USER_DIRS)))
 USER_OBJS  := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
 # Only the files that include a skeleton wait for it (the first build has no .d files yet).
 SKEL_USERS := $(patsubst user/%.c,%,$(shell grep -l 'skel\.h"' $(USER_SRCS)))
-LIB_OBJS   := $(filter-out $(OUTPUT)/user/main.o,$(USER_OBJS))
+# The commands (main.c, cmd*.c): what the unit tests and fuzzers do not link.
+CMD_OBJS   := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(wildcard user/*.c))
+LIB_OBJS   := $(filter-out $(CMD_OBJS),$(USER_OBJS))
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
 UNIT_OBJS  := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%.o,$(UNIT_SRCS)) $(OUTPUT)/tests/unit.o
@@ -333,12 +335,13 @@ SAN_FLAGS   := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	       -fno-omit-frame-pointer -g -O1
 SAN_CFLAGS   = $(filter-out -O2 -g -MMD -MP,$(CFLAGS)) $(SAN_FLAGS)
 SAN_OBJS    := $(patsubst $(OUTPUT)/user/%.o,$(OUTPUT)/san/%.o,$(LIB_OBJS))
+SAN_CMD_OBJS := $(patsubst $(OUTPUT)/user/%.o,$(OUTPUT)/san/%.o,$(CMD_OBJS))
 FUZZ_OBJS   := $(patsubst $(OUTPUT)/user/%.o,$(OUTPUT)/fuzzobj/%.o,$(LIB_OBJS))
 SAN_UNITS   := $(patsubst tests/unit/%.c,$(OUTPUT)/san/%,$(UNIT_SRCS))
 FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(OUTPUT)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 60
 
-.SECONDARY: $(SAN_OBJS) $(FUZZ_OBJS) $(OUTPUT)/san/unit.o $(OUTPUT)/san/main.o
+.SECONDARY: $(SAN_OBJS) $(FUZZ_OBJS) $(OUTPUT)/san/unit.o $(SAN_CMD_OBJS)
 
 $(OUTPUT)/san $(OUTPUT)/fuzzobj $(OUTPUT)/fuzz:
 	$(Q)mkdir -p $@
@@ -352,7 +355,7 @@ $(OUTPUT)/san/unit.o: tests/unit/unit.c | $(OUTPUT)/san
 	$(Q)$(CLANG) $(SAN_CFLAGS) -Itests/unit -c $< -o $@
 
 # treeprof itself under ASan+UBSan, for the integration tests that exercise its error paths.
-$(OUTPUT)/san/treeprof: $(OUTPUT)/san/main.o $(SAN_OBJS)
+$(OUTPUT)/san/treeprof: $(SAN_CMD_OBJS) $(SAN_OBJS)
 	$(call msg,LINK-SAN,$@)
 	$(Q)$(CLANG) $(SAN_CFLAGS) $^ $(LDLIBS) -o $@
 

@@ -16,6 +16,9 @@
 #ifndef TREEPROF_MEM_BPF_H
 #define TREEPROF_MEM_BPF_H
 
+#include "common.bpf.h"
+#include "pywalk.bpf.h"
+
 /* Mean bytes between sampled allocations; 1: every allocation. */
 const volatile __u64 mem_rate = 524288;
 /* -ln((i + 0.5) / 256) * 65536: exponential intervals without floating point. */
@@ -61,20 +64,10 @@ struct {
 } mem_live SEC(".maps");
 
 /* Exact totals per tgid (attach mode: counted here; launch mode: copied from the sampler). */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, TP_MAX_TRACED);
-	__type(key, __u32);
-	__type(value, struct tp_memcounters);
-} mem_counts SEC(".maps");
+PROCESS_MAP(mem_counts, struct tp_memcounters);
 
 /* Launch mode: where each process keeps its sampler's totals (same address after fork). */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, TP_MAX_TRACED);
-	__type(key, __u32);
-	__type(value, __u64);
-} mem_shim_addr SEC(".maps");
+PROCESS_MAP(mem_shim_addr, __u64);
 
 static __always_inline struct tp_memcounters *mem_counters(__u32 tgid)
 {
@@ -232,12 +225,9 @@ static __always_inline void mem_send_alloc(void *ctx, __u32 tgid, __u32 tid, __u
 	struct tp_alloc *a;
 	long n;
 
-	a = bpf_ringbuf_reserve(&samples, sizeof(*a), 0);
-	if (!a) {
-		stat_inc(TP_STAT_RB_DROPS);
+	a = record_reserve(&samples, sizeof(*a), TP_REC_ALLOC, tgid, tid);
+	if (!a)
 		return;
-	}
-	fill_hdr(&a->hdr, TP_REC_ALLOC, sizeof(*a), tgid, tid);
 	a->addr = addr;
 	a->size = size;
 	a->rate = rate;
@@ -293,20 +283,15 @@ static __always_inline void mem_send_alloc(void *ctx, __u32 tgid, __u32 tid, __u
 	if (cfg)
 		pywalk(cfg, &a->s);
 	stat_inc(TP_STAT_MEM_SAMPLED);
-	bpf_ringbuf_submit(a, bpf_ringbuf_query(&samples, BPF_RB_AVAIL_DATA) > wake_bytes
-				  ? BPF_RB_FORCE_WAKEUP
-				  : BPF_RB_NO_WAKEUP);
+	bpf_ringbuf_submit(a, samples_wakeup(false));
 }
 
 static __always_inline void mem_send_free(__u32 tgid, __u32 tid, __u64 addr, __u32 kind)
 {
-	struct tp_free *f = bpf_ringbuf_reserve(&samples, sizeof(*f), 0);
+	struct tp_free *f = record_reserve(&samples, sizeof(*f), TP_REC_FREE, tgid, tid);
 
-	if (!f) {
-		stat_inc(TP_STAT_RB_DROPS);
+	if (!f)
 		return;
-	}
-	fill_hdr(&f->hdr, TP_REC_FREE, sizeof(*f), tgid, tid);
 	f->addr = addr;
 	f->kind = kind;
 	f->_pad = 0;
@@ -635,13 +620,10 @@ static __always_inline void mem_final(__u32 tgid, __u32 tid, bool read_shim)
 		c = &local;
 	if (!c)
 		goto out;
-	ev = bpf_ringbuf_reserve(&proc_events, sizeof(*ev), 0);
+	ev = record_reserve(&proc_events, sizeof(*ev), TP_REC_MEMSTAT, tgid, tid);
 	if (ev) {
-		fill_hdr(&ev->hdr, TP_REC_MEMSTAT, sizeof(*ev), tgid, tid);
 		__builtin_memcpy(&ev->c, c, sizeof(ev->c));
 		bpf_ringbuf_submit(ev, 0);
-	} else {
-		stat_inc(TP_STAT_RB_DROPS);
 	}
 out:
 	/* Both go whatever happened: a stale sampler address must not outlive its image. */

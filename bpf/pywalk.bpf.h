@@ -12,6 +12,8 @@
 #ifndef TREEPROF_PYWALK_BPF_H
 #define TREEPROF_PYWALK_BPF_H
 
+#include "common.bpf.h"
+
 #define PY_MAX_INTERPS 4
 #define PY_MAX_THREADS 256
 #define PY_CODE_READ   136 /* bytes of a code object read at once; covers the check fields */

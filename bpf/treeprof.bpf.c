@@ -3,18 +3,12 @@
  * exit tracepoints, and samples the CPU stacks (kernel, native user, Python) of their
  * threads from a cpu-clock perf event on every CPU. Records go to two ring buffers:
  * process events (small, never starved by samples) and samples. */
-#include "vmlinux.h"
-#include <bpf/bpf_helpers.h>
-#include <bpf/bpf_tracing.h>
-#include <bpf/bpf_core_read.h>
-#include "treeprof.h"
+#include "common.bpf.h"
+#include "pywalk.bpf.h"
+#include "mem.bpf.h" /* mem_final: the end of a process's memory totals */
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Set by userspace before load: trace every process (tests and `--all`), not only the tree. */
-const volatile bool trace_all = false;
-/* --native: the full frame-pointer user stack for Python processes too. */
-const volatile bool native_stacks = false;
 /* A process is young (its samples wake the reader at once) for its first second. */
 #define YOUNG_NS    1000000000ULL
 #define WAKE_GAP_NS 10000000ULL
@@ -25,62 +19,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } wake_times SEC(".maps");
-
-/* Set by userspace: wake the reader once this much sample data waits (a quarter). */
-const volatile __u64 wake_bytes = 2 << 20;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, TP_MAX_TRACED);
-	__type(key, __u32); /* tgid */
-	__type(value, struct tp_proc);
-} traced SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, TP_MAX_TRACED);
-	__type(key, __u32); /* tgid */
-	__type(value, struct tp_pyconfig);
-} pyconfigs SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 20);
-} proc_events SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 8 << 20); /* resized by userspace (--ringbuf-mb) */
-} samples SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, TP_STAT_NR);
-	__type(key, __u32);
-	__type(value, __u64);
-} stats SEC(".maps");
-
-static __always_inline void stat_inc(__u32 which)
-{
-	__u64 *v = bpf_map_lookup_elem(&stats, &which);
-
-	if (v)
-		*v += 1;
-}
-
-#include "pywalk.bpf.h"
-
-static __always_inline void fill_hdr(struct tp_hdr *h, __u16 type, __u32 size, __u32 pid, __u32 tid)
-{
-	h->type = type;
-	h->flags = 0;
-	h->size = size;
-	h->ts_ns = bpf_ktime_get_ns();
-	h->pid = pid;
-	h->tid = tid;
-}
-
-#include "mem.bpf.h"
 
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
@@ -112,12 +50,10 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	if (shim)
 		bpf_map_update_elem(&mem_shim_addr, &ctgid, shim, BPF_ANY);
 
-	ev = bpf_ringbuf_reserve(&proc_events, sizeof(*ev), 0);
-	if (!ev) {
-		stat_inc(TP_STAT_RB_DROPS);
+	ev = record_reserve(&proc_events, sizeof(*ev), TP_REC_FORK, ctgid,
+			    BPF_CORE_READ(child, pid));
+	if (!ev)
 		return 0;
-	}
-	fill_hdr(&ev->hdr, TP_REC_FORK, sizeof(*ev), ctgid, BPF_CORE_READ(child, pid));
 	ev->ppid = ptgid;
 	ev->_pad = 0;
 	BPF_CORE_READ_STR_INTO(&ev->comm, child, comm);
@@ -142,12 +78,9 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	bpf_map_delete_elem(&pyconfigs, &tgid);
 	stat_inc(TP_STAT_EXECS);
 
-	ev = bpf_ringbuf_reserve(&proc_events, sizeof(*ev), 0);
-	if (!ev) {
-		stat_inc(TP_STAT_RB_DROPS);
+	ev = record_reserve(&proc_events, sizeof(*ev), TP_REC_EXEC, tgid, BPF_CORE_READ(p, pid));
+	if (!ev)
 		return 0;
-	}
-	fill_hdr(&ev->hdr, TP_REC_EXEC, sizeof(*ev), tgid, BPF_CORE_READ(p, pid));
 	BPF_CORE_READ_STR_INTO(&ev->comm, p, comm);
 	bpf_probe_read_kernel_str(ev->filename, sizeof(ev->filename),
 				  BPF_CORE_READ(bprm, filename));
@@ -171,12 +104,9 @@ int BPF_PROG(on_exit, struct task_struct *p)
 	bpf_map_delete_elem(&pyconfigs, &tgid);
 	stat_inc(TP_STAT_EXITS);
 
-	ev = bpf_ringbuf_reserve(&proc_events, sizeof(*ev), 0);
-	if (!ev) {
-		stat_inc(TP_STAT_RB_DROPS);
+	ev = record_reserve(&proc_events, sizeof(*ev), TP_REC_EXIT, tgid, BPF_CORE_READ(p, pid));
+	if (!ev)
 		return 0;
-	}
-	fill_hdr(&ev->hdr, TP_REC_EXIT, sizeof(*ev), tgid, BPF_CORE_READ(p, pid));
 	ev->exit_code = BPF_CORE_READ(p, exit_code);
 	ev->_pad = 0;
 	BPF_CORE_READ_STR_INTO(&ev->comm, p, comm);
@@ -199,15 +129,12 @@ int on_sample(struct bpf_perf_event_data *ctx)
 
 	if (!tgid)
 		return 0;
-	if (!trace_all && !bpf_map_lookup_elem(&traced, &tgid))
+	if (!bpf_map_lookup_elem(&traced, &tgid))
 		return 0;
 
-	s = bpf_ringbuf_reserve(&samples, sizeof(*s), 0);
-	if (!s) {
-		stat_inc(TP_STAT_RB_DROPS);
+	s = record_reserve(&samples, sizeof(*s), TP_REC_SAMPLE, tgid, tid);
+	if (!s)
 		return 0;
-	}
-	fill_hdr(&s->hdr, TP_REC_SAMPLE, sizeof(*s), tgid, tid);
 	s->cpu = bpf_get_smp_processor_id();
 	s->_pad = 0;
 	bpf_get_current_comm(s->comm, sizeof(s->comm));
@@ -250,8 +177,6 @@ int on_sample(struct bpf_perf_event_data *ctx)
 		*last_wake = s->hdr.ts_ns;
 	else
 		young = false;
-	bpf_ringbuf_submit(s, young || bpf_ringbuf_query(&samples, BPF_RB_AVAIL_DATA) > wake_bytes
-				  ? BPF_RB_FORCE_WAKEUP
-				  : BPF_RB_NO_WAKEUP);
+	bpf_ringbuf_submit(s, samples_wakeup(young));
 	return 0;
 }

@@ -1,4 +1,4 @@
-/* /proc parsing and the pid set. */
+/* /proc parsing. */
 #include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -69,38 +69,6 @@ static void scan_lists_self_with_parent(void)
 	proc_list__free(pl);
 }
 
-static void pidset_add_del_grow(void)
-{
-	struct pidset *s = pidset__new();
-
-	CHECK(s != NULL);
-	for (int i = 1; i <= 5000; i++)
-		CHECK_EQ_INT(pidset__add(s, i * 7), 0);
-	CHECK_EQ_INT(pidset__count(s), 5000);
-	CHECK_EQ_INT(pidset__add(s, 7), 0); /* again: no double count */
-	CHECK_EQ_INT(pidset__count(s), 5000);
-	for (int i = 1; i <= 5000; i += 2)
-		pidset__del(s, i * 7);
-	CHECK_EQ_INT(pidset__count(s), 2500);
-	CHECK(!pidset__has(s, 7));
-	CHECK(pidset__has(s, 14));
-	CHECK(!pidset__has(s, 15));
-	pidset__del(s, 12345678); /* absent: no effect */
-	CHECK_EQ_INT(pidset__count(s), 2500);
-	/* Churn through tombstones: the table must not fill up. */
-	for (int round = 0; round < 20; round++) {
-		for (int i = 0; i < 1000; i++)
-			pidset__add(s, 100000 + round * 1000 + i);
-		for (int i = 0; i < 1000; i++)
-			pidset__del(s, 100000 + round * 1000 + i);
-	}
-	CHECK_EQ_INT(pidset__count(s), 2500);
-	CHECK_EQ_INT(pidset__add(s, 0), -EINVAL);
-	pidset__free(s);
-	pidset__free(NULL);
-}
-
 UNIT_MAIN("proctree", UNIT_TEST(stat_with_spaces_and_parens_in_comm), UNIT_TEST(stat_malformed),
 	  UNIT_TEST(self_is_a_user_process_with_our_parent),
-	  UNIT_TEST(kernel_thread_and_missing_pid), UNIT_TEST(scan_lists_self_with_parent),
-	  UNIT_TEST(pidset_add_del_grow))
+	  UNIT_TEST(kernel_thread_and_missing_pid), UNIT_TEST(scan_lists_self_with_parent))

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/freeall.h"
+#include "lib/vec.h"
 #include "symbols/elfsym.h"
 
 #define ELFSYM_MAX_SYMS	  (64u << 20) /* per file, all tables together */
@@ -91,40 +93,15 @@ static Elf_Data *strtab_data(Elf *elf, size_t ndx)
 /* Copy s into the pool: 0 and *off, or a negative errno. */
 static int pool_add(struct elfsym *e, const char *s, uint32_t *off)
 {
-	size_t len = strlen(s) + 1, cap;
-	char *p;
+	size_t len = strlen(s) + 1;
 
 	if (e->pool_len + len > ELFSYM_MAX_POOL)
 		return -E2BIG;
-	if (e->pool_len + len > e->pool_cap) {
-		cap = e->pool_cap ? e->pool_cap : 4096;
-		while (cap < e->pool_len + len)
-			cap *= 2;
-		p = realloc(e->pool, cap);
-		if (!p)
-			return -ENOMEM;
-		e->pool = p;
-		e->pool_cap = cap;
-	}
+	if (vec__grow((void **)&e->pool, &e->pool_cap, e->pool_len + len, 1))
+		return -ENOMEM;
 	memcpy(e->pool + e->pool_len, s, len);
 	*off = e->pool_len;
 	e->pool_len += len;
-	return 0;
-}
-
-/* Make room for one more element in *arr (n used of *cap): 0 or -ENOMEM. */
-static int grow(void **arr, size_t n, size_t *cap, size_t elem)
-{
-	size_t ncap = *cap ? *cap * 2 : 256;
-	void *p;
-
-	if (n < *cap)
-		return 0;
-	p = reallocarray(*arr, ncap, elem);
-	if (!p)
-		return -ENOMEM;
-	*arr = p;
-	*cap = ncap;
 	return 0;
 }
 
@@ -225,14 +202,14 @@ static int load_symtab(struct elfsym *e, Elf *elf, Elf_Scn *scn, const GElf_Shdr
 		s.local = GELF_ST_BIND(sym.st_info) == STB_LOCAL;
 		s.sized = sym.st_size != 0;
 		s.ifunc = type == STT_GNU_IFUNC;
-		if (grow((void **)&e->named, e->nnamed, &e->named_cap, sizeof(s)))
+		if (vec__grow((void **)&e->named, &e->named_cap, e->nnamed + 1, sizeof(s)))
 			return -ENOMEM;
 		e->named[e->nnamed++] = s;
 		if (!func)
 			continue;
 		if (s.end == s.start) /* zero size: bound by section now, next symbol later */
 			s.end = section_end(e, sym.st_shndx);
-		if (grow((void **)&e->funcs, e->nfuncs, &e->funcs_cap, sizeof(s)))
+		if (vec__grow((void **)&e->funcs, &e->funcs_cap, e->nfuncs + 1, sizeof(s)))
 			return -ENOMEM;
 		e->funcs[e->nfuncs++] = s;
 	}
@@ -268,7 +245,7 @@ static int load_rela(struct elfsym *e, Elf *elf, Elf_Scn *scn, const GElf_Shdr *
 		name = data_str(strs, sym.st_name);
 		if (!name || !name[0])
 			continue;
-		if (grow((void **)&e->rels, e->nrels, &e->rels_cap, sizeof(*e->rels)))
+		if (vec__grow((void **)&e->rels, &e->rels_cap, e->nrels + 1, sizeof(*e->rels)))
 			return -ENOMEM;
 		err = pool_add(e, name, &e->rels[e->nrels].name);
 		if (err)
@@ -349,7 +326,7 @@ static void load_build_id(struct elfsym *e, Elf *elf)
 				   elf_getdata_rawchunk(elf, ph.p_offset, ph.p_filesz, ELF_T_NHDR));
 }
 
-static int esym__cmp_addr(const void *a, const void *b)
+static int esym_cmp_addr(const void *a, const void *b)
 {
 	const struct esym *x = a, *y = b;
 
@@ -366,7 +343,7 @@ static int esym__cmp_addr(const void *a, const void *b)
 	return x->name < y->name ? -1 : x->name > y->name;
 }
 
-static int esym__cmp_name(const void *a, const void *b, void *pool)
+static int esym_cmp_name(const void *a, const void *b, void *pool)
 {
 	const struct esym *x = a, *y = b;
 	int c = strcmp((char *)pool + x->name, (char *)pool + y->name);
@@ -385,7 +362,7 @@ static void index_funcs(struct elfsym *e)
 	size_t out = 0;
 
 	if (e->nfuncs)
-		qsort(e->funcs, e->nfuncs, sizeof(*e->funcs), esym__cmp_addr);
+		qsort(e->funcs, e->nfuncs, sizeof(*e->funcs), esym_cmp_addr);
 	for (size_t i = 0; i < e->nfuncs; i++)
 		if (!out || e->funcs[out - 1].start != e->funcs[i].start)
 			e->funcs[out++] = e->funcs[i];
@@ -403,10 +380,10 @@ static void index_funcs(struct elfsym *e)
 			s->end = s->start + 1;
 	}
 	if (e->nnamed)
-		qsort_r(e->named, e->nnamed, sizeof(*e->named), esym__cmp_name, e->pool);
+		qsort_r(e->named, e->nnamed, sizeof(*e->named), esym_cmp_name, e->pool);
 }
 
-static int erel__cmp(const void *a, const void *b)
+static int erel_cmp(const void *a, const void *b)
 {
 	const struct erel *x = a, *y = b;
 
@@ -432,7 +409,7 @@ static bool header_tables_fit(Elf *elf, const GElf_Ehdr *eh, uint64_t file_size)
 	return true;
 }
 
-static int elfsym__index(struct elfsym *e, Elf *elf, uint64_t file_size)
+static int index_symbols(struct elfsym *e, Elf *elf, uint64_t file_size)
 {
 	Elf_Scn *scn = NULL;
 	GElf_Ehdr eh;
@@ -464,7 +441,7 @@ static int elfsym__index(struct elfsym *e, Elf *elf, uint64_t file_size)
 	load_build_id(e, elf);
 	index_funcs(e);
 	if (e->nrels)
-		qsort(e->rels, e->nrels, sizeof(*e->rels), erel__cmp);
+		qsort(e->rels, e->nrels, sizeof(*e->rels), erel_cmp);
 	return 0;
 }
 
@@ -506,7 +483,7 @@ struct elfsym *elfsym__open_fd(int fd, const char *display_path)
 		err = -ENOEXEC;
 		goto err_out;
 	}
-	err = elfsym__index(e, elf, st.st_size);
+	err = index_symbols(e, elf, st.st_size);
 	if (err)
 		goto err_out;
 	elf_end(elf);
@@ -540,14 +517,7 @@ void elfsym__free(struct elfsym *e)
 		return;
 	if (e->fd >= 0)
 		close(e->fd);
-	free(e->path);
-	free(e->pool);
-	free(e->funcs);
-	free(e->named);
-	free(e->secs);
-	free(e->loads);
-	free(e->rels);
-	free(e);
+	free_all(e->path, e->pool, e->funcs, e->named, e->secs, e->loads, e->rels, e);
 }
 
 const char *elfsym__path(const struct elfsym *e)
@@ -684,30 +654,30 @@ int elfsym__read(const struct elfsym *e, uint64_t vaddr, void *buf, size_t len)
 	return r == (ssize_t)len ? 0 : -EFAULT; /* short: the file is shorter than it claims */
 }
 
-int elfsym__offset_to_vaddr(const struct elfsym *e, uint64_t file_off, uint64_t *vaddr)
+/* x in the file (from_file) or in memory, translated to the other through the PT_LOAD
+ * segment holding it: 0, or -ENOENT when none does. */
+static int load_translate(const struct elfsym *e, uint64_t x, bool from_file, uint64_t *out)
 {
 	for (size_t i = 0; i < e->nloads; i++) {
 		const struct eload *l = &e->loads[i];
+		uint64_t from = from_file ? l->off : l->vaddr, to = from_file ? l->vaddr : l->off;
 
-		if (file_off >= l->off && file_off - l->off < l->filesz) {
-			*vaddr = l->vaddr + (file_off - l->off);
+		if (x >= from && x - from < l->filesz) {
+			*out = to + (x - from);
 			return 0;
 		}
 	}
 	return -ENOENT;
 }
 
+int elfsym__offset_to_vaddr(const struct elfsym *e, uint64_t file_off, uint64_t *vaddr)
+{
+	return load_translate(e, file_off, true, vaddr);
+}
+
 int elfsym__vaddr_to_offset(const struct elfsym *e, uint64_t vaddr, uint64_t *file_off)
 {
-	for (size_t i = 0; i < e->nloads; i++) {
-		const struct eload *l = &e->loads[i];
-
-		if (vaddr >= l->vaddr && vaddr - l->vaddr < l->filesz) {
-			*file_off = l->off + (vaddr - l->vaddr);
-			return 0;
-		}
-	}
-	return -ENOENT;
+	return load_translate(e, vaddr, false, file_off);
 }
 
 int elfsym__bias(const struct elfsym *e, uint64_t map_start, uint64_t map_offset, uint64_t *bias)

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/hash.h"
 #include "lib/fileio.h"
 #include "symbols/ksym.h"
 
@@ -28,7 +29,7 @@ struct ksyms {
 	char *text; /* owns the strings */
 };
 
-static int ksym__cmp(const void *a, const void *b)
+static int ksym_cmp(const void *a, const void *b)
 {
 	const struct ksym *x = a, *y = b;
 
@@ -42,13 +43,13 @@ static int ksym__cmp(const void *a, const void *b)
 
 /* The kernel lists most symbols in address order already: then only runs of aliases (one
  * address, several names) need ordering, which is far cheaper than sorting 200k entries. */
-static void ksyms__sort(struct ksyms *ks)
+static void sort_ksyms(struct ksyms *ks)
 {
 	size_t i, j;
 
 	for (i = 1; i < ks->n; i++) {
 		if (ks->syms[i - 1].addr > ks->syms[i].addr) {
-			qsort(ks->syms, ks->n, sizeof(*ks->syms), ksym__cmp);
+			qsort(ks->syms, ks->n, sizeof(*ks->syms), ksym_cmp);
 			return;
 		}
 	}
@@ -56,7 +57,7 @@ static void ksyms__sort(struct ksyms *ks)
 		for (j = i + 1; j < ks->n && ks->syms[j].addr == ks->syms[i].addr; j++)
 			;
 		if (j - i > 1)
-			qsort(ks->syms + i, j - i, sizeof(*ks->syms), ksym__cmp);
+			qsort(ks->syms + i, j - i, sizeof(*ks->syms), ksym_cmp);
 	}
 }
 
@@ -163,7 +164,7 @@ struct ksyms *ksyms__parse(const char *text, size_t len)
 		if (parse_line(p, nl, &ks->syms[ks->n]))
 			ks->n++;
 	}
-	ksyms__sort(ks);
+	sort_ksyms(ks);
 	return ks;
 
 err_out:
@@ -262,15 +263,14 @@ static int kcache_key(char *key, size_t len)
 	char boot[64];
 	ssize_t n;
 	size_t m;
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h;
 
 	if (file__read_small("/proc/sys/kernel/random/boot_id", boot, sizeof(boot)) < 32)
 		return -ENOENT;
 	boot[strcspn(boot, "\n")] = 0;
 	n = file__read_small("/proc/modules", mods, sizeof(mods));
 	m = n > 0 ? (size_t)n : 0;
-	for (size_t i = 0; i < m; i++)
-		h = (h ^ (unsigned char)mods[i]) * 0x100000001b3ULL;
+	h = hash__bytes(HASH_FNV_SEED, mods, m);
 	snprintf(key, len, "%s-%016llx", boot, (unsigned long long)h);
 	return 0;
 }

@@ -1,5 +1,5 @@
-/* Native symbolization across a process tree. Per-pid state lives in an open-addressing
- * hash keyed by pid; ELF files in one keyed by the (st_dev, st_ino) of the opened file.
+/* Native symbolization across a process tree. Per-pid state lives in a hash table keyed by
+ * pid; ELF files in one keyed by the (st_dev, st_ino) of the opened file.
  * Every maps snapshot ever read stays on a list until nativesym__free, so the module
  * strings handed out stay valid while the cache lives and a forked child can share its
  * parent's snapshot without reference counts. */
@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
+#include "lib/hash.h"
 #include "symbols/elfsym.h"
 #include "symbols/procmaps.h"
 #include "symbols/nativesym.h"
@@ -45,7 +47,7 @@ struct snapshot {
 };
 
 struct pent {
-	pid_t pid; /* 0: free slot */
+	pid_t pid;
 	bool exited;
 	bool own;		 /* maps were read from this pid, not inherited by fork */
 	struct snapshot *snap;	 /* NULL until read */
@@ -59,97 +61,44 @@ struct elfent {
 };
 
 struct nativesym {
-	struct pent *pids;
-	size_t pids_cap, npids;
-	struct elfent *elves;
-	size_t elves_cap, nelves;
+	struct htab pids;  /* pid -> struct pent */
+	struct htab elves; /* hash of (dev, ino) -> struct elfent */
 	struct snapshot *snaps;
 	struct callmemo *calls; /* CALLMEMO_SIZE entries */
 };
 
-static uint64_t hash64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	return x;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
-/* The slot of pid; with create, a new zeroed one if absent (NULL on ENOMEM). */
+/* The entry of pid; with create, a new zeroed one if absent (NULL on ENOMEM). */
 static struct pent *pid_slot(struct nativesym *sc, pid_t pid, bool create)
 {
-	size_t i, mask;
+	struct pent *pe;
+	int created;
 
-	if (create && (sc->npids + 1) * 2 > sc->pids_cap) {
-		size_t ncap = sc->pids_cap ? sc->pids_cap * 2 : 64;
-		struct pent *n = calloc(ncap, sizeof(*n));
-
-		if (!n)
-			return NULL;
-		for (size_t j = 0; j < sc->pids_cap; j++) {
-			if (!sc->pids[j].pid)
-				continue;
-			for (i = hash64(sc->pids[j].pid) & (ncap - 1); n[i].pid;
-			     i = (i + 1) & (ncap - 1))
-				;
-			n[i] = sc->pids[j];
-		}
-		free(sc->pids);
-		sc->pids = n;
-		sc->pids_cap = ncap;
-	}
-	if (!sc->pids_cap || pid <= 0)
+	if (pid <= 0)
 		return NULL;
-	mask = sc->pids_cap - 1;
-	for (i = hash64(pid) & mask; sc->pids[i].pid; i = (i + 1) & mask)
-		if (sc->pids[i].pid == pid)
-			return &sc->pids[i];
 	if (!create)
-		return NULL;
-	sc->pids[i].pid = pid;
-	sc->npids++;
-	return &sc->pids[i];
+		return htab__get(&sc->pids, pid);
+	pe = htab__put(&sc->pids, pid, &created);
+	if (pe && created)
+		pe->pid = pid;
+	return pe;
 }
 
+/* The entry of the file (dev, ino), created untried if absent (NULL on ENOMEM). */
 static struct elfent *elf_slot(struct nativesym *sc, uint64_t dev, uint64_t ino)
 {
-	size_t i, mask;
+	uint64_t key = (hash__mix64(dev) ^ ino) ?: 1;
+	struct elfent *e;
+	size_t pos = 0;
 
-	if ((sc->nelves + 1) * 2 > sc->elves_cap) {
-		size_t ncap = sc->elves_cap ? sc->elves_cap * 2 : 64;
-		struct elfent *n = calloc(ncap, sizeof(*n));
-
-		if (!n)
-			return NULL;
-		for (size_t j = 0; j < sc->elves_cap; j++) {
-			struct elfent *o = &sc->elves[j];
-
-			if (!o->used)
-				continue;
-			for (i = hash64(o->dev * 31 + o->ino) & (ncap - 1); n[i].used;
-			     i = (i + 1) & (ncap - 1))
-				;
-			n[i] = *o;
-		}
-		free(sc->elves);
-		sc->elves = n;
-		sc->elves_cap = ncap;
+	while ((e = htab__next_dup(&sc->elves, key, &pos)))
+		if (e->dev == dev && e->ino == ino)
+			return e;
+	e = htab__add(&sc->elves, key);
+	if (e) {
+		e->dev = dev;
+		e->ino = ino;
 	}
-	mask = sc->elves_cap - 1;
-	for (i = hash64(dev * 31 + ino) & mask; sc->elves[i].used; i = (i + 1) & mask)
-		if (sc->elves[i].dev == dev && sc->elves[i].ino == ino)
-			return &sc->elves[i];
-	sc->elves[i] = (struct elfent){.dev = dev, .ino = ino};
-	sc->nelves++;
-	return &sc->elves[i];
+	return e;
 }
 
 struct nativesym *nativesym__new(void)
@@ -159,7 +108,9 @@ struct nativesym *nativesym__new(void)
 	if (!sc)
 		return NULL;
 	sc->calls = calloc(CALLMEMO_SIZE, sizeof(*sc->calls));
-	if (!sc->calls) {
+	if (!sc->calls || htab__init(&sc->pids, sizeof(struct pent)) ||
+	    htab__init(&sc->elves, sizeof(struct elfent))) {
+		free(sc->calls);
 		free(sc);
 		errno = ENOMEM;
 		return NULL;
@@ -170,11 +121,13 @@ struct nativesym *nativesym__new(void)
 void nativesym__free(struct nativesym *sc)
 {
 	struct snapshot *s, *next;
+	struct elfent *e;
+	size_t it = 0;
 
 	if (!sc)
 		return;
-	for (size_t i = 0; i < sc->elves_cap; i++)
-		elfsym__free(sc->elves[i].elf);
+	while ((e = htab__next(&sc->elves, &it, NULL)))
+		elfsym__free(e->elf);
 	for (s = sc->snaps; s; s = next) {
 		next = s->next;
 		procmaps__free(s->pm);
@@ -182,8 +135,8 @@ void nativesym__free(struct nativesym *sc)
 		free(s);
 	}
 	free(sc->calls);
-	free(sc->elves);
-	free(sc->pids);
+	htab__fini(&sc->elves);
+	htab__fini(&sc->pids);
 	free(sc);
 }
 
@@ -307,8 +260,8 @@ static int open_mapped(pid_t pid, bool exited, const struct procmap *m)
 }
 
 /* Find the ELF behind mapping m once; failures are remembered per mapping and per file. */
-static void mapinfo__open(struct nativesym *sc, pid_t pid, bool exited, const struct procmap *m,
-			  struct mapinfo *mi)
+static void mapinfo_open(struct nativesym *sc, pid_t pid, bool exited, const struct procmap *m,
+			 struct mapinfo *mi)
 {
 	struct elfent *ee;
 	struct stat st;
@@ -355,7 +308,7 @@ static struct mapinfo *mapping_at(struct nativesym *sc, pid_t pid, uint64_t addr
 		m = procmaps__find(pe->snap->pm, addr);
 	if (!m && may_reread && pe->snap && !pe->exited) {
 		/* Inherited maps are re-read at the first miss; own ones at most so often. */
-		now = now_ns();
+		now = clock__mono_ns();
 		if (!pe->own || now - pe->last_reread_ns >= REREAD_INTERVAL_NS) {
 			pe->last_reread_ns = now;
 			if (!read_own(sc, pe))
@@ -366,7 +319,7 @@ static struct mapinfo *mapping_at(struct nativesym *sc, pid_t pid, uint64_t addr
 		return NULL;
 	mi = &pe->snap->info[m - pe->snap->pm->maps];
 	if (!mi->tried)
-		mapinfo__open(sc, pid, pe->exited, m, mi);
+		mapinfo_open(sc, pid, pe->exited, m, mi);
 	*mp = m;
 	return mi;
 }
@@ -409,7 +362,8 @@ struct elfsym *nativesym__elf_at(struct nativesym *sc, pid_t pid, uint64_t addr,
 /* The call ending at file vaddr ret in caller, decoded once and then remembered. */
 static struct callmemo *call_at(struct nativesym *sc, const struct elfsym *caller, uint64_t ret)
 {
-	struct callmemo *cm = &sc->calls[hash64((uintptr_t)caller ^ ret) & (CALLMEMO_SIZE - 1)];
+	struct callmemo *cm =
+	    &sc->calls[hash__mix64((uintptr_t)caller ^ ret) & (CALLMEMO_SIZE - 1)];
 	unsigned char insn[5];
 	int32_t rel;
 

@@ -19,7 +19,7 @@ struct procmaps_priv {
 	char *text;	     /* owns every path */
 };
 
-static int mapping__cmp(const void *a, const void *b)
+static int mapping_cmp(const void *a, const void *b)
 {
 	const struct procmap *x = a, *y = b;
 
@@ -115,7 +115,7 @@ struct procmaps *procmaps__parse(const char *text, size_t len)
 		if (parse_line(p, &pm->maps[pm->n]))
 			pm->n++;
 	}
-	qsort(pm->maps, pm->n, sizeof(*pm->maps), mapping__cmp);
+	qsort(pm->maps, pm->n, sizeof(*pm->maps), mapping_cmp);
 	/* The kernel never shows overlaps; drop any a forged text has, keeping the first. */
 	for (size_t i = out = 0; i < pm->n; i++) {
 		if (out > 0 && pm->maps[i].start < pm->maps[out - 1].end)

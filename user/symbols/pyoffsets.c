@@ -1,5 +1,5 @@
 /* Interpreter layouts: the reviewed 3.8-3.12 table and the _Py_DebugOffsets parser (3.13+).
- * Sources and how each value was checked: /work/shared/python-internals.md and pyoffsets.h. */
+ * Where each value comes from and how it was checked is written next to it below. */
 #include <errno.h>
 #include <string.h>
 
@@ -18,128 +18,105 @@
  * (INTERPRETER). */
 #define ENTRY_OWNER 3
 
+/* The 3.8-3.12 table. Every number was checked with offsetof() and sizeof() compiled (gcc,
+ * x86_64, -DPy_BUILD_CORE) against the installed headers of pyenv CPython 3.8.18, 3.9.18,
+ * 3.10.13, 3.11.7 and 3.12.1 (default build: GIL, non-debug). The structs are defined in
+ * these headers of each version (paths under Include/):
+ *   _PyRuntimeState            internal/pycore_pystate.h (3.8), internal/pycore_runtime.h (3.9+)
+ *   PyInterpreterState         internal/pycore_pystate.h (3.8), internal/pycore_interp.h (3.9+)
+ *   PyThreadState, _PyCFrame   cpython/pystate.h (_PyCFrame: 3.11, 3.12)
+ *   PyFrameObject              frameobject.h (3.8), cpython/frameobject.h (3.9, 3.10)
+ *   _PyInterpreterFrame        internal/pycore_frame.h (3.11, 3.12)
+ *   PyCodeObject               code.h (3.8), cpython/code.h (3.9+)
+ *   PyBytesObject              bytesobject.h (3.8), cpython/bytesobject.h (3.9+)
+ *   PyASCIIObject, PyCompactUnicodeObject   cpython/unicodeobject.h
+ * The code-object offsets the walker needs (tp_pyconfig.code_*) are the same fields as the
+ * symbolizer's (py_code_layout.co_*): pyoffsets__table copies them, so each is typed once. */
 struct table_row {
+	uint8_t minor;
 	struct tp_pyconfig cfg;
 	struct py_code_layout code;
 };
 
-/* Strings and bytes, 3.8 to 3.11: PyASCIIObject still has its wstr pointer. */
-#define STR_38                                                                                     \
+/* _PyRuntimeState.interpreters.head, PyInterpreterState.next, and the head of its thread list
+ * (.tstate_head up to 3.10, .threads.head from 3.11). */
+#define RUNTIME(head, next, threads)                                                               \
+	.rt_interp_head = head, .interp_next = next, .interp_threads = threads
+/* PyThreadState.next, .thread_id, and where the frames start: .frame (3.8-3.10), .cframe
+ * (3.11, 3.12). */
+#define TSTATE(next, thread_id, frame)                                                             \
+	.tstate_next = next, .tstate_thread_id = thread_id, .tstate_frame = frame
+/* 3.8-3.10: PyFrameObject.f_back, .f_code, .f_lasti (bytes on 3.8/3.9, code units on 3.10). */
+#define FRAME_OBJECT(back, code, lasti, kind)                                                      \
+	.lasti_kind = kind, .cframe_frame = N, .frame_back = back, .frame_code = code,             \
+	.frame_lasti = lasti, .frame_owner = N, .frame_is_entry = N
+/* 3.11, 3.12: _PyCFrame.current_frame, then _PyInterpreterFrame.previous, .f_code,
+ * .prev_instr, .owner (3.12) and .is_entry (3.11). */
+#define INTERP_FRAME(current, previous, code, prev_instr, owner, is_entry)                         \
+	.lasti_kind = TP_LASTI_PTR, .cframe_frame = current, .frame_back = previous,               \
+	.frame_code = code, .frame_lasti = prev_instr, .frame_owner = owner,                       \
+	.frame_is_entry = is_entry
+/* sizeof(PyCodeObject) and its co_argcount, co_firstlineno, co_filename, co_name,
+ * co_qualname (3.11+), co_lnotab (3.8/3.9) or co_linetable (3.10+), co_code_adaptive
+ * (3.11+). */
+#define CODE(size, argcount, firstlineno, filename, name, qualname, linetable, adaptive)           \
+	.co_size = size, .co_argcount = argcount, .co_firstlineno = firstlineno,                   \
+	.co_filename = filename, .co_name = name, .co_qualname = qualname,                         \
+	.co_linetable = linetable, .co_code_adaptive = adaptive
+/* PyBytesObject.ob_base.ob_size and .ob_sval; PyASCIIObject.length and .state;
+ * sizeof(PyASCIIObject) (where a compact ASCII string's data starts) and
+ * sizeof(PyCompactUnicodeObject) (a compact non-ASCII string's): 3.12 dropped wstr. */
+#define STRINGS(ascii_size, compact_size)                                                          \
 	.bytes_ob_size = 16, .bytes_ob_sval = 32, .str_length = 16, .str_state = 32,               \
-	.str_ascii_data = 48, .str_compact_data = 72, .str_kind_shift = STR_KIND_SHIFT,            \
-	.str_compact_mask = STR_COMPACT_MASK, .str_ascii_mask = STR_ASCII_MASK
-#define STR_312                                                                                    \
-	.bytes_ob_size = 16, .bytes_ob_sval = 32, .str_length = 16, .str_state = 32,               \
-	.str_ascii_data = 40, .str_compact_data = 56, .str_kind_shift = STR_KIND_SHIFT,            \
-	.str_compact_mask = STR_COMPACT_MASK, .str_ascii_mask = STR_ASCII_MASK
-
-/* 3.8-3.10: PyFrameObject chain; f_lasti is bytes (3.8/3.9) or code units (3.10). */
-#define FRAME_OBJECT_CFG(lasti_off, kind)                                                          \
-	.lasti_kind = kind, .rt_interp_head = 32, .interp_next = 0, .interp_threads = 8,           \
-	.tstate_next = 8, .tstate_thread_id = 176, .tstate_frame = 24, .cframe_frame = N,          \
-	.frame_back = 24, .frame_code = 32, .frame_lasti = lasti_off, .frame_owner = N,            \
-	.frame_is_entry = N, .code_firstlineno = 40, .code_argcount = 16, .code_filename = 104,    \
-	.code_name = 112
-#define CODE_38                                                                                    \
-	.co_size = 176, .co_argcount = 16, .co_firstlineno = 40, .co_filename = 104,               \
-	.co_name = 112, .co_qualname = N, .co_linetable = 120, .co_code_adaptive = N, STR_38
+	.str_ascii_data = ascii_size, .str_compact_data = compact_size,                            \
+	.str_kind_shift = STR_KIND_SHIFT, .str_compact_mask = STR_COMPACT_MASK,                    \
+	.str_ascii_mask = STR_ASCII_MASK
 
 static const struct table_row table[] = {
-    {
-	.cfg = {.version = 0x03080000, FRAME_OBJECT_CFG(104, TP_LASTI_BYTES)},
-	.code = {.version = 0x03080000, .minor = 8, CODE_38},
-    },
-    {
-	.cfg = {.version = 0x03090000, FRAME_OBJECT_CFG(104, TP_LASTI_BYTES)},
-	.code = {.version = 0x03090000, .minor = 9, CODE_38},
-    },
-    {
-	.cfg = {.version = 0x030a0000, FRAME_OBJECT_CFG(96, TP_LASTI_UNITS)},
-	.code = {.version = 0x030a0000, .minor = 10, CODE_38},
-    },
-    {
-	/* 3.11: _PyInterpreterFrame via tstate->cframe->current_frame; is_entry marks
-	 * the outermost frame of one C-level eval call. */
-	.cfg = {.version = 0x030b0000,
-		.lasti_kind = TP_LASTI_PTR,
-		.rt_interp_head = 40,
-		.interp_next = 0,
-		.interp_threads = 16,
-		.tstate_next = 8,
-		.tstate_thread_id = 152,
-		.tstate_frame = 56,
-		.cframe_frame = 8,
-		.frame_back = 48,
-		.frame_code = 32,
-		.frame_lasti = 56,
-		.frame_owner = N,
-		.frame_is_entry = 68,
-		.code_firstlineno = 72,
-		.code_argcount = 56,
-		.code_filename = 112,
-		.code_name = 120},
-	.code = {.version = 0x030b0000,
-		 .minor = 11,
-		 .co_size = 192,
-		 .co_argcount = 56,
-		 .co_firstlineno = 72,
-		 .co_filename = 112,
-		 .co_name = 120,
-		 .co_qualname = 128,
-		 .co_linetable = 136,
-		 .co_code_adaptive = 184,
-		 STR_38},
-    },
-    {
-	/* 3.12: entry frames are separate frames with owner == 3 (CSTACK). */
-	.cfg = {.version = 0x030c0000,
-		.lasti_kind = TP_LASTI_PTR,
-		.entry_owner = ENTRY_OWNER,
-		.rt_interp_head = 40,
-		.interp_next = 0,
-		.interp_threads = 72,
-		.tstate_next = 8,
-		.tstate_thread_id = 136,
-		.tstate_frame = 56,
-		.cframe_frame = 0,
-		.frame_back = 8,
-		.frame_code = 0,
-		.frame_lasti = 56,
-		.frame_owner = 70,
-		.frame_is_entry = N,
-		.code_firstlineno = 68,
-		.code_argcount = 52,
-		.code_filename = 112,
-		.code_name = 120},
-	.code = {.version = 0x030c0000,
-		 .minor = 12,
-		 .co_size = 200,
-		 .co_argcount = 52,
-		 .co_firstlineno = 68,
-		 .co_filename = 112,
-		 .co_name = 120,
-		 .co_qualname = 128,
-		 .co_linetable = 136,
-		 .co_code_adaptive = 192,
-		 STR_312},
-    },
+    {.minor = 8,
+     .cfg = {RUNTIME(32, 0, 8), TSTATE(8, 176, 24), FRAME_OBJECT(24, 32, 104, TP_LASTI_BYTES)},
+     .code = {CODE(176, 16, 40, 104, 112, N, 120, N), STRINGS(48, 72)}},
+    {.minor = 9,
+     .cfg = {RUNTIME(32, 0, 8), TSTATE(8, 176, 24), FRAME_OBJECT(24, 32, 104, TP_LASTI_BYTES)},
+     .code = {CODE(176, 16, 40, 104, 112, N, 120, N), STRINGS(48, 72)}},
+    {.minor = 10,
+     .cfg = {RUNTIME(32, 0, 8), TSTATE(8, 176, 24), FRAME_OBJECT(24, 32, 96, TP_LASTI_UNITS)},
+     .code = {CODE(176, 16, 40, 104, 112, N, 120, N), STRINGS(48, 72)}},
+    /* 3.11: is_entry marks the outermost frame of one C-level eval call. */
+    {.minor = 11,
+     .cfg = {RUNTIME(40, 0, 16), TSTATE(8, 152, 56), INTERP_FRAME(8, 48, 32, 56, N, 68)},
+     .code = {CODE(192, 56, 72, 112, 120, 128, 136, 184), STRINGS(48, 72)}},
+    /* 3.12: entry frames are separate frames with owner == 3 (FRAME_OWNED_BY_CSTACK). */
+    {.minor = 12,
+     .cfg = {RUNTIME(40, 0, 72), TSTATE(8, 136, 56), INTERP_FRAME(0, 8, 0, 56, 70, N),
+	     .entry_owner = ENTRY_OWNER},
+     .code = {CODE(200, 52, 68, 112, 120, 128, 136, 192), STRINGS(40, 56)}},
 };
 
 int pyoffsets__table(unsigned int minor, struct tp_pyconfig *cfg, struct py_code_layout *code)
 {
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
-		if (table[i].code.minor != minor)
+		if (table[i].minor != minor)
 			continue;
 		*cfg = table[i].cfg;
 		*code = table[i].code;
+		cfg->version = code->version = 0x03000000u | minor << 16;
+		code->minor = minor;
+		cfg->code_firstlineno = code->co_firstlineno;
+		cfg->code_argcount = code->co_argcount;
+		cfg->code_filename = code->co_filename;
+		cfg->code_name = code->co_name;
 		return 0;
 	}
 	return -ENOTSUP;
 }
 
 /* Byte positions of the fields we use inside one _Py_DebugOffsets layout (each field is a
- * u64). From Include/internal/pycore_runtime.h (3.13) and pycore_debug_offsets.h (3.14,
- * 3.15); 3.13 is also checked by offsetof() on pyenv's 3.13.0 headers. */
+ * u64). The struct is defined in Include/internal/pycore_runtime.h (3.13) and
+ * Include/internal/pycore_debug_offsets.h (3.14, 3.15). 3.13: every position checked with
+ * offsetof(_Py_DebugOffsets, ...) against the installed headers of pyenv CPython 3.13.0.
+ * 3.14 and 3.15: unverified (no such headers on the machines this was checked on): read off
+ * the struct in those headers, field by field. */
 struct debug_layout {
 	uint8_t minor;
 	uint32_t min_version; /* lowest PY_VERSION_HEX this layout is known for */
@@ -155,123 +132,61 @@ struct debug_layout {
 	uint16_t un_state, un_length, un_ascii_size, un_compact_size; /* compact: 0 = absent */
 };
 
+/* The _Py_DebugOffsets fields we read, grouped by the struct they describe (in the order
+ * of the struct, each the byte position of a u64 in _Py_DebugOffsets). */
+#define DBG_RUNTIME(size, interp_head) .rt_size = size, .rt_interp_head = interp_head
+#define DBG_INTERP(size, next, threads_head)                                                       \
+	.is_size = size, .is_next = next, .is_threads_head = threads_head
+#define DBG_TSTATE(size, prev, next, current_frame, thread_id, native_thread_id)                   \
+	.ts_size = size, .ts_prev = prev, .ts_next = next, .ts_current_frame = current_frame,      \
+	.ts_thread_id = thread_id, .ts_native_thread_id = native_thread_id
+#define DBG_FRAME(size, previous, executable, instr_ptr, owner)                                    \
+	.fr_size = size, .fr_previous = previous, .fr_executable = executable,                     \
+	.fr_instr_ptr = instr_ptr, .fr_owner = owner
+#define DBG_CODE(size, filename, name, qualname, linetable, firstlineno, argcount, adaptive)       \
+	.co_size = size, .co_filename = filename, .co_name = name, .co_qualname = qualname,        \
+	.co_linetable = linetable, .co_firstlineno = firstlineno, .co_argcount = argcount,         \
+	.co_code_adaptive = adaptive
+/* pyobject.size and .ob_type, bytes_object.ob_size and .ob_sval, unicode_object.state,
+ * .length, .asciiobject_size, and the compact object's size (0 where absent). */
+#define DBG_OBJECTS(obj_size, ob_type, ob_size, ob_sval, state, length, ascii_size, compact_size)  \
+	.po_size = obj_size, .po_ob_type = ob_type, .by_ob_size = ob_size, .by_ob_sval = ob_sval,  \
+	.un_state = state, .un_length = length, .un_ascii_size = ascii_size,                       \
+	.un_compact_size = compact_size
+
 static const struct debug_layout layouts[] = {
-    {
-	/* 3.13: 584 bytes. */
-	.minor = 13,
-	.min_version = 0x030d00c0,
-	.size = 584,
-	.rt_size = 24,
-	.rt_interp_head = 40,
-	.is_size = 48,
-	.is_next = 64,
-	.is_threads_head = 72,
-	.ts_size = 152,
-	.ts_prev = 160,
-	.ts_next = 168,
-	.ts_current_frame = 184,
-	.ts_thread_id = 192,
-	.ts_native_thread_id = 200,
-	.fr_size = 224,
-	.fr_previous = 232,
-	.fr_executable = 240,
-	.fr_instr_ptr = 248,
-	.fr_owner = 264,
-	.co_size = 272,
-	.co_filename = 280,
-	.co_name = 288,
-	.co_qualname = 296,
-	.co_linetable = 304,
-	.co_firstlineno = 312,
-	.co_argcount = 320,
-	.co_code_adaptive = 344,
-	.po_size = 352,
-	.po_ob_type = 360,
-	.by_ob_size = 520,
-	.by_ob_sval = 528,
-	.un_state = 544,
-	.un_length = 552,
-	.un_ascii_size = 560,
-	.un_compact_size = 0,
-    },
-    {
-	/* 3.14: 760 bytes; threads_main, generations, stackpointer and tlbc added. */
-	.minor = 14,
-	.min_version = 0x030e00c0,
-	.size = 760,
-	.rt_size = 24,
-	.rt_interp_head = 40,
-	.is_size = 48,
-	.is_next = 64,
-	.is_threads_head = 72,
-	.ts_size = 176,
-	.ts_prev = 184,
-	.ts_next = 192,
-	.ts_current_frame = 208,
-	.ts_thread_id = 216,
-	.ts_native_thread_id = 224,
-	.fr_size = 248,
-	.fr_previous = 256,
-	.fr_executable = 264,
-	.fr_instr_ptr = 272,
-	.fr_owner = 288,
-	.co_size = 312,
-	.co_filename = 320,
-	.co_name = 328,
-	.co_qualname = 336,
-	.co_linetable = 344,
-	.co_firstlineno = 352,
-	.co_argcount = 360,
-	.co_code_adaptive = 384,
-	.po_size = 400,
-	.po_ob_type = 408,
-	.by_ob_size = 600,
-	.by_ob_sval = 608,
-	.un_state = 624,
-	.un_length = 632,
-	.un_ascii_size = 640,
-	.un_compact_size = 0,
-    },
-    {
-	/* 3.15 as of its development branch with last_profiled_frame_seq in the thread
-	 * state (beta 4 on): 888 bytes. Earlier 3.15 pre-releases differ and are
-	 * refused. */
-	.minor = 15,
-	.min_version = 0x030f00b4,
-	.size = 888,
-	.rt_size = 24,
-	.rt_interp_head = 40,
-	.is_size = 48,
-	.is_next = 64,
-	.is_threads_head = 72,
-	.ts_size = 176,
-	.ts_prev = 184,
-	.ts_next = 192,
-	.ts_current_frame = 208,
-	.ts_thread_id = 240,
-	.ts_native_thread_id = 248,
-	.fr_size = 312,
-	.fr_previous = 320,
-	.fr_executable = 328,
-	.fr_instr_ptr = 336,
-	.fr_owner = 352,
-	.co_size = 376,
-	.co_filename = 384,
-	.co_name = 392,
-	.co_qualname = 400,
-	.co_linetable = 408,
-	.co_firstlineno = 416,
-	.co_argcount = 424,
-	.co_code_adaptive = 448,
-	.po_size = 464,
-	.po_ob_type = 472,
-	.by_ob_size = 696,
-	.by_ob_sval = 704,
-	.un_state = 720,
-	.un_length = 728,
-	.un_ascii_size = 736,
-	.un_compact_size = 744,
-    },
+    /* 3.13: 584 bytes. */
+    {.minor = 13,
+     .min_version = 0x030d00c0,
+     .size = 584,
+     DBG_RUNTIME(24, 40),
+     DBG_INTERP(48, 64, 72),
+     DBG_TSTATE(152, 160, 168, 184, 192, 200),
+     DBG_FRAME(224, 232, 240, 248, 264),
+     DBG_CODE(272, 280, 288, 296, 304, 312, 320, 344),
+     DBG_OBJECTS(352, 360, 520, 528, 544, 552, 560, 0)},
+    /* 3.14: 760 bytes; threads_main, generations, stackpointer and tlbc added. */
+    {.minor = 14,
+     .min_version = 0x030e00c0,
+     .size = 760,
+     DBG_RUNTIME(24, 40),
+     DBG_INTERP(48, 64, 72),
+     DBG_TSTATE(176, 184, 192, 208, 216, 224),
+     DBG_FRAME(248, 256, 264, 272, 288),
+     DBG_CODE(312, 320, 328, 336, 344, 352, 360, 384),
+     DBG_OBJECTS(400, 408, 600, 608, 624, 632, 640, 0)},
+    /* 3.15 as of its development branch with last_profiled_frame_seq in the thread
+     * state (beta 4 on): 888 bytes. Earlier 3.15 pre-releases differ and are
+     * refused. */
+    {.minor = 15,
+     .min_version = 0x030f00b4,
+     .size = 888,
+     DBG_RUNTIME(24, 40),
+     DBG_INTERP(48, 64, 72),
+     DBG_TSTATE(176, 184, 192, 208, 240, 248),
+     DBG_FRAME(312, 320, 328, 336, 352),
+     DBG_CODE(376, 384, 392, 400, 408, 416, 424, 448),
+     DBG_OBJECTS(464, 472, 696, 704, 720, 728, 736, 744)},
 };
 
 #define DEBUG_COOKIE	 "xdebugpy"

@@ -4,11 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/hash.h"
 #include "symbols/linetable.h"
 #include "symbols/pysym.h"
 #include "symbols/pyfind.h"
 
-#define PID_BUCKETS	 4096
 #define MAX_PARENT_DEPTH 16	    /* fork generations searched for a cached entry */
 #define MAX_ENTRIES	 (1u << 18) /* cached code objects per process image */
 #define MAX_STR_BYTES	 1024	    /* UTF-8 bytes kept of a name or file */
@@ -24,7 +24,6 @@ struct centry {
 	const char *name, *file;	/* interned in the pysym's pool */
 	struct linetable_range *ranges; /* sorted, non-overlapping; NULL: no line table */
 	uint32_t nranges;
-	struct centry *next;
 };
 
 /* One process image: how to read it, and what was read. Shared by refcount with the
@@ -34,97 +33,59 @@ struct pyproc {
 	pid_t pid; /* the process this image was first seen in (a fork ancestor's) */
 	struct py_code_layout code;
 	struct pyproc *parent;
-	struct centry **buckets;
-	size_t nbuckets, n;
-};
-
-struct pident {
-	pid_t pid;
-	struct pyproc *proc;
-	struct pident *next;
+	struct htab codes; /* code object address -> struct centry * (several: other checks) */
 };
 
 struct pysym {
-	struct pident *pids[PID_BUCKETS];
-	char **strs; /* open-addressing set of interned strings */
-	size_t nstrs, strs_cap;
+	struct htab pids; /* pid -> struct pyproc * (a reference) */
+	struct htab strs; /* FNV-1a of the string -> char * (interned; several on collision) */
 };
-
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	return x;
-}
-
-static uint64_t str_hash(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 0x100000001b3ULL;
-	return h;
-}
 
 /* The pool's copy of s, or NULL when out of memory. */
 static const char *intern(struct pysym *ps, const char *s)
 {
-	size_t i;
+	uint64_t key = hash__str(HASH_FNV_SEED, s) ?: 1;
+	size_t pos = 0;
+	char **slot, *copy;
 
-	if (2 * (ps->nstrs + 1) > ps->strs_cap) {
-		size_t cap = ps->strs_cap ? ps->strs_cap * 2 : 1024;
-		char **slots = calloc(cap, sizeof(*slots));
-
-		if (!slots)
-			return NULL;
-		for (size_t j = 0; j < ps->strs_cap; j++) {
-			if (!ps->strs[j])
-				continue;
-			for (i = str_hash(ps->strs[j]) & (cap - 1); slots[i];
-			     i = (i + 1) & (cap - 1))
-				;
-			slots[i] = ps->strs[j];
-		}
-		free(ps->strs);
-		ps->strs = slots;
-		ps->strs_cap = cap;
-	}
-	for (i = str_hash(s) & (ps->strs_cap - 1); ps->strs[i]; i = (i + 1) & (ps->strs_cap - 1)) {
-		if (!strcmp(ps->strs[i], s))
-			return ps->strs[i];
-	}
-	ps->strs[i] = strdup(s);
-	if (!ps->strs[i])
+	while ((slot = htab__next_dup(&ps->strs, key, &pos)))
+		if (!strcmp(*slot, s))
+			return *slot;
+	copy = strdup(s);
+	slot = copy ? htab__add(&ps->strs, key) : NULL;
+	if (!slot) {
+		free(copy);
 		return NULL;
-	ps->nstrs++;
-	return ps->strs[i];
+	}
+	*slot = copy;
+	return copy;
 }
 
 struct pysym *pysym__new(void)
 {
 	struct pysym *ps = calloc(1, sizeof(*ps));
 
-	if (!ps)
+	if (!ps) {
 		errno = ENOMEM;
+		return NULL;
+	}
+	htab__init(&ps->pids, sizeof(struct pyproc *));
+	htab__init(&ps->strs, sizeof(char *));
 	return ps;
 }
 
-static void proc__put(struct pyproc *p)
+static void pyproc_put(struct pyproc *p)
 {
 	while (p && --p->refs == 0) {
 		struct pyproc *parent = p->parent;
+		struct centry **e;
+		size_t it = 0;
 
-		for (size_t b = 0; b < p->nbuckets; b++) {
-			struct centry *e = p->buckets[b], *next;
-
-			for (; e; e = next) {
-				next = e->next;
-				free(e->ranges);
-				free(e);
-			}
+		while ((e = htab__next(&p->codes, &it, NULL))) {
+			free((*e)->ranges);
+			free(*e);
 		}
-		free(p->buckets);
+		htab__fini(&p->codes);
 		free(p);
 		p = parent;
 	}
@@ -132,51 +93,46 @@ static void proc__put(struct pyproc *p)
 
 void pysym__free(struct pysym *ps)
 {
+	struct pyproc **proc;
+	size_t it = 0;
+	char **str;
+
 	if (!ps)
 		return;
-	for (size_t b = 0; b < PID_BUCKETS; b++) {
-		struct pident *pi = ps->pids[b], *next;
-
-		for (; pi; pi = next) {
-			next = pi->next;
-			proc__put(pi->proc);
-			free(pi);
-		}
-	}
-	for (size_t i = 0; i < ps->strs_cap; i++)
-		free(ps->strs[i]);
-	free(ps->strs);
+	while ((proc = htab__next(&ps->pids, &it, NULL)))
+		pyproc_put(*proc);
+	it = 0;
+	while ((str = htab__next(&ps->strs, &it, NULL)))
+		free(*str);
+	htab__fini(&ps->pids);
+	htab__fini(&ps->strs);
 	free(ps);
 }
 
-static struct pident **pid_link(struct pysym *ps, pid_t pid)
+/* The image of pid, or NULL. */
+static struct pyproc *pid_proc(const struct pysym *ps, pid_t pid)
 {
-	struct pident **link = &ps->pids[mix64(pid) % PID_BUCKETS];
+	struct pyproc **slot = pid > 0 ? htab__get(&ps->pids, pid) : NULL;
 
-	while (*link && (*link)->pid != pid)
-		link = &(*link)->next;
-	return link;
+	return slot ? *slot : NULL;
 }
 
 /* Make p pid's image (taking over the caller's reference): 0 or -ENOMEM. */
 static int pid_set(struct pysym *ps, pid_t pid, struct pyproc *p)
 {
-	struct pident **link = pid_link(ps, pid);
+	struct pyproc **slot = htab__put(&ps->pids, pid, NULL);
 
-	if (!*link) {
-		*link = calloc(1, sizeof(**link));
-		if (!*link) {
-			proc__put(p);
-			return -ENOMEM;
-		}
-		(*link)->pid = pid;
+	if (!slot) {
+		pyproc_put(p);
+		return -ENOMEM;
 	}
-	proc__put((*link)->proc);
-	(*link)->proc = p;
+	pyproc_put(*slot);
+	*slot = p;
 	return 0;
 }
 
-static struct pyproc *proc__new(pid_t pid, const struct py_code_layout *code, struct pyproc *parent)
+static struct pyproc *pyproc_new(pid_t pid, const struct py_code_layout *code,
+				 struct pyproc *parent)
 {
 	struct pyproc *p = calloc(1, sizeof(*p));
 
@@ -184,6 +140,7 @@ static struct pyproc *proc__new(pid_t pid, const struct py_code_layout *code, st
 		return NULL;
 	p->refs = 1;
 	p->pid = pid;
+	htab__init(&p->codes, sizeof(struct centry *));
 	p->code = *code;
 	p->parent = parent;
 	if (parent)
@@ -193,79 +150,56 @@ static struct pyproc *proc__new(pid_t pid, const struct py_code_layout *code, st
 
 int pysym__set_runtime(struct pysym *ps, pid_t pid, const struct py_runtime_info *info)
 {
-	struct pyproc *p = proc__new(pid, &info->code, NULL);
+	struct pyproc *p = pyproc_new(pid, &info->code, NULL);
 
 	return p ? pid_set(ps, pid, p) : -ENOMEM;
 }
 
 void pysym__fork(struct pysym *ps, pid_t child, pid_t parent)
 {
-	struct pident *pi = *pid_link(ps, parent);
-	struct pyproc *p;
+	struct pyproc *pp = pid_proc(ps, parent), *p;
 
-	if (!pi)
+	if (!pp)
 		return;
-	p = proc__new(child, &pi->proc->code, pi->proc);
+	p = pyproc_new(child, &pp->code, pp);
 	if (p)
 		pid_set(ps, child, p);
 }
 
 void pysym__exec(struct pysym *ps, pid_t pid)
 {
-	struct pident **link = pid_link(ps, pid), *pi = *link;
+	struct pyproc *p = pid_proc(ps, pid);
 
-	if (!pi)
+	if (!p)
 		return;
-	*link = pi->next;
-	proc__put(pi->proc);
-	free(pi);
+	htab__del(&ps->pids, pid);
+	pyproc_put(p);
 }
 
-static struct centry *proc__find(const struct pyproc *p, uint64_t code, uint32_t check)
+static struct centry *pyproc_find(const struct pyproc *p, uint64_t code, uint32_t check)
 {
 	for (int depth = 0; p && depth < MAX_PARENT_DEPTH; p = p->parent, depth++) {
-		if (!p->nbuckets)
-			continue;
-		for (struct centry *e = p->buckets[mix64(code) & (p->nbuckets - 1)]; e;
-		     e = e->next) {
-			if (e->code == code && e->check == check)
-				return e;
-		}
+		struct centry **e;
+		size_t pos = 0;
+
+		while ((e = htab__next_dup(&p->codes, code, &pos)))
+			if ((*e)->check == check)
+				return *e;
 	}
 	return NULL;
 }
 
 /* Insert e (owned by p afterwards; freed here when the table cannot take it). */
-static void proc__add(struct pyproc *p, struct centry *e)
+static void pyproc_add(struct pyproc *p, struct centry *e)
 {
-	size_t b;
+	struct centry **slot = NULL;
 
-	if (p->n >= MAX_ENTRIES)
-		goto drop;
-	if (p->n >= p->nbuckets) {
-		size_t nb = p->nbuckets ? p->nbuckets * 2 : 256;
-		struct centry **buckets = calloc(nb, sizeof(*buckets));
-
-		if (!buckets)
-			goto drop;
-		for (size_t i = 0; i < p->nbuckets; i++) {
-			for (struct centry *c = p->buckets[i], *next; c; c = next) {
-				next = c->next;
-				b = mix64(c->code) & (nb - 1);
-				c->next = buckets[b];
-				buckets[b] = c;
-			}
-		}
-		free(p->buckets);
-		p->buckets = buckets;
-		p->nbuckets = nb;
+	if (htab__count(&p->codes) < MAX_ENTRIES)
+		slot = htab__add(&p->codes, e->code);
+	if (slot) {
+		*slot = e;
+		return;
 	}
-	b = mix64(e->code) & (p->nbuckets - 1);
-	e->next = p->buckets[b];
-	p->buckets[b] = e;
-	p->n++;
-	return;
-drop:
 	free(e->ranges);
 	free(e);
 }
@@ -531,17 +465,17 @@ static uint32_t frame_line(const struct centry *e, const struct py_code_layout *
 
 int pysym__resolve(struct pysym *ps, pid_t pid, const struct tp_pyframe *f, struct pysym_frame *out)
 {
-	struct pident *pi = *pid_link(ps, pid);
+	struct pyproc *proc = pid_proc(ps, pid);
 	struct centry *e;
 	int err;
 
-	if (!pi)
+	if (!proc)
 		return -ENOENT;
-	e = proc__find(pi->proc, f->code, f->check);
+	e = pyproc_find(proc, f->code, f->check);
 	if (!e) {
-		struct pyproc *owner = pi->proc;
+		struct pyproc *owner = proc;
 
-		err = load(ps, pid, pi->proc, f, &e);
+		err = load(ps, pid, proc, f, &e);
 		/* A short-lived forked child may be gone before its samples are read; code
 		 * objects made before the fork sit at the same addresses in its ancestors, and
 		 * the check proves it is the same object. */
@@ -556,13 +490,13 @@ int pysym__resolve(struct pysym *ps, pid_t pid, const struct tp_pyframe *f, stru
 		out->name = e->name;
 		out->file = e->file;
 		out->firstlineno = e->firstlineno;
-		out->line = frame_line(e, &pi->proc->code, f->lasti);
-		proc__add(owner, e); /* may free e: out holds only pool strings */
+		out->line = frame_line(e, &proc->code, f->lasti);
+		pyproc_add(owner, e); /* may free e: out holds only pool strings */
 		return 0;
 	}
 	out->name = e->name;
 	out->file = e->file;
 	out->firstlineno = e->firstlineno;
-	out->line = frame_line(e, &pi->proc->code, f->lasti);
+	out->line = frame_line(e, &proc->code, f->lasti);
 	return 0;
 }

@@ -26,6 +26,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "lib/vec.h"
 #include "treeprof.skel.h"
 #include "trace/memprobes.h"
 #include "symbols/elfsym.h"
@@ -98,22 +99,24 @@ struct memprobes {
 
 static struct bpf_program *mp_prog(struct treeprof_bpf *skel, const char *fn)
 {
-	if (!strcmp(fn, "malloc"))
-		return skel->progs.mem_malloc;
-	if (!strcmp(fn, "calloc"))
-		return skel->progs.mem_calloc;
-	if (!strcmp(fn, "realloc"))
-		return skel->progs.mem_realloc;
-	if (!strcmp(fn, "reallocarray"))
-		return skel->progs.mem_reallocarray;
-	if (!strcmp(fn, "memalign") || !strcmp(fn, "aligned_alloc"))
-		return skel->progs.mem_memalign;
-	if (!strcmp(fn, "posix_memalign"))
-		return skel->progs.mem_posix_memalign;
-	if (!strcmp(fn, "valloc"))
-		return skel->progs.mem_valloc;
-	if (!strcmp(fn, "pvalloc"))
-		return skel->progs.mem_pvalloc;
+	const struct {
+		const char *fn;
+		struct bpf_program *prog;
+	} progs[] = {
+	    {"malloc", skel->progs.mem_malloc},
+	    {"calloc", skel->progs.mem_calloc},
+	    {"realloc", skel->progs.mem_realloc},
+	    {"reallocarray", skel->progs.mem_reallocarray},
+	    {"memalign", skel->progs.mem_memalign},
+	    {"aligned_alloc", skel->progs.mem_memalign},
+	    {"posix_memalign", skel->progs.mem_posix_memalign},
+	    {"valloc", skel->progs.mem_valloc},
+	    {"pvalloc", skel->progs.mem_pvalloc},
+	};
+
+	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++)
+		if (!strcmp(fn, progs[i].fn))
+			return progs[i].prog;
 	return skel->progs.mem_free;
 }
 
@@ -376,15 +379,8 @@ static struct mp_proc *mp_proc_add(struct memprobes *mp, pid_t pid, int libc)
 {
 	struct mp_proc *p;
 
-	if (mp->nprocs == mp->cap) {
-		size_t cap = mp->cap ? 2 * mp->cap : 64;
-		struct mp_proc *n = realloc(mp->procs, cap * sizeof(*n));
-
-		if (!n)
-			return NULL;
-		mp->procs = n;
-		mp->cap = cap;
-	}
+	if (vec__grow((void **)&mp->procs, &mp->cap, mp->nprocs + 1, sizeof(*mp->procs)))
+		return NULL;
 	p = &mp->procs[mp->nprocs++];
 	p->pid = pid;
 	p->libc = libc;

@@ -14,12 +14,14 @@
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
 
+#include "lib/clock.h"
 #include "treeprof.h"
 #include "treeprof.skel.h"
 #include "trace/memtrace.h"
 #include "trace/memprobes.h"
 #include "lib/fileio.h"
 #include "symbols/procmaps.h"
+#include "lib/pidset.h"
 #include "trace/proctree.h"
 #include "profile/profile.h"
 
@@ -43,14 +45,6 @@ struct memtrace {
 	uint32_t fork_lat_us[MEM_MAX_LAT]; /* fork to its probes attached */
 	size_t nfork_lat;
 };
-
-static uint64_t mem_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
 
 /* ln(x) for x > 0 without libm: x = m * 2^k, m in [0.5, 1), then the atanh series. */
 static double mem_ln(double x)
@@ -361,7 +355,7 @@ static void mem_pend(struct memtrace *m, pid_t pid)
 {
 	pidset__add(m->pending, pid);
 	if (!m->pending_since_ns)
-		m->pending_since_ns = mem_now_ns();
+		m->pending_since_ns = clock__mono_ns();
 }
 
 void memtrace__proc(struct memtrace *m, pid_t pid, bool exec)
@@ -389,7 +383,7 @@ void memtrace__fork(struct memtrace *m, pid_t pid, pid_t ppid, uint64_t fork_ns)
 		return;
 	if (mem_find_libc(m, pid) || !memprobes__has(m->probes, pid))
 		return;
-	lat_us = (mem_now_ns() - fork_ns) / 1000;
+	lat_us = (clock__mono_ns() - fork_ns) / 1000;
 	if (m->nfork_lat < MEM_MAX_LAT)
 		m->fork_lat_us[m->nfork_lat++] = lat_us > UINT32_MAX ? UINT32_MAX : lat_us;
 	if (m->o.verbose)

@@ -1,4 +1,4 @@
-/* What /proc says about processes, and a set of pids. Every read is bounded; a process that
+/* What /proc says about processes. Every read is bounded; a process that
  * is gone yields NULL / -1, never an error message (it may exit at any moment). */
 #ifndef TREEPROF_PROCTREE_H
 #define TREEPROF_PROCTREE_H
@@ -43,16 +43,5 @@ bool proc_is_dead(pid_t pid);
 int proc_check_target(pid_t pid);
 /* True when this process may load BPF and open perf events for all processes. */
 bool proc_has_bpf_caps(void);
-
-/* A set of pids (open addressing). */
-struct pidset;
-struct pidset *pidset__new(void);
-void pidset__free(struct pidset *s);
-int pidset__add(struct pidset *s, pid_t pid);
-void pidset__del(struct pidset *s, pid_t pid);
-bool pidset__has(const struct pidset *s, pid_t pid);
-size_t pidset__count(const struct pidset *s);
-/* Copy up to max members into out (any order); returns how many were copied. */
-size_t pidset__list(const struct pidset *s, pid_t *out, size_t max);
 
 #endif

@@ -6,15 +6,11 @@
  * tree is seeded from /proc, and seeding repeats until a scan finds no untraced descendant,
  * so a child forked during the scan is caught either by the kernel or by the next scan. */
 #include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -23,10 +19,15 @@
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
 
+#include "lib/freeall.h"
+#include "lib/clock.h"
 #include "treeprof.h"
 #include "treeprof.skel.h"
 #include "trace/kfeature.h"
+#include "trace/launch.h"
+#include "trace/stats.h"
 #include "trace/tracer.h"
+#include "lib/pidset.h"
 #include "trace/proctree.h"
 #include "profile/profile.h"
 #include "symbols/symbolize.h"
@@ -50,7 +51,8 @@ struct tracer {
 	struct pidset *live;	   /* processes of the tree still alive */
 	struct pidset *py_pending; /* images whose libpython was not mapped yet at exec */
 	uint64_t py_retry_ns;
-	pid_t child; /* launched command, 0 if none */
+	struct launch_opts launch_opts;
+	struct launch launch; /* the launched command (-- CMD): launch.pid, 0 if none */
 	int child_status;
 	uint64_t start_ns, last_tick_ns;
 	uint64_t py_configs, py_config_fail;
@@ -59,14 +61,6 @@ struct tracer {
 void tracer__request_stop(void)
 {
 	stop_requested = 1;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
@@ -80,7 +74,7 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list 
 }
 
 /* Give the BPF walker pid's interpreter, if it runs one. */
-static void tracer__python(struct tracer *t, pid_t pid)
+static void configure_python(struct tracer *t, pid_t pid)
 {
 	struct tp_pyconfig cfg;
 	__u32 key = pid;
@@ -109,7 +103,7 @@ static void tracer__python(struct tracer *t, pid_t pid)
 }
 
 /* Add pid to the traced set and the profile as a process that was already running. */
-static int tracer__adopt(struct tracer *t, pid_t pid, pid_t ppid, bool root)
+static int adopt(struct tracer *t, pid_t pid, pid_t ppid, bool root)
 {
 	struct tp_proc val = {.ppid = ppid, .flags = root ? TP_PROC_ROOT : 0};
 	char comm[64], *cmdline, *exe;
@@ -131,17 +125,17 @@ static int tracer__adopt(struct tracer *t, pid_t pid, pid_t ppid, bool root)
 		return err;
 	pidset__add(t->live, pid);
 	symbolizer__seen(t->sym, pid);
-	tracer__python(t, pid);
+	configure_python(t, pid);
 	memtrace__proc(t->mem, pid, false);
 	return 0;
 }
 
 /* Trace root and every current descendant; repeat until a scan adds nobody. */
-static int tracer__seed(struct tracer *t, pid_t root)
+static int seed(struct tracer *t, pid_t root)
 {
 	int err, pass, added;
 
-	err = tracer__adopt(t, root, proc_read_ppid(root), true);
+	err = adopt(t, root, proc_read_ppid(root), true);
 	if (err)
 		return err;
 	for (pass = 0; pass < 8; pass++) {
@@ -157,7 +151,7 @@ static int tracer__seed(struct tracer *t, pid_t root)
 
 			if (pidset__has(t->live, pid) || !pidset__has(t->live, ppid))
 				continue;
-			if (tracer__adopt(t, pid, ppid, false) == 0)
+			if (adopt(t, pid, ppid, false) == 0)
 				added++;
 		}
 		proc_list__free(pl);
@@ -211,7 +205,7 @@ static int on_proc_event(void *ctx, void *data, size_t size)
 				   cmdline ? cmdline : file, file);
 		free(cmdline);
 		symbolizer__exec(t->sym, e->hdr.pid);
-		tracer__python(t, e->hdr.pid);
+		configure_python(t, e->hdr.pid);
 		memtrace__proc(t->mem, e->hdr.pid, true);
 		what = "exec";
 		break;
@@ -245,7 +239,7 @@ static int on_proc_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static void tracer__retry_python(struct tracer *t, uint64_t now);
+static void retry_python(struct tracer *t, uint64_t now);
 
 /* A sampled allocation or the release of one. */
 static int on_mem_event(struct tracer *t, const void *data, size_t size)
@@ -267,7 +261,7 @@ static int on_mem_event(struct tracer *t, const void *data, size_t size)
 		const struct tp_alloc *a = data;
 
 		if (pidset__has(t->py_pending, a->hdr.pid))
-			tracer__retry_python(t, now_ns());
+			retry_python(t, clock__mono_ns());
 		if (symbolizer__stack(t->sym, t->prof, &a->s, &stack))
 			return 0;
 		profile__mem_alloc(t->prof, a->hdr.ts_ns, a->hdr.pid, a->hdr.tid, a->kind, a->addr,
@@ -294,7 +288,7 @@ static int on_sample_event(void *ctx, void *data, size_t size)
 		return 0;
 	ring_buffer__consume(t->proc_rb); /* the fork/exec before this sample, if unread */
 	if (pidset__has(t->py_pending, s->hdr.pid))
-		tracer__retry_python(t, now_ns());
+		retry_python(t, clock__mono_ns());
 	if (symbolizer__stack(t->sym, t->prof, s, &stack))
 		return 0;
 	if (profile__sample(t->prof, s->hdr.ts_ns, s->hdr.pid, s->hdr.tid, s->cpu, stack, 1))
@@ -306,7 +300,7 @@ static int on_sample_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static int tracer__open_perf(struct tracer *t)
+static int open_perf(struct tracer *t)
 {
 	struct perf_event_attr attr = {
 	    .type = PERF_TYPE_SOFTWARE,
@@ -352,92 +346,33 @@ static int tracer__open_perf(struct tracer *t)
 	return 0;
 }
 
-/* In the launched child: become uid/gid with the user's supplementary groups. 0 or -1
- * with errno set. */
-static int drop_privileges(uid_t uid, gid_t gid)
+/* In the launched child, before exec: what --mem needs there. */
+static int child_setup(void *ctx)
 {
-	struct passwd *pw = getpwuid(uid);
+	const struct tracer *t = ctx;
 
-	if (pw ? initgroups(pw->pw_name, gid) : setgroups(0, NULL))
-		return -1;
-	if (setgid(gid) || setuid(uid))
-		return -1;
-	/* Refuse to go on as root if the switch did not stick. */
-	if (uid != 0 && (setuid(0) == 0 || geteuid() != uid)) {
-		errno = EPERM;
-		return -1;
-	}
-	return 0;
+	return memtrace__child_env(t->mem);
 }
 
-/* Launch the command held on a pipe: it execs only once everything is attached. */
-static int tracer__fork_cmd(struct tracer *t, int *go_fd, int *err_fd)
+/* Trace the tree: fork the command (held until everything is attached) and trace it from
+ * there, or seed from -p's process. 0, or -errno after one line on stderr. */
+static int add_tree(struct tracer *t)
 {
-	int go[2], ex[2];
-	pid_t pid;
+	int err;
 
-	if (pipe2(go, O_CLOEXEC) || pipe2(ex, O_CLOEXEC))
-		return -errno;
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		int e[2]; /* what failed (0: exec, 1: becoming the user), errno */
-		char c;
-
-		close(go[1]);
-		close(ex[0]);
-		if (read(go[0], &c, 1) != 1)
-			_exit(127);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGPIPE, SIG_DFL);
-		e[0] = 1;
-		if (t->opts.run_as_user && drop_privileges(t->opts.run_uid, t->opts.run_gid))
-			goto fail;
-		e[0] = 0;
-		if (memtrace__child_env(t->mem))
-			goto fail;
-		execvp(t->opts.cmd[0], t->opts.cmd);
-	fail:
-		e[1] = errno;
-		if (write(ex[1], e, sizeof(e)) < 0)
-			_exit(127);
-		_exit(127);
+	if (t->opts.cmd) {
+		err = launch__hold(&t->launch, &t->launch_opts);
+		if (err) {
+			fprintf(stderr, "treeprof: fork: %s\n", strerror(-err));
+			return err;
+		}
+		err = adopt(t, t->launch.pid, getpid(), true);
+	} else {
+		err = seed(t, t->opts.pid);
 	}
-	close(go[0]);
-	close(ex[1]);
-	t->child = pid;
-	*go_fd = go[1];
-	*err_fd = ex[0];
-	return 0;
-}
-
-static int tracer__release_cmd(struct tracer *t, int go_fd, int err_fd)
-{
-	int e[2] = {0, 0};
-	ssize_t n;
-
-	if (write(go_fd, "g", 1) != 1) {
-		close(go_fd);
-		close(err_fd);
-		return -EPIPE;
-	}
-	close(go_fd);
-	n = read(err_fd, e, sizeof(e)); /* EOF: exec succeeded (the pipe is close-on-exec) */
-	close(err_fd);
-	if (n == sizeof(e)) {
-		if (e[0] == 1)
-			fprintf(stderr, "treeprof: cannot run '%s' as uid %d: %s (use --as-root)\n",
-				t->opts.cmd[0], (int)t->opts.run_uid, strerror(e[1]));
-		else
-			fprintf(stderr, "treeprof: cannot run '%s': %s\n", t->opts.cmd[0],
-				strerror(e[1]));
-		waitpid(t->child, NULL, 0);
-		t->child = 0;
-		return -e[1];
-	}
-	return 0;
+	if (err)
+		fprintf(stderr, "treeprof: adding the process tree: %s\n", strerror(-err));
+	return err;
 }
 
 int tracer__check_env(void)
@@ -455,53 +390,26 @@ int tracer__check_env(void)
 	return 0;
 }
 
-struct tracer *tracer__start(const struct tracer_opts *o, struct profile *prof,
-			     const struct tracer_sink *sink)
+/* Open, configure, load and attach the BPF side (tracepoints first, so no fork between the
+ * seeding scan and now is missed). 0, or -errno after one line on stderr. */
+static int load_bpf(struct tracer *t, const struct memtrace_opts *mo)
 {
-	int err, go_fd = -1, err_fd = -1;
-	struct tracer *t;
+	const struct tracer_opts *o = &t->opts;
+	char why[256];
+	int err;
 
-	err = tracer__check_env();
-	if (err) {
-		errno = -err;
-		return NULL;
-	}
-	t = calloc(1, sizeof(*t));
-	if (!t)
-		return NULL;
-	t->opts = *o;
-	t->prof = prof;
-	if (sink)
-		t->sink = *sink;
-	t->child_status = -1;
-	stop_requested = 0;
-	libbpf_set_print(o->verbose ? libbpf_print : libbpf_quiet);
-
-	t->live = pidset__new();
-	t->py_pending = pidset__new();
-	t->sym = symbolizer__new(o->native);
-	if (!t->live || !t->py_pending || !t->sym) {
-		err = -ENOMEM;
-		goto fail;
-	}
 	t->skel = treeprof_bpf__open();
 	if (!t->skel) {
 		err = -errno;
 		fprintf(stderr, "treeprof: opening the BPF object: %s\n", strerror(-err));
-		goto fail;
+		return err;
 	}
 	bpf_map__set_max_entries(t->skel->maps.samples, (__u32)o->ringbuf_mb << 20);
 	t->skel->rodata->wake_bytes = ((__u64)o->ringbuf_mb << 20) / 4;
 	t->skel->rodata->native_stacks = o->native;
-	struct memtrace_opts mo = {.rate = o->mem_rate,
-				   .mode = o->mem_mode,
-				   .launch = o->cmd != NULL,
-				   .verbose = o->verbose};
-	memtrace__configure(t->skel, &mo, o->mem);
+	memtrace__configure(t->skel, mo, o->mem);
 	err = treeprof_bpf__load(t->skel);
 	if (err) {
-		char why[256];
-
 		if (kfeature__missing(why, sizeof(why)))
 			fprintf(stderr, "treeprof: %s\n", why);
 		else
@@ -509,15 +417,88 @@ struct tracer *tracer__start(const struct tracer_opts *o, struct profile *prof,
 				"treeprof: loading the BPF programs: %s (run with -v for the "
 				"verifier log)\n",
 				strerror(-err));
-		goto fail;
+		return err;
 	}
-	/* Tracepoints first, so no fork between the seeding scan and now is missed. */
 	err = treeprof_bpf__attach(t->skel);
-	if (err) {
+	if (err)
 		fprintf(stderr, "treeprof: attaching the fork/exec/exit tracepoints: %s\n",
 			strerror(-err));
-		goto fail;
+	return err;
+}
+
+/* One manager for both rings: libbpf's epoll then watches the map descriptors themselves,
+ * and a wake-up from either ring ends the wait. A second reader of proc_events (the consumer
+ * position lives in the map, so the two never read a record twice): each sample first drains
+ * it, so the fork or exec that came before a sample is always handled before the sample.
+ * 0, or -errno after one line on stderr. */
+static int open_rings(struct tracer *t)
+{
+	int proc_fd = bpf_map__fd(t->skel->maps.proc_events), err;
+
+	t->rb = ring_buffer__new(proc_fd, on_proc_event, t, NULL);
+	t->proc_rb = ring_buffer__new(proc_fd, on_proc_event, t, NULL);
+	if (!t->rb || !t->proc_rb ||
+	    ring_buffer__add(t->rb, bpf_map__fd(t->skel->maps.samples), on_sample_event, t)) {
+		err = -errno;
+		fprintf(stderr, "treeprof: ring buffers: %s\n", strerror(-err));
+		return err;
 	}
+	return 0;
+}
+
+static struct tracer *alloc_tracer(const struct tracer_opts *o, struct profile *prof,
+				   const struct tracer_sink *sink)
+{
+	struct tracer *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->opts = *o;
+	t->prof = prof;
+	if (sink)
+		t->sink = *sink;
+	t->child_status = -1;
+	t->launch = (struct launch){.go_fd = -1, .err_fd = -1};
+	t->launch_opts = (struct launch_opts){.cmd = o->cmd,
+					      .run_as_user = o->run_as_user,
+					      .run_uid = o->run_uid,
+					      .run_gid = o->run_gid,
+					      .child_setup = child_setup,
+					      .ctx = t};
+	t->live = pidset__new();
+	t->py_pending = pidset__new();
+	t->sym = symbolizer__new(o->native);
+	if (!t->live || !t->py_pending || !t->sym) {
+		tracer__free(t);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return t;
+}
+
+struct tracer *tracer__start(const struct tracer_opts *o, struct profile *prof,
+			     const struct tracer_sink *sink)
+{
+	struct memtrace_opts mo = {.rate = o->mem_rate,
+				   .mode = o->mem_mode,
+				   .launch = o->cmd != NULL,
+				   .verbose = o->verbose};
+	struct tracer *t;
+	int err;
+
+	err = tracer__check_env();
+	if (err) {
+		errno = -err;
+		return NULL;
+	}
+	t = alloc_tracer(o, prof, sink);
+	if (!t)
+		return NULL;
+	stop_requested = 0;
+	libbpf_set_print(o->verbose ? libbpf_print : libbpf_quiet);
+	err = load_bpf(t, &mo);
+	if (err)
+		goto fail;
 	if (o->mem) {
 		t->mem = memtrace__new(t->skel, &mo, prof);
 		if (!t->mem) {
@@ -525,71 +506,38 @@ struct tracer *tracer__start(const struct tracer_opts *o, struct profile *prof,
 			goto fail;
 		}
 	}
-	t->start_ns = now_ns();
+	t->start_ns = clock__mono_ns();
 	t->last_tick_ns = t->start_ns;
-	if (o->cmd) {
-		err = tracer__fork_cmd(t, &go_fd, &err_fd);
-		if (err) {
-			fprintf(stderr, "treeprof: fork: %s\n", strerror(-err));
-			goto fail;
-		}
-		err = tracer__adopt(t, t->child, getpid(), true);
-	} else {
-		err = tracer__seed(t, o->pid);
-	}
-	if (err) {
-		fprintf(stderr, "treeprof: adding the process tree: %s\n", strerror(-err));
-		goto fail;
-	}
-
-	/* One manager for both rings: libbpf's epoll then watches the map descriptors
-	 * themselves, and a wake-up from either ring ends the wait. */
-	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.proc_events), on_proc_event, t, NULL);
-	/* A second reader of proc_events (the consumer position lives in the map, so the two
-	 * never read a record twice): each sample first drains it, so the fork or exec that
-	 * came before a sample is always handled before the sample. */
-	t->proc_rb =
-	    ring_buffer__new(bpf_map__fd(t->skel->maps.proc_events), on_proc_event, t, NULL);
-	if (!t->rb || !t->proc_rb ||
-	    ring_buffer__add(t->rb, bpf_map__fd(t->skel->maps.samples), on_sample_event, t)) {
-		err = -errno;
-		fprintf(stderr, "treeprof: ring buffers: %s\n", strerror(-err));
-		goto fail;
-	}
-	err = o->no_cpu ? 0 : tracer__open_perf(t);
+	err = add_tree(t);
+	if (!err)
+		err = open_rings(t);
+	if (!err && !o->no_cpu)
+		err = open_perf(t);
+	if (!err && o->cmd)
+		err = launch__release(&t->launch);
 	if (err)
 		goto fail;
-	if (o->cmd) {
-		err = tracer__release_cmd(t, go_fd, err_fd);
-		go_fd = err_fd = -1;
-		if (err)
-			goto fail;
-	}
 	return t;
 
 fail:
-	if (go_fd >= 0) {
-		close(go_fd); /* the held child reads EOF and exits */
-		close(err_fd);
-		waitpid(t->child, NULL, 0);
-		t->child = 0;
-	}
+	launch__abort(&t->launch);
 	tracer__free(t);
 	errno = -err;
 	return NULL;
 }
 
-static void tracer__reap(struct tracer *t)
+static void reap_child(struct tracer *t)
 {
 	int status;
 
-	if (t->child > 0 && t->child_status == -1 && waitpid(t->child, &status, WNOHANG) > 0)
+	if (t->launch.pid > 0 && t->child_status == -1 &&
+	    waitpid(t->launch.pid, &status, WNOHANG) > 0)
 		t->child_status = status;
 }
 
 /* A process that exited between the seeding scan and its entry in the traced map never
  * sends an exit event: find such processes once a second, so the run can end. */
-static void tracer__sweep(struct tracer *t, uint64_t now)
+static void sweep_dead(struct tracer *t, uint64_t now)
 {
 	pid_t pids[256];
 	size_t n = pidset__list(t->live, pids, 256);
@@ -617,7 +565,7 @@ static void tracer__sweep(struct tracer *t, uint64_t now)
 /* Images whose libpython was not mapped yet at exec: try again every 2 ms (ld.so maps it
  * within a millisecond or two; until then the walker has no config and samples have no
  * Python frames). */
-static void tracer__retry_python(struct tracer *t, uint64_t now)
+static void retry_python(struct tracer *t, uint64_t now)
 {
 	pid_t pids[64];
 	size_t n;
@@ -627,7 +575,7 @@ static void tracer__retry_python(struct tracer *t, uint64_t now)
 	t->py_retry_ns = now + 2000000ULL;
 	n = pidset__list(t->py_pending, pids, 64);
 	for (size_t i = 0; i < n; i++)
-		tracer__python(t, pids[i]);
+		configure_python(t, pids[i]);
 }
 
 int tracer__run(struct tracer *t)
@@ -643,13 +591,13 @@ int tracer__run(struct tracer *t)
 			return n;
 		/* Samples are submitted without a wake-up: a timeout must read them too. */
 		ring_buffer__consume(t->rb);
-		tracer__reap(t);
-		now = now_ns();
-		tracer__retry_python(t, now);
+		reap_child(t);
+		now = clock__mono_ns();
+		retry_python(t, now);
 		memtrace__poll(t->mem, t->live, now);
 		if (now - t->last_tick_ns >= 1000000000ULL) {
 			t->last_tick_ns = now;
-			tracer__sweep(t, now);
+			sweep_dead(t, now);
 			if (t->sink.on_tick)
 				t->sink.on_tick(t->sink.ctx, t->prof);
 		}
@@ -662,83 +610,33 @@ int tracer__run(struct tracer *t)
 	}
 	/* The tree is gone: reap the launched command (its status, and its CPU time counts
 	 * as ours for whoever waits for treeprof, as with any parent). */
-	if (t->child > 0 && t->child_status == -1 && pidset__count(t->live) == 0 &&
-	    waitpid(t->child, &status, 0) == t->child)
+	if (t->launch.pid > 0 && t->child_status == -1 && pidset__count(t->live) == 0 &&
+	    waitpid(t->launch.pid, &status, 0) == t->launch.pid)
 		t->child_status = status;
 	ring_buffer__consume(t->rb);
 	return 0;
 }
 
-static const char *const stat_names[TP_STAT_NR] = {
-    [TP_STAT_SAMPLES] = "bpf_samples",
-    [TP_STAT_RB_DROPS] = "ringbuf_drops",
-    [TP_STAT_KSTACK_ERR] = "kernel_stack_errors",
-    [TP_STAT_USTACK_ERR] = "user_stack_errors",
-    [TP_STAT_FORKS] = "forks",
-    [TP_STAT_TRACED_FULL] = "traced_map_full",
-    [TP_STAT_EXECS] = "execs",
-    [TP_STAT_EXITS] = "exits",
-    [TP_STAT_PY_NO_TSTATE] = "python_no_thread_state",
-    [TP_STAT_PY_READ_FAIL] = "python_read_failures",
-    [TP_STAT_PY_TRUNCATED] = "python_truncated_stacks",
-    [TP_STAT_PY_NO_FRAME] = "python_idle_no_frame",
-    [TP_STAT_MEM_CALLS] = "mem_calls",
-    [TP_STAT_MEM_SAMPLED] = "mem_sampled",
-    [TP_STAT_MEM_LIVE_FULL] = "mem_live_map_full",
-    [TP_STAT_MEM_NESTED] = "mem_nested_calls",
-};
-
-/* What the run cost: treeprof's own CPU time, and the BPF programs' run time when
- * kernel.bpf_stats_enabled is set (zero otherwise). */
-static void tracer__store_cost(struct tracer *t)
+/* Stop sampling: the perf events are closed (the tracepoints stay until tracer__free). */
+static void stop_sampling(struct tracer *t)
 {
-	struct bpf_program *prog;
-	uint64_t run_ns = 0, run_cnt = 0;
-	struct rusage ru;
-
-	bpf_object__for_each_program(prog, t->skel->obj)
-	{
-		struct bpf_prog_info info = {};
-		__u32 len = sizeof(info);
-		int fd = bpf_program__fd(prog);
-
-		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
-			continue;
-		run_ns += info.run_time_ns;
-		run_cnt += info.run_cnt;
-		if (!strcmp(bpf_program__name(prog), "on_sample")) {
-			profile__set_stat(t->prof, "bpf_sample_run_ns", info.run_time_ns);
-			profile__set_stat(t->prof, "bpf_sample_run_cnt", info.run_cnt);
-		}
+	for (int i = 0; t->perf_links && i < t->ncpus; i++) {
+		bpf_link__destroy(t->perf_links[i]);
+		t->perf_links[i] = NULL;
 	}
-	profile__set_stat(t->prof, "bpf_run_ns", run_ns);
-	profile__set_stat(t->prof, "bpf_run_cnt", run_cnt);
-	if (!getrusage(RUSAGE_SELF, &ru))
-		profile__set_stat(t->prof, "treeprof_cpu_ns",
-				  (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ULL +
-				      (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ULL);
+	for (int i = 0; t->perf_fds && i < t->ncpus; i++) {
+		if (t->perf_fds[i] >= 0)
+			close(t->perf_fds[i]);
+		t->perf_fds[i] = -1;
+	}
 }
 
-static void tracer__store_stats(struct tracer *t)
+void tracer__finish(struct tracer *t)
 {
-	int ncpu = libbpf_num_possible_cpus(), fd = bpf_map__fd(t->skel->maps.stats);
-	__u64 *vals;
 	uint64_t v;
 
-	vals = ncpu > 0 ? calloc(ncpu, sizeof(*vals)) : NULL;
-	if (!vals)
-		return;
-	for (__u32 k = 0; k < TP_STAT_NR; k++) {
-		if (bpf_map_lookup_elem(fd, &k, vals))
-			continue;
-		v = 0;
-		for (int c = 0; c < ncpu; c++)
-			v += vals[c];
-		if (!t->mem && !strncmp(stat_names[k], "mem_", 4))
-			continue; /* no --mem: no memory statistics */
-		profile__set_stat(t->prof, stat_names[k], v);
-	}
-	free(vals);
+	stop_sampling(t);
+	stats__store_counters(bpf_map__fd(t->skel->maps.stats), t->mem != NULL, t->prof);
 	profile__set_stat(t->prof, "python_processes_configured", t->py_configs);
 	profile__set_stat(t->prof, "python_config_failures", t->py_config_fail);
 	for (uint32_t i = 0;; i++) {
@@ -749,30 +647,13 @@ static void tracer__store_stats(struct tracer *t)
 		profile__set_stat(t->prof, name, v);
 	}
 	memtrace__store_stats(t->mem, t->prof);
-	tracer__store_cost(t);
-	profile__set_stat(t->prof, "duration_ns", now_ns() - t->start_ns);
+	stats__store_cost(t->skel->obj, t->prof);
+	profile__set_stat(t->prof, "duration_ns", clock__mono_ns() - t->start_ns);
 }
 
 int tracer__bpf_stat(const struct tracer *t, const char *name, uint64_t *value)
 {
-	int ncpu = libbpf_num_possible_cpus(), err = -ENOENT;
-	__u64 *vals;
-	__u32 k;
-
-	for (k = 0; k < TP_STAT_NR; k++)
-		if (stat_names[k] && !strcmp(stat_names[k], name))
-			break;
-	vals = k < TP_STAT_NR && ncpu > 0 ? calloc(ncpu, sizeof(*vals)) : NULL;
-	if (!vals)
-		return err;
-	if (!bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.stats), &k, vals)) {
-		*value = 0;
-		for (int c = 0; c < ncpu; c++)
-			*value += vals[c];
-		err = 0;
-	}
-	free(vals);
-	return err;
+	return stats__counter(bpf_map__fd(t->skel->maps.stats), name, value);
 }
 
 int tracer__cmd_status(const struct tracer *t)
@@ -784,15 +665,7 @@ void tracer__free(struct tracer *t)
 {
 	if (!t)
 		return;
-	if (t->perf_links)
-		for (int i = 0; i < t->ncpus; i++)
-			bpf_link__destroy(t->perf_links[i]);
-	if (t->perf_fds)
-		for (int i = 0; i < t->ncpus; i++)
-			if (t->perf_fds[i] >= 0)
-				close(t->perf_fds[i]);
-	if (t->skel && t->prof && t->sym)
-		tracer__store_stats(t);
+	stop_sampling(t);
 	memtrace__free(t->mem);
 	ring_buffer__free(t->rb);
 	ring_buffer__free(t->proc_rb);
@@ -800,7 +673,5 @@ void tracer__free(struct tracer *t)
 	symbolizer__free(t->sym);
 	pidset__free(t->live);
 	pidset__free(t->py_pending);
-	free(t->perf_fds);
-	free(t->perf_links);
-	free(t);
+	free_all(t->perf_fds, t->perf_links, t);
 }

@@ -62,10 +62,15 @@ struct tracer *tracer__start(const struct tracer_opts *o, struct profile *prof,
 int tracer__run(struct tracer *t);
 /* Async-signal-safe: ask tracer__run to return (SIGINT, SIGTERM). */
 void tracer__request_stop(void);
-/* Detach everything, store the run's statistics in the profile, free. Takes NULL. */
+/* The run is over: stop sampling and store its statistics (BPF counters, symbolizer and
+ * --mem statistics, cost, duration) in the profile given to tracer__start, and so in its
+ * journal. Call once, after tracer__run and before tracer__free. */
+void tracer__finish(struct tracer *t);
+/* Detach everything and free; stores nothing (see tracer__finish). Takes NULL. */
 void tracer__free(struct tracer *t);
 /* A BPF-side counter of the run so far ("bpf_samples", "ringbuf_drops", ...: the names of
- * the statistics stored at the end), summed over CPUs. 0, or -ENOENT for an unknown name. */
+ * the statistics stored at the end), summed over CPUs. 0, or -ENOENT for an unknown name
+ * (trace/stats.h). */
 int tracer__bpf_stat(const struct tracer *t, const char *name, uint64_t *value);
 /* Wait status of the launched command (-- CMD), or -1 when none was launched or reaped. */
 int tracer__cmd_status(const struct tracer *t);
