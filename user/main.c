@@ -614,7 +614,7 @@ static int run_trace(struct args *a)
 			profile__free(p);
 			return 1;
 		}
-		profile__set_journal(p, rs.w);
+		profile__set_journal(p, datafile__journal(rs.w));
 	}
 	if (a->t.cmd && a->sudo_user && !a->as_root && a->sudo_uid != 0) {
 		a->t.run_as_user = true;

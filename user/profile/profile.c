@@ -10,12 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "profile/datafile.h"
+#include "profile/journal.h"
+#include "profile/limits.h"
 #include "profile/profile.h"
 #include "treeprof.h"
-
-#define PROFILE_STR_MAX	  65536
-#define PROFILE_STACK_MAX 4096
 
 struct named_value {
 	char *name;
@@ -49,7 +47,7 @@ struct named_list {
 };
 
 struct profile {
-	struct datafile_writer *journal;
+	const struct profile_journal *journal; /* or NULL */
 
 	struct frame_ent *frames;
 	uint32_t nframes, frames_cap;
@@ -299,7 +297,7 @@ int profile__frame(struct profile *p, const struct prof_frame *f, uint32_t *id)
 	p->frame_tab.slots[j] = p->nframes + 1;
 	*id = p->nframes++;
 	if (p->journal)
-		return datafile__frame(p->journal, *id, nf);
+		return p->journal->frame(p->journal->ctx, *id, nf);
 	return 0;
 }
 
@@ -379,7 +377,7 @@ int profile__stack(struct profile *p, const uint32_t *frames, uint32_t n, uint32
 	p->stack_tab.slots[j] = p->nstacks + 1;
 	*id = p->nstacks++;
 	if (p->journal)
-		return datafile__stack(p->journal, *id, frames, n);
+		return p->journal->stack(p->journal->ctx, *id, frames, n);
 	return 0;
 }
 
@@ -532,7 +530,7 @@ int profile__proc_start(struct profile *p, pid_t pid, pid_t ppid, uint64_t ts_ns
 	t->start_ns = ts_ns;
 	err = proc_set_strings(t, comm, cmdline, exe);
 	if (!err && p->journal)
-		err = datafile__proc_start(p->journal, pid, ppid, ts_ns, comm, cmdline, exe);
+		err = p->journal->proc_start(p->journal->ctx, pid, ppid, ts_ns, comm, cmdline, exe);
 	return err;
 }
 
@@ -551,7 +549,7 @@ int profile__proc_exec(struct profile *p, pid_t pid, uint64_t ts_ns, const char 
 	if (!err)
 		err = mem_mark(p, MEMREC_EXEC, ts_ns, t->idx);
 	if (!err && p->journal)
-		err = datafile__proc_exec(p->journal, pid, ts_ns, comm, cmdline, exe);
+		err = p->journal->proc_exec(p->journal->ctx, pid, ts_ns, comm, cmdline, exe);
 	return err;
 }
 
@@ -571,7 +569,7 @@ int profile__proc_exit(struct profile *p, pid_t pid, uint64_t ts_ns, int exit_co
 	if (mem_mark(p, MEMREC_EXIT, ts_ns, t->idx))
 		return -ENOMEM;
 	if (p->journal)
-		return datafile__proc_exit(p->journal, pid, ts_ns, exit_code);
+		return p->journal->proc_exit(p->journal->ctx, pid, ts_ns, exit_code);
 	return 0;
 }
 
@@ -608,7 +606,7 @@ int profile__sample(struct profile *p, uint64_t ts_ns, pid_t pid, pid_t tid, uin
 	s->weight = weight;
 	t->samples += weight;
 	if (p->journal)
-		return datafile__sample(p->journal, ts_ns, pid, tid, cpu, stack, weight);
+		return p->journal->sample(p->journal->ctx, ts_ns, pid, tid, cpu, stack, weight);
 	return 0;
 }
 
@@ -701,7 +699,7 @@ int profile__set_stat(struct profile *p, const char *name, uint64_t value)
 		return -ENOMEM;
 	e->num = value;
 	if (p->journal)
-		return datafile__stat(p->journal, name, value);
+		return p->journal->stat(p->journal->ctx, name, value);
 	return 0;
 }
 
@@ -742,7 +740,7 @@ int profile__set_meta(struct profile *p, const char *key, const char *value)
 	free(e->value);
 	e->value = v;
 	if (p->journal)
-		return datafile__meta(p->journal, key, value);
+		return p->journal->meta(p->journal->ctx, key, value);
 	return 0;
 }
 
@@ -810,9 +808,9 @@ out:
 	return err;
 }
 
-void profile__set_journal(struct profile *p, struct datafile_writer *w)
+void profile__set_journal(struct profile *p, const struct profile_journal *j)
 {
-	p->journal = w;
+	p->journal = j;
 }
 
 struct profile *profile__new(void)
@@ -973,8 +971,8 @@ int profile__mem_alloc(struct profile *p, uint64_t ts_ns, pid_t pid, pid_t tid, 
 	err = mem_push(p, &(struct prof_memrec){ts_ns, addr, size, rate, t->idx, stack,
 						(uint32_t)tid, (uint16_t)kind, MEMREC_ALLOC});
 	if (!err && p->journal)
-		err =
-		    datafile__mem_alloc(p->journal, ts_ns, pid, tid, kind, stack, addr, size, rate);
+		err = p->journal->mem_alloc(p->journal->ctx, ts_ns, pid, tid, kind, stack, addr,
+					    size, rate);
 	return err;
 }
 
@@ -995,7 +993,7 @@ int profile__mem_free(struct profile *p, uint64_t ts_ns, pid_t pid, uint32_t kin
 						.kind = (uint16_t)kind,
 						.type = MEMREC_FREE});
 	if (!err && p->journal)
-		err = datafile__mem_free(p->journal, ts_ns, pid, kind, addr);
+		err = p->journal->mem_free(p->journal->ctx, ts_ns, pid, kind, addr);
 	return err;
 }
 
@@ -1021,7 +1019,7 @@ int profile__mem_fork(struct profile *p, uint64_t ts_ns, pid_t child, pid_t pare
 						.stack = UINT32_MAX,
 						.type = MEMREC_FORK});
 	if (!err && p->journal)
-		err = datafile__mem_fork(p->journal, ts_ns, child, parent);
+		err = p->journal->mem_fork(p->journal->ctx, ts_ns, child, parent);
 	return err;
 }
 
@@ -1038,7 +1036,7 @@ int profile__mem_rss(struct profile *p, uint64_t ts_ns, pid_t pid, uint64_t rss_
 						.stack = UINT32_MAX,
 						.type = MEMREC_RSS});
 	if (!err && p->journal)
-		err = datafile__mem_rss(p->journal, ts_ns, pid, rss_bytes);
+		err = p->journal->mem_rss(p->journal->ctx, ts_ns, pid, rss_bytes);
 	return err;
 }
 
@@ -1069,7 +1067,7 @@ int profile__mem_counters(struct profile *p, uint64_t ts_ns, pid_t pid,
 	p->memc[t->idx] = *c;
 	p->memc_set[t->idx] = true;
 	if (p->journal)
-		return datafile__mem_counters(p->journal, ts_ns, pid, c);
+		return p->journal->mem_counters(p->journal->ctx, ts_ns, pid, c);
 	return 0;
 }
 
