@@ -306,12 +306,23 @@ static int write_proc_exit(void *ctx, pid_t pid, uint64_t ts_ns, int exit_code)
 			 (union field[]){{(uint32_t)pid}, {ts_ns}, {(uint32_t)exit_code}});
 }
 
+/* One record per CPU sample, the hot path: written field by field rather than through the
+ * layout table (the same fields, layouts[DF_SAMPLE]), which costs a loop per field. */
 static int write_sample(void *ctx, uint64_t ts_ns, pid_t pid, pid_t tid, uint32_t cpu,
 			uint32_t stack, uint64_t weight)
 {
-	return rec_write(
-	    ctx, DF_SAMPLE,
-	    (union field[]){{ts_ns}, {(uint32_t)pid}, {(uint32_t)tid}, {cpu}, {stack}, {weight}});
+	struct datafile_writer *w = ctx;
+	int err = rec_begin(w, DF_SAMPLE, 32);
+
+	if (err)
+		return err;
+	rec_u64(w, ts_ns);
+	rec_u32(w, (uint32_t)pid);
+	rec_u32(w, (uint32_t)tid);
+	rec_u32(w, cpu);
+	rec_u32(w, stack);
+	rec_u64(w, weight);
+	return rec_end(w);
 }
 
 static int write_stat(void *ctx, const char *name, uint64_t value)
@@ -443,7 +454,7 @@ static uint32_t get_u32_raw(const unsigned char *p)
 	return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static uint32_t get_u32(struct cursor *c)
+static inline uint32_t get_u32(struct cursor *c)
 {
 	uint32_t v;
 
@@ -457,7 +468,7 @@ static uint32_t get_u32(struct cursor *c)
 	return v;
 }
 
-static uint64_t get_u64(struct cursor *c)
+static inline uint64_t get_u64(struct cursor *c)
 {
 	uint64_t lo = get_u32(c);
 
@@ -497,18 +508,30 @@ static void get_fields(struct cursor *c, const char *layout, union field *f)
 	}
 }
 
+/* Read the whole payload of a record of type into f: false when it is malformed (a field
+ * cut short, a bad string, bytes left over). */
+static bool get_record(struct cursor *c, uint32_t type, union field *f)
+{
+	get_fields(c, layouts[type], f);
+	return !c->bad && !c->left;
+}
+
 /* A signed 32-bit field (pid, exit status) from its stored bit pattern. */
 static int32_t s32(const union field *f)
 {
 	return (int32_t)(uint32_t)f->u;
 }
 
-static int replay_frame(struct profile *p, const union field *f)
+static int replay_frame(struct profile *p, struct cursor *c)
 {
-	struct prof_frame fr = {.line = f[2].u, .name = f[3].s, .file = f[4].s};
+	struct prof_frame fr;
+	union field f[5];
 	uint32_t got;
 	int err;
 
+	if (!get_record(c, DF_FRAME, f))
+		return -EBADMSG;
+	fr = (struct prof_frame){.line = f[2].u, .name = f[3].s, .file = f[4].s};
 	if (!fr.name || f[1].u < FRAME_PYTHON || f[1].u > FRAME_KERNEL ||
 	    f[0].u != profile__nframes(p))
 		return -EBADMSG;
@@ -518,12 +541,16 @@ static int replay_frame(struct profile *p, const union field *f)
 }
 
 /* The frame ids follow the two fields (id, n) in c; ids has room for PROFILE_STACK_MAX. */
-static int replay_stack(struct profile *p, const union field *f, struct cursor *c, uint32_t *ids)
+static int replay_stack(struct profile *p, struct cursor *c, uint32_t *ids)
 {
-	uint32_t n = f[1].u, got;
+	union field f[2];
+	uint32_t n, got;
 	int err;
 
-	if (n > PROFILE_STACK_MAX || c->left != (size_t)n * 4 || f[0].u != profile__nstacks(p))
+	get_fields(c, layouts[DF_STACK], f);
+	n = f[1].u;
+	if (c->bad || n > PROFILE_STACK_MAX || c->left != (size_t)n * 4 ||
+	    f[0].u != profile__nstacks(p))
 		return -EBADMSG;
 	for (uint32_t i = 0; i < n; i++)
 		ids[i] = get_u32(c);
@@ -533,24 +560,48 @@ static int replay_stack(struct profile *p, const union field *f, struct cursor *
 	return err ? err : got == f[0].u ? 0 : -EBADMSG;
 }
 
-/* Replay one memory record into p: 0, -EBADMSG or -EINVAL (malformed), or -ENOMEM. */
-static int replay_mem(struct profile *p, uint32_t type, const union field *f)
+/* The hot path, as write_sample: read field by field (layouts[DF_SAMPLE]). */
+static int replay_sample(struct profile *p, struct cursor *c)
 {
+	uint64_t ts = get_u64(c);
+	int32_t pid = get_u32(c);
+	int32_t tid = get_u32(c);
+	uint32_t cpu = get_u32(c);
+	uint32_t stack = get_u32(c);
+	uint64_t weight = get_u64(c);
+
+	if (c->bad || c->left || stack >= profile__nstacks(p))
+		return -EBADMSG;
+	return profile__sample(p, ts, pid, tid, cpu, stack, weight);
+}
+
+/* Replay one memory record into p: 0, -EBADMSG or -EINVAL (malformed), or -ENOMEM. */
+static int replay_mem(struct profile *p, uint32_t type, struct cursor *c)
+{
+	union field f[DF_FIELDS_MAX];
 	struct tp_memcounters mc;
 
 	switch (type) {
 	case DF_MEM_ALLOC:
-		if (f[4].u >= profile__nstacks(p))
+		if (!get_record(c, DF_MEM_ALLOC, f) || f[4].u >= profile__nstacks(p))
 			return -EBADMSG;
 		return profile__mem_alloc(p, f[0].u, s32(&f[1]), s32(&f[2]), f[3].u, f[5].u, f[6].u,
 					  f[7].u, f[4].u);
 	case DF_MEM_FREE:
+		if (!get_record(c, DF_MEM_FREE, f))
+			return -EBADMSG;
 		return profile__mem_free(p, f[0].u, s32(&f[1]), f[2].u, f[3].u);
 	case DF_MEM_FORK:
+		if (!get_record(c, DF_MEM_FORK, f))
+			return -EBADMSG;
 		return profile__mem_fork(p, f[0].u, s32(&f[1]), s32(&f[2]));
 	case DF_MEM_RSS:
+		if (!get_record(c, DF_MEM_RSS, f))
+			return -EBADMSG;
 		return profile__mem_rss(p, f[0].u, s32(&f[1]), f[2].u);
 	default:
+		if (!get_record(c, DF_MEM_COUNTERS, f))
+			return -EBADMSG;
 		mc = (struct tp_memcounters){f[2].u, f[3].u, f[4].u, f[5].u,
 					     f[6].u, f[7].u, f[8].u, f[9].u};
 		return profile__mem_counters(p, f[0].u, s32(&f[1]), &mc);
@@ -563,40 +614,45 @@ static int replay(struct profile *p, uint32_t type, struct cursor *c, uint32_t *
 	union field f[DF_FIELDS_MAX];
 	int err;
 
-	if (type >= DF_NTYPES || !layouts[type])
-		return 0; /* a type added later: skipped */
-	get_fields(c, layouts[type], f);
-	if (c->bad || (c->left && type != DF_STACK))
-		return -EBADMSG;
 	switch (type) {
 	case DF_META:
-		if (!f[0].s || !f[1].s)
+		if (!get_record(c, DF_META, f) || !f[0].s || !f[1].s)
 			return -EBADMSG;
 		return profile__set_meta(p, f[0].s, f[1].s);
 	case DF_FRAME:
-		return replay_frame(p, f);
+		return replay_frame(p, c);
 	case DF_STACK:
-		return replay_stack(p, f, c, ids);
+		return replay_stack(p, c, ids);
 	case DF_PROC_START:
+		if (!get_record(c, DF_PROC_START, f))
+			return -EBADMSG;
 		return profile__proc_start(p, s32(&f[0]), s32(&f[1]), f[2].u, f[3].s, f[4].s,
 					   f[5].s);
 	case DF_PROC_EXEC:
+		if (!get_record(c, DF_PROC_EXEC, f))
+			return -EBADMSG;
 		return profile__proc_exec(p, s32(&f[0]), f[1].u, f[2].s, f[3].s, f[4].s);
 	case DF_PROC_EXIT:
+		if (!get_record(c, DF_PROC_EXIT, f))
+			return -EBADMSG;
 		return profile__proc_exit(p, s32(&f[0]), f[1].u, s32(&f[2]));
 	case DF_SAMPLE:
-		if (f[4].u >= profile__nstacks(p))
-			return -EBADMSG;
-		return profile__sample(p, f[0].u, s32(&f[1]), s32(&f[2]), f[3].u, f[4].u, f[5].u);
+		return replay_sample(p, c);
 	case DF_STAT:
-		if (!f[0].s)
+		if (!get_record(c, DF_STAT, f) || !f[0].s)
 			return -EBADMSG;
 		return profile__set_stat(p, f[0].s, f[1].u);
 	case DF_END:
-		return 0;
-	default:
-		err = replay_mem(p, type, f);
+		return c->left ? -EBADMSG : 0;
+	case DF_MEM_ALLOC:
+	case DF_MEM_FREE:
+	case DF_MEM_FORK:
+	case DF_MEM_RSS:
+	case DF_MEM_COUNTERS:
+		err = replay_mem(p, type, c);
 		return err == -EINVAL ? -EBADMSG : err;
+	default:
+		return 0; /* a type added later: skipped */
 	}
 }
 
