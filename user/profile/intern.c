@@ -24,6 +24,18 @@ static uint64_t key_of(uint64_t h)
 	return h ? h : 1;
 }
 
+/* Room for one more entry of an interned array whose next id is next: a slot in its table
+ * t (reserved, so that htab__add cannot fail) and an element of *arr. */
+static int reserve_one(struct htab *t, void **arr, uint32_t *cap, uint32_t next, size_t elem)
+{
+	int err;
+
+	if (next == UINT32_MAX - 1)
+		return -ENOSPC;
+	err = htab__reserve(t, (size_t)next + 1);
+	return err ? err : vec__grow32(arr, cap, (size_t)next + 1, elem);
+}
+
 /* ---- frames ---- */
 
 static uint64_t frame_key(const struct prof_frame *f)
@@ -60,12 +72,8 @@ static int frame_store(struct profile *p, const struct prof_frame *f, uint64_t k
 	struct prof_frame *nf;
 	int err;
 
-	if (p->nframes == UINT32_MAX - 1)
-		return -ENOSPC;
-	err = htab__reserve(&p->frame_tab, (size_t)p->nframes + 1);
-	if (!err)
-		err = vec__grow32((void **)&p->frames, &p->frames_cap, (size_t)p->nframes + 1,
-				  sizeof(*p->frames));
+	err = reserve_one(&p->frame_tab, (void **)&p->frames, &p->frames_cap, p->nframes,
+			  sizeof(*p->frames));
 	if (err)
 		return err;
 	nf = &p->frames[p->nframes];
@@ -140,12 +148,8 @@ static int stack_store(struct profile *p, const uint32_t *frames, uint32_t n, ui
 {
 	int err;
 
-	if (p->nstacks == UINT32_MAX - 1)
-		return -ENOSPC;
-	err = htab__reserve(&p->stack_tab, (size_t)p->nstacks + 1);
-	if (!err)
-		err = vec__grow32((void **)&p->stacks, &p->stacks_cap, (size_t)p->nstacks + 1,
-				  sizeof(*p->stacks));
+	err = reserve_one(&p->stack_tab, (void **)&p->stacks, &p->stacks_cap, p->nstacks,
+			  sizeof(*p->stacks));
 	if (!err)
 		err = vec__grow((void **)&p->frame_pool, &p->pool_cap, p->pool_len + n,
 				sizeof(*p->frame_pool));
@@ -232,8 +236,7 @@ static struct named_value *named_get(struct named_list *l, const char *name)
 
 	if (e)
 		return e;
-	if (htab__reserve(&l->tab, (size_t)l->n + 1) ||
-	    vec__grow32((void **)&l->v, &l->cap, (size_t)l->n + 1, sizeof(*l->v)))
+	if (reserve_one(&l->tab, (void **)&l->v, &l->cap, l->n, sizeof(*l->v)))
 		return NULL;
 	e = &l->v[l->n];
 	*e = (struct named_value){.name = prof_str_copy(name)};

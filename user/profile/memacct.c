@@ -513,11 +513,8 @@ static int site_order(const void *a, const void *b)
 {
 	const struct mem_site *x = a, *y = b;
 
-	if (x->proc != y->proc)
-		return x->proc < y->proc ? -1 : 1;
-	if (x->alloc_bytes != y->alloc_bytes)
-		return x->alloc_bytes > y->alloc_bytes ? -1 : 1;
-	return x->stack < y->stack ? -1 : x->stack > y->stack;
+	return profile__order_by_weight(x->proc, x->alloc_bytes, x->stack, y->proc, y->alloc_bytes,
+					y->stack);
 }
 
 static int build(struct mp *m, struct memacct *out)

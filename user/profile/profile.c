@@ -315,15 +315,21 @@ static int counts_add(uint32_t proc, uint32_t stack, uint64_t weight, void *ctx)
 	return 0;
 }
 
+int profile__order_by_weight(uint32_t proc_a, uint64_t weight_a, uint32_t stack_a, uint32_t proc_b,
+			     uint64_t weight_b, uint32_t stack_b)
+{
+	if (proc_a != proc_b)
+		return proc_a < proc_b ? -1 : 1;
+	if (weight_a != weight_b)
+		return weight_a > weight_b ? -1 : 1;
+	return stack_a < stack_b ? -1 : stack_a > stack_b;
+}
+
 int profile__stack_count_order(const void *a, const void *b)
 {
 	const struct prof_stack *x = a, *y = b;
 
-	if (x->proc != y->proc)
-		return x->proc < y->proc ? -1 : 1;
-	if (x->weight != y->weight)
-		return x->weight > y->weight ? -1 : 1;
-	return x->stack < y->stack ? -1 : x->stack > y->stack;
+	return profile__order_by_weight(x->proc, x->weight, x->stack, y->proc, y->weight, y->stack);
 }
 
 int profile__stack_counts(const struct profile *p, bool (*keep)(uint32_t proc, void *ctx),

@@ -121,6 +121,10 @@ struct prof_stack {
 };
 /* The order profile__stack_counts sorts in (a qsort comparator of struct prof_stack). */
 int profile__stack_count_order(const void *a, const void *b);
+/* That order for any (process, weight, stack) triples: <0, 0 or >0 as a comes first, ties,
+ * or comes after b (memacct's sites sort by it too). */
+int profile__order_by_weight(uint32_t proc_a, uint64_t weight_a, uint32_t stack_a, uint32_t proc_b,
+			     uint64_t weight_b, uint32_t stack_b);
 int profile__stack_counts(const struct profile *p, bool (*keep)(uint32_t proc, void *ctx),
 			  void *ctx, struct prof_stack **out, size_t *n);
 
