@@ -25,13 +25,23 @@ struct profile *profile__new(void)
 	return p;
 }
 
+/* The three strings of a process, for loops over them. */
+static void proc_strings(struct prof_proc *t, char **field[3])
+{
+	field[0] = &t->comm;
+	field[1] = &t->cmdline;
+	field[2] = &t->exe;
+}
+
 static void proc_free(struct prof_proc *t)
 {
+	char **field[3];
+
 	if (!t)
 		return;
-	free(t->comm);
-	free(t->cmdline);
-	free(t->exe);
+	proc_strings(t, field);
+	for (int i = 0; i < 3; i++)
+		free(*field[i]);
 	free(t);
 }
 
@@ -86,8 +96,8 @@ static int proc_set_strings(struct prof_proc *t, const char *comm, const char *c
 			    const char *exe)
 {
 	const char *in[3] = {comm, cmdline, exe};
-	char **field[3] = {&t->comm, &t->cmdline, &t->exe};
 	char *copy[3] = {NULL, NULL, NULL};
+	char **field[3];
 
 	for (int i = 0; i < 3; i++) {
 		if (in[i] && !(copy[i] = prof_str_copy(in[i]))) {
@@ -96,6 +106,7 @@ static int proc_set_strings(struct prof_proc *t, const char *comm, const char *c
 			return -ENOMEM;
 		}
 	}
+	proc_strings(t, field);
 	for (int i = 0; i < 3; i++) {
 		if (copy[i]) {
 			free(*field[i]);
