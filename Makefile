@@ -101,8 +101,9 @@ $(LINETABLE_CHECK): tests/tools/linetable_check.c user/symbols/linetable.c user/
 # --- report benchmark: a synthetic 1 M-sample recording written by the real profile and
 # datafile code (tests/bench_report.py builds and runs it).
 GEN_RECORDING := $(OUTPUT)/tests/gen_recording
-$(GEN_RECORDING): tests/tools/gen_recording.c user/profile/profile.c user/profile/datafile.c \
-		  user/lib/fileio.c | $(OUTPUT)/tests
+GEN_RECORDING_SRCS := $(addprefix user/profile/,profile.c intern.c profile_mem.c datafile.c) \
+		      user/lib/fileio.c user/lib/hash.c user/lib/vec.c
+$(GEN_RECORDING): tests/tools/gen_recording.c $(GEN_RECORDING_SRCS) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(filter-out -MMD -MP,$(CFLAGS)) $(filter %.c,$^) -lz -o $@
 # --- end report benchmark

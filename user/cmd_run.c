@@ -285,7 +285,7 @@ int cmd_trace__run(struct trace_args *a)
 			profile__free(p);
 			return 1;
 		}
-		profile__set_journal(p, rs.w);
+		profile__set_journal(p, datafile__journal(rs.w));
 	}
 	run_meta(a, p);
 	t = run_start(a, p, &rs, &view);

@@ -75,7 +75,7 @@ int main(int argc, char **argv)
 		perror("gen_recording: creating the recording");
 		return 1;
 	}
-	profile__set_journal(p, w);
+	profile__set_journal(p, datafile__journal(w));
 	profile__set_meta(p, "frequency", "99");
 	profile__set_meta(p, "start_unix", "1700000000");
 	profile__set_meta(p, "command", "gen_recording (synthetic)");

@@ -265,7 +265,7 @@ static void million_sample_recording_reports_fast_and_small(void)
 	CHECK(fd >= 0);
 	w = datafile__new(fd);
 	CHECK(w != NULL);
-	profile__set_journal(p, w);
+	profile__set_journal(p, datafile__journal(w));
 	for (int i = 0; i < 50; i++)
 		profile__proc_start(p, 2000 + i, i ? 2000 : 1, i, "python3", "python3 job.py", "");
 	for (int s = 0; s < 5000; s++) {

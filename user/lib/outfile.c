@@ -20,7 +20,7 @@ struct outfile {
 	char *tmp;  /* OUTFILE_REPLACE: the temporary file until it is committed, then NULL */
 };
 
-static void outfile__free(struct outfile *o)
+static void free_outfile(struct outfile *o)
 {
 	free(o->path);
 	free(o->tmp);
@@ -277,7 +277,7 @@ int outfile__close(struct outfile *o)
 		err = -errno;
 	if (close(o->fd) && !err)
 		err = -errno;
-	outfile__free(o);
+	free_outfile(o);
 	return err;
 }
 
@@ -289,5 +289,5 @@ void outfile__abort(struct outfile *o)
 		close(o->fd);
 	if (o->tmp)
 		unlink(o->tmp);
-	outfile__free(o);
+	free_outfile(o);
 }

@@ -53,18 +53,19 @@
 
 #include "profile/datafile.h"
 #include "lib/fileio.h"
+#include "profile/journal.h"
+#include "profile/limits.h"
 #include "profile/profile.h"
 #include "treeprof.h"
 
 #define DF_MAGIC       "TREEPROF"
 #define DF_VERSION     1
 #define DF_HDR_LEN     16
-#define DF_STR_MAX     65536
 #define DF_STR_ABSENT  0xffffffffu
-#define DF_STACK_MAX   4096
 #define DF_PAYLOAD_MAX (1u << 20)
 #define DF_BUF_LEN     (256u << 10)
 #define DF_STREAM_MAX  ((size_t)1 << 40) /* a recording read from a pipe, in memory */
+#define DF_FIELDS_MAX  10		 /* the most fields a payload has (MEM_COUNTERS) */
 
 enum df_type {
 	DF_META = 1,
@@ -81,9 +82,36 @@ enum df_type {
 	DF_MEM_FORK = 12,
 	DF_MEM_RSS = 13,
 	DF_MEM_COUNTERS = 14,
+	DF_NTYPES
+};
+
+/* Each payload field by field, as in the table above: '4' a u32 (or s32), '8' a u64, 's' a
+ * string. STACK's frame ids follow its two fields. The writer and the reader both go by it. */
+static const char *const layouts[DF_NTYPES] = {
+    [DF_META] = "ss",
+    [DF_FRAME] = "444ss",
+    [DF_STACK] = "44",
+    [DF_PROC_START] = "448sss",
+    [DF_PROC_EXEC] = "48sss",
+    [DF_PROC_EXIT] = "484",
+    [DF_SAMPLE] = "844448",
+    [DF_STAT] = "s8",
+    [DF_END] = "",
+    [DF_MEM_ALLOC] = "84444888",
+    [DF_MEM_FREE] = "8448",
+    [DF_MEM_FORK] = "844",
+    [DF_MEM_RSS] = "848",
+    [DF_MEM_COUNTERS] = "8488888888",
+};
+
+/* One field of a payload: u for '4' and '8' (a u32 in its low half), s for 's'. */
+union field {
+	uint64_t u;
+	const char *s;
 };
 
 struct datafile_writer {
+	struct profile_journal journal; /* ctx: this writer */
 	int fd;
 	int err; /* sticky: the first write error */
 	size_t len, rec_start;
@@ -108,12 +136,7 @@ static void put_u64(unsigned char *p, uint64_t v)
 
 static size_t str_len(const char *s)
 {
-	return s ? strnlen(s, DF_STR_MAX) : 0;
-}
-
-static size_t str_size(const char *s)
-{
-	return 4 + str_len(s);
+	return s ? strnlen(s, PROFILE_STR_MAX) : 0;
 }
 
 static int write_all(int fd, const unsigned char *p, size_t len)
@@ -198,6 +221,166 @@ static void rec_str(struct datafile_writer *w, const char *s)
 	w->len += n;
 }
 
+/* The size of the fields f laid out as layout. */
+static size_t fields_size(const char *layout, const union field *f)
+{
+	size_t size = 0;
+
+	for (size_t i = 0; layout[i]; i++)
+		size += layout[i] == 's' ? 4 + str_len(f[i].s) : (size_t)(layout[i] - '0');
+	return size;
+}
+
+static void rec_fields(struct datafile_writer *w, const char *layout, const union field *f)
+{
+	for (size_t i = 0; layout[i]; i++) {
+		if (layout[i] == '4')
+			rec_u32(w, (uint32_t)f[i].u);
+		else if (layout[i] == '8')
+			rec_u64(w, f[i].u);
+		else
+			rec_str(w, f[i].s);
+	}
+}
+
+/* Append a record of type whose fields are f (as layouts[type] says). */
+static int rec_write(struct datafile_writer *w, uint32_t type, const union field *f)
+{
+	int err = rec_begin(w, type, fields_size(layouts[type], f));
+
+	if (err)
+		return err;
+	rec_fields(w, layouts[type], f);
+	return rec_end(w);
+}
+
+/* The journal's calls (ctx: the writer): one record each. Signed values are stored as
+ * their u32 bit pattern. */
+
+static int write_frame(void *ctx, uint32_t id, const struct prof_frame *f)
+{
+	return rec_write(
+	    ctx, DF_FRAME,
+	    (union field[]){{id}, {f->kind}, {f->line}, {.s = f->name}, {.s = f->file}});
+}
+
+static int write_stack(void *ctx, uint32_t id, const uint32_t *frames, uint32_t n)
+{
+	struct datafile_writer *w = ctx;
+	int err;
+
+	if (n > PROFILE_STACK_MAX)
+		return -E2BIG;
+	err = rec_begin(w, DF_STACK, 8 + (size_t)n * 4);
+	if (err)
+		return err;
+	rec_fields(w, layouts[DF_STACK], (union field[]){{id}, {n}});
+	for (uint32_t i = 0; i < n; i++)
+		rec_u32(w, frames[i]);
+	return rec_end(w);
+}
+
+static int write_proc_start(void *ctx, pid_t pid, pid_t ppid, uint64_t ts_ns, const char *comm,
+			    const char *cmdline, const char *exe)
+{
+	return rec_write(ctx, DF_PROC_START,
+			 (union field[]){{(uint32_t)pid},
+					 {(uint32_t)ppid},
+					 {ts_ns},
+					 {.s = comm},
+					 {.s = cmdline},
+					 {.s = exe}});
+}
+
+static int write_proc_exec(void *ctx, pid_t pid, uint64_t ts_ns, const char *comm,
+			   const char *cmdline, const char *exe)
+{
+	return rec_write(
+	    ctx, DF_PROC_EXEC,
+	    (union field[]){{(uint32_t)pid}, {ts_ns}, {.s = comm}, {.s = cmdline}, {.s = exe}});
+}
+
+static int write_proc_exit(void *ctx, pid_t pid, uint64_t ts_ns, int exit_code)
+{
+	return rec_write(ctx, DF_PROC_EXIT,
+			 (union field[]){{(uint32_t)pid}, {ts_ns}, {(uint32_t)exit_code}});
+}
+
+/* One record per CPU sample, the hot path: written field by field rather than through the
+ * layout table (the same fields, layouts[DF_SAMPLE]), which costs a loop per field. */
+static int write_sample(void *ctx, uint64_t ts_ns, pid_t pid, pid_t tid, uint32_t cpu,
+			uint32_t stack, uint64_t weight)
+{
+	struct datafile_writer *w = ctx;
+	int err = rec_begin(w, DF_SAMPLE, 32);
+
+	if (err)
+		return err;
+	rec_u64(w, ts_ns);
+	rec_u32(w, (uint32_t)pid);
+	rec_u32(w, (uint32_t)tid);
+	rec_u32(w, cpu);
+	rec_u32(w, stack);
+	rec_u64(w, weight);
+	return rec_end(w);
+}
+
+static int write_stat(void *ctx, const char *name, uint64_t value)
+{
+	return rec_write(ctx, DF_STAT, (union field[]){{.s = name}, {value}});
+}
+
+static int write_meta(void *ctx, const char *key, const char *value)
+{
+	return rec_write(ctx, DF_META, (union field[]){{.s = key}, {.s = value}});
+}
+
+static int write_mem_alloc(void *ctx, uint64_t ts_ns, pid_t pid, pid_t tid, uint32_t kind,
+			   uint32_t stack, uint64_t addr, uint64_t size, uint64_t rate)
+{
+	return rec_write(ctx, DF_MEM_ALLOC,
+			 (union field[]){{ts_ns},
+					 {(uint32_t)pid},
+					 {(uint32_t)tid},
+					 {kind},
+					 {stack},
+					 {addr},
+					 {size},
+					 {rate}});
+}
+
+static int write_mem_free(void *ctx, uint64_t ts_ns, pid_t pid, uint32_t kind, uint64_t addr)
+{
+	return rec_write(ctx, DF_MEM_FREE,
+			 (union field[]){{ts_ns}, {(uint32_t)pid}, {kind}, {addr}});
+}
+
+static int write_mem_fork(void *ctx, uint64_t ts_ns, pid_t child, pid_t parent)
+{
+	return rec_write(ctx, DF_MEM_FORK,
+			 (union field[]){{ts_ns}, {(uint32_t)child}, {(uint32_t)parent}});
+}
+
+static int write_mem_rss(void *ctx, uint64_t ts_ns, pid_t pid, uint64_t bytes)
+{
+	return rec_write(ctx, DF_MEM_RSS, (union field[]){{ts_ns}, {(uint32_t)pid}, {bytes}});
+}
+
+static int write_mem_counters(void *ctx, uint64_t ts_ns, pid_t pid, const struct tp_memcounters *c)
+{
+	return rec_write(ctx, DF_MEM_COUNTERS,
+			 (union field[]){{ts_ns},
+					 {(uint32_t)pid},
+					 {c->alloc_count},
+					 {c->alloc_bytes},
+					 {c->free_count},
+					 {c->failed},
+					 {c->in_use},
+					 {c->peak_in_use},
+					 {c->sampled},
+					 {c->rate}});
+}
+
 struct datafile_writer *datafile__new(int fd)
 {
 	unsigned char hdr[DF_HDR_LEN];
@@ -207,6 +390,22 @@ struct datafile_writer *datafile__new(int fd)
 	w = malloc(sizeof(*w));
 	if (!w)
 		return NULL;
+	w->journal = (struct profile_journal){
+	    .ctx = w,
+	    .frame = write_frame,
+	    .stack = write_stack,
+	    .proc_start = write_proc_start,
+	    .proc_exec = write_proc_exec,
+	    .proc_exit = write_proc_exit,
+	    .sample = write_sample,
+	    .stat = write_stat,
+	    .meta = write_meta,
+	    .mem_alloc = write_mem_alloc,
+	    .mem_free = write_mem_free,
+	    .mem_fork = write_mem_fork,
+	    .mem_rss = write_mem_rss,
+	    .mem_counters = write_mem_counters,
+	};
 	w->err = 0;
 	w->len = 0;
 	w->fd = fd;
@@ -222,193 +421,9 @@ struct datafile_writer *datafile__new(int fd)
 	return w;
 }
 
-int datafile__frame(struct datafile_writer *w, uint32_t id, const struct prof_frame *f)
+const struct profile_journal *datafile__journal(struct datafile_writer *w)
 {
-	int err = rec_begin(w, DF_FRAME, 12 + str_size(f->name) + str_size(f->file));
-
-	if (err)
-		return err;
-	rec_u32(w, id);
-	rec_u32(w, f->kind);
-	rec_u32(w, f->line);
-	rec_str(w, f->name);
-	rec_str(w, f->file);
-	return rec_end(w);
-}
-
-int datafile__stack(struct datafile_writer *w, uint32_t id, const uint32_t *frames, uint32_t n)
-{
-	int err;
-
-	if (n > DF_STACK_MAX)
-		return -E2BIG;
-	err = rec_begin(w, DF_STACK, 8 + (size_t)n * 4);
-	if (err)
-		return err;
-	rec_u32(w, id);
-	rec_u32(w, n);
-	for (uint32_t i = 0; i < n; i++)
-		rec_u32(w, frames[i]);
-	return rec_end(w);
-}
-
-int datafile__proc_start(struct datafile_writer *w, pid_t pid, pid_t ppid, uint64_t ts_ns,
-			 const char *comm, const char *cmdline, const char *exe)
-{
-	int err =
-	    rec_begin(w, DF_PROC_START, 16 + str_size(comm) + str_size(cmdline) + str_size(exe));
-
-	if (err)
-		return err;
-	rec_u32(w, (uint32_t)pid);
-	rec_u32(w, (uint32_t)ppid);
-	rec_u64(w, ts_ns);
-	rec_str(w, comm);
-	rec_str(w, cmdline);
-	rec_str(w, exe);
-	return rec_end(w);
-}
-
-int datafile__proc_exec(struct datafile_writer *w, pid_t pid, uint64_t ts_ns, const char *comm,
-			const char *cmdline, const char *exe)
-{
-	int err =
-	    rec_begin(w, DF_PROC_EXEC, 12 + str_size(comm) + str_size(cmdline) + str_size(exe));
-
-	if (err)
-		return err;
-	rec_u32(w, (uint32_t)pid);
-	rec_u64(w, ts_ns);
-	rec_str(w, comm);
-	rec_str(w, cmdline);
-	rec_str(w, exe);
-	return rec_end(w);
-}
-
-int datafile__proc_exit(struct datafile_writer *w, pid_t pid, uint64_t ts_ns, int exit_code)
-{
-	int err = rec_begin(w, DF_PROC_EXIT, 16);
-
-	if (err)
-		return err;
-	rec_u32(w, (uint32_t)pid);
-	rec_u64(w, ts_ns);
-	rec_u32(w, (uint32_t)exit_code);
-	return rec_end(w);
-}
-
-int datafile__sample(struct datafile_writer *w, uint64_t ts_ns, pid_t pid, pid_t tid, uint32_t cpu,
-		     uint32_t stack, uint64_t weight)
-{
-	int err = rec_begin(w, DF_SAMPLE, 32);
-
-	if (err)
-		return err;
-	rec_u64(w, ts_ns);
-	rec_u32(w, (uint32_t)pid);
-	rec_u32(w, (uint32_t)tid);
-	rec_u32(w, cpu);
-	rec_u32(w, stack);
-	rec_u64(w, weight);
-	return rec_end(w);
-}
-
-int datafile__stat(struct datafile_writer *w, const char *name, uint64_t value)
-{
-	int err = rec_begin(w, DF_STAT, str_size(name) + 8);
-
-	if (err)
-		return err;
-	rec_str(w, name);
-	rec_u64(w, value);
-	return rec_end(w);
-}
-
-int datafile__meta(struct datafile_writer *w, const char *key, const char *value)
-{
-	int err = rec_begin(w, DF_META, str_size(key) + str_size(value));
-
-	if (err)
-		return err;
-	rec_str(w, key);
-	rec_str(w, value);
-	return rec_end(w);
-}
-
-int datafile__mem_alloc(struct datafile_writer *w, uint64_t ts_ns, pid_t pid, pid_t tid,
-			uint32_t kind, uint32_t stack, uint64_t addr, uint64_t size, uint64_t rate)
-{
-	int err = rec_begin(w, DF_MEM_ALLOC, 48);
-
-	if (err)
-		return err;
-	rec_u64(w, ts_ns);
-	rec_u32(w, (uint32_t)pid);
-	rec_u32(w, (uint32_t)tid);
-	rec_u32(w, kind);
-	rec_u32(w, stack);
-	rec_u64(w, addr);
-	rec_u64(w, size);
-	rec_u64(w, rate);
-	return rec_end(w);
-}
-
-int datafile__mem_free(struct datafile_writer *w, uint64_t ts_ns, pid_t pid, uint32_t kind,
-		       uint64_t addr)
-{
-	int err = rec_begin(w, DF_MEM_FREE, 24);
-
-	if (err)
-		return err;
-	rec_u64(w, ts_ns);
-	rec_u32(w, (uint32_t)pid);
-	rec_u32(w, kind);
-	rec_u64(w, addr);
-	return rec_end(w);
-}
-
-int datafile__mem_fork(struct datafile_writer *w, uint64_t ts_ns, pid_t child, pid_t parent)
-{
-	int err = rec_begin(w, DF_MEM_FORK, 16);
-
-	if (err)
-		return err;
-	rec_u64(w, ts_ns);
-	rec_u32(w, (uint32_t)child);
-	rec_u32(w, (uint32_t)parent);
-	return rec_end(w);
-}
-
-int datafile__mem_rss(struct datafile_writer *w, uint64_t ts_ns, pid_t pid, uint64_t bytes)
-{
-	int err = rec_begin(w, DF_MEM_RSS, 20);
-
-	if (err)
-		return err;
-	rec_u64(w, ts_ns);
-	rec_u32(w, (uint32_t)pid);
-	rec_u64(w, bytes);
-	return rec_end(w);
-}
-
-int datafile__mem_counters(struct datafile_writer *w, uint64_t ts_ns, pid_t pid,
-			   const struct tp_memcounters *c)
-{
-	int err = rec_begin(w, DF_MEM_COUNTERS, 12 + 8 * 8);
-
-	if (err)
-		return err;
-	rec_u64(w, ts_ns);
-	rec_u32(w, (uint32_t)pid);
-	rec_u64(w, c->alloc_count);
-	rec_u64(w, c->alloc_bytes);
-	rec_u64(w, c->free_count);
-	rec_u64(w, c->failed);
-	rec_u64(w, c->in_use);
-	rec_u64(w, c->peak_in_use);
-	rec_u64(w, c->sampled);
-	rec_u64(w, c->rate);
-	return rec_end(w);
+	return &w->journal;
 }
 
 int datafile__finish(struct datafile_writer *w)
@@ -417,9 +432,7 @@ int datafile__finish(struct datafile_writer *w)
 
 	if (!w)
 		return 0;
-	err = rec_begin(w, DF_END, 0);
-	if (!err)
-		err = rec_end(w);
+	err = rec_write(w, DF_END, NULL);
 	if (!err)
 		err = datafile__flush(w);
 	free(w);
@@ -432,7 +445,7 @@ struct cursor {
 	const unsigned char *p;
 	size_t left;
 	bool bad;
-	char *scratch; /* 3 strings of up to DF_STR_MAX bytes plus a NUL each */
+	char *scratch; /* 3 strings of up to PROFILE_STR_MAX bytes plus a NUL each */
 	int nstr;
 };
 
@@ -441,7 +454,7 @@ static uint32_t get_u32_raw(const unsigned char *p)
 	return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static uint32_t get_u32(struct cursor *c)
+static inline uint32_t get_u32(struct cursor *c)
 {
 	uint32_t v;
 
@@ -455,7 +468,7 @@ static uint32_t get_u32(struct cursor *c)
 	return v;
 }
 
-static uint64_t get_u64(struct cursor *c)
+static inline uint64_t get_u64(struct cursor *c)
 {
 	uint64_t lo = get_u32(c);
 
@@ -470,11 +483,11 @@ static const char *get_str(struct cursor *c)
 
 	if (c->bad || n == DF_STR_ABSENT)
 		return NULL;
-	if (n > DF_STR_MAX || n > c->left || c->nstr >= 3 || memchr(c->p, 0, n)) {
+	if (n > PROFILE_STR_MAX || n > c->left || c->nstr >= 3 || memchr(c->p, 0, n)) {
 		c->bad = true;
 		return NULL;
 	}
-	s = c->scratch + (size_t)c->nstr++ * (DF_STR_MAX + 1);
+	s = c->scratch + (size_t)c->nstr++ * (PROFILE_STR_MAX + 1);
 	memcpy(s, c->p, n);
 	s[n] = 0;
 	c->p += n;
@@ -482,139 +495,153 @@ static const char *get_str(struct cursor *c)
 	return s;
 }
 
+/* Read the fields of layout into f; c->bad says whether they were all there. */
+static void get_fields(struct cursor *c, const char *layout, union field *f)
+{
+	for (size_t i = 0; layout[i]; i++) {
+		if (layout[i] == '4')
+			f[i].u = get_u32(c);
+		else if (layout[i] == '8')
+			f[i].u = get_u64(c);
+		else
+			f[i].s = get_str(c);
+	}
+}
+
+/* Read the whole payload of a record of type into f: false when it is malformed (a field
+ * cut short, a bad string, bytes left over). */
+static bool get_record(struct cursor *c, uint32_t type, union field *f)
+{
+	get_fields(c, layouts[type], f);
+	return !c->bad && !c->left;
+}
+
+/* A signed 32-bit field (pid, exit status) from its stored bit pattern. */
+static int32_t s32(const union field *f)
+{
+	return (int32_t)(uint32_t)f->u;
+}
+
+static int replay_frame(struct profile *p, struct cursor *c)
+{
+	struct prof_frame fr;
+	union field f[5];
+	uint32_t got;
+	int err;
+
+	if (!get_record(c, DF_FRAME, f))
+		return -EBADMSG;
+	fr = (struct prof_frame){.line = f[2].u, .name = f[3].s, .file = f[4].s};
+	if (!fr.name || f[1].u < FRAME_PYTHON || f[1].u > FRAME_KERNEL ||
+	    f[0].u != profile__nframes(p))
+		return -EBADMSG;
+	fr.kind = f[1].u;
+	err = profile__frame(p, &fr, &got);
+	return err ? err : got == f[0].u ? 0 : -EBADMSG;
+}
+
+/* The frame ids follow the two fields (id, n) in c; ids has room for PROFILE_STACK_MAX. */
+static int replay_stack(struct profile *p, struct cursor *c, uint32_t *ids)
+{
+	union field f[2];
+	uint32_t n, got;
+	int err;
+
+	get_fields(c, layouts[DF_STACK], f);
+	n = f[1].u;
+	if (c->bad || n > PROFILE_STACK_MAX || c->left != (size_t)n * 4 ||
+	    f[0].u != profile__nstacks(p))
+		return -EBADMSG;
+	for (uint32_t i = 0; i < n; i++)
+		ids[i] = get_u32(c);
+	err = profile__stack(p, ids, n, &got);
+	if (err == -EINVAL)
+		return -EBADMSG;
+	return err ? err : got == f[0].u ? 0 : -EBADMSG;
+}
+
+/* The hot path, as write_sample: read field by field (layouts[DF_SAMPLE]). */
+static int replay_sample(struct profile *p, struct cursor *c)
+{
+	uint64_t ts = get_u64(c);
+	int32_t pid = get_u32(c);
+	int32_t tid = get_u32(c);
+	uint32_t cpu = get_u32(c);
+	uint32_t stack = get_u32(c);
+	uint64_t weight = get_u64(c);
+
+	if (c->bad || c->left || stack >= profile__nstacks(p))
+		return -EBADMSG;
+	return profile__sample(p, ts, pid, tid, cpu, stack, weight);
+}
+
 /* Replay one memory record into p: 0, -EBADMSG or -EINVAL (malformed), or -ENOMEM. */
 static int replay_mem(struct profile *p, uint32_t type, struct cursor *c)
 {
-	uint64_t ts = get_u64(c), addr, size, rate;
-	int32_t pid = get_u32(c), tid;
+	union field f[DF_FIELDS_MAX];
 	struct tp_memcounters mc;
-	uint32_t kind, stack;
 
 	switch (type) {
 	case DF_MEM_ALLOC:
-		tid = get_u32(c);
-		kind = get_u32(c);
-		stack = get_u32(c);
-		addr = get_u64(c);
-		size = get_u64(c);
-		rate = get_u64(c);
-		if (c->bad || c->left || stack >= profile__nstacks(p))
+		if (!get_record(c, DF_MEM_ALLOC, f) || f[4].u >= profile__nstacks(p))
 			return -EBADMSG;
-		return profile__mem_alloc(p, ts, pid, tid, kind, addr, size, rate, stack);
+		return profile__mem_alloc(p, f[0].u, s32(&f[1]), s32(&f[2]), f[3].u, f[5].u, f[6].u,
+					  f[7].u, f[4].u);
 	case DF_MEM_FREE:
-		kind = get_u32(c);
-		addr = get_u64(c);
-		if (c->bad || c->left)
+		if (!get_record(c, DF_MEM_FREE, f))
 			return -EBADMSG;
-		return profile__mem_free(p, ts, pid, kind, addr);
+		return profile__mem_free(p, f[0].u, s32(&f[1]), f[2].u, f[3].u);
 	case DF_MEM_FORK:
-		tid = get_u32(c); /* the parent */
-		if (c->bad || c->left)
+		if (!get_record(c, DF_MEM_FORK, f))
 			return -EBADMSG;
-		return profile__mem_fork(p, ts, pid, tid);
+		return profile__mem_fork(p, f[0].u, s32(&f[1]), s32(&f[2]));
 	case DF_MEM_RSS:
-		size = get_u64(c);
-		if (c->bad || c->left)
+		if (!get_record(c, DF_MEM_RSS, f))
 			return -EBADMSG;
-		return profile__mem_rss(p, ts, pid, size);
+		return profile__mem_rss(p, f[0].u, s32(&f[1]), f[2].u);
 	default:
-		mc.alloc_count = get_u64(c);
-		mc.alloc_bytes = get_u64(c);
-		mc.free_count = get_u64(c);
-		mc.failed = get_u64(c);
-		mc.in_use = get_u64(c);
-		mc.peak_in_use = get_u64(c);
-		mc.sampled = get_u64(c);
-		mc.rate = get_u64(c);
-		if (c->bad || c->left)
+		if (!get_record(c, DF_MEM_COUNTERS, f))
 			return -EBADMSG;
-		return profile__mem_counters(p, ts, pid, &mc);
+		mc = (struct tp_memcounters){f[2].u, f[3].u, f[4].u, f[5].u,
+					     f[6].u, f[7].u, f[8].u, f[9].u};
+		return profile__mem_counters(p, f[0].u, s32(&f[1]), &mc);
 	}
 }
 
 /* Replay one record into p. 0, -EBADMSG for a malformed record, or another negative errno. */
 static int replay(struct profile *p, uint32_t type, struct cursor *c, uint32_t *ids)
 {
-	const char *a, *b, *d;
-	struct prof_frame f;
-	uint32_t id, got, n;
-	uint64_t ts, v;
-	int32_t pid, ppid, tid;
-	int err = 0;
+	union field f[DF_FIELDS_MAX];
+	int err;
 
 	switch (type) {
 	case DF_META:
-		a = get_str(c);
-		b = get_str(c);
-		if (c->bad || c->left || !a || !b)
+		if (!get_record(c, DF_META, f) || !f[0].s || !f[1].s)
 			return -EBADMSG;
-		return profile__set_meta(p, a, b);
+		return profile__set_meta(p, f[0].s, f[1].s);
 	case DF_FRAME:
-		id = get_u32(c);
-		n = get_u32(c);
-		f.line = get_u32(c);
-		f.name = get_str(c);
-		f.file = get_str(c);
-		if (c->bad || c->left || !f.name || n < FRAME_PYTHON || n > FRAME_KERNEL ||
-		    id != profile__nframes(p))
-			return -EBADMSG;
-		f.kind = n;
-		err = profile__frame(p, &f, &got);
-		return err ? err : got == id ? 0 : -EBADMSG;
+		return replay_frame(p, c);
 	case DF_STACK:
-		id = get_u32(c);
-		n = get_u32(c);
-		if (c->bad || n > DF_STACK_MAX || c->left != (size_t)n * 4 ||
-		    id != profile__nstacks(p))
-			return -EBADMSG;
-		for (uint32_t i = 0; i < n; i++)
-			ids[i] = get_u32(c);
-		err = profile__stack(p, ids, n, &got);
-		if (err == -EINVAL)
-			return -EBADMSG;
-		return err ? err : got == id ? 0 : -EBADMSG;
+		return replay_stack(p, c, ids);
 	case DF_PROC_START:
-		pid = get_u32(c);
-		ppid = get_u32(c);
-		ts = get_u64(c);
-		a = get_str(c);
-		b = get_str(c);
-		d = get_str(c);
-		if (c->bad || c->left)
+		if (!get_record(c, DF_PROC_START, f))
 			return -EBADMSG;
-		return profile__proc_start(p, pid, ppid, ts, a, b, d);
+		return profile__proc_start(p, s32(&f[0]), s32(&f[1]), f[2].u, f[3].s, f[4].s,
+					   f[5].s);
 	case DF_PROC_EXEC:
-		pid = get_u32(c);
-		ts = get_u64(c);
-		a = get_str(c);
-		b = get_str(c);
-		d = get_str(c);
-		if (c->bad || c->left)
+		if (!get_record(c, DF_PROC_EXEC, f))
 			return -EBADMSG;
-		return profile__proc_exec(p, pid, ts, a, b, d);
+		return profile__proc_exec(p, s32(&f[0]), f[1].u, f[2].s, f[3].s, f[4].s);
 	case DF_PROC_EXIT:
-		pid = get_u32(c);
-		ts = get_u64(c);
-		n = get_u32(c);
-		if (c->bad || c->left)
+		if (!get_record(c, DF_PROC_EXIT, f))
 			return -EBADMSG;
-		return profile__proc_exit(p, pid, ts, (int32_t)n);
+		return profile__proc_exit(p, s32(&f[0]), f[1].u, s32(&f[2]));
 	case DF_SAMPLE:
-		ts = get_u64(c);
-		pid = get_u32(c);
-		tid = get_u32(c);
-		n = get_u32(c);
-		id = get_u32(c);
-		v = get_u64(c);
-		if (c->bad || c->left || id >= profile__nstacks(p))
-			return -EBADMSG;
-		return profile__sample(p, ts, pid, tid, n, id, v);
+		return replay_sample(p, c);
 	case DF_STAT:
-		a = get_str(c);
-		v = get_u64(c);
-		if (c->bad || c->left || !a)
+		if (!get_record(c, DF_STAT, f) || !f[0].s)
 			return -EBADMSG;
-		return profile__set_stat(p, a, v);
+		return profile__set_stat(p, f[0].s, f[1].u);
 	case DF_END:
 		return c->left ? -EBADMSG : 0;
 	case DF_MEM_ALLOC:
@@ -639,8 +666,8 @@ static int read_records(struct profile *p, const unsigned char *data, size_t siz
 	bool ended = false;
 	int ret = -1, e;
 
-	c.scratch = malloc(3 * (DF_STR_MAX + 1));
-	ids = malloc(DF_STACK_MAX * sizeof(*ids));
+	c.scratch = malloc(3 * (PROFILE_STR_MAX + 1));
+	ids = malloc(PROFILE_STACK_MAX * sizeof(*ids));
 	if (!c.scratch || !ids) {
 		snprintf(err, errlen, "out of memory");
 		goto out;

@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/hash.h"
+#include "lib/vec.h"
 #include "profile/memacct.h"
 #include "profile/profile.h"
 
@@ -24,16 +26,11 @@
 #define MAX_WEIGHT (1ULL << 50) /* one block weighs at most 1 PiB: sums stay exact */
 #define NONE	   UINT32_MAX
 
+/* A held block, in its process's table under key addr + 1 (see block_key). */
 struct block {
-	uint64_t addr;
 	uint64_t weight; /* bytes */
-	uint32_t site;	 /* NONE: empty slot */
-	bool inherited;	 /* copied from the parent at fork */
-};
-
-struct btab {
-	struct block *v;
-	size_t cap, n; /* cap: a power of two or 0 */
+	uint32_t site;
+	bool inherited; /* copied from the parent at fork */
 };
 
 struct site_acc {
@@ -44,7 +41,7 @@ struct site_acc {
 };
 
 struct pstate {
-	struct btab t;
+	struct htab t; /* value: struct block */
 	uint64_t held, peak, peak_ts;
 	size_t peak_ev;
 	uint32_t first_site;
@@ -60,9 +57,8 @@ struct mp {
 	uint32_t nprocs;
 	struct site_acc *sites;
 	uint32_t nsites, sites_cap;
-	uint32_t *slots; /* site index + 1 by (proc, stack); 0 empty */
-	size_t nslots;
-	bool first; /* pass 1: accounting; pass 2: block state and snapshots only */
+	struct htab site_tab; /* value: uint32_t site index, by site_key */
+	bool first;	      /* pass 1: accounting; pass 2: block state and snapshots only */
 	uint64_t tree_held, tree_peak, tree_peak_ts;
 	size_t tree_peak_ev;
 	/* series (pass 1) */
@@ -154,146 +150,43 @@ const char *metric__unit(int metric)
 	}
 }
 
-static uint64_t mix(uint64_t h)
+/* ---- a process's blocks ---- */
+
+/* The table key of a block at addr. A block at the last address of all, which no allocator
+ * returns (it is not aligned), would have key 0, which no table holds: it is not tracked. */
+static uint64_t block_key(uint64_t addr)
 {
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	return h;
-}
-
-/* ---- a process's blocks: linear probing, deletion by backward shift ---- */
-
-static struct block *bt_find(const struct btab *t, uint64_t addr)
-{
-	size_t mask = t->cap - 1, j;
-
-	if (!t->cap)
-		return NULL;
-	for (j = mix(addr) & mask; t->v[j].site != NONE; j = (j + 1) & mask)
-		if (t->v[j].addr == addr)
-			return &t->v[j];
-	return NULL;
-}
-
-static void bt_place(struct btab *t, const struct block *b)
-{
-	size_t mask = t->cap - 1, j;
-
-	for (j = mix(b->addr) & mask; t->v[j].site != NONE; j = (j + 1) & mask)
-		;
-	t->v[j] = *b;
-	t->n++;
-}
-
-/* Insert b, whose address is not in t. */
-static int bt_insert(struct btab *t, const struct block *b)
-{
-	if ((t->n + 1) * 2 > t->cap) {
-		struct btab nt = {.cap = t->cap ? t->cap * 2 : 16};
-
-		nt.v = malloc(nt.cap * sizeof(*nt.v));
-		if (!nt.v)
-			return -ENOMEM;
-		for (size_t i = 0; i < nt.cap; i++)
-			nt.v[i].site = NONE;
-		for (size_t i = 0; i < t->cap; i++)
-			if (t->v[i].site != NONE)
-				bt_place(&nt, &t->v[i]);
-		free(t->v);
-		*t = nt;
-	}
-	bt_place(t, b);
-	return 0;
-}
-
-static void bt_remove(struct btab *t, struct block *b)
-{
-	size_t mask = t->cap - 1, i = b - t->v, j = i;
-
-	for (;;) {
-		size_t home;
-
-		j = (j + 1) & mask;
-		if (t->v[j].site == NONE)
-			break;
-		home = mix(t->v[j].addr) & mask;
-		/* move j back into the hole at i unless its home lies in (i, j] */
-		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
-			t->v[i] = t->v[j];
-			i = j;
-		}
-	}
-	t->v[i].site = NONE;
-	t->n--;
-}
-
-static void bt_free(struct btab *t)
-{
-	free(t->v);
-	*t = (struct btab){0};
+	return addr + 1;
 }
 
 /* ---- sites ---- */
 
+/* Never 0: proc is below UINT32_MAX. */
 static uint64_t site_key(uint32_t proc, uint32_t stack)
 {
-	return (uint64_t)proc << 32 | stack;
+	return ((uint64_t)proc + 1) << 32 | stack;
 }
 
 /* The site of (proc, stack), made in pass 1 when new; NONE when out of memory. */
 static uint32_t site_get(struct mp *m, uint32_t proc, uint32_t stack)
 {
 	uint64_t key = site_key(proc, stack);
-	size_t mask, j;
+	uint32_t *v = htab__get(&m->site_tab, key);
 
-	if ((size_t)(m->nsites + 1) * 2 > m->nslots) {
-		size_t ns = m->nslots ? m->nslots * 2 : 1024;
-		uint32_t *slots = calloc(ns, sizeof(*slots));
-
-		if (!slots)
-			goto nomem;
-		for (uint32_t i = 0; i < m->nsites; i++) {
-			for (j = mix(site_key(m->sites[i].proc, m->sites[i].stack)) & (ns - 1);
-			     slots[j]; j = (j + 1) & (ns - 1))
-				;
-			slots[j] = i + 1;
-		}
-		free(m->slots);
-		m->slots = slots;
-		m->nslots = ns;
-	}
-	mask = m->nslots - 1;
-	for (j = mix(key) & mask; m->slots[j]; j = (j + 1) & mask) {
-		const struct site_acc *s = &m->sites[m->slots[j] - 1];
-
-		if (site_key(s->proc, s->stack) == key)
-			return m->slots[j] - 1;
-	}
-	if (m->nsites == NONE - 1)
-		goto nomem;
-	if (m->nsites == m->sites_cap) {
-		uint32_t ncap = m->sites_cap ? m->sites_cap * 2 : 256;
-		struct site_acc *ns;
-
-		if (ncap < m->sites_cap)
-			ncap = NONE - 1;
-		ns = reallocarray(m->sites, ncap, sizeof(*ns));
-		if (!ns)
-			goto nomem;
-		m->sites = ns;
-		m->sites_cap = ncap;
+	if (v)
+		return *v;
+	if (m->nsites == NONE - 1 ||
+	    vec__grow32((void **)&m->sites, &m->sites_cap, (size_t)m->nsites + 1,
+			sizeof(*m->sites)) ||
+	    !(v = htab__put(&m->site_tab, key, NULL))) {
+		m->err = -ENOMEM;
+		return NONE;
 	}
 	m->sites[m->nsites] =
 	    (struct site_acc){.proc = proc, .stack = stack, .next = m->ps[proc].first_site};
 	m->ps[proc].first_site = m->nsites;
-	m->slots[j] = ++m->nsites;
-	return m->nsites - 1;
-nomem:
-	m->err = -ENOMEM;
-	return NONE;
+	*v = m->nsites++;
+	return *v;
 }
 
 /* ---- replay ---- */
@@ -368,18 +261,21 @@ static void release(struct mp *m, uint32_t proc, const struct block *b)
 }
 
 /* Put a block in proc's table, replacing one at the same address (its free was missed). */
-static void put_block(struct mp *m, uint32_t proc, const struct block *b)
+static void put_block(struct mp *m, uint32_t proc, uint64_t key, const struct block *b)
 {
-	struct btab *t = &m->ps[proc].t;
-	struct block *old = bt_find(t, b->addr);
+	struct block *slot;
+	int created;
 
-	if (old) {
-		release(m, proc, old);
-		*old = *b;
-	} else if (bt_insert(t, b)) {
+	if (!key)
+		return;
+	slot = htab__put(&m->ps[proc].t, key, &created);
+	if (!slot) {
 		m->err = -ENOMEM;
 		return;
 	}
+	if (!created)
+		release(m, proc, slot);
+	*slot = *b;
 	if (!b->inherited)
 		hold(m, proc, b->site, b->weight);
 }
@@ -403,13 +299,13 @@ static void on_alloc(struct mp *m, const struct prof_memrec *r)
 		ps->alloc_bytes += wb;
 	}
 	if (!ps->dead)
-		put_block(m, r->proc, &(struct block){r->addr, wb, site, false});
+		put_block(m, r->proc, block_key(r->addr), &(struct block){wb, site, false});
 }
 
 static void on_free(struct mp *m, const struct prof_memrec *r)
 {
 	struct pstate *ps = &m->ps[r->proc];
-	struct block *b = ps->dead ? NULL : bt_find(&ps->t, r->addr);
+	struct block *b = ps->dead ? NULL : htab__get(&ps->t, block_key(r->addr));
 
 	if (!b) {
 		if (m->first && !ps->dead) {
@@ -421,26 +317,24 @@ static void on_free(struct mp *m, const struct prof_memrec *r)
 	if (m->first && b->inherited)
 		ps->inherited_frees++;
 	release(m, r->proc, b);
-	bt_remove(&ps->t, b);
+	htab__del_val(&ps->t, b);
 }
 
 static void on_fork(struct mp *m, const struct prof_memrec *r)
 {
 	uint32_t parent = r->addr < m->nprocs ? (uint32_t)r->addr : NONE;
-	const struct btab *pt;
+	const struct block *pb;
+	size_t iter = 0;
+	uint64_t key;
 
 	if (parent == NONE || parent == r->proc || m->ps[r->proc].dead)
 		return;
-	pt = &m->ps[parent].t;
-	for (size_t i = 0; i < pt->cap && !m->err; i++) {
-		struct block b = pt->v[i];
+	while (!m->err && (pb = htab__next(&m->ps[parent].t, &iter, &key))) {
+		struct block b = {.weight = pb->weight, .inherited = true};
 
-		if (b.site == NONE)
-			continue;
-		b.site = site_get(m, r->proc, m->sites[b.site].stack);
-		b.inherited = true;
+		b.site = site_get(m, r->proc, m->sites[pb->site].stack);
 		if (b.site != NONE)
-			put_block(m, r->proc, &b);
+			put_block(m, r->proc, key, &b);
 	}
 }
 
@@ -462,17 +356,15 @@ static void leave(struct mp *m, uint32_t proc, const struct block *b)
 static void end_image(struct mp *m, uint32_t proc, bool exited)
 {
 	struct pstate *ps = &m->ps[proc];
+	const struct block *b;
+	size_t iter = 0;
 
-	for (size_t i = 0; i < ps->t.cap; i++) {
-		const struct block *b = &ps->t.v[i];
-
-		if (b->site == NONE)
-			continue;
+	while ((b = htab__next(&ps->t, &iter, NULL))) {
 		if (m->first)
 			leave(m, proc, b);
 		release(m, proc, b);
 	}
-	bt_free(&ps->t);
+	htab__fini(&ps->t);
 	ps->dead = ps->dead || exited;
 }
 
@@ -570,14 +462,11 @@ static void replay(struct mp *m, const struct peak_at *pk, size_t npk)
 static void held_at_end(struct mp *m)
 {
 	for (uint32_t i = 0; i < m->nprocs; i++) {
-		struct pstate *ps = &m->ps[i];
+		const struct block *b;
+		size_t iter = 0;
 
-		for (size_t k = 0; k < ps->t.cap; k++) {
-			const struct block *b = &ps->t.v[k];
-
-			if (b->site != NONE)
-				leave(m, i, b);
-		}
+		while ((b = htab__next(&m->ps[i].t, &iter, NULL)))
+			leave(m, i, b);
 	}
 }
 
@@ -603,7 +492,7 @@ static void second_pass(struct mp *m)
 	for (uint32_t i = 0; i < m->nprocs; i++) {
 		struct pstate *ps = &m->ps[i];
 
-		bt_free(&ps->t);
+		htab__fini(&ps->t);
 		ps->held = 0;
 		ps->dead = false;
 		if (ps->peak)
@@ -624,11 +513,8 @@ static int site_order(const void *a, const void *b)
 {
 	const struct mem_site *x = a, *y = b;
 
-	if (x->proc != y->proc)
-		return x->proc < y->proc ? -1 : 1;
-	if (x->alloc_bytes != y->alloc_bytes)
-		return x->alloc_bytes > y->alloc_bytes ? -1 : 1;
-	return x->stack < y->stack ? -1 : x->stack > y->stack;
+	return profile__order_by_weight(x->proc, x->alloc_bytes, x->stack, y->proc, y->alloc_bytes,
+					y->stack);
 }
 
 static int build(struct mp *m, struct memacct *out)
@@ -741,13 +627,16 @@ struct memacct *memacct__compute(const struct profile *p)
 		errno = ENODATA;
 		return NULL;
 	}
+	htab__init(&m.site_tab, sizeof(uint32_t));
 	m.ps = calloc((size_t)m.nprocs + 1, sizeof(*m.ps));
 	m.dirty = calloc((size_t)m.nprocs + 1, sizeof(*m.dirty));
 	out = calloc(1, sizeof(*out));
 	if (!m.ps || !m.dirty || !out)
 		goto out;
-	for (uint32_t i = 0; i < m.nprocs; i++)
+	for (uint32_t i = 0; i < m.nprocs; i++) {
 		m.ps[i].first_site = NONE;
+		htab__init(&m.ps[i].t, sizeof(struct block));
+	}
 	if (time_order(&m))
 		goto out;
 	replay(&m, NULL, 0);
@@ -757,11 +646,11 @@ struct memacct *memacct__compute(const struct profile *p)
 	err = m.err ? m.err : build(&m, out);
 out:
 	for (uint32_t i = 0; m.ps && i < m.nprocs; i++)
-		bt_free(&m.ps[i].t);
+		htab__fini(&m.ps[i].t);
+	htab__fini(&m.site_tab);
 	free(m.ps);
 	free(m.dirty);
 	free(m.sites);
-	free(m.slots);
 	free(m.series);
 	free(m.order);
 	if (err) {

@@ -2,9 +2,10 @@
  * and run statistics. The tracer fills it as events arrive; datafile__read() fills it by
  * replaying a recording; report writers read it and never change it.
  *
- * A profile may have a journal (struct datafile_writer): every frame, stack, process event,
- * sample and statistic that enters the profile is appended to the journal as it arrives,
- * so the recording on disk is written incrementally by the same calls that build it. */
+ * A profile may have a journal (journal.h; the recording implements one): every frame,
+ * stack, process event, sample and statistic that enters the profile is passed to the
+ * journal as it arrives, so the recording on disk is written incrementally by the same
+ * calls that build it. */
 #ifndef TREEPROF_PROFILE_H
 #define TREEPROF_PROFILE_H
 
@@ -49,13 +50,14 @@ struct prof_sample {
 };
 
 struct profile;
-struct datafile_writer;
+struct profile_journal;
 
 struct profile *profile__new(void);
 void profile__free(struct profile *p);
 
-/* Attach a journal; the profile does not own it. Pass NULL to detach. */
-void profile__set_journal(struct profile *p, struct datafile_writer *w);
+/* Attach a journal (every member set; it must stay valid while attached); the profile does
+ * not own it. Pass NULL to detach. */
+void profile__set_journal(struct profile *p, const struct profile_journal *j);
 
 /* Intern a frame (strings copied); equal frames get the same id. Ids are dense from 0. */
 int profile__frame(struct profile *p, const struct prof_frame *f, uint32_t *id);
@@ -119,6 +121,10 @@ struct prof_stack {
 };
 /* The order profile__stack_counts sorts in (a qsort comparator of struct prof_stack). */
 int profile__stack_count_order(const void *a, const void *b);
+/* That order for any (process, weight, stack) triples: <0, 0 or >0 as a comes first, ties,
+ * or comes after b (memacct's sites sort by it too). */
+int profile__order_by_weight(uint32_t proc_a, uint64_t weight_a, uint32_t stack_a, uint32_t proc_b,
+			     uint64_t weight_b, uint32_t stack_b);
 int profile__stack_counts(const struct profile *p, bool (*keep)(uint32_t proc, void *ctx),
 			  void *ctx, struct prof_stack **out, size_t *n);
 
