@@ -195,6 +195,7 @@ bench: deps-test
 	$(MAKE) treeprof libtreeprof-mem.so $(UPROBE_COST)
 	/usr/bin/python3 tests/bench.py
 	/usr/bin/python3 tests/bench_mem.py
+	/usr/bin/python3 tests/bench_apps.py
 	/usr/bin/python3 tests/bench_live.py
 	/usr/bin/python3 tests/bench_report.py
 
