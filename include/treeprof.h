@@ -236,8 +236,9 @@ struct tp_memcounters {
 	__u64 alloc_bytes; /* bytes requested by them */
 	__u64 free_count;  /* frees of non-NULL pointers and munmaps */
 	__u64 failed;	   /* allocations that returned NULL */
-	__u64 in_use;	   /* sampler: usable bytes in use (malloc_usable_size); BPF: 0 */
-	__u64 peak_in_use; /* sampler: the largest in_use seen; BPF: 0 */
+	__u64 in_use;	   /* sampler: usable bytes in use (malloc_usable_size), as a signed
+			    * value counted from the fork in a fork child; BPF: 0 */
+	__u64 peak_in_use; /* sampler: the largest in_use seen (signed); BPF: 0 */
 	__u64 sampled;	   /* allocations sampled (sent with a stack) */
 	__u64 rate;	   /* mean sampling interval in bytes (1: every allocation) */
 };

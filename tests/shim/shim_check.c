@@ -393,7 +393,8 @@ static void test_in_use_back_to_start(void)
 	CHECK(ctr->peak_in_use >= in_use_at_start + 4 * MIB);
 }
 
-/* The child of a fork starts its counts at 0, keeps in_use and the sampled set. */
+/* The child of a fork starts every count at 0, in_use and peak too (its parent's blocks are the
+ * parent's memory), and keeps the sampled set: freeing an inherited block takes in_use below 0. */
 static void test_fork_child_counters_restart(void)
 {
 	struct snap a = snap(), b, c;
@@ -413,15 +414,21 @@ static void test_fork_child_counters_restart(void)
 		CHECK_EQ_INT(c.c.failed, 0);
 		CHECK_EQ_INT(c.c.sampled, 0);
 		CHECK_EQ_INT(c.hooks, 0);
-		CHECK_EQ_INT(c.c.in_use, b.c.in_use);
-		CHECK_EQ_INT(c.c.peak_in_use, b.c.in_use);
+		CHECK_EQ_INT(c.c.in_use, 0);
+		CHECK_EQ_INT(c.c.peak_in_use, 0);
 		CHECK_EQ_INT(c.c.rate, b.c.rate);
 		free(p); /* inherited: a sampled block is still known to the child */
 		c = snap();
 		CHECK_EQ_INT(c.c.free_count, 1);
-		CHECK_EQ_INT(c.c.in_use, a.c.in_use);
+		CHECK_EQ_INT((int64_t)c.c.in_use, -(int64_t)(b.c.in_use - a.c.in_use));
+		CHECK_EQ_INT(c.c.peak_in_use, 0);
 		if (rate == 1)
 			CHECK_EQ_INT(c.hooks, 1);
+		p = malloc(5000); /* its own: counted from 0, peak signed */
+		c = snap();
+		CHECK_EQ_INT((int64_t)c.c.in_use,
+			     (int64_t)malloc_usable_size(p) - (int64_t)(b.c.in_use - a.c.in_use));
+		CHECK_EQ_INT(c.c.peak_in_use, (int64_t)c.c.in_use > 0 ? c.c.in_use : 0);
 		_exit(unit_failed_checks != before);
 	}
 	CHECK(pid > 0);

@@ -552,8 +552,16 @@ static int build(struct mp *m, struct memacct *out)
 		mp = &out->procs[out->nprocs++];
 		mp->proc = i;
 		mp->has_counters = c != NULL;
-		if (c)
+		if (c) {
 			mp->c = *c;
+			/* A fork child's sampler counts in_use from the fork, signed
+			 * (shim/memshim.c): below 0 it freed more of its parent's copies than it
+			 * allocated, and holds none of its own. */
+			if ((int64_t)mp->c.in_use < 0)
+				mp->c.in_use = 0;
+			if ((int64_t)mp->c.peak_in_use < 0)
+				mp->c.peak_in_use = 0;
+		}
 		mp->alloc_count = ps->alloc_count;
 		mp->alloc_bytes = (double)ps->alloc_bytes;
 		mp->live_bytes = (double)ps->live;

@@ -15,8 +15,10 @@
  *  - Sampling: a per-thread countdown of bytes; the allocation that takes it to zero or
  *    below is sampled and a new interval is drawn from an exponential distribution of mean
  *    `rate` (TREEPROF_MEM_SAMPLE, bytes, default 524288; 1 samples every allocation).
- *  - fork: the child keeps the sampled set and in_use (peak_in_use restarts at in_use);
- *    its alloc_count, alloc_bytes, free_count, failed, sampled and hook calls restart at 0.
+ *  - fork: the child keeps the sampled set; every counter restarts at 0. The copies of the
+ *    parent's blocks are the parent's memory (README, Accounting rules), so the child's
+ *    in_use and peak_in_use count the change since the fork, as signed 64-bit values: in_use
+ *    is below 0 when the child frees more of those copies than it allocates itself.
  */
 #include <errno.h>
 #include <math.h>
@@ -92,8 +94,9 @@ void shim_peak_update(uint64_t in_use)
 	__u64 *peak = &treeprof_mem_counters.peak_in_use;
 	__u64 seen = __atomic_load_n(peak, __ATOMIC_RELAXED);
 
-	while (in_use > seen && !__atomic_compare_exchange_n(peak, &seen, in_use, true,
-							     __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+	while ((int64_t)in_use > (int64_t)seen &&
+	       !__atomic_compare_exchange_n(peak, &seen, in_use, true, __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED))
 		;
 }
 
@@ -204,8 +207,8 @@ static void fork_child(void)
 	__atomic_store_n(&c->free_count, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&c->failed, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&c->sampled, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&c->peak_in_use, __atomic_load_n(&c->in_use, __ATOMIC_RELAXED),
-			 __ATOMIC_RELAXED);
+	__atomic_store_n(&c->in_use, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->peak_in_use, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&treeprof_mem_hook_calls, 0, __ATOMIC_RELAXED);
 	/* Not the parent's random sequence: reseed at this thread's next allocation. */
 	rng_state = 0;

@@ -71,7 +71,10 @@ static inline void shim_in_use_add_st(uint64_t usable, bool single)
 	} else {
 		now = __atomic_add_fetch(&c->in_use, usable, __ATOMIC_RELAXED);
 	}
-	if (SHIM_UNLIKELY(now > __atomic_load_n(&c->peak_in_use, __ATOMIC_RELAXED)))
+	/* Signed: in a fork child in_use is the change since the fork, below 0 when the child
+	 * frees more of its parent's copies than it allocates. */
+	if (SHIM_UNLIKELY((int64_t)now >
+			  (int64_t)__atomic_load_n(&c->peak_in_use, __ATOMIC_RELAXED)))
 		shim_peak_update(now);
 }
 

@@ -766,7 +766,9 @@ static void mem_lines(struct live *l, uint64_t now)
 		mp->last_ns = now;
 		if (dt <= 0)
 			continue; /* the first reading is the baseline */
-		heap = mc->in_use ? (double)mc->in_use : mp->heap_est;
+		/* signed: a fork child's sampler counts from the fork (shim/memshim.c) */
+		heap =
+		    mc->in_use ? ((int64_t)mc->in_use > 0 ? (double)mc->in_use : 0) : mp->heap_est;
 		rss = proc_read_rss(proc->pid);
 		l->line.len = 0;
 		if (l->o.json) {
