@@ -181,6 +181,35 @@ static void roles_merge_identical_workers_not_their_parent_nor_a_long_lived_sibl
 	profile__free(p);
 }
 
+/* spawn workers differ only in the descriptor numbers of their command lines: one role; a
+ * different interpreter version or script is not. */
+static void roles_take_whole_token_numbers_as_equal(void)
+{
+	struct profile *p = profile__new();
+	struct report_groups *g;
+	static const char *spawn = "/usr/bin/python3 -c from multiprocessing.spawn import "
+				   "spawn_main; spawn_main(tracker_fd=5, pipe_handle=%d) "
+				   "--multiprocessing-fork";
+	char cmd[160];
+
+	CHECK(p != NULL);
+	profile__proc_start(p, 300, 1, 0, "python3", "python3 train.py", "/usr/bin/python3");
+	for (int i = 0; i < 3; i++) {
+		snprintf(cmd, sizeof(cmd), spawn, 11 + 2 * i);
+		profile__proc_start(p, 301 + i, 300, 1000000, "python3", cmd, "/usr/bin/python3");
+	}
+	profile__proc_start(p, 304, 300, 1000000, "python3", "python3.12 train.py", "/usr/bin/x");
+	profile__proc_start(p, 305, 300, 1000000, "python3", "python3.13 train.py", "/usr/bin/x");
+	g = report_groups__new(p, BY_ROLE);
+	CHECK(g != NULL);
+	CHECK_EQ_INT(report_groups__count(g), 4);
+	CHECK_EQ_INT(report_groups__get(g, 1)->nprocs, 3);
+	CHECK_EQ_INT(report_groups__of(g, 2), report_groups__of(g, 3));
+	CHECK(report_groups__of(g, 4) != report_groups__of(g, 5));
+	report_groups__free(g);
+	profile__free(p);
+}
+
 static void groups_keep_only_the_pid_asked_for(void)
 {
 	struct profile *p = pool_profile();
@@ -341,6 +370,7 @@ static void chrome_has_a_track_per_thread_and_merges_runs(void)
 
 UNIT_MAIN("report_formats",
 	  UNIT_TEST(roles_merge_identical_workers_not_their_parent_nor_a_long_lived_sibling),
+	  UNIT_TEST(roles_take_whole_token_numbers_as_equal),
 	  UNIT_TEST(groups_keep_only_the_pid_asked_for), UNIT_TEST(folded_names_roles_or_nothing),
 	  UNIT_TEST(text_shows_roles_with_count_and_spread),
 	  UNIT_TEST(json_adds_groups_and_a_group_per_stack),

@@ -123,6 +123,49 @@ static void find_lifetimes(struct roles *r, uint32_t n)
 	}
 }
 
+/* Whether s[i] starts a number that is a whole token: digits, preceded by the start, a space,
+ * '=', ',' or '(', and followed by the end, a space, ',' or ')'. Returns its length or 0. */
+static size_t number_token(const char *s, size_t i)
+{
+	size_t k = i;
+
+	if (i && !strchr(" =,(", s[i - 1]))
+		return 0;
+	while (s[k] >= '0' && s[k] <= '9')
+		k++;
+	if (k == i || (s[k] && !strchr(" ,)", s[k])))
+		return 0;
+	return k - i;
+}
+
+/* Command lines compared with every whole-token number taken as equal, so that workers that
+ * differ only in a descriptor or an index (multiprocessing's spawn_main(pipe_handle=11),
+ * --worker 3) share a role, while python3.11 and python3.12 do not. A total order: the
+ * strings compared as if each such number were one character below every other. */
+static int cmd_cmp(const char *a, const char *b)
+{
+	size_t i = 0, j = 0;
+
+	for (;;) {
+		size_t na = number_token(a, i), nb = number_token(b, j);
+		int ca, cb;
+
+		if (na && nb) {
+			i += na;
+			j += nb;
+			continue;
+		}
+		ca = na ? -1 : (unsigned char)a[i];
+		cb = nb ? -1 : (unsigned char)b[j];
+		if (ca != cb)
+			return ca < cb ? -1 : 1;
+		if (!ca)
+			return 0;
+		i++;
+		j++;
+	}
+}
+
 static int by_depth(const void *x, const void *y, void *ctx)
 {
 	const struct roles *r = ctx;
@@ -148,7 +191,7 @@ static int by_key(const void *x, const void *y, void *ctx)
 
 	if (pa != pb)
 		return pa < pb ? -1 : 1;
-	c = strcmp(proc_cmd(profile__proc_at(r->p, a)), proc_cmd(profile__proc_at(r->p, b)));
+	c = cmd_cmp(proc_cmd(profile__proc_at(r->p, a)), proc_cmd(profile__proc_at(r->p, b)));
 	if (c)
 		return c;
 	if (r->life[a] != r->life[b])
@@ -181,8 +224,8 @@ static int assign_roles(const struct profile *p, uint32_t n, uint32_t *role)
 		for (uint32_t k = lo; k < hi; k++) {
 			uint32_t a = order[k], b = k > lo ? order[k - 1] : 0;
 			bool same = k > lo && parent_role(&r, a) == parent_role(&r, b) &&
-				    !strcmp(proc_cmd(profile__proc_at(p, a)),
-					    proc_cmd(profile__proc_at(p, b))) &&
+				    !cmd_cmp(proc_cmd(profile__proc_at(p, a)),
+					     proc_cmd(profile__proc_at(p, b))) &&
 				    r.life[a] <= ROLE_LIFETIME_RATIO * r.life[b];
 
 			role[a] = same ? role[b] : next++;

@@ -4,7 +4,8 @@
  * The object owns its labels and member lists; nothing here prints.
  *
  * A role is a set of processes doing the same job: the same command line (comm when it is
- * empty), the same parent role (so a process never shares a role with its parent: a fork
+ * empty; numbers that are whole tokens, such as spawn_main(pipe_handle=11) or --worker 3,
+ * compare equal), the same parent role (so a process never shares a role with its parent: a fork
  * server's workers are not merged with the server), and a comparable lifetime: siblings
  * sorted by lifetime are cut where one lived more than ROLE_LIFETIME_RATIO times as long
  * as the next shorter one. Forked workers keep their parent's command line, so without
