@@ -22,6 +22,7 @@ enum {
 	OPT_FORMAT,
 	OPT_PID,
 	OPT_TOP,
+	OPT_ALL,
 	OPT_GROUP,
 	OPT_METRIC,
 	OPT_DIFF,
@@ -52,6 +53,9 @@ static const struct argp_option report_options[] = {
     {"pid", OPT_PID, "PID", 0, "Only this process"},
     {"merge", OPT_MERGE, NULL, 0, "folded: merge processes (no leading process frame)"},
     {"top", OPT_TOP, "N", 0, "text: functions per top list (default 15)"},
+    {"all", OPT_ALL, NULL, 0,
+     "text: list every process; by default two or more short-lived helpers (exited within "
+     "2 s, under 0.5% or 2 samples each, no memory events) share one row"},
     {"diff", OPT_DIFF, "OLD", 0,
      "Compare with the older recording OLD: roles matched across runs (default --group-by "
      "role), shares of each run; not in pprof, speedscope, chrome"},
@@ -162,6 +166,9 @@ static error_t parse_report_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_MERGE:
 		a->r.merge = true;
+		break;
+	case OPT_ALL:
+		a->r.all = true;
 		break;
 	case ARGP_KEY_ARG:
 		if (a->input)

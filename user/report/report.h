@@ -28,6 +28,7 @@ struct report_opts {
 	bool merge;		 /* folded: drop the leading process frame, merging the tree */
 	bool color;		 /* text: ANSI colour (only when stdout is a TTY) */
 	int top;		 /* text: how many functions in top lists (default 15) */
+	bool all;		 /* text: list short-lived helpers one by one, not in one row */
 	bool absolute;		 /* --diff: raw weights instead of shares of each run */
 	const char *const *strip_prefix; /* --diff: file prefixes removed before matching */
 	int nstrip;

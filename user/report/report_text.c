@@ -26,12 +26,20 @@
 #include "report/report_group.h"
 #include "report/report_mem.h"
 
-#define WIDTH	   100
-#define TREE_COLS  54 /* columns before the command in the process tree */
-#define FUNC_COLS  35 /* columns before the function in the top lists */
-#define GROUP_COLS 53 /* columns before the command in the table of roles */
-#define MAX_INDENT 24
-#define LABEL_MAX  (2 * 65536 + 64) /* any frame label: names and files are capped at 64 KiB */
+#define WIDTH 100
+/* Short-lived helpers (a pyenv shim's bash and readlink, sh -c children): exited, lived less
+ * than SHORT_LIFE_NS, under SHORT_SHARE of the weight or at most SHORT_SAMPLES samples each, no
+ * memory events, and nothing but such processes below them. Two or more fold into one row
+ * unless --all. */
+#define SHORT_LIFE_NS 2000000000ULL
+#define SHORT_SHARE   0.005
+#define SHORT_SAMPLES 2
+#define SHORT_NAMES   6	 /* commands named in the folded row, the most frequent first */
+#define TREE_COLS     54 /* columns before the command in the process tree */
+#define FUNC_COLS     35 /* columns before the function in the top lists */
+#define GROUP_COLS    53 /* columns before the command in the table of roles */
+#define MAX_INDENT    24
+#define LABEL_MAX     (2 * 65536 + 64) /* any frame label: names and files are capped at 64 KiB */
 
 struct func {
 	uint32_t frame; /* a representative frame */
@@ -61,6 +69,7 @@ struct text {
 	uint64_t *group_nostack; /* weight of samples without any frame */
 	int metric;		 /* enum metric */
 	struct memacct *mem;	 /* NULL: no memory events */
+	bool *folded;		 /* per process: in the short-lived row (NULL: none folded) */
 };
 
 /* A weight as the metric shows it: a number, or a size for bytes. */
@@ -289,7 +298,7 @@ static void walk_tree(const struct text *t, FILE *out, uint32_t r, const uint32_
 
 	for (;;) {
 		seen[i] = true;
-		if (proc_kept(t, i))
+		if (proc_kept(t, i) && !(t->folded && t->folded[i]))
 			print_proc(t, out, i, d);
 		for (c = first[i]; c != UINT32_MAX && seen[c]; c = next[c])
 			;
@@ -312,8 +321,122 @@ static void walk_tree(const struct text *t, FILE *out, uint32_t r, const uint32_
 	}
 }
 
+/* Whether process i qualifies as a short-lived helper by itself (its children aside). */
+static bool short_lived(const struct text *t, uint32_t i, const bool *mem)
+{
+	const struct prof_proc *pr = profile__proc_at(t->p, i);
+
+	return pr->exited && pr->start_ns && pr->end_ns >= pr->start_ns &&
+	       pr->end_ns - pr->start_ns < SHORT_LIFE_NS && !(mem && mem[i]) &&
+	       ((double)t->proc_total[i] < SHORT_SHARE * (double)t->total ||
+		(t->metric == METRIC_CPU && t->proc_total[i] <= SHORT_SAMPLES));
+}
+
+struct fold_name {
+	const char *comm;
+	uint32_t n;
+};
+
+static int by_count(const void *x, const void *y)
+{
+	const struct fold_name *a = x, *b = y;
+
+	if (a->n != b->n)
+		return a->n > b->n ? -1 : 1;
+	return strcmp(a->comm, b->comm);
+}
+
+/* Marks t->folded: short-lived processes with only such processes below them (children are
+ * later entries, so one pass from the end settles every subtree). Leaves t->folded NULL when
+ * fewer than two qualify. parent[i]: the entry of i's parent or UINT32_MAX. */
+static int mark_folded(struct text *t, const uint32_t *parent)
+{
+	uint32_t n = profile__nprocs(t->p), nfold = 0;
+	bool *mem = NULL, *blocked = calloc(n + 1, sizeof(bool));
+
+	t->folded = calloc(n + 1, sizeof(bool));
+	if (!t->folded || !blocked)
+		goto nomem;
+	if (t->mem) {
+		mem = calloc(n + 1, sizeof(bool));
+		if (!mem)
+			goto nomem;
+		for (uint32_t k = 0; k < t->mem->nprocs; k++) {
+			const struct mem_proc *mp = &t->mem->procs[k];
+
+			if (mp->proc < n)
+				mem[mp->proc] = mp->alloc_count > 0 || mp->c.alloc_count > 0;
+		}
+	}
+	for (uint32_t i = n; i-- > 0;) {
+		t->folded[i] = !blocked[i] && proc_kept(t, i) && short_lived(t, i, mem);
+		if (!t->folded[i] && proc_kept(t, i) && parent[i] != UINT32_MAX)
+			blocked[parent[i]] = true;
+		nfold += t->folded[i];
+	}
+	free(mem);
+	free(blocked);
+	if (nfold < 2) {
+		free(t->folded);
+		t->folded = NULL;
+	}
+	return 0;
+nomem:
+	free(mem);
+	free(blocked);
+	return -ENOMEM;
+}
+
+/* "41 short-lived: bash x38, readlink x3 -- 1.2%", in the columns of the process rows. */
+static int print_folded(const struct text *t, FILE *out)
+{
+	uint32_t n = profile__nprocs(t->p), nnames = 0, count = 0;
+	struct fold_name *names = calloc(n + 1, sizeof(*names));
+	char share[16], v[32], row[WIDTH * 2];
+	uint64_t w = 0;
+	size_t len;
+
+	if (!names)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < n; i++) {
+		const char *comm = profile__proc_at(t->p, i)->comm;
+		uint32_t k;
+
+		if (!t->folded[i])
+			continue;
+		comm = comm && *comm ? comm : "?";
+		for (k = 0; k < nnames && strcmp(names[k].comm, comm); k++)
+			;
+		names[k].comm = comm;
+		names[k].n++;
+		nnames += k == nnames;
+		count++;
+		w += t->proc_total[i];
+	}
+	qsort(names, nnames, sizeof(*names), by_count);
+	len = (size_t)snprintf(row, sizeof(row), "%u short-lived: ", count);
+	for (uint32_t k = 0; k < nnames && len < sizeof(row); k++) {
+		if (k == SHORT_NAMES) {
+			len += (size_t)snprintf(row + len, sizeof(row) - len, ", ...");
+			break;
+		}
+		len += (size_t)snprintf(row + len, sizeof(row) - len, "%s%s x%u", k ? ", " : "",
+					names[k].comm, names[k].n);
+	}
+	if (len < sizeof(row))
+		snprintf(row + len, sizeof(row) - len, " -- %.1f%%", pct(w, t->total));
+	for (char *c = row; *c; c++) /* comm comes from the target: no terminal controls */
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	snprintf(share, sizeof(share), "%5.1f%%", pct(w, t->total));
+	fprintf(out, "%7s %7s %9s %9s %6s %-10s %s\n", "-", "-", "<2s", val(t, v, sizeof(v), w),
+		share, "exited", row);
+	free(names);
+	return 0;
+}
+
 /* Parent of each process: the newest entry for its ppid made before it, else the newest. */
-static int print_tree(const struct text *t, FILE *out)
+static int print_tree(struct text *t, FILE *out)
 {
 	uint32_t n = profile__nprocs(t->p);
 	uint32_t *first = calloc(n + 1, sizeof(uint32_t)), *next = calloc(n + 1, sizeof(uint32_t));
@@ -347,6 +470,11 @@ static int print_tree(const struct text *t, FILE *out)
 			first[parent[i]] = i;
 		}
 	}
+	if (!t->o->all) {
+		err = mark_folded(t, parent);
+		if (err)
+			goto out;
+	}
 	/* roots in order, then anything left in a parent cycle */
 	for (uint32_t r = 0; r < n; r++)
 		if (!seen[r] && parent[r] == UINT32_MAX)
@@ -354,7 +482,7 @@ static int print_tree(const struct text *t, FILE *out)
 	for (uint32_t r = 0; r < n; r++)
 		if (!seen[r])
 			walk_tree(t, out, r, first, next, parent, seen);
-	err = 0;
+	err = t->folded ? print_folded(t, out) : 0;
 out:
 	free(first);
 	free(next);
@@ -656,6 +784,7 @@ out:
 	for (uint32_t i = 0; t.funcs && i < t.nfuncs; i++)
 		free(t.funcs[i].label);
 	free(t.funcs);
+	free(t.folded);
 	free(t.fmap);
 	free(t.pf);
 	free(t.proc_total);
