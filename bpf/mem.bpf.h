@@ -579,6 +579,25 @@ int BPF_PROG(mem_sys_exit, struct pt_regs *regs, long ret)
 	return 0;
 }
 
+/* Py_FinalizeEx, probed per interpreter file with --mem: the application's code is done and
+ * what it holds now is what it kept (the interpreter then frees most of it). Once per
+ * process, so the cost to other processes of the host that run the same file is one trap
+ * when they finalize. */
+SEC("uprobe")
+int BPF_KPROBE(mem_py_final)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	struct tp_hdr *h;
+
+	if (!mem_traced(tgid))
+		return 0;
+	h = record_reserve(&samples, sizeof(*h), TP_REC_PYFINAL, tgid, (__u32)id);
+	if (h)
+		bpf_ringbuf_submit(h, BPF_RB_NO_WAKEUP);
+	return 0;
+}
+
 /* Launch mode: the preloaded sampler's hook. */
 SEC("uprobe")
 int BPF_KPROBE(mem_shim_hook, __u64 kind, __u64 addr, __u64 size, __u64 counters, __u64 caller)

@@ -26,6 +26,7 @@ enum tp_rec_type {
 	TP_REC_ALLOC = 5,   /* struct tp_alloc: a sampled allocation, with its stack */
 	TP_REC_FREE = 6,    /* struct tp_free: a sampled allocation was released */
 	TP_REC_MEMSTAT = 7, /* struct tp_memstat: a process's exact allocator totals */
+	TP_REC_PYFINAL = 8, /* struct tp_hdr alone: a traced process entered Py_FinalizeEx */
 };
 
 struct tp_hdr {

@@ -289,3 +289,25 @@ def test_live_shows_allocation_rate_heap_and_rss(tmp_path):
     assert 5 * MIB <= last["alloc_bytes_per_s"] <= 20 * MIB, last
     assert last["heap_exact"] and last["heap_bytes"] >= 10 * MIB, last
     assert last["rss_bytes"] >= last["heap_bytes"] * 0.9, last
+
+
+# ---------------------------------------------------------------- held when the code ends
+
+HELD_CASES = [("debian-3.11", "auto"), ("debian-3.11", "uprobes"), ("pyenv-3.13", "auto"),
+              ("trixie-3.13", "auto"), ("sid-3.14", "auto")]
+
+
+@pytest.mark.parametrize("spec,mode", HELD_CASES, ids=["%s-%s" % c for c in HELD_CASES])
+def test_held_at_exit_survives_the_interpreter_teardown(spec, mode, tmp_path):
+    """A process that exits normally: Python's finalization frees what its globals kept,
+    which is still what the application held when its code ended (Py_FinalizeEx is probed).
+    Without that, every leak of a normally exiting Python process reads 0."""
+    py, data = interpreter(spec), str(tmp_path / "held.data")
+    cmd = [TREEPROF, "record", "-q", "--mem", "--mem-sample", "64K", "-o", data]
+    if mode != "auto":
+        cmd += ["--mem-probe", mode]
+    r = run(cmd + ["--"] + py.cmd("held_at_exit.py", "20", out=str(tmp_path)), timeout=120)
+    truth = json.loads([ln for ln in r.stdout.splitlines() if ln.startswith("{")][0])
+    rep = report_json(data)
+    got = sum(s["live_bytes"] for s in sites_with(rep, truth["pid"], "keep_at_exit"))
+    close(got, truth["kept_bytes"], "%s %s live_bytes of keep_at_exit" % (spec, mode))

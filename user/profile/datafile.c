@@ -28,9 +28,11 @@
  *   14    MEM_COUNTERS u64 ts_ns, s32 pid, 8 x u64: struct tp_memcounters in field order
  *                     (alloc_count, alloc_bytes, free_count, failed, in_use, peak_in_use,
  *                     sampled, rate); each replaces the process's previous totals
+ *   15    MEM_FINAL   u64 ts_ns, s32 pid (its Python interpreter entered Py_FinalizeEx)
  *
- * Records 10 to 14 (memory, `record --mem`) were added within version 1: a reader that
- * predates them skips them as unknown types and shows the recording's CPU profile.
+ * Records 10 to 15 (memory, `record --mem`) were added within version 1: a reader that
+ * predates them skips them as unknown types and shows the recording's CPU profile (one
+ * that predates 15 alone counts what the interpreter frees while it finalizes).
  *
  * Records come in the order the profile received them, and a reader replays them through
  * the profile__* calls. Frame and stack ids are dense and defined before use: a FRAME or
@@ -82,6 +84,7 @@ enum df_type {
 	DF_MEM_FORK = 12,
 	DF_MEM_RSS = 13,
 	DF_MEM_COUNTERS = 14,
+	DF_MEM_FINAL = 15,
 	DF_NTYPES
 };
 
@@ -102,6 +105,7 @@ static const char *const layouts[DF_NTYPES] = {
     [DF_MEM_FORK] = "844",
     [DF_MEM_RSS] = "848",
     [DF_MEM_COUNTERS] = "8488888888",
+    [DF_MEM_FINAL] = "84",
 };
 
 /* One field of a payload: u for '4' and '8' (a u32 in its low half), s for 's'. */
@@ -366,6 +370,11 @@ static int write_mem_rss(void *ctx, uint64_t ts_ns, pid_t pid, uint64_t bytes)
 	return rec_write(ctx, DF_MEM_RSS, (union field[]){{ts_ns}, {(uint32_t)pid}, {bytes}});
 }
 
+static int write_mem_final(void *ctx, uint64_t ts_ns, pid_t pid)
+{
+	return rec_write(ctx, DF_MEM_FINAL, (union field[]){{ts_ns}, {(uint32_t)pid}});
+}
+
 static int write_mem_counters(void *ctx, uint64_t ts_ns, pid_t pid, const struct tp_memcounters *c)
 {
 	return rec_write(ctx, DF_MEM_COUNTERS,
@@ -404,6 +413,7 @@ struct datafile_writer *datafile__new(int fd)
 	    .mem_free = write_mem_free,
 	    .mem_fork = write_mem_fork,
 	    .mem_rss = write_mem_rss,
+	    .mem_final = write_mem_final,
 	    .mem_counters = write_mem_counters,
 	};
 	w->err = 0;
@@ -599,6 +609,10 @@ static int replay_mem(struct profile *p, uint32_t type, struct cursor *c)
 		if (!get_record(c, DF_MEM_RSS, f))
 			return -EBADMSG;
 		return profile__mem_rss(p, f[0].u, s32(&f[1]), f[2].u);
+	case DF_MEM_FINAL:
+		if (!get_record(c, DF_MEM_FINAL, f))
+			return -EBADMSG;
+		return profile__mem_final(p, f[0].u, s32(&f[1]));
 	default:
 		if (!get_record(c, DF_MEM_COUNTERS, f))
 			return -EBADMSG;
@@ -649,6 +663,7 @@ static int replay(struct profile *p, uint32_t type, struct cursor *c, uint32_t *
 	case DF_MEM_FORK:
 	case DF_MEM_RSS:
 	case DF_MEM_COUNTERS:
+	case DF_MEM_FINAL:
 		err = replay_mem(p, type, c);
 		return err == -EINVAL ? -EBADMSG : err;
 	default:

@@ -36,6 +36,7 @@ struct profile_journal {
 	int (*mem_free)(void *ctx, uint64_t ts_ns, pid_t pid, uint32_t kind, uint64_t addr);
 	int (*mem_fork)(void *ctx, uint64_t ts_ns, pid_t child, pid_t parent);
 	int (*mem_rss)(void *ctx, uint64_t ts_ns, pid_t pid, uint64_t bytes);
+	int (*mem_final)(void *ctx, uint64_t ts_ns, pid_t pid);
 	int (*mem_counters)(void *ctx, uint64_t ts_ns, pid_t pid, const struct tp_memcounters *c);
 };
 

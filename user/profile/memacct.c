@@ -46,6 +46,7 @@ struct pstate {
 	size_t peak_ev;
 	uint32_t first_site;
 	bool active, dead, dirty;
+	bool final;	     /* the image entered Py_FinalizeEx: its teardown is not followed */
 	uint64_t bucket_rss; /* the last RSS of the current bucket, 0 if none */
 	double alloc_count;
 	uint64_t alloc_bytes, live, live_inh, rss_peak, inherited_frees, unmatched;
@@ -298,7 +299,7 @@ static void on_alloc(struct mp *m, const struct prof_memrec *r)
 		ps->alloc_count += count;
 		ps->alloc_bytes += wb;
 	}
-	if (!ps->dead)
+	if (!ps->dead && !ps->final)
 		put_block(m, r->proc, block_key(r->addr), &(struct block){wb, site, false});
 }
 
@@ -307,6 +308,8 @@ static void on_free(struct mp *m, const struct prof_memrec *r)
 	struct pstate *ps = &m->ps[r->proc];
 	struct block *b = ps->dead ? NULL : htab__get(&ps->t, block_key(r->addr));
 
+	if (ps->final)
+		return; /* its blocks were left behind when it began finalizing */
 	if (!b) {
 		if (m->first && !ps->dead) {
 			ps->unmatched++;
@@ -366,6 +369,7 @@ static void end_image(struct mp *m, uint32_t proc, bool exited)
 	}
 	htab__fini(&ps->t);
 	ps->dead = ps->dead || exited;
+	ps->final = false; /* an exec's new image starts afresh */
 }
 
 static void apply(struct mp *m, const struct prof_memrec *r)
@@ -391,6 +395,12 @@ static void apply(struct mp *m, const struct prof_memrec *r)
 	case MEMREC_EXEC:
 	case MEMREC_EXIT:
 		end_image(m, r->proc, r->type == MEMREC_EXIT);
+		break;
+	case MEMREC_FINAL:
+		/* What the application's code kept is its live bytes: the interpreter's teardown
+		 * frees nearly everything, which would hide every leak. */
+		end_image(m, r->proc, false);
+		ps->final = !ps->dead;
 		break;
 	}
 }
@@ -494,7 +504,7 @@ static void second_pass(struct mp *m)
 
 		htab__fini(&ps->t);
 		ps->held = 0;
-		ps->dead = false;
+		ps->dead = ps->final = false;
 		if (ps->peak)
 			pk[npk++] = (struct peak_at){ps->peak_ev, i};
 	}

@@ -155,6 +155,10 @@ enum {
 	 * event is preceded by an EXIT for each process already exited. */
 	MEMREC_EXEC = 5,
 	MEMREC_EXIT = 6,
+	/* proc's interpreter began finalizing (Py_FinalizeEx): its application code is done,
+	 * what it holds now is what it kept; the frees and allocations of the teardown that
+	 * follows are not the application's (journaled) */
+	MEMREC_FINAL = 7,
 };
 struct tp_memcounters;
 /* 0, -EINVAL (stack id undefined, kind not an allocation kind of enum tp_mem_kind, or for
@@ -165,6 +169,8 @@ int profile__mem_free(struct profile *p, uint64_t ts_ns, pid_t pid, uint32_t kin
 /* child is a fork of parent: it holds a copy of every block parent holds at ts_ns. */
 int profile__mem_fork(struct profile *p, uint64_t ts_ns, pid_t child, pid_t parent);
 int profile__mem_rss(struct profile *p, uint64_t ts_ns, pid_t pid, uint64_t rss_bytes);
+/* pid's Python interpreter entered Py_FinalizeEx (MEMREC_FINAL). */
+int profile__mem_final(struct profile *p, uint64_t ts_ns, pid_t pid);
 /* The exact totals of pid (replaces the previous ones). */
 int profile__mem_counters(struct profile *p, uint64_t ts_ns, pid_t pid,
 			  const struct tp_memcounters *c);

@@ -151,6 +151,16 @@ int profile__mem_rss(struct profile *p, uint64_t ts_ns, pid_t pid, uint64_t rss_
 	return err;
 }
 
+int profile__mem_final(struct profile *p, uint64_t ts_ns, pid_t pid)
+{
+	struct prof_memrec r = end_rec(MEMREC_FINAL, ts_ns, 0);
+	int err = push_for(p, pid, &r);
+
+	if (!err && p->journal)
+		err = p->journal->mem_final(p->journal->ctx, ts_ns, pid);
+	return err;
+}
+
 /* Make room for the totals of process index idx. */
 static int memc_reserve(struct profile *p, uint32_t idx)
 {

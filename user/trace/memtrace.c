@@ -20,6 +20,7 @@
 #include "trace/memtrace.h"
 #include "trace/memprobes.h"
 #include "lib/fileio.h"
+#include "symbols/elfsym.h"
 #include "symbols/procmaps.h"
 #include "lib/pidset.h"
 #include "trace/proctree.h"
@@ -30,6 +31,14 @@
 #define MEM_PENDING_NS 2000000000ULL /* give up on an image that maps no C library */
 #define MEM_SHIM_NAME  "libtreeprof-mem.so"
 #define MEM_MAX_LAT    4096 /* fork-to-probes latencies kept for the statistics */
+
+#define MEM_MAX_PYFILES 32 /* distinct interpreter files probed at Py_FinalizeEx */
+
+struct mem_pyfile {
+	dev_t dev;
+	ino_t ino;
+	struct bpf_link *link; /* NULL: the file has no Py_FinalizeEx (looked at once) */
+};
 
 struct memtrace {
 	struct treeprof_bpf *skel;
@@ -44,6 +53,8 @@ struct memtrace {
 	uint64_t no_sampler;
 	uint32_t fork_lat_us[MEM_MAX_LAT]; /* fork to its probes attached */
 	size_t nfork_lat;
+	struct mem_pyfile pyfiles[MEM_MAX_PYFILES]; /* interpreters whose Py_FinalizeEx is probed */
+	size_t npyfiles;
 };
 
 /* ln(x) for x > 0 without libm: x = m * 2^k, m in [0.5, 1), then the atanh series. */
@@ -277,6 +288,70 @@ int memtrace__child_env(const struct memtrace *m)
 	return setenv("LD_PRELOAD", pre, 1);
 }
 
+/* An executable mapping of the interpreter: the python executable (Python linked in) or
+ * libpython. */
+static bool is_python_name(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	return !strncmp(base, "python", 6) || !strncmp(base, "libpython", 9);
+}
+
+/* Probe Py_FinalizeEx in the interpreter file open at fd, once per file. */
+static void mem_probe_final(struct memtrace *m, int fd, const struct stat *st, const char *name)
+{
+	struct mem_pyfile *f = &m->pyfiles[m->npyfiles];
+	uint64_t vaddr, size, off;
+	struct elfsym *e;
+	char path[32];
+
+	for (size_t i = 0; i < m->npyfiles; i++)
+		if (m->pyfiles[i].dev == st->st_dev && m->pyfiles[i].ino == st->st_ino)
+			return;
+	if (m->npyfiles >= MEM_MAX_PYFILES)
+		return;
+	*f = (struct mem_pyfile){st->st_dev, st->st_ino, NULL};
+	m->npyfiles++;
+	e = elfsym__open_fd(fd, name);
+	if (e && !elfsym__symbol(e, "Py_FinalizeEx", &vaddr, &size) &&
+	    !elfsym__vaddr_to_offset(e, vaddr, &off)) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		f->link =
+		    bpf_program__attach_uprobe(m->skel->progs.mem_py_final, false, -1, path, off);
+		if (!f->link && m->o.verbose)
+			fprintf(stderr, "treeprof: Py_FinalizeEx in %s: %s\n", name,
+				strerror(errno));
+	}
+	elfsym__free(e);
+}
+
+/* pid's interpreter, if it has one mapped: its Py_FinalizeEx probed (what the application
+ * holds when its code is done is what it kept). */
+static void mem_find_python(struct memtrace *m, pid_t pid)
+{
+	struct procmaps *pm = procmaps__load(pid);
+	char path[PATH_MAX];
+	struct stat st;
+
+	for (size_t i = 0; pm && i < pm->n; i++) {
+		const struct procmap *mp = &pm->maps[i];
+		int fd;
+
+		if (mp->perms[2] != 'x' || !mp->path || !is_python_name(mp->path))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/map_files/%lx-%lx", pid,
+			 (unsigned long)mp->start, (unsigned long)mp->end);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			break;
+		if (!fstat(fd, &st))
+			mem_probe_final(m, fd, &st, mp->path);
+		close(fd);
+	}
+	procmaps__free(pm);
+}
+
 /* What ld.so has mapped of pid's new image so far. */
 enum mem_image { IMG_NOT_YET, IMG_SAMPLER, IMG_NO_SAMPLER, IMG_GONE };
 
@@ -330,12 +405,14 @@ static int mem_settle_image(struct memtrace *m, pid_t pid)
 	case IMG_GONE:
 		return 0;
 	case IMG_SAMPLER:
+		mem_find_python(m, pid);   /* libpython is mapped by now */
 		mem_set_shim_flag(m, pid); /* its allocator calls are the sampler's to count */
 		memprobes__detach(m->probes, pid); /* the image before had none */
 		return 0;
 	case IMG_NO_SAMPLER:
 		break;
 	}
+	mem_find_python(m, pid);
 	m->no_sampler++;
 	if (m->o.verbose)
 		fprintf(stderr,
@@ -362,6 +439,7 @@ void memtrace__proc(struct memtrace *m, pid_t pid, bool exec)
 {
 	if (!m)
 		return;
+	mem_find_python(m, pid);
 	if (m->use_shim) {
 		/* Only exec'd images can have it: the launched command before its exec is ours. */
 		if (exec && mem_settle_image(m, pid) == -EAGAIN)
@@ -421,8 +499,11 @@ void memtrace__poll(struct memtrace *m, const struct pidset *tree, uint64_t now_
 			int err =
 			    m->use_shim ? mem_settle_image(m, pids[i]) : mem_find_libc(m, pids[i]);
 
-			if (err != -EAGAIN)
-				pidset__del(m->pending, pids[i]);
+			if (err == -EAGAIN)
+				continue;
+			if (!m->use_shim) /* a libpython is mapped with the C library */
+				mem_find_python(m, pids[i]);
+			pidset__del(m->pending, pids[i]);
 		}
 		if (!pidset__count(m->pending))
 			m->pending_since_ns = 0;
@@ -500,6 +581,8 @@ void memtrace__free(struct memtrace *m)
 	bpf_link__destroy(m->shim_link);
 	bpf_link__destroy(m->sys_enter);
 	bpf_link__destroy(m->sys_exit);
+	for (size_t i = 0; i < m->npyfiles; i++)
+		bpf_link__destroy(m->pyfiles[i].link);
 	pidset__free(m->pending);
 	free(m);
 }

@@ -247,6 +247,10 @@ static int on_mem_event(struct tracer *t, const void *data, size_t size)
 	const struct tp_hdr *h = data;
 	uint32_t stack;
 
+	if (h->type == TP_REC_PYFINAL) {
+		profile__mem_final(t->prof, h->ts_ns, h->pid);
+		return 0;
+	}
 	if (h->type == TP_REC_FREE) {
 		const struct tp_free *f = data;
 
