@@ -54,7 +54,7 @@ static const struct argp_option report_options[] = {
     {"merge", OPT_MERGE, NULL, 0, "folded: merge processes (no leading process frame)"},
     {"top", OPT_TOP, "N", 0, "text: functions per top list (default 15)"},
     {"all", OPT_ALL, NULL, 0,
-     "text: list every process; by default two or more short-lived helpers (exited within "
+     "text: list every process; by default two or more short-lived helpers (exit 0 within "
      "2 s, under 0.5% or 2 samples each, no memory events) share one row"},
     {"diff", OPT_DIFF, "OLD", 0,
      "Compare with the older recording OLD: roles matched across runs (default --group-by "

@@ -8,7 +8,15 @@
  *
  * "Functions" group frames by kind, name and file (a Python function over all its lines).
  * Self samples are those where the function is the leaf; total samples count a stack once
- * even when the function appears in it several times (recursion). The run's duration comes
+ * even when the function appears in it several times (recursion). A function on nearly
+ * every stack of a group (EVERYWHERE: a total of at least 90% of the group's largest one,
+ * which start-up and kernel-only samples keep below 100%: <module>, main,
+ * BaseProcess._bootstrap...) says
+ * nothing about where that group's time goes: the "by total" list leaves out a function whose
+ * total comes mostly from groups it is EVERYWHERE in, and hot call paths leave it out (but
+ * for the leaf). A hot call path is
+ * a stack condensed to its functions (leaf first, recursion folded, at most PATH_LEN),
+ * e.g. "spin < parent_share_major", with its share of the group. The run's duration comes
  * from the stat "duration_ns" (else the span of the sample timestamps) and the frequency
  * from the meta key "frequency" (Hz); the meta key "command" is shown when set.
  *
@@ -20,6 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/hash.h"
+#include "lib/vec.h"
 #include "profile/memacct.h"
 #include "profile/profile.h"
 #include "report/report.h"
@@ -27,30 +37,42 @@
 #include "report/report_mem.h"
 
 #define WIDTH 100
-/* Short-lived helpers (a pyenv shim's bash and readlink, sh -c children): exited, lived less
+/* Short-lived helpers (a pyenv shim's bash and readlink, sh -c children): exited 0, lived less
  * than SHORT_LIFE_NS, under SHORT_SHARE of the weight or at most SHORT_SAMPLES samples each, no
  * memory events, and nothing but such processes below them. Two or more fold into one row
  * unless --all. */
-#define SHORT_LIFE_NS 2000000000ULL
-#define SHORT_SHARE   0.005
-#define SHORT_SAMPLES 2
-#define SHORT_NAMES   6	 /* commands named in the folded row, the most frequent first */
-#define TREE_COLS     54 /* columns before the command in the process tree */
-#define FUNC_COLS     35 /* columns before the function in the top lists */
-#define GROUP_COLS    53 /* columns before the command in the table of roles */
-#define MAX_INDENT    24
-#define LABEL_MAX     (2 * 65536 + 64) /* any frame label: names and files are capped at 64 KiB */
+#define SHORT_LIFE_NS  2000000000ULL
+#define SHORT_SHARE    0.005
+#define SHORT_SAMPLES  2
+#define SHORT_NAMES    6    /* commands named in the folded row, the most frequent first */
+#define EVERYWHERE     0.90 /* a function with this share of its group's largest total */
+#define EVERYWHERE_MIN 20   /* ... in a group of at least this weight */
+#define PATH_LEN       4    /* functions in a hot call path */
+#define PATHS_SHOWN    5    /* hot call paths per group */
+#define TREE_COLS      54   /* columns before the command in the process tree */
+#define FUNC_COLS      35   /* columns before the function in the top lists */
+#define GROUP_COLS     53   /* columns before the command in the table of roles */
+#define MAX_INDENT     24
+#define LABEL_MAX      (2 * 65536 + 64) /* any frame label: names and files are capped at 64 KiB */
 
 struct func {
 	uint32_t frame; /* a representative frame */
 	uint64_t self, total;
-	uint64_t mark; /* last stack walk that counted total */
+	uint64_t total_shown; /* total without the groups it is EVERYWHERE in */
+	uint64_t mark;	      /* last stack walk that counted total */
 	char *label;
 };
 
 struct proc_func {
 	uint32_t group, func;
-	uint64_t self;
+	uint64_t self, total;
+	bool everywhere;
+};
+
+struct hot_path {
+	uint32_t group, n;
+	uint32_t func[PATH_LEN];
+	uint64_t weight;
 };
 
 struct text {
@@ -61,8 +83,13 @@ struct text {
 	struct func *funcs;
 	uint32_t nfuncs;
 	uint64_t walk;
-	struct proc_func *pf;
+	struct proc_func *pf; /* after settle(): merged, by group then function */
 	size_t npf, pf_cap;
+	size_t *pf_start, *pf_end; /* per group: its run of pf */
+	uint32_t *ev;		   /* the EVERYWHERE functions, group after group */
+	size_t *ev_start, *ev_end; /* per group: its run of ev */
+	struct hot_path *paths;	   /* by group, then weight */
+	size_t npaths, paths_cap;
 	uint64_t total; /* weight of all samples kept */
 	uint64_t *proc_total;
 	uint64_t *group_total;
@@ -200,7 +227,8 @@ static int count_stack(uint32_t proc, uint32_t stack, uint64_t weight, void *ctx
 	}
 	t->walk++;
 	for (uint32_t i = 0; i < n; i++) {
-		struct func *fn = &t->funcs[t->fmap[frames[i]]];
+		uint32_t f = t->fmap[frames[i]];
+		struct func *fn = &t->funcs[f];
 
 		if (fn->mark != t->walk) {
 			fn->mark = t->walk;
@@ -208,17 +236,220 @@ static int count_stack(uint32_t proc, uint32_t stack, uint64_t weight, void *ctx
 		}
 	}
 	t->funcs[t->fmap[frames[n - 1]]].self += weight;
-	if (t->npf == t->pf_cap) {
-		size_t ncap = t->pf_cap ? t->pf_cap * 2 : 256;
-		struct proc_func *pf = reallocarray(t->pf, ncap, sizeof(*pf));
-
-		if (!pf)
-			return -ENOMEM;
-		t->pf = pf;
-		t->pf_cap = ncap;
-	}
-	t->pf[t->npf++] = (struct proc_func){group, t->fmap[frames[n - 1]], weight};
 	return 0;
+}
+
+static int pf_by_group_func(const void *x, const void *y)
+{
+	const struct proc_func *a = x, *b = y;
+
+	if (a->group != b->group)
+		return a->group < b->group ? -1 : 1;
+	return a->func < b->func ? -1 : a->func > b->func;
+}
+
+/* Whether func is EVERYWHERE in group: a short list per group (<module>, main...). */
+static bool everywhere(const struct text *t, uint32_t group, uint32_t func)
+{
+	for (size_t i = t->ev_start[group]; i < t->ev_end[group]; i++)
+		if (t->ev[i] == func)
+			return true;
+	return false;
+}
+
+/* The condensed path of one stack: its functions leaf first, without the EVERYWHERE ones
+ * and repeats, at most PATH_LEN. */
+static void condense(const struct text *t, const struct prof_stack *sc, struct hot_path *h)
+{
+	uint32_t n, group = report_groups__of(t->g, sc->proc);
+	const uint32_t *frames = profile__stack_get(t->p, sc->stack, &n);
+
+	*h = (struct hot_path){.group = group, .weight = sc->weight};
+	for (uint32_t i = n; group != REPORT_NO_GROUP && i-- > 0 && h->n < PATH_LEN;) {
+		uint32_t f = t->fmap[frames[i]];
+		bool seen = false;
+
+		for (uint32_t k = 0; k < h->n; k++)
+			seen |= h->func[k] == f;
+		if (!seen && (i == n - 1 || !everywhere(t, group, f)))
+			h->func[h->n++] = f; /* the leaf stays: it is where the time is */
+	}
+}
+
+static int path_by_key(const void *x, const void *y)
+{
+	const struct hot_path *a = x, *b = y;
+
+	if (a->group != b->group)
+		return a->group < b->group ? -1 : 1;
+	if (a->n != b->n)
+		return a->n < b->n ? -1 : 1;
+	return memcmp(a->func, b->func, a->n * sizeof(a->func[0]));
+}
+
+static int path_by_weight(const void *x, const void *y)
+{
+	const struct hot_path *a = x, *b = y;
+
+	if (a->group != b->group)
+		return a->group < b->group ? -1 : 1;
+	if (a->weight != b->weight)
+		return a->weight > b->weight ? -1 : 1;
+	return path_by_key(x, y);
+}
+
+/* Every stack's condensed path, merged, each group's heaviest first. */
+static int build_paths(struct text *t, const struct prof_stack *sc, size_t nsc)
+{
+	struct htab index; /* hash of a path -> its indices in paths (duplicates compared) */
+	int err = htab__init(&index, sizeof(uint32_t));
+
+	for (size_t i = 0; !err && i < nsc; i++) {
+		struct hot_path h;
+		uint64_t key;
+		uint32_t *at;
+		size_t pos = 0;
+
+		condense(t, &sc[i], &h);
+		if (!h.n)
+			continue;
+		key = hash__mix64(
+			  hash__bytes(HASH_FNV_SEED, &h.group,
+				      sizeof(h.group) + sizeof(h.n) + h.n * sizeof(h.func[0]))) |
+		      1;
+		while ((at = htab__next_dup(&index, key, &pos)) && path_by_key(&t->paths[*at], &h))
+			;
+		if (at) {
+			t->paths[*at].weight += h.weight;
+			continue;
+		}
+		err = vec__grow((void **)&t->paths, &t->paths_cap, t->npaths + 1, sizeof(h));
+		at = err ? NULL : htab__add(&index, key);
+		if (!at) {
+			err = -ENOMEM;
+			break;
+		}
+		*at = (uint32_t)t->npaths;
+		t->paths[t->npaths++] = h;
+	}
+	htab__fini(&index);
+	if (!err && t->npaths)
+		qsort(t->paths, t->npaths, sizeof(*t->paths), path_by_weight);
+	return err;
+}
+
+static int sc_by_group(const void *x, const void *y, void *ctx)
+{
+	const struct text *t = ctx;
+	uint32_t a = report_groups__of(t->g, ((const struct prof_stack *)x)->proc);
+	uint32_t b = report_groups__of(t->g, ((const struct prof_stack *)y)->proc);
+
+	return a < b ? -1 : a > b;
+}
+
+/* One group's stacks (sc[lo, hi)) into its (group, function) pairs: sums in dense arrays
+ * indexed by function, then the functions touched flushed to pf. */
+static int count_group(struct text *t, const struct prof_stack *sc, size_t lo, size_t hi,
+		       uint64_t *tot, uint64_t *self, uint32_t *touched)
+{
+	uint32_t group = report_groups__of(t->g, sc[lo].proc), nt = 0;
+
+	for (size_t i = lo; i < hi; i++) {
+		uint32_t n;
+		const uint32_t *frames = profile__stack_get(t->p, sc[i].stack, &n);
+
+		if (!n)
+			continue;
+		t->walk++;
+		for (uint32_t k = 0; k < n; k++) {
+			uint32_t f = t->fmap[frames[k]];
+
+			if (t->funcs[f].mark == t->walk)
+				continue;
+			t->funcs[f].mark = t->walk;
+			if (!tot[f])
+				touched[nt++] = f;
+			tot[f] += sc[i].weight;
+		}
+		self[t->fmap[frames[n - 1]]] += sc[i].weight;
+	}
+	if (vec__grow((void **)&t->pf, &t->pf_cap, t->npf + nt, sizeof(*t->pf)))
+		return -ENOMEM;
+	for (uint32_t k = 0; k < nt; k++) {
+		uint32_t f = touched[k];
+
+		t->pf[t->npf++] = (struct proc_func){group, f, self[f], tot[f], false};
+		tot[f] = self[f] = 0;
+	}
+	return 0;
+}
+
+/* Every group's (group, function) pairs; sc is sorted by group on the way. */
+static int count_groups(struct text *t, struct prof_stack *sc, size_t nsc)
+{
+	uint64_t *tot = calloc(t->nfuncs + 1, sizeof(*tot));
+	uint64_t *self = calloc(t->nfuncs + 1, sizeof(*self));
+	uint32_t *touched = calloc(t->nfuncs + 1, sizeof(*touched));
+	int err = tot && self && touched ? 0 : -ENOMEM;
+
+	if (!err && nsc)
+		qsort_r(sc, nsc, sizeof(*sc), sc_by_group, t);
+	for (size_t lo = 0, hi; !err && lo < nsc; lo = hi) {
+		uint32_t g = report_groups__of(t->g, sc[lo].proc);
+
+		for (hi = lo + 1; hi < nsc && report_groups__of(t->g, sc[hi].proc) == g; hi++)
+			;
+		if (g != REPORT_NO_GROUP)
+			err = count_group(t, sc, lo, hi, tot, self, touched);
+	}
+	free(tot);
+	free(self);
+	free(touched);
+	return err;
+}
+
+/* After counting: (group, function) pairs sorted, each group's run found, the EVERYWHERE
+ * pairs marked and left out of the functions' shown totals; then the hot paths. */
+static int settle(struct text *t, struct prof_stack *sc, size_t nsc)
+{
+	uint32_t n = report_groups__count(t->g);
+	size_t nev = 0;
+	int err = count_groups(t, sc, nsc);
+
+	if (err)
+		return err;
+	t->pf_start = calloc(n + 1, sizeof(*t->pf_start));
+	t->pf_end = calloc(n + 1, sizeof(*t->pf_end));
+	t->ev_start = calloc(n + 1, sizeof(*t->ev_start));
+	t->ev_end = calloc(n + 1, sizeof(*t->ev_end));
+	t->ev = calloc(t->npf + 1, sizeof(*t->ev));
+	if (!t->pf_start || !t->pf_end || !t->ev_start || !t->ev_end || !t->ev)
+		return -ENOMEM;
+	if (t->npf) /* qsort's array may not be NULL, even when empty */
+		qsort(t->pf, t->npf, sizeof(*t->pf), pf_by_group_func);
+	for (uint32_t f = 0; f < t->nfuncs; f++)
+		t->funcs[f].total_shown = t->funcs[f].total;
+	for (size_t lo = 0, hi; lo < t->npf; lo = hi) {
+		uint32_t g = t->pf[lo].group;
+		uint64_t top = 0; /* the group's largest function total: its root's */
+
+		for (hi = lo; hi < t->npf && t->pf[hi].group == g; hi++)
+			top = t->pf[hi].total > top ? t->pf[hi].total : top;
+		t->pf_start[g] = lo;
+		t->pf_end[g] = hi;
+		t->ev_start[g] = nev;
+		for (size_t i = lo; i < hi && t->group_total[g] >= EVERYWHERE_MIN; i++) {
+			struct proc_func *pf = &t->pf[i];
+
+			pf->everywhere = (double)pf->total >= EVERYWHERE * (double)top;
+			if (!pf->everywhere)
+				continue;
+			t->funcs[pf->func].total_shown -= pf->total;
+			t->ev[nev++] = pf->func;
+		}
+		t->ev_end[g] = nev;
+	}
+	return build_paths(t, sc, nsc);
 }
 
 static void print_header(const struct text *t, FILE *out, uint32_t nkept)
@@ -326,7 +557,7 @@ static bool short_lived(const struct text *t, uint32_t i, const bool *mem)
 {
 	const struct prof_proc *pr = profile__proc_at(t->p, i);
 
-	return pr->exited && pr->start_ns && pr->end_ns >= pr->start_ns &&
+	return pr->exited && !pr->exit_code && pr->start_ns && pr->end_ns >= pr->start_ns &&
 	       pr->end_ns - pr->start_ns < SHORT_LIFE_NS && !(mem && mem[i]) &&
 	       ((double)t->proc_total[i] < SHORT_SHARE * (double)t->total ||
 		(t->metric == METRIC_CPU && t->proc_total[i] <= SHORT_SAMPLES));
@@ -585,15 +816,16 @@ static int by_total(const void *x, const void *y, void *ctx)
 static int print_top(const struct text *t, FILE *out, bool total)
 {
 	uint32_t *order = malloc((t->nfuncs + 1) * sizeof(*order)), shown = 0;
-	char buf[WIDTH + 1], title[80], v[2][32];
+	char buf[WIDTH + 1], title[WIDTH], v[2][32];
 
 	if (!order)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < t->nfuncs; i++)
 		order[i] = i;
 	qsort_r(order, t->nfuncs, sizeof(*order), total ? by_total : by_self, (void *)t);
-	snprintf(title, sizeof(title), "Top functions by %s %s", total ? "total" : "self",
-		 t->metric == METRIC_CPU ? "samples" : metric__name(t->metric));
+	snprintf(title, sizeof(title), "Top functions by %s %s%s", total ? "total" : "self",
+		 t->metric == METRIC_CPU ? "samples" : metric__name(t->metric),
+		 total ? " (left out: frames on nearly every stack of their process)" : "");
 	heading(t, out, title);
 	fprintf(out, "%8s %7s %8s %7s  %s\n", "SELF", "SELF%", "TOTAL", "TOTAL%", "FUNCTION");
 	for (uint32_t i = 0; i < t->nfuncs && shown < (uint32_t)t->o->top; i++) {
@@ -601,6 +833,8 @@ static int print_top(const struct text *t, FILE *out, bool total)
 
 		if (!(total ? fn->total : fn->self))
 			break;
+		if (total && fn->total_shown < fn->total / 2)
+			continue; /* mostly on nearly every sample of its groups */
 		fprintf(out, "%8s %6.1f%% %8s %6.1f%%  %s\n", val(t, v[0], sizeof(v[0]), fn->self),
 			pct(fn->self, t->total), val(t, v[1], sizeof(v[1]), fn->total),
 			pct(fn->total, t->total), fit(buf, fn->label, WIDTH - FUNC_COLS));
@@ -610,15 +844,6 @@ static int print_top(const struct text *t, FILE *out, bool total)
 		fprintf(out, "%8s\n", "(none)");
 	free(order);
 	return 0;
-}
-
-static int pf_by_group_func(const void *x, const void *y)
-{
-	const struct proc_func *a = x, *b = y;
-
-	if (a->group != b->group)
-		return a->group < b->group ? -1 : 1;
-	return a->func < b->func ? -1 : a->func > b->func;
 }
 
 static int pf_by_self(const void *x, const void *y, void *ctx)
@@ -641,35 +866,61 @@ static int groups_by_samples(const void *x, const void *y, void *ctx)
 	return a < b ? -1 : a > b;
 }
 
+/* A function's name in a path: its label without the file, "[unknown] (module)" whole. */
+static size_t path_name(const char *label, char *buf, size_t len)
+{
+	const char *paren = strstr(label, " (");
+	size_t n =
+	    paren && strncmp(label, "[unknown]", 9) ? (size_t)(paren - label) : strlen(label);
+
+	n = n < len - 1 ? n : len - 1;
+	memcpy(buf, label, n);
+	buf[n] = 0;
+	return n;
+}
+
+/* The group's hot call paths from t->paths[i] on: at most PATHS_SHOWN, each at least 1%. */
+static void print_paths(const struct text *t, FILE *out, size_t i, uint64_t total)
+{
+	uint32_t group = t->paths[i].group;
+	char line[WIDTH * 4], buf[WIDTH + 1], v[32];
+
+	fprintf(out, "  hot call paths (leaf first, frames on nearly every stack left out):\n");
+	for (uint32_t shown = 0; i < t->npaths && t->paths[i].group == group && shown < PATHS_SHOWN;
+	     i++, shown++) {
+		const struct hot_path *h = &t->paths[i];
+		size_t len = 0;
+
+		if (pct(h->weight, total) < 1.0)
+			break;
+		for (uint32_t k = 0; k < h->n && len < sizeof(line) - WIDTH; k++) {
+			if (k)
+				len += (size_t)snprintf(line + len, sizeof(line) - len, " < ");
+			len += path_name(t->funcs[h->func[k]].label, line + len, WIDTH);
+		}
+		fprintf(out, "%8s %6.1f%%  %s\n", val(t, v, sizeof(v), h->weight),
+			pct(h->weight, total), fit(buf, line, WIDTH - 18));
+	}
+}
+
 /* Top self functions of each group (process or role) with samples, busiest first. */
 static int print_per_group(struct text *t, FILE *out)
 {
 	uint32_t n = report_groups__count(t->g), *order = malloc((n + 1) * sizeof(*order));
-	size_t *start = calloc(n + 1, sizeof(*start)), *end = calloc(n + 1, sizeof(*end));
+	size_t *paths = calloc(n + 1, sizeof(*paths)), *start = t->pf_start, *end = t->pf_end;
 	char buf[WIDTH + 1], line[WIDTH + 1], title[80], v[32];
 	const char *what = t->metric == METRIC_CPU ? "samples" : metric__name(t->metric);
-	size_t i, j, m = 0;
+	size_t i, j;
 	int err = -ENOMEM;
 
-	if (!order || !start || !end)
+	if (!order || !paths)
 		goto out;
-	/* merge (group, func) pairs, then each group's run sorted by self */
-	if (t->npf) /* qsort's array may not be NULL, even when empty */
-		qsort(t->pf, t->npf, sizeof(*t->pf), pf_by_group_func);
-	for (i = 0; i < t->npf; i = j) {
-		t->pf[m] = t->pf[i];
-		for (j = i + 1; j < t->npf && !pf_by_group_func(&t->pf[i], &t->pf[j]); j++)
-			t->pf[m].self += t->pf[j].self;
-		m++;
-	}
-	t->npf = m;
-	for (i = 0; i < t->npf; i = j) {
-		for (j = i; j < t->npf && t->pf[j].group == t->pf[i].group; j++)
-			;
-		start[t->pf[i].group] = i;
-		end[t->pf[i].group] = j;
-		qsort_r(t->pf + i, j - i, sizeof(*t->pf), pf_by_self, t);
-	}
+	/* each group's run sorted by self (settle() merged them); its first hot path */
+	for (uint32_t g = 0; g < n; g++)
+		if (end[g] > start[g])
+			qsort_r(t->pf + start[g], end[g] - start[g], sizeof(*t->pf), pf_by_self, t);
+	for (i = t->npaths; i-- > 0;)
+		paths[t->paths[i].group] = i + 1;
 	for (uint32_t k = 0; k < n; k++)
 		order[k] = k;
 	qsort_r(order, n, sizeof(*order), groups_by_samples, t);
@@ -698,20 +949,21 @@ static int print_per_group(struct text *t, FILE *out)
 			fprintf(out, ", spread %llu",
 				(unsigned long long)(gi->max_samples - gi->min_samples));
 		fputs(")\n", out);
-		for (i = start[order[k]], j = 0; i < end[order[k]] && j < (size_t)t->o->top;
-		     i++, j++)
+		for (i = start[order[k]], j = 0;
+		     i < end[order[k]] && j < (size_t)t->o->top && t->pf[i].self; i++, j++)
 			fprintf(out, "%8s %6.1f%%  %s\n", val(t, v, sizeof(v), t->pf[i].self),
 				pct(t->pf[i].self, total),
 				fit(buf, t->funcs[t->pf[i].func].label, WIDTH - 18));
 		if (nostack)
 			fprintf(out, "%8s %6.1f%%  %s\n", val(t, v, sizeof(v), nostack),
 				pct(nostack, total), "(no stack captured)");
+		if (paths[order[k]])
+			print_paths(t, out, paths[order[k]] - 1, total);
 	}
 	err = 0;
 out:
 	free(order);
-	free(start);
-	free(end);
+	free(paths);
 	return err;
 }
 
@@ -753,6 +1005,8 @@ int report__text(const struct profile *p, FILE *out, const struct report_opts *o
 		err = report__stack_weights(p, o, NULL, NULL, &sc, &nsc, &t.mem);
 	for (size_t i = 0; !err && i < nsc; i++)
 		err = count_stack(sc[i].proc, sc[i].stack, sc[i].weight, &t);
+	if (!err)
+		err = settle(&t, sc, nsc);
 	free(sc);
 	if (err)
 		goto out;
@@ -785,6 +1039,12 @@ out:
 		free(t.funcs[i].label);
 	free(t.funcs);
 	free(t.folded);
+	free(t.pf_start);
+	free(t.pf_end);
+	free(t.ev);
+	free(t.ev_start);
+	free(t.ev_end);
+	free(t.paths);
 	free(t.fmap);
 	free(t.pf);
 	free(t.proc_total);
