@@ -47,6 +47,7 @@ struct pstate {
 	uint32_t first_site;
 	bool active, dead, dirty;
 	bool final;	     /* the image entered Py_FinalizeEx: its teardown is not followed */
+	uint64_t final_ts;   /* when it last did (0: never) */
 	uint64_t bucket_rss; /* the last RSS of the current bucket, 0 if none */
 	double alloc_count;
 	uint64_t alloc_bytes, live, live_inh, rss_peak, inherited_frees, unmatched;
@@ -401,6 +402,8 @@ static void apply(struct mp *m, const struct prof_memrec *r)
 		 * frees nearly everything, which would hide every leak. */
 		end_image(m, r->proc, false);
 		ps->final = !ps->dead;
+		if (m->first && ps->final)
+			ps->final_ts = r->ts_ns;
 		break;
 	}
 }
@@ -578,6 +581,7 @@ static int build(struct mp *m, struct memacct *out)
 		mp->live_inherited_bytes = (double)ps->live_inh;
 		mp->peak_bytes = (double)ps->peak;
 		mp->peak_ts = ps->peak_ts;
+		mp->final_ts = ps->final_ts;
 		mp->rss_peak = ps->rss_peak;
 		mp->inherited_frees = ps->inherited_frees;
 		mp->unmatched_frees = ps->unmatched;

@@ -79,6 +79,8 @@ struct mem_proc {
 					live_bytes) */
 	double peak_bytes;	     /* estimated: this process's heap peak */
 	uint64_t peak_ts;	     /* when */
+	uint64_t final_ts;	     /* when its interpreter began finalizing: live_bytes were
+					taken then (0: at exit, exec or the end) */
 	uint64_t rss_peak;	     /* largest RSS sampled, bytes (0: none) */
 	uint64_t inherited_frees;    /* frees of blocks inherited from the parent at fork */
 	uint64_t unmatched_frees;    /* frees of addresses it did not hold */

@@ -149,12 +149,13 @@ static void print_memory(const struct profile *p, const struct report_groups *g,
 		fprintf(out,
 			",\"alloc_count\":%llu,\"alloc_bytes\":%llu,\"live_bytes\":%llu,"
 			"\"live_inherited_bytes\":%llu,\"peak_bytes\":%llu,\"peak_ns\":%llu,"
-			"\"rss_peak\":%llu,\"inherited_frees\":%llu,\"unmatched_frees\":%llu}",
+			"\"rss_peak\":%llu,\"inherited_frees\":%llu,\"unmatched_frees\":%llu,"
+			"\"finalize_ns\":%llu}",
 			num(mp->alloc_count), num(mp->alloc_bytes), num(mp->live_bytes),
 			num(mp->live_inherited_bytes), num(mp->peak_bytes),
 			(unsigned long long)mp->peak_ts, (unsigned long long)mp->rss_peak,
 			(unsigned long long)mp->inherited_frees,
-			(unsigned long long)mp->unmatched_frees);
+			(unsigned long long)mp->unmatched_frees, (unsigned long long)mp->final_ts);
 		sep = ",\n";
 	}
 	fputs("],\n\"sites\":[", out);

@@ -294,8 +294,8 @@ int report__text_memory(const struct profile *p, const struct memacct *m,
 		goto out;
 	heading(&t, "Top allocation sites (~ bytes allocated)");
 	print_list(&t, BY_ALLOC, 0, lab);
-	heading(&t, "Top leak sites (~ bytes held at exit, exec or the end; INHERIT: the parent's "
-		    "copies)");
+	heading(&t, "Top leak sites (~ held when the code ended: Py_FinalizeEx, exit, exec; "
+		    "INHERIT: the parent's copies)");
 	print_list(&t, BY_LIVE, 0, lab);
 	snprintf(title, sizeof(title),
 		 "Held at the tree's peak (~ %s, %.2f s after the first "
