@@ -4,26 +4,8 @@
 #include <time.h>
 
 #include "profile/profile.h"
+#include "fixture.h"
 #include "unit.h"
-
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
-
-static uint32_t frame(struct profile *p, int kind, const char *name, const char *file,
-		      uint32_t line)
-{
-	struct prof_frame f = {.kind = kind, .name = name, .file = file, .line = line};
-	uint32_t id = UINT32_MAX;
-
-	CHECK_EQ_INT(profile__frame(p, &f, &id), 0);
-	return id;
-}
 
 static void equal_frames_get_the_same_id(void)
 {
@@ -32,19 +14,19 @@ static void equal_frames_get_the_same_id(void)
 	uint32_t a, b, c, d, e;
 	const struct prof_frame *f;
 
-	a = frame(p, FRAME_PYTHON, name, "app.py", 10);
+	a = fixture__frame(p, FRAME_PYTHON, name, "app.py", 10);
 	name[0] = 'W'; /* the profile keeps its own copy */
-	b = frame(p, FRAME_PYTHON, "work", "app.py", 10);
-	c = frame(p, FRAME_PYTHON, "work", "app.py", 11);
-	d = frame(p, FRAME_NATIVE, "work", "app.py", 10);
-	e = frame(p, FRAME_PYTHON, "work", NULL, 10);
+	b = fixture__frame(p, FRAME_PYTHON, "work", "app.py", 10);
+	c = fixture__frame(p, FRAME_PYTHON, "work", "app.py", 11);
+	d = fixture__frame(p, FRAME_NATIVE, "work", "app.py", 10);
+	e = fixture__frame(p, FRAME_PYTHON, "work", NULL, 10);
 	CHECK_EQ_INT(a, 0);
 	CHECK_EQ_INT(b, 0);
 	CHECK_EQ_INT(c, 1);
 	CHECK_EQ_INT(d, 2);
 	CHECK_EQ_INT(e, 3);
-	CHECK_EQ_INT(frame(p, FRAME_PYTHON, "work", "", 10), 4);
-	CHECK_EQ_INT(frame(p, FRAME_PYTHON, "work", NULL, 10), 3);
+	CHECK_EQ_INT(fixture__frame(p, FRAME_PYTHON, "work", "", 10), 4);
+	CHECK_EQ_INT(fixture__frame(p, FRAME_PYTHON, "work", NULL, 10), 3);
 	CHECK_EQ_INT(profile__nframes(p), 5);
 	f = profile__frame_get(p, 0);
 	CHECK_EQ_STR(f->name, "work");
@@ -63,7 +45,7 @@ static void equal_stacks_get_the_same_id(void)
 	const uint32_t *got;
 
 	for (int i = 0; i < 3; i++)
-		frame(p, FRAME_NATIVE, i == 0 ? "a" : i == 1 ? "b" : "c", NULL, 0);
+		fixture__frame(p, FRAME_NATIVE, i == 0 ? "a" : i == 1 ? "b" : "c", NULL, 0);
 	CHECK_EQ_INT(profile__stack(p, s1, 3, &a), 0);
 	CHECK_EQ_INT(profile__stack(p, s2, 2, &b), 0);
 	CHECK_EQ_INT(profile__stack(p, s3, 3, &c), 0);
@@ -90,7 +72,7 @@ static void stack_longer_than_4096_frames_is_refused(void)
 	struct profile *p = profile__new();
 	uint32_t *ids = calloc(4097, sizeof(*ids)), id;
 
-	frame(p, FRAME_KERNEL, "k", NULL, 0);
+	fixture__frame(p, FRAME_KERNEL, "k", NULL, 0);
 	CHECK_EQ_INT(profile__stack(p, ids, 4097, &id), -E2BIG);
 	CHECK_EQ_INT(profile__stack(p, ids, 4096, &id), 0);
 	free(ids);
@@ -107,7 +89,7 @@ static void interning_many_frames_keeps_ids_dense(void)
 	for (int round = 0; round < 2; round++) {
 		for (uint32_t i = 0; i < 20000; i++) {
 			snprintf(name, sizeof(name), "f%u", i);
-			id = frame(p, FRAME_PYTHON, name, "x.py", i % 7);
+			id = fixture__frame(p, FRAME_PYTHON, name, "x.py", i % 7);
 			bad += id != i;
 		}
 	}
@@ -122,7 +104,7 @@ static void reused_pid_after_exit_is_a_new_process(void)
 	const struct prof_proc *a, *b;
 	uint32_t st;
 
-	frame(p, FRAME_PYTHON, "main", "a.py", 1);
+	fixture__frame(p, FRAME_PYTHON, "main", "a.py", 1);
 	profile__stack(p, (uint32_t[]){0}, 1, &st);
 	CHECK_EQ_INT(profile__proc_start(p, 100, 1, 1000, "python3", "python3 a.py", "/bin/py"), 0);
 	CHECK_EQ_INT(profile__sample(p, 1500, 100, 100, 0, st, 1), 0);
@@ -236,7 +218,7 @@ static void stack_counts_sum_per_process_and_stack(void)
 	uint32_t st[3];
 	int calls = 0;
 
-	frame(p, FRAME_NATIVE, "x", NULL, 0);
+	fixture__frame(p, FRAME_NATIVE, "x", NULL, 0);
 	profile__stack(p, (uint32_t[]){0}, 1, &st[0]);
 	profile__stack(p, (uint32_t[]){0, 0}, 2, &st[1]);
 	profile__stack(p, NULL, 0, &st[2]);
@@ -257,14 +239,6 @@ static void stack_counts_sum_per_process_and_stack(void)
 	CHECK_EQ_INT(profile__for_each_stack_count(p, stop_fn, &calls), 7);
 	CHECK_EQ_INT(calls, 1);
 	profile__free(p);
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static int count_fn(uint32_t proc, uint32_t stack, uint64_t weight, void *ctx)
@@ -293,7 +267,7 @@ static void million_samples_over_fifty_processes_are_fast(void)
 			    &stacks[s][d]);
 		}
 	}
-	t0 = now();
+	t0 = fixture__now();
 	for (int i = 0; i < 50; i++)
 		profile__proc_start(p, 1000 + i, 1000, i, "python3", "python3 w.py", "");
 	for (size_t i = 0; i < n; i++) {
@@ -302,7 +276,7 @@ static void million_samples_over_fifty_processes_are_fast(void)
 		err |= profile__sample(p, i, 1000 + (rng >> 40) % 50, 1, 0, st, 1);
 	}
 	CHECK_EQ_INT(profile__for_each_stack_count(p, count_fn, &total), 0);
-	dt = now() - t0;
+	dt = fixture__now() - t0;
 	CHECK_EQ_INT(err, 0);
 	CHECK_EQ_INT(total, n);
 	CHECK_EQ_INT(profile__nprocs(p), 50);
@@ -335,7 +309,7 @@ static void compact_profile_aggregates_like_a_full_one(void)
 	for (int k = 0; k < 2; k++) {
 		struct profile *p = k ? live : full;
 
-		frame(p, FRAME_NATIVE, "x", NULL, 0);
+		fixture__frame(p, FRAME_NATIVE, "x", NULL, 0);
 		profile__stack(p, (uint32_t[]){0}, 1, &st[0]);
 		profile__stack(p, (uint32_t[]){0, 0}, 2, &st[1]);
 		profile__stack(p, NULL, 0, &st[2]);
