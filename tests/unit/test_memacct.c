@@ -634,16 +634,6 @@ out:
 	profile__free(p);
 }
 
-static uint64_t rng = 0x9e3779b97f4a7c15ULL;
-
-static uint64_t rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
-
 /* A plain model of the same rules, quadratic and obviously right, for random sequences.
  * The events are made by time on two streams, as the tracer reads them from two ring
  * buffers: memory events (alloc, free, RSS) and process events (fork, exec, exit). The
@@ -865,13 +855,13 @@ static void ref_generate(struct ref_ev *mem, int *nmem, struct ref_ev *proc, int
 
 	*nmem = *nproc = 0;
 	for (int e = 0; e < REV; e++) {
-		int op = e ? (int)(rnd() % 100) : 0;
+		int op = e ? (int)(unit_rand() % 100) : 0;
 		struct ref_ev v = {
 		    .ts = RT0 + (uint64_t)(e / 2) * RSTEP,
-		    .q = rnd() % RP,
-		    .stack = rnd() % 2,
-		    .addr = rnd() % RADDR,
-		    .size = 1 + rnd() % 1000,
+		    .q = unit_rand() % RP,
+		    .stack = unit_rand() % 2,
+		    .addr = unit_rand() % RADDR,
+		    .size = 1 + unit_rand() % 1000,
 		};
 
 		if (op < 50) {
@@ -886,7 +876,7 @@ static void ref_generate(struct ref_ev *mem, int *nmem, struct ref_ev *proc, int
 			v.size <<= 20;
 		} else if (op < 93) {
 			v.type = R_FORK;
-			v.parent = rnd() % RP;
+			v.parent = unit_rand() % RP;
 			/* a fork into an exited pid would make a new process */
 			if (v.parent == v.q || dead[v.q])
 				continue;
@@ -1020,7 +1010,8 @@ static void random_sequences_read_out_of_time_order_match_a_plain_model(void)
 		while (a < nmem || b < nproc) {
 			uint64_t left = (uint64_t)(nmem - a + nproc - b);
 			bool from_mem =
-			    b == nproc || (a < nmem && (!n || rnd() % left < (uint64_t)(nmem - a)));
+			    b == nproc ||
+			    (a < nmem && (!n || unit_rand() % left < (uint64_t)(nmem - a)));
 			const struct ref_ev *e = from_mem ? &mem[a++] : &proc[b++];
 
 			if (e->type == R_EXIT)
@@ -1059,11 +1050,11 @@ static void a_million_events_compute_fast(void)
 	double secs;
 
 	for (size_t i = 0; i < n; i++) {
-		pid_t pid = 100 + rnd() % 20;
-		uint64_t addr = (rnd() % 50000) * 16;
+		pid_t pid = 100 + unit_rand() % 20;
+		uint64_t addr = (unit_rand() % 50000) * 16;
 
-		if (rnd() % 3)
-			alloc(p, i * 1000, pid, addr, 1 + rnd() % 4096, rnd() % 4);
+		if (unit_rand() % 3)
+			alloc(p, i * 1000, pid, addr, 1 + unit_rand() % 4096, unit_rand() % 4);
 		else
 			mfree(p, i * 1000, pid, addr);
 		if (i % 100000 == 99999)
