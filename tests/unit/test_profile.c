@@ -7,9 +7,19 @@
 #include "fixture.h"
 #include "unit.h"
 
-static void equal_frames_get_the_same_id(void)
+/* PROFILE_TEST(name) { body }: a test whose body gets a new profile p, freed after it. */
+#define PROFILE_TEST(name)                                                                         \
+	static void name##_body(struct profile *p);                                                \
+	static void name(void)                                                                     \
+	{                                                                                          \
+		struct profile *p = profile__new();                                                \
+		name##_body(p);                                                                    \
+		profile__free(p);                                                                  \
+	}                                                                                          \
+	static void name##_body(struct profile *p)
+
+PROFILE_TEST(equal_frames_get_the_same_id)
 {
-	struct profile *p = profile__new();
 	char name[] = "work";
 	uint32_t a, b, c, d, e;
 	const struct prof_frame *f;
@@ -34,12 +44,10 @@ static void equal_frames_get_the_same_id(void)
 	CHECK_EQ_INT(f->line, 10);
 	CHECK(profile__frame_get(p, 3)->file == NULL);
 	CHECK(profile__frame_get(p, 5) == NULL);
-	profile__free(p);
 }
 
-static void equal_stacks_get_the_same_id(void)
+PROFILE_TEST(equal_stacks_get_the_same_id)
 {
-	struct profile *p = profile__new();
 	uint32_t s1[] = {0, 1, 2}, s2[] = {0, 1}, s3[] = {2, 1, 0}, s4[] = {0, 9};
 	uint32_t a, b, c, d, e, n;
 	const uint32_t *got;
@@ -64,24 +72,20 @@ static void equal_stacks_get_the_same_id(void)
 	CHECK_EQ_INT(n, 0);
 	CHECK_EQ_INT(profile__stack(p, s4, 2, &a), -EINVAL); /* frame 9 is not defined */
 	CHECK_EQ_INT(profile__nstacks(p), 4);
-	profile__free(p);
 }
 
-static void stack_longer_than_4096_frames_is_refused(void)
+PROFILE_TEST(stack_longer_than_4096_frames_is_refused)
 {
-	struct profile *p = profile__new();
 	uint32_t *ids = calloc(4097, sizeof(*ids)), id;
 
 	fixture__frame(p, FRAME_KERNEL, "k", NULL, 0);
 	CHECK_EQ_INT(profile__stack(p, ids, 4097, &id), -E2BIG);
 	CHECK_EQ_INT(profile__stack(p, ids, 4096, &id), 0);
 	free(ids);
-	profile__free(p);
 }
 
-static void interning_many_frames_keeps_ids_dense(void)
+PROFILE_TEST(interning_many_frames_keeps_ids_dense)
 {
-	struct profile *p = profile__new();
 	char name[32];
 	uint32_t id;
 	int bad = 0;
@@ -95,12 +99,10 @@ static void interning_many_frames_keeps_ids_dense(void)
 	}
 	CHECK_EQ_INT(bad, 0);
 	CHECK_EQ_INT(profile__nframes(p), 20000);
-	profile__free(p);
 }
 
-static void reused_pid_after_exit_is_a_new_process(void)
+PROFILE_TEST(reused_pid_after_exit_is_a_new_process)
 {
-	struct profile *p = profile__new();
 	const struct prof_proc *a, *b;
 	uint32_t st;
 
@@ -126,12 +128,10 @@ static void reused_pid_after_exit_is_a_new_process(void)
 	CHECK(profile__proc_find(p, 100) == b);
 	CHECK_EQ_INT(profile__sample_at(p, 1)->proc, 1);
 	CHECK(profile__proc_find(p, 555) == NULL);
-	profile__free(p);
 }
 
-static void exec_and_start_update_a_live_process(void)
+PROFILE_TEST(exec_and_start_update_a_live_process)
 {
-	struct profile *p = profile__new();
 	struct prof_proc *t;
 
 	profile__proc_start(p, 10, 1, 5, "sh", "sh -c python3", "/bin/sh");
@@ -144,12 +144,10 @@ static void exec_and_start_update_a_live_process(void)
 	CHECK_EQ_STR(t->exe, "/usr/bin/python3");
 	CHECK_EQ_INT(t->ppid, 2);
 	CHECK_EQ_INT(t->start_ns, 7);
-	profile__free(p);
 }
 
-static void sample_of_unknown_pid_makes_an_entry(void)
+PROFILE_TEST(sample_of_unknown_pid_makes_an_entry)
 {
-	struct profile *p = profile__new();
 	uint32_t st;
 
 	profile__stack(p, NULL, 0, &st);
@@ -161,12 +159,10 @@ static void sample_of_unknown_pid_makes_an_entry(void)
 	CHECK_EQ_INT(profile__nsamples(p), 1);
 	CHECK_EQ_INT(profile__sample_at(p, 0)->tid, 43);
 	CHECK(profile__sample_at(p, 1) == NULL);
-	profile__free(p);
 }
 
-static void stats_and_meta_keep_first_set_order(void)
+PROFILE_TEST(stats_and_meta_keep_first_set_order)
 {
-	struct profile *p = profile__new();
 	const char *v;
 	uint64_t x = 0;
 
@@ -187,7 +183,6 @@ static void stats_and_meta_keep_first_set_order(void)
 	CHECK_EQ_STR(profile__meta_at(p, 1, &v), "command");
 	CHECK_EQ_STR(v, "a");
 	CHECK(profile__get_meta(p, "nope") == NULL);
-	profile__free(p);
 }
 
 struct agg {
@@ -211,9 +206,8 @@ static int stop_fn(uint32_t proc, uint32_t stack, uint64_t weight, void *ctx)
 	return 7;
 }
 
-static void stack_counts_sum_per_process_and_stack(void)
+PROFILE_TEST(stack_counts_sum_per_process_and_stack)
 {
-	struct profile *p = profile__new();
 	struct agg a = {0};
 	uint32_t st[3];
 	int calls = 0;
@@ -238,7 +232,6 @@ static void stack_counts_sum_per_process_and_stack(void)
 	}
 	CHECK_EQ_INT(profile__for_each_stack_count(p, stop_fn, &calls), 7);
 	CHECK_EQ_INT(calls, 1);
-	profile__free(p);
 }
 
 static int count_fn(uint32_t proc, uint32_t stack, uint64_t weight, void *ctx)
