@@ -62,6 +62,13 @@ static void two_procs(struct profile *p, uint32_t *a, uint32_t *b)
 	*b = idx(p, 20);
 }
 
+/* Process 10 holding 100 B at 0x1000 (stack 0) from time 1: its index. */
+static uint32_t one_block(struct profile *p)
+{
+	alloc(p, 1, 10, 0x1000, 100, 0);
+	return idx(p, 10);
+}
+
 static const struct mem_site *site(const struct memacct *m, uint32_t proc, int stack)
 {
 	for (size_t i = 0; i < m->nsites; i++)
@@ -162,9 +169,20 @@ static void expect(const struct memacct *m, const struct want *want, size_t n)
 	}
 }
 
-#define EXPECT(m, ...)                                                                             \
-	expect(m, (const struct want[]){__VA_ARGS__},                                              \
-	       sizeof((const struct want[]){__VA_ARGS__}) / sizeof(struct want))
+/* The values of the profile's accounts, computed here. */
+static void expect_of(const struct profile *p, const struct want *want, size_t n)
+{
+	struct memacct *m = memacct__compute(p);
+
+	expect(m, want, n);
+	memacct__free(m);
+}
+
+/* WANTS({proc, stack, field, value}...): the array and its length, for expect(). */
+#define WANTS(...)                                                                                 \
+	(const struct want[]){__VA_ARGS__},                                                        \
+	    sizeof((const struct want[]){__VA_ARGS__}) / sizeof(struct want)
+#define EXPECT(p, ...) expect_of(p, WANTS(__VA_ARGS__))
 
 static bool near(double a, double b)
 {
@@ -315,10 +333,10 @@ static void leaks_are_what_a_process_holds_at_exit_or_at_the_end(void)
 	profile__proc_exit(p, 10, 6, 0);
 	alloc(p, 7, 10, 0x4000, 999, 2); /* after the exit: allocated, never held */
 	m = memacct__compute(p);
-	EXPECT(m, {a, 0, LIVE, 100}, {a, 1, LIVE, 50}, {a, 1, ALLOC_BYTES, 250},
-	       {a, 1, ALLOC_COUNT, 2}, {a, 2, ALLOC_BYTES, 999}, {a, 2, LIVE, 0}, {b, 0, LIVE, 70},
-	       {a, P, LIVE, 150}, {a, P, ALLOC_BYTES, 1349}, {b, P, LIVE, 70},
-	       {0, T, UNMATCHED, 0});
+	expect(m, WANTS({a, 0, LIVE, 100}, {a, 1, LIVE, 50}, {a, 1, ALLOC_BYTES, 250},
+			{a, 1, ALLOC_COUNT, 2}, {a, 2, ALLOC_BYTES, 999}, {a, 2, LIVE, 0},
+			{b, 0, LIVE, 70}, {a, P, LIVE, 150}, {a, P, ALLOC_BYTES, 1349},
+			{b, P, LIVE, 70}, {0, T, UNMATCHED, 0}));
 	/* sorted by process, then bytes allocated */
 	for (size_t i = 1; m && i < m->nsites; i++)
 		CHECK(m->sites[i - 1].proc < m->sites[i].proc ||
@@ -331,7 +349,6 @@ static void leaks_are_what_a_process_holds_at_exit_or_at_the_end(void)
 static void peaks_hold_the_right_stacks_for_the_tree_and_each_process(void)
 {
 	struct profile *p = new_profile();
-	struct memacct *m;
 	uint32_t a, b;
 
 	two_procs(p, &a, &b);
@@ -341,13 +358,11 @@ static void peaks_hold_the_right_stacks_for_the_tree_and_each_process(void)
 	mfree(p, 400, 20, 0x20);	  /* b 0, tree 1500 */
 	alloc(p, 500, 10, 0x50, 2000, 0); /* a 3500 (a's peak), tree 3500 */
 	alloc(p, 600, 20, 0x60, 100, 1);  /* b 100, tree 3600 */
-	m = memacct__compute(p);
-	EXPECT(m, {0, T, PEAK, 4500}, {0, T, PEAK_TS, 300}, {a, 0, PEAK, 1000}, {a, 2, PEAK, 500},
+	EXPECT(p, {0, T, PEAK, 4500}, {0, T, PEAK_TS, 300}, {a, 0, PEAK, 1000}, {a, 2, PEAK, 500},
 	       {b, 1, PEAK, 3000}, {a, P, PEAK, 3500}, {a, P, PEAK_TS, 500},
 	       {a, 0, PROC_PEAK, 3000}, {a, 2, PROC_PEAK, 500}, {b, P, PEAK, 3000},
 	       {b, P, PEAK_TS, 200}, {b, 1, PROC_PEAK, 3000}, {a, 0, LIVE, 3000},
 	       {b, 1, LIVE, 100});
-	memacct__free(m);
 	profile__free(p);
 }
 
@@ -355,15 +370,12 @@ static void peaks_hold_the_right_stacks_for_the_tree_and_each_process(void)
 static void the_first_moment_of_a_peak_counts(void)
 {
 	struct profile *p = new_profile();
-	struct memacct *m;
 
 	alloc(p, 1, 10, 0x1, 100, 0);
 	mfree(p, 2, 10, 0x1);
 	alloc(p, 3, 10, 0x2, 100, 1);
-	m = memacct__compute(p);
-	EXPECT(m, {0, T, PEAK_TS, 1}, {idx(p, 10), 0, PEAK, 100}, {idx(p, 10), 1, PEAK, 0},
+	EXPECT(p, {0, T, PEAK_TS, 1}, {idx(p, 10), 0, PEAK, 100}, {idx(p, 10), 1, PEAK, 0},
 	       {idx(p, 10), 0, PROC_PEAK, 100}, {idx(p, 10), 1, PROC_PEAK, 0});
-	memacct__free(m);
 	profile__free(p);
 }
 
@@ -374,7 +386,6 @@ static void the_first_moment_of_a_peak_counts(void)
 static void fork_child_follows_the_parent_blocks_without_holding_them(void)
 {
 	struct profile *p = new_profile();
-	struct memacct *m;
 	uint32_t par, ch;
 
 	profile__proc_start(p, 10, 1, 0, "parent", "parent", "");
@@ -390,8 +401,7 @@ static void fork_child_follows_the_parent_blocks_without_holding_them(void)
 	mfree(p, 7, 11, 0x1000);	/* gone now: unmatched */
 	alloc(p, 8, 11, 0x3000, 50, 2); /* child 50 (its peak), tree 250 */
 	profile__proc_exit(p, 11, 9, 0);
-	m = memacct__compute(p);
-	EXPECT(m, {0, T, PEAK, 300}, {0, T, PEAK_TS, 2}, {par, 0, PEAK, 100}, {par, 1, PEAK, 200},
+	EXPECT(p, {0, T, PEAK, 300}, {0, T, PEAK_TS, 2}, {par, 0, PEAK, 100}, {par, 1, PEAK, 200},
 	       {ch, 0, PEAK | OPT, 0}, {ch, 1, PEAK | OPT, 0}, {ch, 2, PEAK, 0},
 	       {ch, 0, ALLOC_BYTES | OPT, 0}, {ch, 1, ALLOC_BYTES | OPT, 0},
 	       {ch, 2, ALLOC_BYTES, 50}, {ch, P, ALLOC_BYTES, 50}, {ch, P, INH_FREES, 2},
@@ -402,7 +412,6 @@ static void fork_child_follows_the_parent_blocks_without_holding_them(void)
 	       {par, 1, LIVE, 200}, /* the parent still holds it */
 	       {par, 0, LIVE, 0}, {par, P, LIVE, 200}, {par, P, INH_FREES, 0},
 	       {0, T, UNMATCHED, 1});
-	memacct__free(m);
 	profile__free(p);
 }
 
@@ -412,7 +421,6 @@ static void fork_child_follows_the_parent_blocks_without_holding_them(void)
 static void inherited_blocks_left_at_exit_exec_or_end_are_only_live_inherited(void)
 {
 	struct profile *p = new_profile();
-	struct memacct *m;
 	uint32_t par, ex, ec, al;
 
 	alloc(p, 1, 10, 0x1000, 100, 0);
@@ -429,9 +437,8 @@ static void inherited_blocks_left_at_exit_exec_or_end_are_only_live_inherited(vo
 	CHECK_EQ_INT(profile__proc_exec(p, 12, 8, "sh", "sh", "/bin/sh"), 0);
 	mfree(p, 9, 12, 0x1000);  /* the new image never had it: unmatched */
 	mfree(p, 10, 13, 0x2000); /* 13 lives on with 0x1000 alone */
-	m = memacct__compute(p);
 	EXPECT(
-	    m, {0, T, PEAK, 147}, {0, T, PEAK_TS, 6},
+	    p, {0, T, PEAK, 147}, {0, T, PEAK_TS, 6},
 	    /* exited */
 	    {ex, 0, LIVE_INH, 100}, {ex, 1, LIVE_INH, 40}, {ex, 0, LIVE, 0}, {ex, 1, LIVE, 0},
 	    {ex, 2, LIVE, 7}, {ex, 2, LIVE_INH, 0}, {ex, P, LIVE, 7}, {ex, P, LIVE_INH, 140},
@@ -445,7 +452,6 @@ static void inherited_blocks_left_at_exit_exec_or_end_are_only_live_inherited(vo
 	    /* the parent's own */
 	    {par, 0, LIVE, 100}, {par, 1, LIVE, 40}, {par, 0, LIVE_INH, 0}, {par, P, LIVE, 140},
 	    {par, P, LIVE_INH, 0}, {par, 0, PEAK, 100}, {par, 1, PEAK, 40}, {0, T, UNMATCHED, 1});
-	memacct__free(m);
 	profile__free(p);
 }
 
@@ -455,7 +461,6 @@ static void inherited_blocks_left_at_exit_exec_or_end_are_only_live_inherited(vo
 static void an_exit_read_before_earlier_frees_does_not_leak_their_blocks(void)
 {
 	struct profile *p = new_profile();
-	struct memacct *m;
 	uint32_t a, b;
 
 	two_procs(p, &a, &b);
@@ -467,22 +472,17 @@ static void an_exit_read_before_earlier_frees_does_not_leak_their_blocks(void)
 	mfree(p, 3, 10, 0x1000); /* before a's exit: matched, so not a leak */
 	mfree(p, 6, 10, 0x2000); /* after it: too late, 0x2000 is a leak */
 	mfree(p, 4, 20, 0x1000); /* at b's exit, read after it: after it */
-	m = memacct__compute(p);
-	EXPECT(m, {a, 0, LIVE, 0}, {a, 1, LIVE, 30}, {a, P, LIVE, 30}, {a, P, UNMATCHED, 0},
+	EXPECT(p, {a, 0, LIVE, 0}, {a, 1, LIVE, 30}, {a, P, LIVE, 30}, {a, P, UNMATCHED, 0},
 	       {a, P, PEAK, 130}, {a, P, PEAK_TS, 2}, {b, 2, LIVE, 70}, {b, P, LIVE, 70},
 	       {b, P, UNMATCHED, 0}, {0, T, PEAK, 200}, {0, T, PEAK_TS, 2}, {0, T, UNMATCHED, 0});
-	memacct__free(m);
 	profile__free(p);
 }
 
 static void realloc_is_a_free_and_an_alloc(void)
 {
 	struct profile *p = new_profile();
-	struct memacct *m;
-	uint32_t a;
+	uint32_t a = one_block(p);
 
-	alloc(p, 1, 10, 0x1000, 100, 0);
-	a = idx(p, 10);
 	/* realloc(0x1000, 300) moved to 0x2000 */
 	mfree(p, 2, 10, 0x1000);
 	CHECK_EQ_INT(profile__mem_alloc(p, 2, 10, 10, TP_MEM_REALLOC, 0x2000, 300, 1, st[1]), 0);
@@ -491,42 +491,32 @@ static void realloc_is_a_free_and_an_alloc(void)
 	CHECK_EQ_INT(profile__mem_alloc(p, 3, 10, 10, TP_MEM_REALLOC, 0x2000, 40, 1, st[2]), 0);
 	/* a second allocation at a live address replaces the block (its free was missed) */
 	alloc(p, 4, 10, 0x2000, 10, 3);
-	m = memacct__compute(p);
-	EXPECT(m, {a, P, ALLOC_BYTES, 450}, {a, P, ALLOC_COUNT, 4}, {a, P, PEAK, 300},
+	EXPECT(p, {a, P, ALLOC_BYTES, 450}, {a, P, ALLOC_COUNT, 4}, {a, P, PEAK, 300},
 	       {a, P, LIVE, 10}, {a, 1, PROC_PEAK, 300}, {a, 0, PROC_PEAK, 0}, {a, 2, LIVE, 0},
 	       {a, 3, LIVE, 10}, {0, T, UNMATCHED, 0});
-	memacct__free(m);
 	profile__free(p);
 }
 
 static void exec_ends_the_image(void)
 {
 	struct profile *p = new_profile();
-	struct memacct *m;
-	uint32_t a;
+	uint32_t a = one_block(p);
 
-	alloc(p, 1, 10, 0x1000, 100, 0);
-	a = idx(p, 10);
 	CHECK_EQ_INT(profile__proc_exec(p, 10, 2, "sh", "sh", "/bin/sh"), 0);
 	mfree(p, 3, 10, 0x1000); /* the old image's block is gone */
 	alloc(p, 4, 10, 0x1000, 50, 1);
-	m = memacct__compute(p);
-	EXPECT(m, {a, 0, LIVE, 100}, {a, 1, LIVE, 50}, {a, P, UNMATCHED, 1}, {a, P, PEAK, 100});
-	memacct__free(m);
+	EXPECT(p, {a, 0, LIVE, 100}, {a, 1, LIVE, 50}, {a, P, UNMATCHED, 1}, {a, P, PEAK, 100});
 	profile__free(p);
 }
 
 static void unmatched_frees_are_counted_not_fatal(void)
 {
 	struct profile *p = new_profile();
-	struct memacct *m;
 
 	mfree(p, 1, 10, 0xdead);
 	CHECK_EQ_INT(profile__mem_free(p, 2, 10, TP_MEM_MUNMAP, 0xbeef), 0);
 	alloc(p, 3, 10, 0x1000, 8, 0);
-	m = memacct__compute(p);
-	EXPECT(m, {0, T, UNMATCHED, 2}, {idx(p, 10), P, UNMATCHED, 2}, {0, T, PEAK, 8});
-	memacct__free(m);
+	EXPECT(p, {0, T, UNMATCHED, 2}, {idx(p, 10), P, UNMATCHED, 2}, {0, T, PEAK, 8});
 	profile__free(p);
 }
 
@@ -582,7 +572,8 @@ static void series_has_the_heap_at_each_bucket_end_and_the_last_rss(void)
 	CHECK_EQ_INT(profile__mem_rss(p, t0 + 280 * MS, 10, 2 << 20), 0);
 	alloc(p, t0 + 900 * MS, 10, 0x3, 1, 0);
 	m = memacct__compute(p);
-	EXPECT(m, {a, P, RSS_PEAK, 3 << 20}, {a, P, PEAK, 300}, {a, P, PEAK_TS, t0 + 50 * MS});
+	expect(m,
+	       WANTS({a, P, RSS_PEAK, 3 << 20}, {a, P, PEAK, 300}, {a, P, PEAK_TS, t0 + 50 * MS}));
 	CHECK_EQ_INT(m ? m->npoints : 0, 5);
 	for (size_t i = 0; m && m->npoints == 5 && i < 5; i++) {
 		const struct mem_point *pt = &m->series[i];
