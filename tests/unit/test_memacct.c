@@ -145,10 +145,11 @@ static long long value_of(const struct memacct *m, const struct want *w)
 	size_t off = w->stack == T   ? fields[f].tree
 		     : w->stack == P ? fields[f].proc
 				     : fields[f].site;
-	const char *at = (const char *)base + off;
+	const char *at;
 
 	if (!base)
 		return w->field & OPT ? 0 : -1;
+	at = (const char *)base + off;
 	return fields[f].u64 ? (long long)*(const uint64_t *)at : (long long)*(const double *)at;
 }
 
