@@ -30,7 +30,9 @@ CMD_OBJS   := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(wildcard user/*.c))
 LIB_OBJS   := $(filter-out $(CMD_OBJS),$(USER_OBJS))
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
-UNIT_OBJS  := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%.o,$(UNIT_SRCS)) $(OUTPUT)/tests/unit.o
+# unit.c: the harness; fixture.c: what the profile and report tests share.
+UNIT_OBJS  := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%.o,$(UNIT_SRCS)) $(OUTPUT)/tests/unit.o \
+	      $(OUTPUT)/tests/fixture.o
 
 PYTEST     := /usr/bin/python3 -m pytest
 
@@ -71,7 +73,8 @@ $(OUTPUT)/tests/%.o: tests/unit/%.c | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -c $< -o $@
 
-$(OUTPUT)/tests/test_%: $(OUTPUT)/tests/test_%.o $(OUTPUT)/tests/unit.o $(LIB_OBJS)
+$(OUTPUT)/tests/test_%: $(OUTPUT)/tests/test_%.o $(OUTPUT)/tests/unit.o $(OUTPUT)/tests/fixture.o \
+		       $(LIB_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
@@ -343,7 +346,7 @@ SAN_UNITS   := $(patsubst tests/unit/%.c,$(OUTPUT)/san/%,$(UNIT_SRCS))
 FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(OUTPUT)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 60
 
-.SECONDARY: $(SAN_OBJS) $(FUZZ_OBJS) $(OUTPUT)/san/unit.o $(SAN_CMD_OBJS)
+.SECONDARY: $(SAN_OBJS) $(FUZZ_OBJS) $(OUTPUT)/san/unit.o $(OUTPUT)/san/fixture.o $(SAN_CMD_OBJS)
 
 $(OUTPUT)/san $(OUTPUT)/fuzzobj $(OUTPUT)/fuzz:
 	$(Q)mkdir -p $@
@@ -353,7 +356,7 @@ $(OUTPUT)/san/%.o: user/%.c | $(OUTPUT)/san
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(SAN_CFLAGS) -c $< -o $@
 
-$(OUTPUT)/san/unit.o: tests/unit/unit.c | $(OUTPUT)/san
+$(OUTPUT)/san/unit.o $(OUTPUT)/san/fixture.o: $(OUTPUT)/san/%.o: tests/unit/%.c | $(OUTPUT)/san
 	$(Q)$(CLANG) $(SAN_CFLAGS) -Itests/unit -c $< -o $@
 
 # treeprof itself under ASan+UBSan, for the integration tests that exercise its error paths.
@@ -361,7 +364,7 @@ $(OUTPUT)/san/treeprof: $(SAN_CMD_OBJS) $(SAN_OBJS)
 	$(call msg,LINK-SAN,$@)
 	$(Q)$(CLANG) $(SAN_CFLAGS) $^ $(LDLIBS) -o $@
 
-$(OUTPUT)/san/test_%: tests/unit/test_%.c $(OUTPUT)/san/unit.o $(SAN_OBJS)
+$(OUTPUT)/san/test_%: tests/unit/test_%.c $(OUTPUT)/san/unit.o $(OUTPUT)/san/fixture.o $(SAN_OBJS)
 	$(call msg,LINK-SAN,$@)
 	$(Q)$(CLANG) $(SAN_CFLAGS) -Itests/unit $^ $(LDLIBS) -o $@
 

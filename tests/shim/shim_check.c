@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -138,22 +139,31 @@ static void test_realloc_counts_free_and_alloc(void)
 		    (struct expect){.allocs = 3, .bytes = 100 + 5000 + 64, .frees = 3});
 }
 
+/* Before a resize of p that must fail: p's last byte set to 7 (a failed resize leaves it
+ * alone), the counters then in *after, errno cleared. False (the test stops) when p is NULL. */
+static bool mark_then_snap(void *p, size_t size, struct snap *after)
+{
+	CHECK(p != NULL);
+	if (!p)
+		return false;
+	((char *)p)[size - 1] = 7;
+	*after = snap();
+	errno = 0;
+	return true;
+}
+
 static void test_reallocarray_overflow_is_enomem(void)
 {
 	struct snap a = snap(), b;
 	long *p = reallocarray(NULL, 10, sizeof(long)), *q;
 
-	CHECK(p != NULL);
-	if (!p)
+	if (!mark_then_snap(p, 10 * sizeof(long), &b))
 		return;
-	p[9] = 42;
-	b = snap();
-	errno = 0;
 	q = reallocarray_fn(p, HUGE_SIZE, 4);
 	CHECK(q == NULL);
 	CHECK_EQ_INT(errno, ENOMEM);
 	check_delta("reallocarray overflow", b, snap(), (struct expect){.failed = 1});
-	CHECK_EQ_INT(p[9], 42);
+	CHECK_EQ_INT(((char *)p)[10 * sizeof(long) - 1], 7);
 	free(p);
 	check_delta("reallocarray", a, snap(),
 		    (struct expect){.allocs = 1, .bytes = 80, .frees = 1, .failed = 1});
@@ -208,12 +218,8 @@ static void test_failed_allocations_counted(void)
 	struct snap a = snap(), b;
 	char *p = malloc(64), *q;
 
-	CHECK(p != NULL);
-	if (!p)
+	if (!mark_then_snap(p, 64, &b))
 		return;
-	p[63] = 7;
-	b = snap();
-	errno = 0;
 	CHECK(malloc(HUGE_SIZE) == NULL);
 	CHECK_EQ_INT(errno, ENOMEM);
 	CHECK(calloc(HUGE_SIZE, 4) == NULL);

@@ -13,19 +13,11 @@
 #include "treeprof.h"
 #include "unit.h"
 
-static char dir[] = "/tmp/treeprof-unit-XXXXXX";
-static char path[256];
+static const char *path; /* the last path tmp() gave */
 
 static const char *tmp(const char *name)
 {
-	static bool made;
-
-	if (!made) {
-		CHECK(mkdtemp(dir) != NULL);
-		made = true;
-	}
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	return path;
+	return path = unit_tmp(name);
 }
 
 /* One writer at a time on a new file at p, the way main.c uses datafile__new on the
@@ -474,7 +466,7 @@ static void foreign_empty_and_future_files_are_refused(void)
 	CHECK_EQ_STR(err, "unsupported recording version 7");
 	CHECK(datafile__read(tmp("missing"), err, sizeof(err), NULL) == NULL);
 	CHECK(strstr(err, "cannot open") != NULL);
-	CHECK(datafile__read(dir, err, sizeof(err), NULL) == NULL);
+	CHECK(datafile__read(unit_tmp_dir(), err, sizeof(err), NULL) == NULL);
 }
 
 /* Records that refer to frames or stacks never defined are corrupt, not a crash. */
@@ -664,9 +656,7 @@ static void cleanup(void)
 				      "fuzz.data",  "fuzz-orig.data", "long.data", "memlen",
 				      "pipe.data"};
 
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		unlink(tmp(names[i]));
-	CHECK_EQ_INT(rmdir(dir), 0);
+	unit_tmp_remove(names, sizeof(names) / sizeof(names[0]));
 }
 
 UNIT_MAIN("datafile", UNIT_TEST(recording_reads_back_identical),

@@ -14,16 +14,6 @@
 
 /* ---- hash table ---- */
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
-
-static uint64_t rng(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
-
 struct val {
 	uint64_t a, b;
 	uint32_t c;
@@ -95,7 +85,7 @@ static void htab_delete_heavy_churn_matches_reference(void)
 	memset(ref, 0, sizeof(ref));
 	CHECK_EQ_INT(htab__init(&h, sizeof(uint64_t)), 0);
 	for (int step = 0; step < STEPS && ok; step++) {
-		uint64_t r = rng(), k = 1 + r % KEYS;
+		uint64_t r = unit_rand(), k = 1 + r % KEYS;
 
 		/* keys with clustered hashes too: multiples of a power of two */
 		if (r & (1ULL << 40))
@@ -438,10 +428,10 @@ static void json_any_bytes_give_valid_json(void)
 		check_json((char *)buf, 2, 0, NULL);
 	}
 	for (int t = 0; t < 20000; t++) {
-		size_t n = rng() % sizeof(buf);
+		size_t n = unit_rand() % sizeof(buf);
 
 		for (size_t i = 0; i < n; i++) {
-			uint64_t r = rng();
+			uint64_t r = unit_rand();
 
 			/* mostly high bytes and continuation bytes: the interesting cases */
 			buf[i] = r & 1 ? 0x80 | (r >> 8 & 0x7f) : r >> 16;

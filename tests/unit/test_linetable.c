@@ -10,21 +10,38 @@
 
 #define LINE(minor, t, first, off) linetable__line(minor, t, sizeof(t), first, off)
 
+/* The line expected at one byte offset. */
+struct at {
+	uint32_t off;
+	int32_t line;
+};
+
+static void check_lines(int minor, const unsigned char *t, size_t len, int32_t first,
+			const struct at *want, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int32_t line = linetable__line(minor, t, len, first, want[i].off);
+
+		if (line != want[i].line)
+			unit_fail("3.%d, offset %u: expected line %d, saw %d", minor, want[i].off,
+				  want[i].line, line);
+	}
+}
+
+/* CHECK_LINES(minor, t, first, {offset, line}...): the line at each offset of table t. */
+#define CHECK_LINES(minor, t, first, ...)                                                          \
+	check_lines(minor, t, sizeof(t), first, (const struct at[]){__VA_ARGS__},                  \
+		    sizeof((const struct at[]){__VA_ARGS__}) / sizeof(struct at))
+
 static void test_lnotab_3_8_pairs_move_address_then_line(void)
 {
 	/* (6,+1) (8,+2) (4,-1) from line 10 */
 	static const unsigned char t[] = {6, 1, 8, 2, 4, 0xff};
 
-	for (int minor = 8; minor <= 9; minor++) {
-		CHECK_EQ_INT(LINE(minor, t, 10, 0), 10);
-		CHECK_EQ_INT(LINE(minor, t, 10, 5), 10);
-		CHECK_EQ_INT(LINE(minor, t, 10, 6), 11);
-		CHECK_EQ_INT(LINE(minor, t, 10, 13), 11);
-		CHECK_EQ_INT(LINE(minor, t, 10, 14), 13);
-		CHECK_EQ_INT(LINE(minor, t, 10, 17), 13);
-		CHECK_EQ_INT(LINE(minor, t, 10, 18), 12);     /* negative delta */
-		CHECK_EQ_INT(LINE(minor, t, 10, 100000), 12); /* the last range never ends */
-	}
+	/* from 18 a negative delta; the last range never ends */
+	for (int minor = 8; minor <= 9; minor++)
+		CHECK_LINES(minor, t, 10, {0, 10}, {5, 10}, {6, 11}, {13, 11}, {14, 13}, {17, 13},
+			    {18, 12}, {100000, 12});
 }
 
 static void test_lnotab_3_9_long_deltas_come_in_chunks(void)
@@ -50,13 +67,9 @@ static void test_linetable_3_10_minus_128_is_no_line_and_keeps_the_line(void)
 	struct linetable_range r;
 	int n = 0;
 
-	CHECK_EQ_INT(LINE(10, t, 20, 0), 21);
-	CHECK_EQ_INT(LINE(10, t, 20, 5), 21);
-	CHECK_EQ_INT(LINE(10, t, 20, 6), 0); /* no line */
-	CHECK_EQ_INT(LINE(10, t, 20, 9), 0);
-	CHECK_EQ_INT(LINE(10, t, 20, 10), 23); /* 21 + 2: -128 did not touch the line */
-	CHECK_EQ_INT(LINE(10, t, 20, 18), 24); /* empty range moved it, delta 0 kept it */
-	CHECK_EQ_INT(LINE(10, t, 20, 20), 0);  /* past the table */
+	/* 6-9: no line; 10: 21 + 2, -128 did not touch the line; 18: the empty range moved it,
+	 * delta 0 kept it; 20: past the table */
+	CHECK_LINES(10, t, 20, {0, 21}, {5, 21}, {6, 0}, {9, 0}, {10, 23}, {18, 24}, {20, 0});
 
 	CHECK_EQ_INT(linetable__iter_init(&it, 10, t, sizeof(t), 20), 0);
 	while (linetable__next(&it, &r) == 1)
@@ -79,20 +92,9 @@ static const unsigned char loc_table[] = {
 
 static void test_locations_3_11_plus_decode_every_entry_form(void)
 {
-	for (int minor = 11; minor <= 15; minor++) {
-		CHECK_EQ_INT(LINE(minor, loc_table, 100, 0), 101);
-		CHECK_EQ_INT(LINE(minor, loc_table, 100, 1), 101);
-		CHECK_EQ_INT(LINE(minor, loc_table, 100, 2), 101);
-		CHECK_EQ_INT(LINE(minor, loc_table, 100, 5), 101);
-		CHECK_EQ_INT(LINE(minor, loc_table, 100, 6), 0);
-		CHECK_EQ_INT(LINE(minor, loc_table, 100, 11), 0);
-		CHECK_EQ_INT(LINE(minor, loc_table, 100, 12), 102);
-		CHECK_EQ_INT(LINE(minor, loc_table, 100, 14), 99);
-		CHECK_EQ_INT(LINE(minor, loc_table, 100, 16), 199);
-		CHECK_EQ_INT(LINE(minor, loc_table, 100, 19), 199);
-		CHECK_EQ_INT(LINE(minor, loc_table, 100, 20), 199);
-		CHECK_EQ_INT(LINE(minor, loc_table, 100, 22), 0);
-	}
+	for (int minor = 11; minor <= 15; minor++)
+		CHECK_LINES(minor, loc_table, 100, {0, 101}, {1, 101}, {2, 101}, {5, 101}, {6, 0},
+			    {11, 0}, {12, 102}, {14, 99}, {16, 199}, {19, 199}, {20, 199}, {22, 0});
 }
 
 static void test_locations_code_15_does_not_reset_the_running_line(void)
@@ -103,10 +105,7 @@ static void test_locations_code_15_does_not_reset_the_running_line(void)
 	struct linetable_iter it;
 	struct linetable_range r;
 
-	CHECK_EQ_INT(LINE(12, t, 1, 0), 6);
-	CHECK_EQ_INT(LINE(12, t, 1, 2), 0);
-	CHECK_EQ_INT(LINE(12, t, 1, 17), 0);
-	CHECK_EQ_INT(LINE(12, t, 1, 20), 6);
+	CHECK_LINES(12, t, 1, {0, 6}, {2, 0}, {17, 0}, {20, 6});
 
 	CHECK_EQ_INT(linetable__iter_init(&it, 13, t, sizeof(t), 1), 0);
 	CHECK_EQ_INT(linetable__next(&it, &r), 1);

@@ -3,6 +3,7 @@
  * replay in time order and the time series, on hand-built event sequences with exact
  * expected values, and on random ones against a plain model. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -52,6 +53,22 @@ static uint32_t idx(const struct profile *p, pid_t pid)
 	return t ? t->idx : UINT32_MAX;
 }
 
+/* Processes 10 ("a") and 20 ("b"), started at 0: their indexes in *a and *b. */
+static void two_procs(struct profile *p, uint32_t *a, uint32_t *b)
+{
+	CHECK_EQ_INT(profile__proc_start(p, 10, 1, 0, "a", "a", ""), 0);
+	CHECK_EQ_INT(profile__proc_start(p, 20, 1, 0, "b", "b", ""), 0);
+	*a = idx(p, 10);
+	*b = idx(p, 20);
+}
+
+/* Process 10 holding 100 B at 0x1000 (stack 0) from time 1: its index. */
+static uint32_t one_block(struct profile *p)
+{
+	alloc(p, 1, 10, 0x1000, 100, 0);
+	return idx(p, 10);
+}
+
 static const struct mem_site *site(const struct memacct *m, uint32_t proc, int stack)
 {
 	for (size_t i = 0; i < m->nsites; i++)
@@ -68,12 +85,105 @@ static const struct mem_proc *mproc(const struct memacct *m, uint32_t proc)
 	return NULL;
 }
 
-/* The value of one field of a site, -1 when the site is absent. */
-#define SITE(m, proc, stack, field)                                                                \
-	(site(m, proc, stack) ? (long long)site(m, proc, stack)->field : -1LL)
-/* The same, 0 when the site is absent (a site with nothing in any field may be left out). */
-#define SITE0(m, proc, stack, field)                                                               \
-	(site(m, proc, stack) ? (long long)site(m, proc, stack)->field : 0LL)
+/* One expected value of the accounts: a field of the site of process proc (by index) at
+ * stack, of the process itself (stack P) or of the tree (stack T; proc unused). A site or
+ * process that is absent reads -1, or 0 with OPT (a site with nothing in any field may be
+ * left out). */
+enum field {
+	ALLOC_COUNT,
+	ALLOC_BYTES,
+	LIVE,
+	LIVE_INH,
+	PEAK,
+	PROC_PEAK,
+	PEAK_TS,
+	RSS_PEAK,
+	INH_FREES,
+	UNMATCHED,
+	NFIELDS
+};
+#define OPT 0x100
+#define P   -1
+#define T   -2
+
+struct want {
+	uint32_t proc;
+	int stack, field;
+	long long value;
+};
+
+#define NO    ((size_t)-1)
+#define S_(f) offsetof(struct mem_site, f)
+#define P_(f) offsetof(struct mem_proc, f)
+#define T_(f) offsetof(struct memacct, f)
+/* Where each field is in a site, a process and the tree (NO: not there), and whether it is
+ * a uint64_t there rather than a double (peak_ts, rss_peak and the counts of frees). */
+static const struct {
+	const char *name;
+	size_t site, proc, tree;
+	bool u64;
+} fields[NFIELDS] = {
+    [ALLOC_COUNT] = {"alloc_count", S_(alloc_count), P_(alloc_count), NO, false},
+    [ALLOC_BYTES] = {"alloc_bytes", S_(alloc_bytes), P_(alloc_bytes), NO, false},
+    [LIVE] = {"live_bytes", S_(live_bytes), P_(live_bytes), NO, false},
+    [LIVE_INH] = {"live_inherited_bytes", S_(live_inherited_bytes), P_(live_inherited_bytes), NO,
+		  false},
+    [PEAK] = {"peak_bytes", S_(peak_bytes), P_(peak_bytes), T_(tree_peak_bytes), false},
+    [PROC_PEAK] = {"proc_peak_bytes", S_(proc_peak_bytes), NO, NO, false},
+    [PEAK_TS] = {"peak_ts", NO, P_(peak_ts), T_(tree_peak_ts), true},
+    [RSS_PEAK] = {"rss_peak", NO, P_(rss_peak), NO, true},
+    [INH_FREES] = {"inherited_frees", NO, P_(inherited_frees), NO, true},
+    [UNMATCHED] = {"unmatched_frees", NO, P_(unmatched_frees), T_(unmatched_frees), true},
+};
+
+static long long value_of(const struct memacct *m, const struct want *w)
+{
+	int f = w->field & ~OPT;
+	const void *base = w->stack == T   ? (const void *)m
+			   : w->stack == P ? (const void *)mproc(m, w->proc)
+					   : (const void *)site(m, w->proc, w->stack);
+	size_t off = w->stack == T   ? fields[f].tree
+		     : w->stack == P ? fields[f].proc
+				     : fields[f].site;
+	const char *at;
+
+	if (!base)
+		return w->field & OPT ? 0 : -1;
+	at = (const char *)base + off;
+	return fields[f].u64 ? (long long)*(const uint64_t *)at : (long long)*(const double *)at;
+}
+
+/* Each of want[0..n) holds in m; m NULL (the compute failed) fails the test. */
+static void expect(const struct memacct *m, const struct want *want, size_t n)
+{
+	if (!m) {
+		unit_fail("memacct__compute() failed");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		long long seen = value_of(m, &want[i]);
+
+		if (seen != want[i].value)
+			unit_fail("proc %u stack %d %s: expected %lld, saw %lld", want[i].proc,
+				  want[i].stack, fields[want[i].field & ~OPT].name, want[i].value,
+				  seen);
+	}
+}
+
+/* The values of the profile's accounts, computed here. */
+static void expect_of(const struct profile *p, const struct want *want, size_t n)
+{
+	struct memacct *m = memacct__compute(p);
+
+	expect(m, want, n);
+	memacct__free(m);
+}
+
+/* WANTS({proc, stack, field, value}...): the array and its length, for expect(). */
+#define WANTS(...)                                                                                 \
+	(const struct want[]){__VA_ARGS__},                                                        \
+	    sizeof((const struct want[]){__VA_ARGS__}) / sizeof(struct want)
+#define EXPECT(p, ...) expect_of(p, WANTS(__VA_ARGS__))
 
 static bool near(double a, double b)
 {
@@ -215,10 +325,7 @@ static void leaks_are_what_a_process_holds_at_exit_or_at_the_end(void)
 	struct memacct *m;
 	uint32_t a, b;
 
-	profile__proc_start(p, 10, 1, 0, "a", "a", "");
-	profile__proc_start(p, 20, 1, 0, "b", "b", "");
-	a = idx(p, 10);
-	b = idx(p, 20);
+	two_procs(p, &a, &b);
 	alloc(p, 1, 10, 0x1000, 100, 0);
 	alloc(p, 2, 10, 0x2000, 200, 1);
 	alloc(p, 3, 10, 0x3000, 50, 1);
@@ -227,26 +334,15 @@ static void leaks_are_what_a_process_holds_at_exit_or_at_the_end(void)
 	profile__proc_exit(p, 10, 6, 0);
 	alloc(p, 7, 10, 0x4000, 999, 2); /* after the exit: allocated, never held */
 	m = memacct__compute(p);
-	CHECK(m != NULL);
-	if (!m)
-		goto out;
-	CHECK_EQ_INT(SITE(m, a, 0, live_bytes), 100);
-	CHECK_EQ_INT(SITE(m, a, 1, live_bytes), 50);
-	CHECK_EQ_INT(SITE(m, a, 1, alloc_bytes), 250);
-	CHECK_EQ_INT(SITE(m, a, 1, alloc_count), 2);
-	CHECK_EQ_INT(SITE(m, a, 2, alloc_bytes), 999);
-	CHECK_EQ_INT(SITE(m, a, 2, live_bytes), 0);
-	CHECK_EQ_INT(SITE(m, b, 0, live_bytes), 70);
-	CHECK_EQ_INT(mproc(m, a)->live_bytes, 150);
-	CHECK_EQ_INT(mproc(m, a)->alloc_bytes, 1349);
-	CHECK_EQ_INT(mproc(m, b)->live_bytes, 70);
-	CHECK_EQ_INT(m->unmatched_frees, 0);
+	expect(m, WANTS({a, 0, LIVE, 100}, {a, 1, LIVE, 50}, {a, 1, ALLOC_BYTES, 250},
+			{a, 1, ALLOC_COUNT, 2}, {a, 2, ALLOC_BYTES, 999}, {a, 2, LIVE, 0},
+			{b, 0, LIVE, 70}, {a, P, LIVE, 150}, {a, P, ALLOC_BYTES, 1349},
+			{b, P, LIVE, 70}, {0, T, UNMATCHED, 0}));
 	/* sorted by process, then bytes allocated */
-	for (size_t i = 1; i < m->nsites; i++)
+	for (size_t i = 1; m && i < m->nsites; i++)
 		CHECK(m->sites[i - 1].proc < m->sites[i].proc ||
 		      (m->sites[i - 1].proc == m->sites[i].proc &&
 		       m->sites[i - 1].alloc_bytes >= m->sites[i].alloc_bytes));
-out:
 	memacct__free(m);
 	profile__free(p);
 }
@@ -254,39 +350,20 @@ out:
 static void peaks_hold_the_right_stacks_for_the_tree_and_each_process(void)
 {
 	struct profile *p = new_profile();
-	struct memacct *m;
 	uint32_t a, b;
 
-	profile__proc_start(p, 10, 1, 0, "a", "a", "");
-	profile__proc_start(p, 20, 1, 0, "b", "b", "");
-	a = idx(p, 10);
-	b = idx(p, 20);
+	two_procs(p, &a, &b);
 	alloc(p, 100, 10, 0x10, 1000, 0); /* a 1000, tree 1000 */
 	alloc(p, 200, 20, 0x20, 3000, 1); /* b 3000 (b's peak), tree 4000 */
 	alloc(p, 300, 10, 0x30, 500, 2);  /* a 1500, tree 4500: the tree's peak */
 	mfree(p, 400, 20, 0x20);	  /* b 0, tree 1500 */
 	alloc(p, 500, 10, 0x50, 2000, 0); /* a 3500 (a's peak), tree 3500 */
 	alloc(p, 600, 20, 0x60, 100, 1);  /* b 100, tree 3600 */
-	m = memacct__compute(p);
-	CHECK(m != NULL);
-	if (!m)
-		goto out;
-	CHECK_EQ_INT(m->tree_peak_bytes, 4500);
-	CHECK_EQ_INT(m->tree_peak_ts, 300);
-	CHECK_EQ_INT(SITE(m, a, 0, peak_bytes), 1000);
-	CHECK_EQ_INT(SITE(m, a, 2, peak_bytes), 500);
-	CHECK_EQ_INT(SITE(m, b, 1, peak_bytes), 3000);
-	CHECK_EQ_INT(mproc(m, a)->peak_bytes, 3500);
-	CHECK_EQ_INT(mproc(m, a)->peak_ts, 500);
-	CHECK_EQ_INT(SITE(m, a, 0, proc_peak_bytes), 3000);
-	CHECK_EQ_INT(SITE(m, a, 2, proc_peak_bytes), 500);
-	CHECK_EQ_INT(mproc(m, b)->peak_bytes, 3000);
-	CHECK_EQ_INT(mproc(m, b)->peak_ts, 200);
-	CHECK_EQ_INT(SITE(m, b, 1, proc_peak_bytes), 3000);
-	CHECK_EQ_INT(SITE(m, a, 0, live_bytes), 3000);
-	CHECK_EQ_INT(SITE(m, b, 1, live_bytes), 100);
-out:
-	memacct__free(m);
+	EXPECT(p, {0, T, PEAK, 4500}, {0, T, PEAK_TS, 300}, {a, 0, PEAK, 1000}, {a, 2, PEAK, 500},
+	       {b, 1, PEAK, 3000}, {a, P, PEAK, 3500}, {a, P, PEAK_TS, 500},
+	       {a, 0, PROC_PEAK, 3000}, {a, 2, PROC_PEAK, 500}, {b, P, PEAK, 3000},
+	       {b, P, PEAK_TS, 200}, {b, 1, PROC_PEAK, 3000}, {a, 0, LIVE, 3000},
+	       {b, 1, LIVE, 100});
 	profile__free(p);
 }
 
@@ -294,21 +371,12 @@ out:
 static void the_first_moment_of_a_peak_counts(void)
 {
 	struct profile *p = new_profile();
-	struct memacct *m;
 
 	alloc(p, 1, 10, 0x1, 100, 0);
 	mfree(p, 2, 10, 0x1);
 	alloc(p, 3, 10, 0x2, 100, 1);
-	m = memacct__compute(p);
-	CHECK(m != NULL);
-	if (m) {
-		CHECK_EQ_INT(m->tree_peak_ts, 1);
-		CHECK_EQ_INT(SITE(m, idx(p, 10), 0, peak_bytes), 100);
-		CHECK_EQ_INT(SITE(m, idx(p, 10), 1, peak_bytes), 0);
-		CHECK_EQ_INT(SITE(m, idx(p, 10), 0, proc_peak_bytes), 100);
-		CHECK_EQ_INT(SITE(m, idx(p, 10), 1, proc_peak_bytes), 0);
-	}
-	memacct__free(m);
+	EXPECT(p, {0, T, PEAK_TS, 1}, {idx(p, 10), 0, PEAK, 100}, {idx(p, 10), 1, PEAK, 0},
+	       {idx(p, 10), 0, PROC_PEAK, 100}, {idx(p, 10), 1, PROC_PEAK, 0});
 	profile__free(p);
 }
 
@@ -319,7 +387,6 @@ static void the_first_moment_of_a_peak_counts(void)
 static void fork_child_follows_the_parent_blocks_without_holding_them(void)
 {
 	struct profile *p = new_profile();
-	struct memacct *m;
 	uint32_t par, ch;
 
 	profile__proc_start(p, 10, 1, 0, "parent", "parent", "");
@@ -335,40 +402,17 @@ static void fork_child_follows_the_parent_blocks_without_holding_them(void)
 	mfree(p, 7, 11, 0x1000);	/* gone now: unmatched */
 	alloc(p, 8, 11, 0x3000, 50, 2); /* child 50 (its peak), tree 250 */
 	profile__proc_exit(p, 11, 9, 0);
-	m = memacct__compute(p);
-	CHECK(m != NULL);
-	if (!m)
-		goto out;
-	CHECK_EQ_INT(m->tree_peak_bytes, 300);
-	CHECK_EQ_INT(m->tree_peak_ts, 2);
-	CHECK_EQ_INT(SITE(m, par, 0, peak_bytes), 100);
-	CHECK_EQ_INT(SITE(m, par, 1, peak_bytes), 200);
-	CHECK_EQ_INT(SITE0(m, ch, 0, peak_bytes), 0);
-	CHECK_EQ_INT(SITE0(m, ch, 1, peak_bytes), 0);
-	CHECK_EQ_INT(SITE(m, ch, 2, peak_bytes), 0);
-	CHECK_EQ_INT(SITE0(m, ch, 0, alloc_bytes), 0);
-	CHECK_EQ_INT(SITE0(m, ch, 1, alloc_bytes), 0);
-	CHECK_EQ_INT(SITE(m, ch, 2, alloc_bytes), 50);
-	CHECK_EQ_INT(mproc(m, ch)->alloc_bytes, 50);
-	CHECK_EQ_INT(mproc(m, ch)->inherited_frees, 2);
-	CHECK_EQ_INT(mproc(m, ch)->unmatched_frees, 1);
-	CHECK_EQ_INT(mproc(m, ch)->peak_bytes, 50);
-	CHECK_EQ_INT(mproc(m, ch)->peak_ts, 8);
-	CHECK_EQ_INT(SITE0(m, ch, 0, proc_peak_bytes), 0);
-	CHECK_EQ_INT(SITE0(m, ch, 1, proc_peak_bytes), 0);
-	CHECK_EQ_INT(SITE(m, ch, 2, proc_peak_bytes), 50);
-	CHECK_EQ_INT(mproc(m, ch)->live_bytes, 50);
-	CHECK_EQ_INT(SITE(m, ch, 2, live_bytes), 50);
-	CHECK_EQ_INT(mproc(m, ch)->live_inherited_bytes, 0); /* it freed both */
-	CHECK_EQ_INT(mproc(m, par)->peak_bytes, 300);
-	CHECK_EQ_INT(mproc(m, par)->peak_ts, 2);
-	CHECK_EQ_INT(SITE(m, par, 1, live_bytes), 200); /* the parent still holds it */
-	CHECK_EQ_INT(SITE(m, par, 0, live_bytes), 0);
-	CHECK_EQ_INT(mproc(m, par)->live_bytes, 200);
-	CHECK_EQ_INT(mproc(m, par)->inherited_frees, 0);
-	CHECK_EQ_INT(m->unmatched_frees, 1);
-out:
-	memacct__free(m);
+	EXPECT(p, {0, T, PEAK, 300}, {0, T, PEAK_TS, 2}, {par, 0, PEAK, 100}, {par, 1, PEAK, 200},
+	       {ch, 0, PEAK | OPT, 0}, {ch, 1, PEAK | OPT, 0}, {ch, 2, PEAK, 0},
+	       {ch, 0, ALLOC_BYTES | OPT, 0}, {ch, 1, ALLOC_BYTES | OPT, 0},
+	       {ch, 2, ALLOC_BYTES, 50}, {ch, P, ALLOC_BYTES, 50}, {ch, P, INH_FREES, 2},
+	       {ch, P, UNMATCHED, 1}, {ch, P, PEAK, 50}, {ch, P, PEAK_TS, 8},
+	       {ch, 0, PROC_PEAK | OPT, 0}, {ch, 1, PROC_PEAK | OPT, 0}, {ch, 2, PROC_PEAK, 50},
+	       {ch, P, LIVE, 50}, {ch, 2, LIVE, 50}, {ch, P, LIVE_INH, 0}, /* it freed both */
+	       {par, P, PEAK, 300}, {par, P, PEAK_TS, 2},
+	       {par, 1, LIVE, 200}, /* the parent still holds it */
+	       {par, 0, LIVE, 0}, {par, P, LIVE, 200}, {par, P, INH_FREES, 0},
+	       {0, T, UNMATCHED, 1});
 	profile__free(p);
 }
 
@@ -378,7 +422,6 @@ out:
 static void inherited_blocks_left_at_exit_exec_or_end_are_only_live_inherited(void)
 {
 	struct profile *p = new_profile();
-	struct memacct *m;
 	uint32_t par, ex, ec, al;
 
 	alloc(p, 1, 10, 0x1000, 100, 0);
@@ -395,52 +438,21 @@ static void inherited_blocks_left_at_exit_exec_or_end_are_only_live_inherited(vo
 	CHECK_EQ_INT(profile__proc_exec(p, 12, 8, "sh", "sh", "/bin/sh"), 0);
 	mfree(p, 9, 12, 0x1000);  /* the new image never had it: unmatched */
 	mfree(p, 10, 13, 0x2000); /* 13 lives on with 0x1000 alone */
-	m = memacct__compute(p);
-	CHECK(m != NULL);
-	if (!m)
-		goto out;
-	CHECK_EQ_INT(m->tree_peak_bytes, 147);
-	CHECK_EQ_INT(m->tree_peak_ts, 6);
-	/* exited */
-	CHECK_EQ_INT(SITE(m, ex, 0, live_inherited_bytes), 100);
-	CHECK_EQ_INT(SITE(m, ex, 1, live_inherited_bytes), 40);
-	CHECK_EQ_INT(SITE(m, ex, 0, live_bytes), 0);
-	CHECK_EQ_INT(SITE(m, ex, 1, live_bytes), 0);
-	CHECK_EQ_INT(SITE(m, ex, 2, live_bytes), 7);
-	CHECK_EQ_INT(SITE(m, ex, 2, live_inherited_bytes), 0);
-	CHECK_EQ_INT(mproc(m, ex)->live_bytes, 7);
-	CHECK_EQ_INT(mproc(m, ex)->live_inherited_bytes, 140);
-	CHECK_EQ_INT(mproc(m, ex)->peak_bytes, 7);
-	CHECK_EQ_INT(SITE(m, ex, 2, peak_bytes), 7);
-	CHECK_EQ_INT(SITE(m, ex, 0, peak_bytes), 0);
-	/* exec'd */
-	CHECK_EQ_INT(SITE(m, ec, 0, live_inherited_bytes), 100);
-	CHECK_EQ_INT(SITE(m, ec, 1, live_inherited_bytes), 40);
-	CHECK_EQ_INT(SITE(m, ec, 0, live_bytes), 0);
-	CHECK_EQ_INT(mproc(m, ec)->live_bytes, 0);
-	CHECK_EQ_INT(mproc(m, ec)->live_inherited_bytes, 140);
-	CHECK_EQ_INT(mproc(m, ec)->unmatched_frees, 1);
-	CHECK_EQ_INT(mproc(m, ec)->inherited_frees, 0);
-	CHECK_EQ_INT(mproc(m, ec)->peak_bytes, 0);
-	/* alive at the end */
-	CHECK_EQ_INT(SITE(m, al, 0, live_inherited_bytes), 100);
-	CHECK_EQ_INT(SITE0(m, al, 1, live_inherited_bytes), 0);
-	CHECK_EQ_INT(SITE(m, al, 0, live_bytes), 0);
-	CHECK_EQ_INT(mproc(m, al)->live_bytes, 0);
-	CHECK_EQ_INT(mproc(m, al)->live_inherited_bytes, 100);
-	CHECK_EQ_INT(mproc(m, al)->inherited_frees, 1);
-	CHECK_EQ_INT(mproc(m, al)->peak_bytes, 0);
-	/* the parent's own */
-	CHECK_EQ_INT(SITE(m, par, 0, live_bytes), 100);
-	CHECK_EQ_INT(SITE(m, par, 1, live_bytes), 40);
-	CHECK_EQ_INT(SITE(m, par, 0, live_inherited_bytes), 0);
-	CHECK_EQ_INT(mproc(m, par)->live_bytes, 140);
-	CHECK_EQ_INT(mproc(m, par)->live_inherited_bytes, 0);
-	CHECK_EQ_INT(SITE(m, par, 0, peak_bytes), 100);
-	CHECK_EQ_INT(SITE(m, par, 1, peak_bytes), 40);
-	CHECK_EQ_INT(m->unmatched_frees, 1);
-out:
-	memacct__free(m);
+	EXPECT(
+	    p, {0, T, PEAK, 147}, {0, T, PEAK_TS, 6},
+	    /* exited */
+	    {ex, 0, LIVE_INH, 100}, {ex, 1, LIVE_INH, 40}, {ex, 0, LIVE, 0}, {ex, 1, LIVE, 0},
+	    {ex, 2, LIVE, 7}, {ex, 2, LIVE_INH, 0}, {ex, P, LIVE, 7}, {ex, P, LIVE_INH, 140},
+	    {ex, P, PEAK, 7}, {ex, 2, PEAK, 7}, {ex, 0, PEAK, 0},
+	    /* exec'd */
+	    {ec, 0, LIVE_INH, 100}, {ec, 1, LIVE_INH, 40}, {ec, 0, LIVE, 0}, {ec, P, LIVE, 0},
+	    {ec, P, LIVE_INH, 140}, {ec, P, UNMATCHED, 1}, {ec, P, INH_FREES, 0}, {ec, P, PEAK, 0},
+	    /* alive at the end */
+	    {al, 0, LIVE_INH, 100}, {al, 1, LIVE_INH | OPT, 0}, {al, 0, LIVE, 0}, {al, P, LIVE, 0},
+	    {al, P, LIVE_INH, 100}, {al, P, INH_FREES, 1}, {al, P, PEAK, 0},
+	    /* the parent's own */
+	    {par, 0, LIVE, 100}, {par, 1, LIVE, 40}, {par, 0, LIVE_INH, 0}, {par, P, LIVE, 140},
+	    {par, P, LIVE_INH, 0}, {par, 0, PEAK, 100}, {par, 1, PEAK, 40}, {0, T, UNMATCHED, 1});
 	profile__free(p);
 }
 
@@ -450,13 +462,9 @@ out:
 static void an_exit_read_before_earlier_frees_does_not_leak_their_blocks(void)
 {
 	struct profile *p = new_profile();
-	struct memacct *m;
 	uint32_t a, b;
 
-	profile__proc_start(p, 10, 1, 0, "a", "a", "");
-	profile__proc_start(p, 20, 1, 0, "b", "b", "");
-	a = idx(p, 10);
-	b = idx(p, 20);
+	two_procs(p, &a, &b);
 	alloc(p, 1, 10, 0x1000, 100, 0);
 	alloc(p, 2, 10, 0x2000, 30, 1); /* a 130: its peak */
 	alloc(p, 2, 20, 0x1000, 70, 2); /* tree 200: its peak */
@@ -465,35 +473,17 @@ static void an_exit_read_before_earlier_frees_does_not_leak_their_blocks(void)
 	mfree(p, 3, 10, 0x1000); /* before a's exit: matched, so not a leak */
 	mfree(p, 6, 10, 0x2000); /* after it: too late, 0x2000 is a leak */
 	mfree(p, 4, 20, 0x1000); /* at b's exit, read after it: after it */
-	m = memacct__compute(p);
-	CHECK(m != NULL);
-	if (!m)
-		goto out;
-	CHECK_EQ_INT(SITE(m, a, 0, live_bytes), 0);
-	CHECK_EQ_INT(SITE(m, a, 1, live_bytes), 30);
-	CHECK_EQ_INT(mproc(m, a)->live_bytes, 30);
-	CHECK_EQ_INT(mproc(m, a)->unmatched_frees, 0);
-	CHECK_EQ_INT(mproc(m, a)->peak_bytes, 130);
-	CHECK_EQ_INT(mproc(m, a)->peak_ts, 2);
-	CHECK_EQ_INT(SITE(m, b, 2, live_bytes), 70);
-	CHECK_EQ_INT(mproc(m, b)->live_bytes, 70);
-	CHECK_EQ_INT(mproc(m, b)->unmatched_frees, 0);
-	CHECK_EQ_INT(m->tree_peak_bytes, 200);
-	CHECK_EQ_INT(m->tree_peak_ts, 2);
-	CHECK_EQ_INT(m->unmatched_frees, 0);
-out:
-	memacct__free(m);
+	EXPECT(p, {a, 0, LIVE, 0}, {a, 1, LIVE, 30}, {a, P, LIVE, 30}, {a, P, UNMATCHED, 0},
+	       {a, P, PEAK, 130}, {a, P, PEAK_TS, 2}, {b, 2, LIVE, 70}, {b, P, LIVE, 70},
+	       {b, P, UNMATCHED, 0}, {0, T, PEAK, 200}, {0, T, PEAK_TS, 2}, {0, T, UNMATCHED, 0});
 	profile__free(p);
 }
 
 static void realloc_is_a_free_and_an_alloc(void)
 {
 	struct profile *p = new_profile();
-	struct memacct *m;
-	uint32_t a;
+	uint32_t a = one_block(p);
 
-	alloc(p, 1, 10, 0x1000, 100, 0);
-	a = idx(p, 10);
 	/* realloc(0x1000, 300) moved to 0x2000 */
 	mfree(p, 2, 10, 0x1000);
 	CHECK_EQ_INT(profile__mem_alloc(p, 2, 10, 10, TP_MEM_REALLOC, 0x2000, 300, 1, st[1]), 0);
@@ -502,63 +492,32 @@ static void realloc_is_a_free_and_an_alloc(void)
 	CHECK_EQ_INT(profile__mem_alloc(p, 3, 10, 10, TP_MEM_REALLOC, 0x2000, 40, 1, st[2]), 0);
 	/* a second allocation at a live address replaces the block (its free was missed) */
 	alloc(p, 4, 10, 0x2000, 10, 3);
-	m = memacct__compute(p);
-	CHECK(m != NULL);
-	if (!m)
-		goto out;
-	CHECK_EQ_INT(mproc(m, a)->alloc_bytes, 450);
-	CHECK_EQ_INT(mproc(m, a)->alloc_count, 4);
-	CHECK_EQ_INT(mproc(m, a)->peak_bytes, 300);
-	CHECK_EQ_INT(mproc(m, a)->live_bytes, 10);
-	CHECK_EQ_INT(SITE(m, a, 1, proc_peak_bytes), 300);
-	CHECK_EQ_INT(SITE(m, a, 0, proc_peak_bytes), 0);
-	CHECK_EQ_INT(SITE(m, a, 2, live_bytes), 0);
-	CHECK_EQ_INT(SITE(m, a, 3, live_bytes), 10);
-	CHECK_EQ_INT(m->unmatched_frees, 0);
-out:
-	memacct__free(m);
+	EXPECT(p, {a, P, ALLOC_BYTES, 450}, {a, P, ALLOC_COUNT, 4}, {a, P, PEAK, 300},
+	       {a, P, LIVE, 10}, {a, 1, PROC_PEAK, 300}, {a, 0, PROC_PEAK, 0}, {a, 2, LIVE, 0},
+	       {a, 3, LIVE, 10}, {0, T, UNMATCHED, 0});
 	profile__free(p);
 }
 
 static void exec_ends_the_image(void)
 {
 	struct profile *p = new_profile();
-	struct memacct *m;
-	uint32_t a;
+	uint32_t a = one_block(p);
 
-	alloc(p, 1, 10, 0x1000, 100, 0);
-	a = idx(p, 10);
 	CHECK_EQ_INT(profile__proc_exec(p, 10, 2, "sh", "sh", "/bin/sh"), 0);
 	mfree(p, 3, 10, 0x1000); /* the old image's block is gone */
 	alloc(p, 4, 10, 0x1000, 50, 1);
-	m = memacct__compute(p);
-	CHECK(m != NULL);
-	if (m) {
-		CHECK_EQ_INT(SITE(m, a, 0, live_bytes), 100);
-		CHECK_EQ_INT(SITE(m, a, 1, live_bytes), 50);
-		CHECK_EQ_INT(mproc(m, a)->unmatched_frees, 1);
-		CHECK_EQ_INT(mproc(m, a)->peak_bytes, 100);
-	}
-	memacct__free(m);
+	EXPECT(p, {a, 0, LIVE, 100}, {a, 1, LIVE, 50}, {a, P, UNMATCHED, 1}, {a, P, PEAK, 100});
 	profile__free(p);
 }
 
 static void unmatched_frees_are_counted_not_fatal(void)
 {
 	struct profile *p = new_profile();
-	struct memacct *m;
 
 	mfree(p, 1, 10, 0xdead);
 	CHECK_EQ_INT(profile__mem_free(p, 2, 10, TP_MEM_MUNMAP, 0xbeef), 0);
 	alloc(p, 3, 10, 0x1000, 8, 0);
-	m = memacct__compute(p);
-	CHECK(m != NULL);
-	if (m) {
-		CHECK_EQ_INT(m->unmatched_frees, 2);
-		CHECK_EQ_INT(mproc(m, idx(p, 10))->unmatched_frees, 2);
-		CHECK_EQ_INT(m->tree_peak_bytes, 8);
-	}
-	memacct__free(m);
+	EXPECT(p, {0, T, UNMATCHED, 2}, {idx(p, 10), P, UNMATCHED, 2}, {0, T, PEAK, 8});
 	profile__free(p);
 }
 
@@ -588,15 +547,22 @@ static void sampled_allocations_are_weighted(void)
 
 static void series_has_the_heap_at_each_bucket_end_and_the_last_rss(void)
 {
+	/* the points: ms after the first event, pid, heap, RSS (-1: not checked) */
+	static const struct {
+		uint64_t ms;
+		pid_t pid;
+		long long heap, rss;
+	} points[] = {{0, 10, 100, 3 << 20},
+		      {100, 20, 10, 0},
+		      {200, 10, 100, 2 << 20},
+		      {200, 20, 15, -1},
+		      {900, 10, 101, -1}};
 	struct profile *p = new_profile();
 	uint64_t t0 = 1000 * MS;
 	struct memacct *m;
 	uint32_t a, b;
 
-	profile__proc_start(p, 10, 1, 0, "a", "a", "");
-	profile__proc_start(p, 20, 1, 0, "b", "b", "");
-	a = idx(p, 10);
-	b = idx(p, 20);
+	two_procs(p, &a, &b);
 	alloc(p, t0, 10, 0x1, 100, 0);
 	alloc(p, t0 + 50 * MS, 10, 0x2, 200, 0);
 	CHECK_EQ_INT(profile__mem_rss(p, t0 + 60 * MS, 10, 1 << 20), 0);
@@ -607,41 +573,20 @@ static void series_has_the_heap_at_each_bucket_end_and_the_last_rss(void)
 	CHECK_EQ_INT(profile__mem_rss(p, t0 + 280 * MS, 10, 2 << 20), 0);
 	alloc(p, t0 + 900 * MS, 10, 0x3, 1, 0);
 	m = memacct__compute(p);
-	CHECK(m != NULL);
-	if (!m)
-		goto out;
-	CHECK_EQ_INT(m->npoints, 5);
-	if (m->npoints != 5)
-		goto out;
-	CHECK(m->series[0].ts_ns == t0 && m->series[0].proc == a);
-	CHECK_EQ_INT(m->series[0].heap_bytes, 100);
-	CHECK_EQ_INT(m->series[0].rss_bytes, 3 << 20);
-	CHECK(m->series[1].ts_ns == t0 + 100 * MS && m->series[1].proc == b);
-	CHECK_EQ_INT(m->series[1].heap_bytes, 10);
-	CHECK_EQ_INT(m->series[1].rss_bytes, 0);
-	CHECK(m->series[2].ts_ns == t0 + 200 * MS && m->series[2].proc == a);
-	CHECK_EQ_INT(m->series[2].heap_bytes, 100);
-	CHECK_EQ_INT(m->series[2].rss_bytes, 2 << 20);
-	CHECK(m->series[3].ts_ns == t0 + 200 * MS && m->series[3].proc == b);
-	CHECK_EQ_INT(m->series[3].heap_bytes, 15);
-	CHECK(m->series[4].ts_ns == t0 + 900 * MS && m->series[4].proc == a);
-	CHECK_EQ_INT(m->series[4].heap_bytes, 101);
-	CHECK_EQ_INT(mproc(m, a)->rss_peak, 3 << 20);
-	CHECK_EQ_INT(mproc(m, a)->peak_bytes, 300);
-	CHECK_EQ_INT(mproc(m, a)->peak_ts, t0 + 50 * MS);
-out:
+	expect(m,
+	       WANTS({a, P, RSS_PEAK, 3 << 20}, {a, P, PEAK, 300}, {a, P, PEAK_TS, t0 + 50 * MS}));
+	CHECK_EQ_INT(m ? m->npoints : 0, 5);
+	for (size_t i = 0; m && m->npoints == 5 && i < 5; i++) {
+		const struct mem_point *pt = &m->series[i];
+
+		CHECK(pt->ts_ns == t0 + points[i].ms * MS &&
+		      pt->proc == (points[i].pid == 10 ? a : b));
+		CHECK_EQ_INT(pt->heap_bytes, points[i].heap);
+		if (points[i].rss >= 0)
+			CHECK_EQ_INT(pt->rss_bytes, points[i].rss);
+	}
 	memacct__free(m);
 	profile__free(p);
-}
-
-static uint64_t rng = 0x9e3779b97f4a7c15ULL;
-
-static uint64_t rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
 }
 
 /* A plain model of the same rules, quadratic and obviously right, for random sequences.
@@ -738,10 +683,25 @@ static void ref_end_image(struct ref *r, int q)
 	}
 }
 
-static void ref_apply(struct ref *r, const struct ref_ev *e)
+/* q starts with a copy of each block of its parent, inherited. */
+static void ref_fork(struct ref *r, int q, int parent)
 {
 	struct ref_block copy[RB];
-	int q = e->q, n = 0, i;
+	int n = 0;
+
+	for (int i = 0; i < r->nb; i++)
+		if (r->b[i].proc == parent)
+			copy[n++] = r->b[i];
+	for (int i = 0; i < n; i++) {
+		copy[i].proc = q;
+		copy[i].inherited = true;
+		ref_put(r, copy[i]);
+	}
+}
+
+static void ref_apply(struct ref *r, const struct ref_ev *e)
+{
+	int q = e->q, i;
 
 	switch (e->type) {
 	case R_ALLOC:
@@ -765,23 +725,13 @@ static void ref_apply(struct ref *r, const struct ref_ev *e)
 		r->bucket_rss[q] = e->size;
 		break;
 	case R_FORK:
-		if (r->dead[q])
-			break;
-		for (i = 0; i < r->nb; i++)
-			if (r->b[i].proc == e->parent)
-				copy[n++] = r->b[i];
-		for (i = 0; i < n; i++) {
-			copy[i].proc = q;
-			copy[i].inherited = true;
-			ref_put(r, copy[i]);
-		}
+		if (!r->dead[q])
+			ref_fork(r, q, e->parent);
 		break;
-	case R_EXEC:
-		ref_end_image(r, q);
-		break;
+	case R_EXEC: /* an exit ends the image too, and the process */
 	case R_EXIT:
 		ref_end_image(r, q);
-		r->dead[q] = true;
+		r->dead[q] = r->dead[q] || e->type == R_EXIT;
 		break;
 	}
 }
@@ -865,13 +815,13 @@ static void ref_generate(struct ref_ev *mem, int *nmem, struct ref_ev *proc, int
 
 	*nmem = *nproc = 0;
 	for (int e = 0; e < REV; e++) {
-		int op = e ? (int)(rnd() % 100) : 0;
+		int op = e ? (int)(unit_rand() % 100) : 0;
 		struct ref_ev v = {
 		    .ts = RT0 + (uint64_t)(e / 2) * RSTEP,
-		    .q = rnd() % RP,
-		    .stack = rnd() % 2,
-		    .addr = rnd() % RADDR,
-		    .size = 1 + rnd() % 1000,
+		    .q = unit_rand() % RP,
+		    .stack = unit_rand() % 2,
+		    .addr = unit_rand() % RADDR,
+		    .size = 1 + unit_rand() % 1000,
 		};
 
 		if (op < 50) {
@@ -886,7 +836,7 @@ static void ref_generate(struct ref_ev *mem, int *nmem, struct ref_ev *proc, int
 			v.size <<= 20;
 		} else if (op < 93) {
 			v.type = R_FORK;
-			v.parent = rnd() % RP;
+			v.parent = unit_rand() % RP;
 			/* a fork into an exited pid would make a new process */
 			if (v.parent == v.q || dead[v.q])
 				continue;
@@ -1020,7 +970,8 @@ static void random_sequences_read_out_of_time_order_match_a_plain_model(void)
 		while (a < nmem || b < nproc) {
 			uint64_t left = (uint64_t)(nmem - a + nproc - b);
 			bool from_mem =
-			    b == nproc || (a < nmem && (!n || rnd() % left < (uint64_t)(nmem - a)));
+			    b == nproc ||
+			    (a < nmem && (!n || unit_rand() % left < (uint64_t)(nmem - a)));
 			const struct ref_ev *e = from_mem ? &mem[a++] : &proc[b++];
 
 			if (e->type == R_EXIT)
@@ -1059,11 +1010,11 @@ static void a_million_events_compute_fast(void)
 	double secs;
 
 	for (size_t i = 0; i < n; i++) {
-		pid_t pid = 100 + rnd() % 20;
-		uint64_t addr = (rnd() % 50000) * 16;
+		pid_t pid = 100 + unit_rand() % 20;
+		uint64_t addr = (unit_rand() % 50000) * 16;
 
-		if (rnd() % 3)
-			alloc(p, i * 1000, pid, addr, 1 + rnd() % 4096, rnd() % 4);
+		if (unit_rand() % 3)
+			alloc(p, i * 1000, pid, addr, 1 + unit_rand() % 4096, unit_rand() % 4);
 		else
 			mfree(p, i * 1000, pid, addr);
 		if (i % 100000 == 99999)

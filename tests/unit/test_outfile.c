@@ -12,23 +12,6 @@
 #include "lib/outfile.h"
 #include "unit.h"
 
-static char dir[] = "/tmp/treeprof-outfile-XXXXXX";
-
-static const char *tmp(const char *name)
-{
-	static char path[16][256];
-	static int next;
-	static bool made;
-	char *p = path[next++ % 16];
-
-	if (!made) {
-		CHECK(mkdtemp(dir) != NULL);
-		made = true;
-	}
-	snprintf(p, sizeof(path[0]), "%s/%s", dir, name);
-	return p;
-}
-
 static void put(const char *p, const char *text)
 {
 	FILE *f = fopen(p, "w");
@@ -77,7 +60,7 @@ static const char *tmp_name(const char *p)
 
 static void new_file_appears_only_at_commit(void)
 {
-	const char *p = tmp("new");
+	const char *p = unit_tmp("new");
 	char err[256] = "";
 	struct outfile *o = outfile__open(p, OUTFILE_BINARY, err, sizeof(err));
 
@@ -101,7 +84,7 @@ static void new_file_appears_only_at_commit(void)
 
 static void existing_file_survives_abort_and_uncommitted_close(void)
 {
-	const char *p = tmp("old");
+	const char *p = unit_tmp("old");
 	char err[256];
 	struct outfile *o;
 
@@ -128,7 +111,7 @@ static void existing_file_survives_abort_and_uncommitted_close(void)
 /* A temporary name left by a killed run with our pid is not ours to remove or reuse. */
 static void stale_temporary_file_is_left_alone(void)
 {
-	const char *p = tmp("stale"), *t = tmp_name(p);
+	const char *p = unit_tmp("stale"), *t = tmp_name(p);
 	char err[256], keep[300];
 	struct outfile *o;
 
@@ -147,32 +130,33 @@ static void stale_temporary_file_is_left_alone(void)
 
 static void symlink_directory_and_missing_directory_are_refused(void)
 {
-	const char *target = tmp("target"), *link = tmp("link"), *dangling = tmp("dangling");
+	const char *target = unit_tmp("target"), *link = unit_tmp("link"),
+		   *dangling = unit_tmp("dangling");
 	char err[256], want[512];
 
 	put(target, "keep");
 	CHECK_EQ_INT(symlink(target, link), 0);
-	CHECK_EQ_INT(symlink(tmp("nowhere"), dangling), 0);
+	CHECK_EQ_INT(symlink(unit_tmp("nowhere"), dangling), 0);
 	errno = 0;
 	CHECK(outfile__open(link, 0, err, sizeof(err)) == NULL);
 	CHECK_EQ_INT(errno, ELOOP);
 	CHECK(strstr(err, "symbolic link") != NULL);
 	CHECK(outfile__open(dangling, 0, err, sizeof(err)) == NULL);
-	CHECK(!exists(tmp("nowhere")));
+	CHECK(!exists(unit_tmp("nowhere")));
 	CHECK_EQ_STR(get(target), "keep");
 	CHECK(!exists(tmp_name(link)));
 
 	errno = 0;
-	CHECK(outfile__open(dir, 0, err, sizeof(err)) == NULL);
+	CHECK(outfile__open(unit_tmp_dir(), 0, err, sizeof(err)) == NULL);
 	CHECK_EQ_INT(errno, EISDIR);
-	snprintf(want, sizeof(want), "cannot write %s: Is a directory", dir);
+	snprintf(want, sizeof(want), "cannot write %s: Is a directory", unit_tmp_dir());
 	CHECK_EQ_STR(err, want);
 
 	errno = 0;
-	CHECK(outfile__open(tmp("no/such/x"), 0, err, sizeof(err)) == NULL);
+	CHECK(outfile__open(unit_tmp("no/such/x"), 0, err, sizeof(err)) == NULL);
 	CHECK_EQ_INT(errno, ENOENT);
 	snprintf(want, sizeof(want), "cannot write %s: No such file or directory",
-		 tmp("no/such/x"));
+		 unit_tmp("no/such/x"));
 	CHECK_EQ_STR(err, want);
 	CHECK(outfile__open("", 0, err, sizeof(err)) == NULL);
 	unlink(link);
@@ -200,7 +184,7 @@ static void character_device_is_written_in_place(void)
 
 static void fifo_is_written_in_place_and_never_chowned(void)
 {
-	const char *p = tmp("fifo");
+	const char *p = unit_tmp("fifo");
 	char err[256], buf[16] = "";
 	struct outfile *o;
 	struct stat st;
@@ -248,7 +232,7 @@ static void terminal_is_refused_for_binary_output(void)
 static void unix_socket_is_connected_to(void)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	const char *p = tmp("sock");
+	const char *p = unit_tmp("sock");
 	char err[256], buf[16] = "";
 	struct outfile *o;
 	int l, c;
@@ -281,7 +265,7 @@ static void unix_socket_is_connected_to(void)
 
 static void block_device_is_refused(void)
 {
-	const char *p = tmp("blk");
+	const char *p = unit_tmp("blk");
 	char err[256];
 
 	if (mknod(p, S_IFBLK | 0600, makedev(7, 0))) /* not root: nothing to check */
@@ -293,7 +277,7 @@ static void block_device_is_refused(void)
 
 static void cleanup(void)
 {
-	CHECK_EQ_INT(rmdir(dir), 0);
+	unit_tmp_remove(NULL, 0);
 }
 
 UNIT_MAIN("outfile", UNIT_TEST(new_file_appears_only_at_commit),

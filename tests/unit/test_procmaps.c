@@ -21,6 +21,14 @@ static const char sample[] =
 
 static void test_parse_fields_and_paths_with_spaces(void)
 {
+	/* the path of the mapping at each address: none, deleted, a pseudo-path, no path */
+	static const struct {
+		uint64_t addr;
+		const char *path;
+	} paths[] = {{0x7f0000000fffull, ""},
+		     {0x7f0000010000ull, "/tmp/old.so (deleted)"},
+		     {0x7ffc00020fffull, "[stack]"},
+		     {0x7f0000020000ull, ""}};
 	struct procmaps *pm = procmaps__parse(sample, sizeof(sample) - 1);
 	const struct procmap *m;
 
@@ -42,22 +50,12 @@ static void test_parse_fields_and_paths_with_spaces(void)
 	}
 	m = procmaps__find(pm, 0x55550000);
 	CHECK(m && !strcmp(m->path, "/usr/bin/prog") && m->dev_major == 8 && m->inode == 42);
-	m = procmaps__find(pm, 0x7f0000000fffull);
-	CHECK(m != NULL);
-	if (m)
-		CHECK_EQ_STR(m->path, "");
-	m = procmaps__find(pm, 0x7f0000010000ull);
-	CHECK(m != NULL);
-	if (m)
-		CHECK_EQ_STR(m->path, "/tmp/old.so (deleted)");
-	m = procmaps__find(pm, 0x7ffc00020fffull);
-	CHECK(m != NULL);
-	if (m)
-		CHECK_EQ_STR(m->path, "[stack]");
-	m = procmaps__find(pm, 0x7f0000020000ull);
-	CHECK(m != NULL);
-	if (m)
-		CHECK_EQ_STR(m->path, "");
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		m = procmaps__find(pm, paths[i].addr);
+		CHECK(m != NULL);
+		if (m)
+			CHECK_EQ_STR(m->path, paths[i].path);
+	}
 	procmaps__free(pm);
 }
 

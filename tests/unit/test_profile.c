@@ -4,47 +4,39 @@
 #include <time.h>
 
 #include "profile/profile.h"
+#include "fixture.h"
 #include "unit.h"
 
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
+/* PROFILE_TEST(name) { body }: a test whose body gets a new profile p, freed after it. */
+#define PROFILE_TEST(name)                                                                         \
+	static void name##_body(struct profile *p);                                                \
+	static void name(void)                                                                     \
+	{                                                                                          \
+		struct profile *p = profile__new();                                                \
+		name##_body(p);                                                                    \
+		profile__free(p);                                                                  \
+	}                                                                                          \
+	static void name##_body(struct profile *p)
 
-static uint32_t frame(struct profile *p, int kind, const char *name, const char *file,
-		      uint32_t line)
+PROFILE_TEST(equal_frames_get_the_same_id)
 {
-	struct prof_frame f = {.kind = kind, .name = name, .file = file, .line = line};
-	uint32_t id = UINT32_MAX;
-
-	CHECK_EQ_INT(profile__frame(p, &f, &id), 0);
-	return id;
-}
-
-static void equal_frames_get_the_same_id(void)
-{
-	struct profile *p = profile__new();
 	char name[] = "work";
 	uint32_t a, b, c, d, e;
 	const struct prof_frame *f;
 
-	a = frame(p, FRAME_PYTHON, name, "app.py", 10);
+	a = fixture__frame(p, FRAME_PYTHON, name, "app.py", 10);
 	name[0] = 'W'; /* the profile keeps its own copy */
-	b = frame(p, FRAME_PYTHON, "work", "app.py", 10);
-	c = frame(p, FRAME_PYTHON, "work", "app.py", 11);
-	d = frame(p, FRAME_NATIVE, "work", "app.py", 10);
-	e = frame(p, FRAME_PYTHON, "work", NULL, 10);
+	b = fixture__frame(p, FRAME_PYTHON, "work", "app.py", 10);
+	c = fixture__frame(p, FRAME_PYTHON, "work", "app.py", 11);
+	d = fixture__frame(p, FRAME_NATIVE, "work", "app.py", 10);
+	e = fixture__frame(p, FRAME_PYTHON, "work", NULL, 10);
 	CHECK_EQ_INT(a, 0);
 	CHECK_EQ_INT(b, 0);
 	CHECK_EQ_INT(c, 1);
 	CHECK_EQ_INT(d, 2);
 	CHECK_EQ_INT(e, 3);
-	CHECK_EQ_INT(frame(p, FRAME_PYTHON, "work", "", 10), 4);
-	CHECK_EQ_INT(frame(p, FRAME_PYTHON, "work", NULL, 10), 3);
+	CHECK_EQ_INT(fixture__frame(p, FRAME_PYTHON, "work", "", 10), 4);
+	CHECK_EQ_INT(fixture__frame(p, FRAME_PYTHON, "work", NULL, 10), 3);
 	CHECK_EQ_INT(profile__nframes(p), 5);
 	f = profile__frame_get(p, 0);
 	CHECK_EQ_STR(f->name, "work");
@@ -52,18 +44,16 @@ static void equal_frames_get_the_same_id(void)
 	CHECK_EQ_INT(f->line, 10);
 	CHECK(profile__frame_get(p, 3)->file == NULL);
 	CHECK(profile__frame_get(p, 5) == NULL);
-	profile__free(p);
 }
 
-static void equal_stacks_get_the_same_id(void)
+PROFILE_TEST(equal_stacks_get_the_same_id)
 {
-	struct profile *p = profile__new();
 	uint32_t s1[] = {0, 1, 2}, s2[] = {0, 1}, s3[] = {2, 1, 0}, s4[] = {0, 9};
 	uint32_t a, b, c, d, e, n;
 	const uint32_t *got;
 
 	for (int i = 0; i < 3; i++)
-		frame(p, FRAME_NATIVE, i == 0 ? "a" : i == 1 ? "b" : "c", NULL, 0);
+		fixture__frame(p, FRAME_NATIVE, i == 0 ? "a" : i == 1 ? "b" : "c", NULL, 0);
 	CHECK_EQ_INT(profile__stack(p, s1, 3, &a), 0);
 	CHECK_EQ_INT(profile__stack(p, s2, 2, &b), 0);
 	CHECK_EQ_INT(profile__stack(p, s3, 3, &c), 0);
@@ -82,24 +72,20 @@ static void equal_stacks_get_the_same_id(void)
 	CHECK_EQ_INT(n, 0);
 	CHECK_EQ_INT(profile__stack(p, s4, 2, &a), -EINVAL); /* frame 9 is not defined */
 	CHECK_EQ_INT(profile__nstacks(p), 4);
-	profile__free(p);
 }
 
-static void stack_longer_than_4096_frames_is_refused(void)
+PROFILE_TEST(stack_longer_than_4096_frames_is_refused)
 {
-	struct profile *p = profile__new();
 	uint32_t *ids = calloc(4097, sizeof(*ids)), id;
 
-	frame(p, FRAME_KERNEL, "k", NULL, 0);
+	fixture__frame(p, FRAME_KERNEL, "k", NULL, 0);
 	CHECK_EQ_INT(profile__stack(p, ids, 4097, &id), -E2BIG);
 	CHECK_EQ_INT(profile__stack(p, ids, 4096, &id), 0);
 	free(ids);
-	profile__free(p);
 }
 
-static void interning_many_frames_keeps_ids_dense(void)
+PROFILE_TEST(interning_many_frames_keeps_ids_dense)
 {
-	struct profile *p = profile__new();
 	char name[32];
 	uint32_t id;
 	int bad = 0;
@@ -107,22 +93,20 @@ static void interning_many_frames_keeps_ids_dense(void)
 	for (int round = 0; round < 2; round++) {
 		for (uint32_t i = 0; i < 20000; i++) {
 			snprintf(name, sizeof(name), "f%u", i);
-			id = frame(p, FRAME_PYTHON, name, "x.py", i % 7);
+			id = fixture__frame(p, FRAME_PYTHON, name, "x.py", i % 7);
 			bad += id != i;
 		}
 	}
 	CHECK_EQ_INT(bad, 0);
 	CHECK_EQ_INT(profile__nframes(p), 20000);
-	profile__free(p);
 }
 
-static void reused_pid_after_exit_is_a_new_process(void)
+PROFILE_TEST(reused_pid_after_exit_is_a_new_process)
 {
-	struct profile *p = profile__new();
 	const struct prof_proc *a, *b;
 	uint32_t st;
 
-	frame(p, FRAME_PYTHON, "main", "a.py", 1);
+	fixture__frame(p, FRAME_PYTHON, "main", "a.py", 1);
 	profile__stack(p, (uint32_t[]){0}, 1, &st);
 	CHECK_EQ_INT(profile__proc_start(p, 100, 1, 1000, "python3", "python3 a.py", "/bin/py"), 0);
 	CHECK_EQ_INT(profile__sample(p, 1500, 100, 100, 0, st, 1), 0);
@@ -144,12 +128,10 @@ static void reused_pid_after_exit_is_a_new_process(void)
 	CHECK(profile__proc_find(p, 100) == b);
 	CHECK_EQ_INT(profile__sample_at(p, 1)->proc, 1);
 	CHECK(profile__proc_find(p, 555) == NULL);
-	profile__free(p);
 }
 
-static void exec_and_start_update_a_live_process(void)
+PROFILE_TEST(exec_and_start_update_a_live_process)
 {
-	struct profile *p = profile__new();
 	struct prof_proc *t;
 
 	profile__proc_start(p, 10, 1, 5, "sh", "sh -c python3", "/bin/sh");
@@ -162,12 +144,10 @@ static void exec_and_start_update_a_live_process(void)
 	CHECK_EQ_STR(t->exe, "/usr/bin/python3");
 	CHECK_EQ_INT(t->ppid, 2);
 	CHECK_EQ_INT(t->start_ns, 7);
-	profile__free(p);
 }
 
-static void sample_of_unknown_pid_makes_an_entry(void)
+PROFILE_TEST(sample_of_unknown_pid_makes_an_entry)
 {
-	struct profile *p = profile__new();
 	uint32_t st;
 
 	profile__stack(p, NULL, 0, &st);
@@ -179,12 +159,10 @@ static void sample_of_unknown_pid_makes_an_entry(void)
 	CHECK_EQ_INT(profile__nsamples(p), 1);
 	CHECK_EQ_INT(profile__sample_at(p, 0)->tid, 43);
 	CHECK(profile__sample_at(p, 1) == NULL);
-	profile__free(p);
 }
 
-static void stats_and_meta_keep_first_set_order(void)
+PROFILE_TEST(stats_and_meta_keep_first_set_order)
 {
-	struct profile *p = profile__new();
 	const char *v;
 	uint64_t x = 0;
 
@@ -205,7 +183,6 @@ static void stats_and_meta_keep_first_set_order(void)
 	CHECK_EQ_STR(profile__meta_at(p, 1, &v), "command");
 	CHECK_EQ_STR(v, "a");
 	CHECK(profile__get_meta(p, "nope") == NULL);
-	profile__free(p);
 }
 
 struct agg {
@@ -229,14 +206,13 @@ static int stop_fn(uint32_t proc, uint32_t stack, uint64_t weight, void *ctx)
 	return 7;
 }
 
-static void stack_counts_sum_per_process_and_stack(void)
+PROFILE_TEST(stack_counts_sum_per_process_and_stack)
 {
-	struct profile *p = profile__new();
 	struct agg a = {0};
 	uint32_t st[3];
 	int calls = 0;
 
-	frame(p, FRAME_NATIVE, "x", NULL, 0);
+	fixture__frame(p, FRAME_NATIVE, "x", NULL, 0);
 	profile__stack(p, (uint32_t[]){0}, 1, &st[0]);
 	profile__stack(p, (uint32_t[]){0, 0}, 2, &st[1]);
 	profile__stack(p, NULL, 0, &st[2]);
@@ -256,15 +232,6 @@ static void stack_counts_sum_per_process_and_stack(void)
 	}
 	CHECK_EQ_INT(profile__for_each_stack_count(p, stop_fn, &calls), 7);
 	CHECK_EQ_INT(calls, 1);
-	profile__free(p);
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static int count_fn(uint32_t proc, uint32_t stack, uint64_t weight, void *ctx)
@@ -293,7 +260,7 @@ static void million_samples_over_fifty_processes_are_fast(void)
 			    &stacks[s][d]);
 		}
 	}
-	t0 = now();
+	t0 = fixture__now();
 	for (int i = 0; i < 50; i++)
 		profile__proc_start(p, 1000 + i, 1000, i, "python3", "python3 w.py", "");
 	for (size_t i = 0; i < n; i++) {
@@ -302,7 +269,7 @@ static void million_samples_over_fifty_processes_are_fast(void)
 		err |= profile__sample(p, i, 1000 + (rng >> 40) % 50, 1, 0, st, 1);
 	}
 	CHECK_EQ_INT(profile__for_each_stack_count(p, count_fn, &total), 0);
-	dt = now() - t0;
+	dt = fixture__now() - t0;
 	CHECK_EQ_INT(err, 0);
 	CHECK_EQ_INT(total, n);
 	CHECK_EQ_INT(profile__nprocs(p), 50);
@@ -335,7 +302,7 @@ static void compact_profile_aggregates_like_a_full_one(void)
 	for (int k = 0; k < 2; k++) {
 		struct profile *p = k ? live : full;
 
-		frame(p, FRAME_NATIVE, "x", NULL, 0);
+		fixture__frame(p, FRAME_NATIVE, "x", NULL, 0);
 		profile__stack(p, (uint32_t[]){0}, 1, &st[0]);
 		profile__stack(p, (uint32_t[]){0, 0}, 2, &st[1]);
 		profile__stack(p, NULL, 0, &st[2]);

@@ -12,6 +12,21 @@
 
 #define BLOB_3_13_0 "tests/unit/data/debug_offsets_3_13_0.bin"
 
+/* One parsed field: its name, the value seen and the value expected. */
+struct field {
+	const char *name;
+	long long seen, want;
+};
+/* FIELD(c, version): the name and value of c->version, for a row {FIELD(c, f), expected}. */
+#define FIELD(p, f) #f, (long long)(p)->f
+
+static void check_fields(const struct field *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (f[i].seen != f[i].want)
+			unit_fail("%s: expected %lld, saw %lld", f[i].name, f[i].want, f[i].seen);
+}
+
 /* What the table must give for one version (the [V] values: offsetof() on pyenv's headers). */
 struct expected {
 	unsigned int minor;
@@ -129,6 +144,44 @@ static size_t load_blob(unsigned char *buf, size_t cap)
 	return n;
 }
 
+/* The fields of the live 3.13.0 blob (tests/tools/capture_debug_offsets.sh). */
+static void check_3_13_0(const struct tp_pyconfig *c, const struct py_code_layout *k)
+{
+	const struct field f[] = {{FIELD(c, version), 0x030d00f0},
+				  {FIELD(c, lasti_kind), TP_LASTI_PTR},
+				  {FIELD(c, tag_bits), 0},
+				  {FIELD(c, entry_owner), 3},
+				  {FIELD(c, rt_interp_head), 632},
+				  {FIELD(c, interp_next), 7264},
+				  {FIELD(c, interp_threads), 7344},
+				  {FIELD(c, tstate_next), 8},
+				  {FIELD(c, tstate_thread_id), 152},
+				  {FIELD(c, tstate_frame), 72},
+				  {FIELD(c, cframe_frame), TP_OFF_NONE},
+				  {FIELD(c, frame_back), 8},
+				  {FIELD(c, frame_code), 0},
+				  {FIELD(c, frame_lasti), 56},
+				  {FIELD(c, frame_owner), 70},
+				  {FIELD(c, frame_is_entry), TP_OFF_NONE},
+				  {FIELD(c, code_firstlineno), 68},
+				  {FIELD(c, code_argcount), 52},
+				  {FIELD(c, code_filename), 112},
+				  {FIELD(c, code_name), 120},
+				  {FIELD(k, minor), 13},
+				  {FIELD(k, co_size), 208},
+				  {FIELD(k, co_qualname), 128},
+				  {FIELD(k, co_linetable), 136},
+				  {FIELD(k, co_code_adaptive), 200},
+				  {FIELD(k, bytes_ob_size), 16},
+				  {FIELD(k, bytes_ob_sval), 32},
+				  {FIELD(k, str_length), 16},
+				  {FIELD(k, str_state), 32},
+				  {FIELD(k, str_ascii_data), 40},
+				  {FIELD(k, str_compact_data), 56}};
+
+	check_fields(f, sizeof(f) / sizeof(f[0]));
+}
+
 static void test_debug_offsets_of_live_3_13_0_parse(void)
 {
 	unsigned char buf[PYOFFSETS_DEBUG_READ];
@@ -138,37 +191,7 @@ static void test_debug_offsets_of_live_3_13_0_parse(void)
 
 	CHECK_EQ_INT(n, PYOFFSETS_DEBUG_READ);
 	CHECK_EQ_INT(pyoffsets__parse_debug(buf, n, &c, &k), 0);
-	CHECK_EQ_INT(c.version, 0x030d00f0);
-	CHECK_EQ_INT(c.lasti_kind, TP_LASTI_PTR);
-	CHECK_EQ_INT(c.tag_bits, 0);
-	CHECK_EQ_INT(c.entry_owner, 3);
-	CHECK_EQ_INT(c.rt_interp_head, 632);
-	CHECK_EQ_INT(c.interp_next, 7264);
-	CHECK_EQ_INT(c.interp_threads, 7344);
-	CHECK_EQ_INT(c.tstate_next, 8);
-	CHECK_EQ_INT(c.tstate_thread_id, 152);
-	CHECK_EQ_INT(c.tstate_frame, 72);
-	CHECK_EQ_INT(c.cframe_frame, TP_OFF_NONE);
-	CHECK_EQ_INT(c.frame_back, 8);
-	CHECK_EQ_INT(c.frame_code, 0);
-	CHECK_EQ_INT(c.frame_lasti, 56);
-	CHECK_EQ_INT(c.frame_owner, 70);
-	CHECK_EQ_INT(c.frame_is_entry, TP_OFF_NONE);
-	CHECK_EQ_INT(c.code_firstlineno, 68);
-	CHECK_EQ_INT(c.code_argcount, 52);
-	CHECK_EQ_INT(c.code_filename, 112);
-	CHECK_EQ_INT(c.code_name, 120);
-	CHECK_EQ_INT(k.minor, 13);
-	CHECK_EQ_INT(k.co_size, 208);
-	CHECK_EQ_INT(k.co_qualname, 128);
-	CHECK_EQ_INT(k.co_linetable, 136);
-	CHECK_EQ_INT(k.co_code_adaptive, 200);
-	CHECK_EQ_INT(k.bytes_ob_size, 16);
-	CHECK_EQ_INT(k.bytes_ob_sval, 32);
-	CHECK_EQ_INT(k.str_length, 16);
-	CHECK_EQ_INT(k.str_state, 32);
-	CHECK_EQ_INT(k.str_ascii_data, 40);
-	CHECK_EQ_INT(k.str_compact_data, 56);
+	check_3_13_0(&c, &k);
 	CHECK_EQ_INT(pyoffsets__debug_size(c.version), 584);
 }
 
@@ -179,6 +202,21 @@ static void put_u64(unsigned char *buf, size_t pos, unsigned long long v)
 
 static void test_debug_offsets_refuse_what_they_do_not_know(void)
 {
+	/* One 8-byte value changed at pos in a good blob, and the error it must give. */
+	static const struct {
+		unsigned int pos;
+		unsigned long long val;
+		int err;
+	} bad[] = {
+	    {16, 1, -ENOTSUP},	       /* free-threaded build */
+	    {8, 0x031000f0, -ENOTSUP}, /* 3.16: no layout */
+	    {8, 0x030d00a4, -ENOTSUP}, /* 3.13.0a4: pre-release layouts differ */
+	    {8, 0x030f00a7, -ENOTSUP}, /* 3.15.0a7: before the layout we know */
+	    {8, 0x030e00f0, -EINVAL},  /* 3.13 bytes claiming to be 3.14: positions disagree */
+	    {192, 400, -EINVAL},       /* thread_id outside its 304-byte thread state */
+	    {272, 4096, -EINVAL},      /* code object too large to be true */
+	    {352, 32, -ENOTSUP},       /* trace-refs object header */
+	};
 	unsigned char good[PYOFFSETS_DEBUG_READ], buf[PYOFFSETS_DEBUG_READ];
 	struct tp_pyconfig c;
 	struct py_code_layout k;
@@ -192,37 +230,12 @@ static void test_debug_offsets_refuse_what_they_do_not_know(void)
 
 	CHECK_EQ_INT(pyoffsets__parse_debug(good, 583, &c, &k), -EINVAL); /* short read */
 
-	memcpy(buf, good, n);
-	put_u64(buf, 16, 1); /* free-threaded build */
-	CHECK_EQ_INT(pyoffsets__parse_debug(buf, n, &c, &k), -ENOTSUP);
-
-	memcpy(buf, good, n);
-	put_u64(buf, 8, 0x031000f0); /* 3.16: no layout */
-	CHECK_EQ_INT(pyoffsets__parse_debug(buf, n, &c, &k), -ENOTSUP);
-
-	memcpy(buf, good, n);
-	put_u64(buf, 8, 0x030d00a4); /* 3.13.0a4: pre-release layouts differ */
-	CHECK_EQ_INT(pyoffsets__parse_debug(buf, n, &c, &k), -ENOTSUP);
-
-	memcpy(buf, good, n);
-	put_u64(buf, 8, 0x030f00a7); /* 3.15.0a7: before the layout we know */
-	CHECK_EQ_INT(pyoffsets__parse_debug(buf, n, &c, &k), -ENOTSUP);
-
-	memcpy(buf, good, n);
-	put_u64(buf, 8, 0x030e00f0); /* 3.13 bytes claiming to be 3.14: positions disagree */
-	CHECK_EQ_INT(pyoffsets__parse_debug(buf, n, &c, &k), -EINVAL);
-
-	memcpy(buf, good, n);
-	put_u64(buf, 192, 400); /* thread_id outside its 304-byte thread state */
-	CHECK_EQ_INT(pyoffsets__parse_debug(buf, n, &c, &k), -EINVAL);
-
-	memcpy(buf, good, n);
-	put_u64(buf, 272, 4096); /* code object too large to be true */
-	CHECK_EQ_INT(pyoffsets__parse_debug(buf, n, &c, &k), -EINVAL);
-
-	memcpy(buf, good, n);
-	put_u64(buf, 352, 32); /* trace-refs object header */
-	CHECK_EQ_INT(pyoffsets__parse_debug(buf, n, &c, &k), -ENOTSUP);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memcpy(buf, good, n);
+		put_u64(buf, bad[i].pos, bad[i].val);
+		if (pyoffsets__parse_debug(buf, n, &c, &k) != bad[i].err)
+			unit_fail("%llu at %u: expected %d", bad[i].val, bad[i].pos, bad[i].err);
+	}
 }
 
 /* A synthetic 3.14 blob built from the header's field order, with the 3.14.0 values of
@@ -251,13 +264,14 @@ static void test_debug_offsets_3_14_layout(void)
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
 		put_u64(buf, f[i].pos, f[i].val);
 	CHECK_EQ_INT(pyoffsets__parse_debug(buf, sizeof(buf), &c, &k), 0);
-	CHECK_EQ_INT(c.tag_bits, 3);
-	CHECK_EQ_INT(c.rt_interp_head, 808);
-	CHECK_EQ_INT(c.interp_threads, 7344);
-	CHECK_EQ_INT(c.tstate_frame, 72);
-	CHECK_EQ_INT(c.frame_owner, 74);
-	CHECK_EQ_INT(k.co_code_adaptive, 208);
-	CHECK_EQ_INT(k.str_compact_data, 56);
+	check_fields((const struct field[]){{FIELD(&c, tag_bits), 3},
+					    {FIELD(&c, rt_interp_head), 808},
+					    {FIELD(&c, interp_threads), 7344},
+					    {FIELD(&c, tstate_frame), 72},
+					    {FIELD(&c, frame_owner), 74},
+					    {FIELD(&k, co_code_adaptive), 208},
+					    {FIELD(&k, str_compact_data), 56}},
+		     7);
 	CHECK_EQ_INT(pyoffsets__debug_size(0x030e00f0), 760);
 }
 

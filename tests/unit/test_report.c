@@ -2,7 +2,6 @@
  * recording. On a golden mismatch the output seen is written next to the golden file as
  * NAME.seen: diff the two, and copy .seen over the golden file when the change is meant. */
 #include <errno.h>
-#include <libgen.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -12,33 +11,8 @@
 #include "profile/datafile.h"
 #include "profile/profile.h"
 #include "report/report.h"
+#include "fixture.h"
 #include "unit.h"
-
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
-
-static uint32_t frame(struct profile *p, int kind, const char *name, const char *file,
-		      uint32_t line)
-{
-	uint32_t id = 0;
-
-	CHECK_EQ_INT(profile__frame(p, &(struct prof_frame){kind, name, file, line}, &id), 0);
-	return id;
-}
-
-static uint32_t stack(struct profile *p, const uint32_t *ids, uint32_t n)
-{
-	uint32_t id = 0;
-
-	CHECK_EQ_INT(profile__stack(p, ids, n, &id), 0);
-	return id;
-}
 
 static void samples(struct profile *p, pid_t pid, uint32_t st, int count)
 {
@@ -55,22 +29,25 @@ static struct profile *tree_profile(void)
 
 	profile__set_meta(p, "frequency", "99");
 	profile__set_meta(p, "command", "treeprof record -o run.data -- python3 server.py");
-	mod = frame(p, FRAME_PYTHON, "<module>", "/srv/app/server.py", 40);
-	serve = frame(p, FRAME_PYTHON, "Server.serve", "/srv/app/server.py", 22);
-	handle = frame(p, FRAME_PYTHON, "handle", "/srv/app/handlers.py", 8);
-	parse = frame(p, FRAME_PYTHON, "parse", "/usr/lib/python3.11/json/decoder.py", 353);
-	slow = frame(p, FRAME_PYTHON, "handle", "/srv/app/handlers.py", 12);
-	eval = frame(p, FRAME_NATIVE, "_PyEval_EvalFrameDefault", "/usr/bin/python3.11", 0);
-	libc = frame(p, FRAME_NATIVE, "[unknown]", "/usr/lib/x86_64-linux-gnu/libc.so.6", 0);
-	sys = frame(p, FRAME_KERNEL, "do_syscall_64", NULL, 0);
-	odd = frame(p, FRAME_PYTHON, "weird;name\nhere", "/srv/app/odd.py", 1);
-	s[0] = stack(p, (uint32_t[]){mod, serve}, 2);
-	s[1] = stack(p, (uint32_t[]){mod, serve, handle, parse}, 4);
-	s[2] = stack(p, (uint32_t[]){mod, serve, slow}, 3);
-	s[3] = stack(p, (uint32_t[]){mod, serve, handle, eval, libc, sys}, 6);
-	s[4] = stack(p, (uint32_t[]){mod, odd}, 2);
-	s[5] = stack(p, NULL, 0);
-	s[6] = stack(p, (uint32_t[]){mod, serve, handle, handle}, 4);
+	mod = fixture__frame(p, FRAME_PYTHON, "<module>", "/srv/app/server.py", 40);
+	serve = fixture__frame(p, FRAME_PYTHON, "Server.serve", "/srv/app/server.py", 22);
+	handle = fixture__frame(p, FRAME_PYTHON, "handle", "/srv/app/handlers.py", 8);
+	parse =
+	    fixture__frame(p, FRAME_PYTHON, "parse", "/usr/lib/python3.11/json/decoder.py", 353);
+	slow = fixture__frame(p, FRAME_PYTHON, "handle", "/srv/app/handlers.py", 12);
+	eval =
+	    fixture__frame(p, FRAME_NATIVE, "_PyEval_EvalFrameDefault", "/usr/bin/python3.11", 0);
+	libc =
+	    fixture__frame(p, FRAME_NATIVE, "[unknown]", "/usr/lib/x86_64-linux-gnu/libc.so.6", 0);
+	sys = fixture__frame(p, FRAME_KERNEL, "do_syscall_64", NULL, 0);
+	odd = fixture__frame(p, FRAME_PYTHON, "weird;name\nhere", "/srv/app/odd.py", 1);
+	s[0] = fixture__stack(p, (uint32_t[]){mod, serve}, 2);
+	s[1] = fixture__stack(p, (uint32_t[]){mod, serve, handle, parse}, 4);
+	s[2] = fixture__stack(p, (uint32_t[]){mod, serve, slow}, 3);
+	s[3] = fixture__stack(p, (uint32_t[]){mod, serve, handle, eval, libc, sys}, 6);
+	s[4] = fixture__stack(p, (uint32_t[]){mod, odd}, 2);
+	s[5] = fixture__stack(p, NULL, 0);
+	s[6] = fixture__stack(p, (uint32_t[]){mod, serve, handle, handle}, 4);
 
 	profile__proc_start(p, 100, 1, 0, "python3", "python3 server.py --port 8080",
 			    "/usr/bin/python3.11");
@@ -103,87 +80,28 @@ static struct profile *tree_profile(void)
 	return p;
 }
 
-static char *golden_path(const char *name, const char *suffix)
-{
-	static char buf[512];
-	char src[] = __FILE__;
-
-	snprintf(buf, sizeof(buf), "%s/golden/%s%s", dirname(src), name, suffix);
-	return buf;
-}
-
-/* Compare a writer's output with tests/unit/golden/NAME byte for byte. */
-static void check_golden(const char *name, const char *seen, size_t len)
-{
-	FILE *f = fopen(golden_path(name, ""), "rb");
-	char *want = NULL;
-	size_t wlen = 0;
-
-	if (f) {
-		want = malloc(1 << 20);
-		wlen = want ? fread(want, 1, 1 << 20, f) : 0;
-		fclose(f);
-	}
-	if (!want || wlen != len || memcmp(want, seen, len)) {
-		f = fopen(golden_path(name, ".seen"), "wb");
-		if (f) {
-			fwrite(seen, 1, len, f);
-			fclose(f);
-		}
-		fprintf(stderr, "  %s differs from the golden file; seen output in %s\n", name,
-			golden_path(name, ".seen"));
-		unit_failed_checks++;
-	} else {
-		unlink(golden_path(name, ".seen"));
-	}
-	free(want);
-}
-
-typedef int (*writer_fn)(const struct profile *, FILE *, const struct report_opts *);
-
-static char *run_writer(writer_fn fn, const struct profile *p, const struct report_opts *o,
-			size_t *len)
-{
-	char *buf = NULL;
-	FILE *f = open_memstream(&buf, len);
-
-	CHECK(f != NULL);
-	CHECK_EQ_INT(fn(p, f, o), 0);
-	fclose(f);
-	return buf;
-}
-
-static void golden(const char *name, writer_fn fn, const struct report_opts *o)
-{
-	struct profile *p = tree_profile();
-	size_t len;
-	char *out = run_writer(fn, p, o, &len);
-
-	check_golden(name, out, len);
-	free(out);
-	profile__free(p);
-}
-
 static void folded_matches_golden(void)
 {
-	golden("folded.txt", report__folded, &(struct report_opts){.top = 15});
+	fixture__golden("folded.txt", report__folded, tree_profile,
+			&(struct report_opts){.top = 15});
 }
 
 static void folded_merge_matches_golden(void)
 {
-	golden("folded_merge.txt", report__folded, &(struct report_opts){.merge = true});
+	fixture__golden("folded_merge.txt", report__folded, tree_profile,
+			&(struct report_opts){.merge = true});
 }
 
 static void text_matches_golden(void)
 {
-	golden("text.txt", report__text, &(struct report_opts){.top = 15});
+	fixture__golden("text.txt", report__text, tree_profile, &(struct report_opts){.top = 15});
 }
 
 static void folded_pid_filter_keeps_only_that_pid(void)
 {
 	struct profile *p = tree_profile();
 	size_t len;
-	char *out = run_writer(report__folded, p, &(struct report_opts){.pid = 102}, &len);
+	char *out = fixture__write(report__folded, p, &(struct report_opts){.pid = 102}, &len);
 
 	CHECK_EQ_STR(out, "python3 [102];<module> (/srv/app/server.py:40);Server.serve "
 			  "(/srv/app/server.py:22);handle (/srv/app/handlers.py:8);"
@@ -200,13 +118,13 @@ static void frame_labels_follow_the_flamegraph_conventions(void)
 	struct profile *p = profile__new();
 	char buf[128];
 
-	frame(p, FRAME_PYTHON, "Cls.m", "a.py", 3);
-	frame(p, FRAME_PYTHON, "f", "a.py", 0);
-	frame(p, FRAME_NATIVE, "malloc", "/lib/libc.so.6", 0);
-	frame(p, FRAME_NATIVE, "[unknown]", "/opt/lib/libfoo.so", 0);
-	frame(p, FRAME_NATIVE, "[unknown]", NULL, 0);
-	frame(p, FRAME_KERNEL, "schedule", NULL, 0);
-	frame(p, FRAME_PYTHON, "a;b\nc", "x;y.py", 2);
+	fixture__frame(p, FRAME_PYTHON, "Cls.m", "a.py", 3);
+	fixture__frame(p, FRAME_PYTHON, "f", "a.py", 0);
+	fixture__frame(p, FRAME_NATIVE, "malloc", "/lib/libc.so.6", 0);
+	fixture__frame(p, FRAME_NATIVE, "[unknown]", "/opt/lib/libfoo.so", 0);
+	fixture__frame(p, FRAME_NATIVE, "[unknown]", NULL, 0);
+	fixture__frame(p, FRAME_KERNEL, "schedule", NULL, 0);
+	fixture__frame(p, FRAME_PYTHON, "a;b\nc", "x;y.py", 2);
 	CHECK_EQ_STR(report__frame_label(p, 0, buf, sizeof(buf)), "Cls.m (a.py:3)");
 	CHECK_EQ_STR(report__frame_label(p, 1, buf, sizeof(buf)), "f (a.py)");
 	CHECK_EQ_STR(report__frame_label(p, 2, buf, sizeof(buf)), "malloc");
@@ -223,8 +141,8 @@ static void text_fits_100_columns_and_colours_only_when_asked(void)
 {
 	struct profile *p = tree_profile();
 	size_t len, col = 0, widest = 0;
-	char *plain = run_writer(report__text, p, &(struct report_opts){0}, &len);
-	char *color = run_writer(report__text, p, &(struct report_opts){.color = true}, &len);
+	char *plain = fixture__write(report__text, p, &(struct report_opts){0}, &len);
+	char *color = fixture__write(report__text, p, &(struct report_opts){.color = true}, &len);
 
 	for (const char *c = plain; *c; c++) {
 		col = *c == '\n' ? 0 : col + 1;
@@ -236,14 +154,6 @@ static void text_fits_100_columns_and_colours_only_when_asked(void)
 	free(plain);
 	free(color);
 	profile__free(p);
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* Read a 1 M-sample recording (50 processes, 5000 stacks of 30 frames) and write both
@@ -271,10 +181,11 @@ static void million_sample_recording_reports_fast_and_small(void)
 	for (int s = 0; s < 5000; s++) {
 		for (int d = 0; d < 30; d++) {
 			snprintf(name, sizeof(name), "mod%d.func_%d", d, s % (d * 20 + 3));
-			ids[d] = frame(p, d < 25 ? FRAME_PYTHON : FRAME_NATIVE, name,
-				       "/usr/lib/python3/dist-packages/pkg/module.py", 10 + d);
+			ids[d] =
+			    fixture__frame(p, d < 25 ? FRAME_PYTHON : FRAME_NATIVE, name,
+					   "/usr/lib/python3/dist-packages/pkg/module.py", 10 + d);
 		}
-		st[s] = stack(p, ids, 30);
+		st[s] = fixture__stack(p, ids, 30);
 	}
 	for (size_t i = 0; i < n; i++) {
 		rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
@@ -285,7 +196,7 @@ static void million_sample_recording_reports_fast_and_small(void)
 	close(fd);
 	profile__free(p);
 
-	t0 = now();
+	t0 = fixture__now();
 	child = fork();
 	if (child == 0) {
 		char err[256];
@@ -306,7 +217,7 @@ static void million_sample_recording_reports_fast_and_small(void)
 	getrusage(RUSAGE_CHILDREN, &ru);
 	CHECK_EQ_INT(status, 0);
 	if (!RUNNING_ON_VALGRIND && !UNIT_SANITIZED) {
-		double dt = now() - t0;
+		double dt = fixture__now() - t0;
 		long mb = ru.ru_maxrss / 1024;
 
 		if (dt > 2.0 || mb > 200) {

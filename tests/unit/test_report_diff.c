@@ -2,7 +2,6 @@
  * --strip-prefix, shares and their differences, and each diff writer against golden files
  * in tests/unit/golden/ (on a mismatch the output seen is written as NAME.seen). */
 #include <errno.h>
-#include <libgen.h>
 #include <math.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -10,32 +9,8 @@
 #include "profile/profile.h"
 #include "report/report.h"
 #include "report/report_diff.h"
+#include "fixture.h"
 #include "unit.h"
-
-static uint32_t frame(struct profile *p, int kind, const char *name, const char *file,
-		      uint32_t line)
-{
-	uint32_t id = 0;
-
-	CHECK_EQ_INT(profile__frame(p, &(struct prof_frame){kind, name, file, line}, &id), 0);
-	return id;
-}
-
-static uint32_t stack(struct profile *p, const uint32_t *ids, uint32_t n)
-{
-	uint32_t id = 0;
-
-	CHECK_EQ_INT(profile__stack(p, ids, n, &id), 0);
-	return id;
-}
-
-static void samples(struct profile *p, pid_t pid, uint32_t st, double t, int count)
-{
-	for (int i = 0; i < count; i++)
-		CHECK_EQ_INT(
-		    profile__sample(p, (uint64_t)(t * 1e9) + i * 10000000ULL, pid, pid, 0, st, 1),
-		    0);
-}
 
 /* A pool run: a parent serving (10 samples), nworkers forked workers each crunching
  * `crunch` samples and doing 4 samples of steady work, and a helper exec'd by the first
@@ -52,31 +27,32 @@ static struct profile *pool_run(bool new, const char *root, int nworkers, int cr
 	profile__set_meta(p, "frequency", "100");
 	profile__set_meta(p, "command",
 			  new ? "treeprof record -- pool v2" : "treeprof record -- pool");
-	mod = frame(p, FRAME_PYTHON, "<module>", file, 50);
-	serve = frame(p, FRAME_PYTHON, "serve", file, 30);
-	work = frame(p, FRAME_PYTHON, "Worker.run", file, 12);
-	cr = frame(p, FRAME_PYTHON, "crunch", file, 5);
-	steady = frame(p, FRAME_PYTHON, "steady", file, 8);
-	gz = frame(p, FRAME_NATIVE, new ? "sync" : "deflate", new ? "/bin/sync" : "/bin/gzip", 0);
-	s[0] = stack(p, (uint32_t[]){mod, serve}, 2);
-	s[1] = stack(p, (uint32_t[]){mod, work, cr}, 3);
-	s[2] = stack(p, (uint32_t[]){mod, work, steady}, 3);
-	s[3] = stack(p, (uint32_t[]){gz}, 1);
+	mod = fixture__frame(p, FRAME_PYTHON, "<module>", file, 50);
+	serve = fixture__frame(p, FRAME_PYTHON, "serve", file, 30);
+	work = fixture__frame(p, FRAME_PYTHON, "Worker.run", file, 12);
+	cr = fixture__frame(p, FRAME_PYTHON, "crunch", file, 5);
+	steady = fixture__frame(p, FRAME_PYTHON, "steady", file, 8);
+	gz = fixture__frame(p, FRAME_NATIVE, new ? "sync" : "deflate",
+			    new ? "/bin/sync" : "/bin/gzip", 0);
+	s[0] = fixture__stack(p, (uint32_t[]){mod, serve}, 2);
+	s[1] = fixture__stack(p, (uint32_t[]){mod, work, cr}, 3);
+	s[2] = fixture__stack(p, (uint32_t[]){mod, work, steady}, 3);
+	s[3] = fixture__stack(p, (uint32_t[]){gz}, 1);
 
 	profile__proc_start(p, base, 1, 0, "python3", cmd, "/usr/bin/python3");
-	samples(p, base, s[0], 0.5, 10);
+	fixture__samples(p, base, base, s[0], 0.5, 10);
 	for (int i = 1; i <= nworkers; i++) {
 		profile__proc_start(p, base + i, base, 1000000000, "python3", cmd,
 				    "/usr/bin/python3");
-		samples(p, base + i, s[1], 1.0, crunch);
-		samples(p, base + i, s[2], 1.5, 4);
+		fixture__samples(p, base + i, base + i, s[1], 1.0, crunch);
+		fixture__samples(p, base + i, base + i, s[2], 1.5, 4);
 		profile__proc_exit(p, base + i, 2000000000, 0);
 	}
 	profile__proc_start(p, base + 50, new ? base : base + 1, 1100000000, "python3", cmd,
 			    "/usr/bin/python3");
 	profile__proc_exec(p, base + 50, 1100000000, new ? "sh" : "gzip",
 			   new ? "sh -c sync" : "gzip -9 out", new ? "/bin/sh" : "/bin/gzip");
-	samples(p, base + 50, s[3], 1.2, 2);
+	fixture__samples(p, base + 50, base + 50, s[3], 1.2, 2);
 	profile__proc_exit(p, base + 50, 1300000000, 0);
 	profile__set_stat(p, "duration_ns", new ? 3000000000 : 2500000000);
 	return p;
@@ -177,15 +153,6 @@ static void group_none_compares_whole_trees_and_pid_is_refused(void)
 	CHECK_EQ_INT(errno, EINVAL);
 }
 
-static char *golden_path(const char *name, const char *suffix)
-{
-	static char buf[512];
-	char src[] = __FILE__;
-
-	snprintf(buf, sizeof(buf), "%s/golden/%s%s", dirname(src), name, suffix);
-	return buf;
-}
-
 typedef int (*diff_writer)(const struct report_diff *, FILE *, const struct report_opts *);
 
 /* The golden file of name against what fn writes; with data_only (HTML), the page's data
@@ -194,11 +161,11 @@ static void golden_of(const char *name, diff_writer fn, const struct report_opts
 {
 	static const char open_tag[] = "<script type=\"application/json\" id=\"profile-data\">\n";
 	struct report_diff *d = pair_diff(o);
-	char *seen = NULL, *want = malloc(1 << 20), *a, *b;
-	size_t len = 0, wlen = 0;
+	char *seen = NULL, *a, *b;
+	size_t len = 0;
 	FILE *f = open_memstream(&seen, &len);
 
-	CHECK(d && f && want);
+	CHECK(d && f);
 	CHECK_EQ_INT(fn(d, f, o), 0);
 	fclose(f);
 	if (data_only) {
@@ -211,24 +178,7 @@ static void golden_of(const char *name, diff_writer fn, const struct report_opts
 			memmove(seen, a, len);
 		}
 	}
-	f = fopen(golden_path(name, ""), "rb");
-	if (f) {
-		wlen = fread(want, 1, 1 << 20, f);
-		fclose(f);
-	}
-	if (!f || wlen != len || memcmp(want, seen, len)) {
-		f = fopen(golden_path(name, ".seen"), "wb");
-		if (f) {
-			fwrite(seen, 1, len, f);
-			fclose(f);
-		}
-		fprintf(stderr, "  %s differs from the golden file; seen output in %s\n", name,
-			golden_path(name, ".seen"));
-		unit_failed_checks++;
-	} else {
-		unlink(golden_path(name, ".seen"));
-	}
-	free(want);
+	fixture__check_golden(name, seen, len);
 	free(seen);
 	report_diff__free(d);
 }

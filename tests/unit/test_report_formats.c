@@ -3,7 +3,6 @@
  * protobuf (after gunzip), so the golden file does not depend on zlib's version. On a
  * mismatch the output seen is written next to the golden file as NAME.seen. */
 #include <errno.h>
-#include <libgen.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -11,33 +10,8 @@
 #include "profile/profile.h"
 #include "report/report.h"
 #include "report/report_group.h"
+#include "fixture.h"
 #include "unit.h"
-
-static uint32_t frame(struct profile *p, int kind, const char *name, const char *file,
-		      uint32_t line)
-{
-	uint32_t id = 0;
-
-	CHECK_EQ_INT(profile__frame(p, &(struct prof_frame){kind, name, file, line}, &id), 0);
-	return id;
-}
-
-static uint32_t stack(struct profile *p, const uint32_t *ids, uint32_t n)
-{
-	uint32_t id = 0;
-
-	CHECK_EQ_INT(profile__stack(p, ids, n, &id), 0);
-	return id;
-}
-
-/* count samples 10 ms apart from t (seconds), on pid/tid */
-static void samples(struct profile *p, pid_t pid, pid_t tid, uint32_t st, double t, int count)
-{
-	for (int i = 0; i < count; i++)
-		CHECK_EQ_INT(
-		    profile__sample(p, (uint64_t)(t * 1e9) + i * 10000000ULL, pid, tid, 0, st, 1),
-		    0);
-}
 
 /* A pool: a parent (200) running at attach, three short forked workers with its command
  * line (201-203, one with a second thread), a long-lived sibling with the same command line
@@ -51,19 +25,19 @@ static struct profile *pool_profile(void)
 	profile__set_meta(p, "frequency", "100");
 	profile__set_meta(p, "start_unix", "1700000000");
 	profile__set_meta(p, "command", "treeprof record -- python3 pool.py --jobs 3");
-	mod = frame(p, FRAME_PYTHON, "<module>", "/srv/pool.py", 50);
-	serve = frame(p, FRAME_PYTHON, "serve", "/srv/pool.py", 30);
-	work = frame(p, FRAME_PYTHON, "Worker.run", "/srv/pool.py", 12);
-	crunch = frame(p, FRAME_PYTHON, "crunch", "/srv/pool.py", 5);
-	logger = frame(p, FRAME_PYTHON, "log_loop", "/srv/log.py", 7);
-	eval = frame(p, FRAME_NATIVE, "[unknown]", "/usr/lib/libc.so.6", 0);
-	sys = frame(p, FRAME_KERNEL, "do_syscall_64", NULL, 0);
-	s[0] = stack(p, (uint32_t[]){mod, serve}, 2);
-	s[1] = stack(p, (uint32_t[]){mod, work, crunch}, 3);
-	s[2] = stack(p, (uint32_t[]){mod, work}, 2);
-	s[3] = stack(p, (uint32_t[]){mod, logger, eval, sys}, 4);
-	s[4] = stack(p, NULL, 0);
-	s[5] = stack(p, (uint32_t[]){mod, work, crunch, sys}, 4);
+	mod = fixture__frame(p, FRAME_PYTHON, "<module>", "/srv/pool.py", 50);
+	serve = fixture__frame(p, FRAME_PYTHON, "serve", "/srv/pool.py", 30);
+	work = fixture__frame(p, FRAME_PYTHON, "Worker.run", "/srv/pool.py", 12);
+	crunch = fixture__frame(p, FRAME_PYTHON, "crunch", "/srv/pool.py", 5);
+	logger = fixture__frame(p, FRAME_PYTHON, "log_loop", "/srv/log.py", 7);
+	eval = fixture__frame(p, FRAME_NATIVE, "[unknown]", "/usr/lib/libc.so.6", 0);
+	sys = fixture__frame(p, FRAME_KERNEL, "do_syscall_64", NULL, 0);
+	s[0] = fixture__stack(p, (uint32_t[]){mod, serve}, 2);
+	s[1] = fixture__stack(p, (uint32_t[]){mod, work, crunch}, 3);
+	s[2] = fixture__stack(p, (uint32_t[]){mod, work}, 2);
+	s[3] = fixture__stack(p, (uint32_t[]){mod, logger, eval, sys}, 4);
+	s[4] = fixture__stack(p, NULL, 0);
+	s[5] = fixture__stack(p, (uint32_t[]){mod, work, crunch, sys}, 4);
 
 	profile__proc_start(p, 200, 1, 0, "python3", cmd, "/usr/bin/python3");
 	profile__proc_start(p, 201, 200, 1000000000, "python3", cmd, "/usr/bin/python3");
@@ -74,16 +48,16 @@ static struct profile *pool_profile(void)
 	profile__proc_exec(p, 205, 1051000000, "sh", "sh -c 'gzip out'", "/bin/sh");
 	profile__proc_start(p, 206, 202, 1060000000, "python3", cmd, "/usr/bin/python3");
 	profile__proc_exec(p, 206, 1061000000, "sh", "sh -c 'gzip out'", "/bin/sh");
-	samples(p, 200, 200, s[0], 0.5, 10);
-	samples(p, 201, 201, s[1], 1.0, 3);
-	samples(p, 201, 201, s[5], 1.03, 1);
-	samples(p, 201, 201, s[2], 1.04, 1);
-	samples(p, 202, 202, s[1], 1.01, 2);
-	samples(p, 203, 203, s[1], 1.02, 6);
-	samples(p, 203, 2031, s[2], 1.02, 2);
-	samples(p, 204, 204, s[3], 1.1, 3);
-	samples(p, 204, 204, s[3], 2.0, 3); /* after a gap: a new run */
-	samples(p, 205, 205, s[4], 1.052, 1);
+	fixture__samples(p, 200, 200, s[0], 0.5, 10);
+	fixture__samples(p, 201, 201, s[1], 1.0, 3);
+	fixture__samples(p, 201, 201, s[5], 1.03, 1);
+	fixture__samples(p, 201, 201, s[2], 1.04, 1);
+	fixture__samples(p, 202, 202, s[1], 1.01, 2);
+	fixture__samples(p, 203, 203, s[1], 1.02, 6);
+	fixture__samples(p, 203, 2031, s[2], 1.02, 2);
+	fixture__samples(p, 204, 204, s[3], 1.1, 3);
+	fixture__samples(p, 204, 204, s[3], 2.0, 3); /* after a gap: a new run */
+	fixture__samples(p, 205, 205, s[4], 1.052, 1);
 	profile__proc_exit(p, 205, 1070000000, 0);
 	profile__proc_exit(p, 206, 1075000000, 0);
 	profile__proc_exit(p, 201, 1100000000, 0);
@@ -92,66 +66,6 @@ static struct profile *pool_profile(void)
 	profile__proc_exit(p, 204, 4000000000, 0);
 	profile__set_stat(p, "duration_ns", 5000000000);
 	return p;
-}
-
-static char *golden_path(const char *name, const char *suffix)
-{
-	static char buf[512];
-	char src[] = __FILE__;
-
-	snprintf(buf, sizeof(buf), "%s/golden/%s%s", dirname(src), name, suffix);
-	return buf;
-}
-
-static void check_golden(const char *name, const char *seen, size_t len)
-{
-	FILE *f = fopen(golden_path(name, ""), "rb");
-	char *want = NULL;
-	size_t wlen = 0;
-
-	if (f) {
-		want = malloc(1 << 20);
-		wlen = want ? fread(want, 1, 1 << 20, f) : 0;
-		fclose(f);
-	}
-	if (!want || wlen != len || memcmp(want, seen, len)) {
-		f = fopen(golden_path(name, ".seen"), "wb");
-		if (f) {
-			fwrite(seen, 1, len, f);
-			fclose(f);
-		}
-		fprintf(stderr, "  %s differs from the golden file; seen output in %s\n", name,
-			golden_path(name, ".seen"));
-		unit_failed_checks++;
-	} else {
-		unlink(golden_path(name, ".seen"));
-	}
-	free(want);
-}
-
-typedef int (*writer_fn)(const struct profile *, FILE *, const struct report_opts *);
-
-static char *run_writer(writer_fn fn, const struct profile *p, const struct report_opts *o,
-			size_t *len)
-{
-	char *buf = NULL;
-	FILE *f = open_memstream(&buf, len);
-
-	CHECK(f != NULL);
-	CHECK_EQ_INT(fn(p, f, o), 0);
-	fclose(f);
-	return buf;
-}
-
-static void golden(const char *name, writer_fn fn, const struct report_opts *o)
-{
-	struct profile *p = pool_profile();
-	size_t len;
-	char *out = run_writer(fn, p, o, &len);
-
-	check_golden(name, out, len);
-	free(out);
-	profile__free(p);
 }
 
 #define BY_PID	(&(struct report_opts){.group = REPORT_GROUP_PID, .top = 5})
@@ -224,22 +138,28 @@ static void groups_keep_only_the_pid_asked_for(void)
 	profile__free(p);
 }
 
-static void folded_names_roles_or_nothing(void)
-{
-	golden("folded_role.txt", report__folded, BY_ROLE);
-	golden("folded_none.txt", report__folded, BY_NONE);
-}
+/* The writers' golden files, by process, by role and by nothing: folded names roles or
+ * nothing; text shows roles with their count and spread; JSON adds the groups and a group
+ * per stack; speedscope has one profile per group. */
+static const struct {
+	const char *name;
+	fixture_writer fn;
+	const struct report_opts *o;
+} goldens[] = {
+    {"folded_role.txt", report__folded, BY_ROLE},
+    {"folded_none.txt", report__folded, BY_NONE},
+    {"text_role.txt", report__text, BY_ROLE},
+    {"text_none.txt", report__text, BY_NONE},
+    {"json_pid.json", report__json, BY_PID},
+    {"json_role.json", report__json, BY_ROLE},
+    {"speedscope_pid.json", report__speedscope, BY_PID},
+    {"speedscope_role.json", report__speedscope, BY_ROLE},
+};
 
-static void text_shows_roles_with_count_and_spread(void)
+static void writers_match_their_golden_files(void)
 {
-	golden("text_role.txt", report__text, BY_ROLE);
-	golden("text_none.txt", report__text, BY_NONE);
-}
-
-static void json_adds_groups_and_a_group_per_stack(void)
-{
-	golden("json_pid.json", report__json, BY_PID);
-	golden("json_role.json", report__json, BY_ROLE);
+	for (size_t i = 0; i < sizeof(goldens) / sizeof(goldens[0]); i++)
+		fixture__golden(goldens[i].name, goldens[i].fn, pool_profile, goldens[i].o);
 }
 
 /* A generic protobuf dump: which fields of which message are messages, strings or packed. */
@@ -315,7 +235,7 @@ static void pprof_golden(const char *name, const struct report_opts *o)
 {
 	struct profile *p = pool_profile();
 	size_t len, cap = 1 << 20;
-	char *gz = run_writer(report__pprof, p, o, &len), *dump = NULL;
+	char *gz = fixture__write(report__pprof, p, o, &len), *dump = NULL;
 	uint8_t *raw = malloc(cap);
 	z_stream zs = {0};
 	size_t dlen = 0;
@@ -332,7 +252,7 @@ static void pprof_golden(const char *name, const struct report_opts *o)
 	f = open_memstream(&dump, &dlen);
 	CHECK_EQ_INT(pb_dump(f, M_PROFILE, raw, raw + zs.total_out, 0), 0);
 	fclose(f);
-	check_golden(name, dump, dlen);
+	fixture__check_golden(name, dump, dlen);
 	free(dump);
 	free(raw);
 	free(gz);
@@ -346,17 +266,11 @@ static void pprof_is_gzipped_profile_proto(void)
 	CHECK(report__format("pprof") && report__format("pprof")->binary);
 }
 
-static void speedscope_has_one_profile_per_group(void)
-{
-	golden("speedscope_pid.json", report__speedscope, BY_PID);
-	golden("speedscope_role.json", report__speedscope, BY_ROLE);
-}
-
 static void chrome_has_a_track_per_thread_and_merges_runs(void)
 {
 	struct profile *p = pool_profile();
 	size_t len, x = 0;
-	char *out = run_writer(report__chrome, p, BY_PID, &len);
+	char *out = fixture__write(report__chrome, p, BY_PID, &len);
 
 	/* pid 204: 3 + 3 samples of one 4-frame stack with a gap: 2 runs of 4 events */
 	for (const char *c = out; (c = strstr(c, "\"ph\":\"X\",\"pid\":204,")); c++)
@@ -365,15 +279,12 @@ static void chrome_has_a_track_per_thread_and_merges_runs(void)
 	CHECK(strstr(out, "\"pid\":203,\"tid\":2031,\"name\":\"thread_name\"") != NULL);
 	free(out);
 	profile__free(p);
-	golden("chrome.json", report__chrome, BY_PID);
+	fixture__golden("chrome.json", report__chrome, pool_profile, BY_PID);
 }
 
 UNIT_MAIN("report_formats",
 	  UNIT_TEST(roles_merge_identical_workers_not_their_parent_nor_a_long_lived_sibling),
 	  UNIT_TEST(roles_take_whole_token_numbers_as_equal),
-	  UNIT_TEST(groups_keep_only_the_pid_asked_for), UNIT_TEST(folded_names_roles_or_nothing),
-	  UNIT_TEST(text_shows_roles_with_count_and_spread),
-	  UNIT_TEST(json_adds_groups_and_a_group_per_stack),
-	  UNIT_TEST(pprof_is_gzipped_profile_proto),
-	  UNIT_TEST(speedscope_has_one_profile_per_group),
+	  UNIT_TEST(groups_keep_only_the_pid_asked_for),
+	  UNIT_TEST(writers_match_their_golden_files), UNIT_TEST(pprof_is_gzipped_profile_proto),
 	  UNIT_TEST(chrome_has_a_track_per_thread_and_merges_runs))

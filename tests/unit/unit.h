@@ -1,9 +1,11 @@
 /* Minimal unit-test harness: each test is a function; CHECK records a failure with the
  * expression, the file and line, and what was expected versus seen. unit_main() runs the
- * tests and prints "N passed, N failed" as its last line. */
+ * tests and prints "N passed, N failed" as its last line. Also a fixed random sequence and a
+ * temporary directory for the tests that need them. */
 #ifndef TREEPROF_UNIT_H
 #define TREEPROF_UNIT_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -55,6 +57,16 @@ void unit_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 	} while (0)
 
 int unit_main(const char *suite, const struct unit_test *tests, int n);
+
+/* A xorshift64 sequence, the same in every run (each test binary starts it afresh). */
+uint64_t unit_rand(void);
+
+/* The path of name in a directory of this run's own under /tmp, made on first use (the last
+ * 16 paths stay valid); unit_tmp_remove() unlinks the names given and checks that the
+ * directory is then empty, removing it. */
+const char *unit_tmp(const char *name);
+const char *unit_tmp_dir(void);
+void unit_tmp_remove(const char *const *names, size_t n);
 
 #define UNIT_MAIN(suite, ...)                                                                      \
 	int main(void)                                                                             \
