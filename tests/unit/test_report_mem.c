@@ -205,7 +205,8 @@ static void text_has_a_memory_section_within_100_columns(void)
 	    "  4.00KiB        1     101 worker        load (app.py:10)",
 	    "    1000B        1     100 python3       load (app.py:10)",
 	    "     500B        1     100 python3       parse (app.py:20)",
-	    "Top leak sites (~ bytes held at exit, exec or the end; INHERIT: the parent's copies)",
+	    "Top leak sites (~ held when the code ended: Py_FinalizeEx, exit, exec; INHERIT: the "
+	    "parent's copies)",
 	    "   LEAKED  INHERIT     PID COMM          FUNCTION",
 	    /* leaked: its own 4 KiB; INHERIT: the 1000 B load block it inherited, held at exit */
 	    "  4.00KiB    1000B     101 worker        load (app.py:10)",
@@ -261,7 +262,7 @@ static void json_has_the_memory_object(void)
 	    "{\"pid\":101,\"exact\":null,\"alloc_count\":1,\"alloc_bytes\":4096,"
 	    "\"live_bytes\":4096,\"live_inherited_bytes\":1500,\"peak_bytes\":4096,"
 	    "\"peak_ns\":1200000000,\"rss_peak\":0,\"inherited_frees\":0,"
-	    "\"unmatched_frees\":0}",
+	    "\"unmatched_frees\":0,\"finalize_ns\":0}",
 	    /* the worker's sites of the blocks it inherited: held at its exit, nothing else */
 	    "{\"pid\":101,\"alloc_count\":0,\"alloc_bytes\":0,\"live_bytes\":0,"
 	    "\"live_inherited_bytes\":1000,\"peak_bytes\":0,\"proc_peak_bytes\":0,"
