@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/freeall.h"
 #include "ui/live.h"
 #include "profile/profile.h"
 #include "ui/top.h"
@@ -641,12 +642,5 @@ void top__free(struct top *t)
 		free(t->funcs[i].key);
 		free(t->funcs[i].label);
 	}
-	free(t->funcs);
-	free(t->fmap);
-	free(t->hot);
-	free(t->view);
-	free(t->depth);
-	free(t->proc_win);
-	free(t->scr);
-	free(t);
+	free_all(t->funcs, t->fmap, t->hot, t->view, t->depth, t->proc_win, t->scr, t);
 }
