@@ -8,11 +8,14 @@
 
 #define HTAB_MIN_CAP 16
 
+/* The largest value size accepted: anything larger is a caller's mistake (EINVAL). */
+#define HTAB_MAX_VAL ((size_t)1 << 30)
+
 int htab__init(struct htab *h, size_t val_size)
 {
 	size_t stride = sizeof(uint64_t) + ((val_size + 7) & ~(size_t)7);
 
-	if (val_size > (size_t)1 << 30)
+	if (val_size > HTAB_MAX_VAL)
 		return -EINVAL;
 	*h = (struct htab){.stride = stride, .val_size = val_size};
 	return 0;
@@ -28,17 +31,15 @@ void htab__fini(struct htab *h)
 
 struct htab *htab__new(size_t val_size)
 {
-	struct htab *h = malloc(sizeof(*h));
-	int err;
+	struct htab *h;
 
-	if (!h)
-		return NULL;
-	err = htab__init(h, val_size);
-	if (err) {
-		free(h);
-		errno = -err;
+	if (val_size > HTAB_MAX_VAL) {
+		errno = EINVAL;
 		return NULL;
 	}
+	h = malloc(sizeof(*h));
+	if (h)
+		htab__init(h, val_size);
 	return h;
 }
 
