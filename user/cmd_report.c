@@ -141,10 +141,18 @@ static void parse_value_opt(struct argp_state *state, int key, char *arg, struct
 	}
 }
 
+static const struct cmd_flag report_flags[] = {
+    {OPT_ABSOLUTE, offsetof(struct report_args, r.absolute)},
+    {OPT_MERGE, offsetof(struct report_args, r.merge)},
+    {OPT_ALL, offsetof(struct report_args, r.all)},
+    {0}};
+
 static error_t parse_report_opt(int key, char *arg, struct argp_state *state)
 {
 	struct report_args *a = state->input;
 
+	if (cmd__set_flag(report_flags, key, a))
+		return 0;
 	switch (key) {
 	case OPT_FORMAT:
 	case OPT_GROUP:
@@ -157,18 +165,9 @@ static error_t parse_report_opt(int key, char *arg, struct argp_state *state)
 	case OPT_DIFF:
 		a->diff = arg;
 		break;
-	case OPT_ABSOLUTE:
-		a->r.absolute = true;
-		break;
 	case 'o':
 		a->output = arg;
 		a->output_set = true;
-		break;
-	case OPT_MERGE:
-		a->r.merge = true;
-		break;
-	case OPT_ALL:
-		a->r.all = true;
 		break;
 	case ARGP_KEY_ARG:
 		if (a->input)
