@@ -70,12 +70,12 @@ static void live_free(void *v)
 	live__free(v);
 }
 
-static const struct trace_view live_view = {.options = live_options,
-					    .parser = parse_live_opt,
-					    .header = "Live output:",
-					    .open = live_open,
-					    .finish = live_finish,
-					    .free = live_free};
+static const struct trace_view live_view = {
+    .argp = {.options = live_options, .parser = parse_live_opt},
+    .header = "Live output:",
+    .open = live_open,
+    .finish = live_finish,
+    .free = live_free};
 
 int cmd_live(int argc, char **argv, const char *cmdline)
 {

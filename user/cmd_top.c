@@ -55,14 +55,14 @@ static void top_free(void *v)
 	top__free(v);
 }
 
-static const struct trace_view top_view = {.options = top_options,
-					   .parser = parse_top_opt,
-					   .header = "Top view:",
-					   .keep_samples = true,
-					   .open = top_open,
-					   .started = top_started,
-					   .stop = top_stop,
-					   .free = top_free};
+static const struct trace_view top_view = {
+    .keep_samples = true,
+    .argp = {.options = top_options, .parser = parse_top_opt},
+    .header = "Top view:",
+    .open = top_open,
+    .started = top_started,
+    .stop = top_stop,
+    .free = top_free};
 
 int cmd_top(int argc, char **argv, const char *cmdline)
 {

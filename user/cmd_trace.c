@@ -148,8 +148,6 @@ static error_t parse_trace_opt(int key, char *arg, struct argp_state *state)
 {
 	struct trace_args *a = state->input;
 
-	if (cmd__set_flag(trace_flags, key, a))
-		return 0;
 	switch (key) {
 	case 'p':
 	case 'F':
@@ -177,8 +175,8 @@ static error_t parse_trace_opt(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_END:
 		check_trace_args(state, a);
 		break;
-	default:
-		return ARGP_ERR_UNKNOWN;
+	default: /* a flag, or not ours */
+		return cmd__set_flag(trace_flags, key, a) ? 0 : ARGP_ERR_UNKNOWN;
 	}
 	return 0;
 }
@@ -202,9 +200,8 @@ int cmd_trace__main(int argc, char **argv, const char *cmdline, const char *doc,
 			       .t.freq = DEFAULT_FREQ,
 			       .t.ringbuf_mb = 8,
 			       .output = CMD_DEFAULT_DATA};
-	struct argp view_argp = {.options = view ? view->options : NULL,
-				 .parser = view ? view->parser : NULL};
-	struct argp_child children[] = {{&view_argp, 0, view ? view->header : NULL, 0}, {0}};
+	struct argp_child children[] = {
+	    {view ? &view->argp : NULL, 0, view ? view->header : NULL, 0}, {0}};
 	struct argp argp = {.options = trace_options,
 			    .parser = parse_trace_opt,
 			    .args_doc = "-p PID | -- COMMAND [ARGS...]",

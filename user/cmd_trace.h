@@ -42,12 +42,12 @@ struct trace_args {
 
 /* The view of a live or top run on standard output. */
 struct trace_view {
-	/* Its own options, parsed into the struct trace_args, listed under header in --help. */
-	const struct argp_option *options;
-	argp_parser_t parser;
-	const char *header;
 	/* The profile keeps every sample (top reads the last interval back). */
 	bool keep_samples;
+	/* Its own options (a child parser filling the struct trace_args), listed under header
+	 * in --help. */
+	struct argp argp;
+	const char *header;
 	/* Create it, and the sink the tracer feeds it through: it, or NULL with errno set. */
 	void *(*open)(const struct trace_args *a, uint64_t start_ns, struct tracer_sink *sink);
 	/* Optional: tracing has started. */
