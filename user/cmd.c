@@ -17,3 +17,14 @@ int cmd__parse_long(const char *s, long min, long max, long *out)
 	*out = v;
 	return 0;
 }
+
+bool cmd__set_flag(const struct cmd_flag *flags, int key, void *args)
+{
+	for (; flags->key; flags++) {
+		if (flags->key == key) {
+			*(bool *)((char *)args + flags->offset) = true;
+			return true;
+		}
+	}
+	return false;
+}

@@ -38,7 +38,7 @@ static error_t parse_live_opt(int key, char *arg, struct argp_state *state)
 		a->every = v;
 		break;
 	case OPT_INTERVAL:
-		cmd_trace__interval(state, arg, &a->interval);
+		cmd_trace__interval(state, arg);
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -46,8 +46,7 @@ static error_t parse_live_opt(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-static int live_open(const struct trace_args *a, uint64_t start_ns, struct tracer_sink *sink,
-		     void **v)
+static void *live_open(const struct trace_args *a, uint64_t start_ns, struct tracer_sink *sink)
 {
 	struct live_opts lo = {.fd = STDOUT_FILENO,
 			       .start_ns = start_ns,
@@ -56,11 +55,9 @@ static int live_open(const struct trace_args *a, uint64_t start_ns, struct trace
 			       .interval = a->interval};
 	struct live *l = live__new(&lo);
 
-	if (!l)
-		return -errno;
-	live__sink(l, sink);
-	*v = l;
-	return 0;
+	if (l)
+		live__sink(l, sink);
+	return l;
 }
 
 static int live_finish(void *v)
@@ -74,14 +71,13 @@ static void live_free(void *v)
 }
 
 static const struct trace_view live_view = {
-    .open = live_open, .finish = live_finish, .free = live_free};
+    .argp = {.options = live_options, .parser = parse_live_opt},
+    .header = "Live output:",
+    .open = live_open,
+    .finish = live_finish,
+    .free = live_free};
 
 int cmd_live(int argc, char **argv, const char *cmdline)
 {
-	struct argp view = {.options = live_options, .parser = parse_live_opt};
-	struct trace_args a = {.view = &live_view, .cmdline = cmdline};
-
-	if (cmd_trace__parse(&a, argc, argv, live_doc, &view, "Live output:"))
-		return 2;
-	return cmd_trace__run(&a);
+	return cmd_trace__main(argc, argv, cmdline, live_doc, &live_view);
 }

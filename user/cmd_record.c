@@ -22,9 +22,5 @@ static const char record_doc[] =
 
 int cmd_record(int argc, char **argv, const char *cmdline)
 {
-	struct trace_args a = {.cmdline = cmdline};
-
-	if (cmd_trace__parse(&a, argc, argv, record_doc, NULL, NULL))
-		return 2;
-	return cmd_trace__run(&a);
+	return cmd_trace__main(argc, argv, cmdline, record_doc, NULL);
 }

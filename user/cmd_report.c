@@ -32,8 +32,7 @@ enum {
 
 struct report_args {
 	const char *input;
-	const char *output;
-	bool output_set; /* -o given */
+	const char *output; /* -o, or "-": standard output */
 	const char *format;
 	struct report_opts r;
 	const char *diff;      /* --diff OLD */
@@ -141,6 +140,12 @@ static void parse_value_opt(struct argp_state *state, int key, char *arg, struct
 	}
 }
 
+static const struct cmd_flag report_flags[] = {
+    {OPT_ABSOLUTE, offsetof(struct report_args, r.absolute)},
+    {OPT_MERGE, offsetof(struct report_args, r.merge)},
+    {OPT_ALL, offsetof(struct report_args, r.all)},
+    {0}};
+
 static error_t parse_report_opt(int key, char *arg, struct argp_state *state)
 {
 	struct report_args *a = state->input;
@@ -157,26 +162,16 @@ static error_t parse_report_opt(int key, char *arg, struct argp_state *state)
 	case OPT_DIFF:
 		a->diff = arg;
 		break;
-	case OPT_ABSOLUTE:
-		a->r.absolute = true;
-		break;
 	case 'o':
 		a->output = arg;
-		a->output_set = true;
-		break;
-	case OPT_MERGE:
-		a->r.merge = true;
-		break;
-	case OPT_ALL:
-		a->r.all = true;
 		break;
 	case ARGP_KEY_ARG:
 		if (a->input)
 			argp_error(state, "one recording at a time");
 		a->input = arg;
 		break;
-	default:
-		return ARGP_ERR_UNKNOWN;
+	default: /* a flag, or not ours */
+		return cmd__set_flag(report_flags, key, a) ? 0 : ARGP_ERR_UNKNOWN;
 	}
 	return 0;
 }
@@ -209,13 +204,12 @@ static int report_write(struct report_args *a, const struct report_format *fmt, 
 static int report_output(struct report_args *a, const struct report_format *fmt, struct profile *p,
 			 const struct report_diff *d)
 {
-	const char *name = a->output_set && strcmp(a->output, "-") ? a->output : "standard output";
+	const char *name = strcmp(a->output, "-") ? a->output : "standard output";
 	char err[PATH_MAX + 128];
 	struct outfile *out;
 	int rc;
 
-	out = outfile__open(a->output_set ? a->output : "-", fmt->binary ? OUTFILE_BINARY : 0, err,
-			    sizeof(err));
+	out = outfile__open(a->output, fmt->binary ? OUTFILE_BINARY : 0, err, sizeof(err));
 	if (!out) {
 		fprintf(stderr, "treeprof: %s\n", err);
 		return 1;
@@ -326,7 +320,7 @@ int cmd_report(int argc, char **argv, const char *cmdline)
 			    .parser = parse_report_opt,
 			    .args_doc = "[FILE]",
 			    .doc = report_doc};
-	struct report_args a = {.output = CMD_DEFAULT_DATA, .r.top = 15};
+	struct report_args a = {.output = "-", .r.top = 15};
 
 	if (argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, &a))
 		return 2;

@@ -218,8 +218,8 @@ static struct tracer *run_start(struct trace_args *a, struct profile *p, struct 
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (a->view)
-		err = a->view->open(a, clock__mono_ns(), &rs->view, view);
+	if (a->view && !(*view = a->view->open(a, clock__mono_ns(), &rs->view)))
+		err = -errno;
 	if (err)
 		fprintf(stderr, "treeprof: setting up the output: %s\n", strerror(-err));
 	else

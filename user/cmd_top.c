@@ -22,26 +22,21 @@ static const char top_doc[] =
 
 static error_t parse_top_opt(int key, char *arg, struct argp_state *state)
 {
-	struct trace_args *a = state->input;
-
 	if (key != OPT_INTERVAL)
 		return ARGP_ERR_UNKNOWN;
-	cmd_trace__interval(state, arg, &a->interval);
+	cmd_trace__interval(state, arg);
 	return 0;
 }
 
-static int top_open(const struct trace_args *a, uint64_t start_ns, struct tracer_sink *sink,
-		    void **v)
+static void *top_open(const struct trace_args *a, uint64_t start_ns, struct tracer_sink *sink)
 {
 	struct top_opts to = {
 	    .fd = STDOUT_FILENO, .interval = a->interval, .freq = a->t.freq, .start_ns = start_ns};
 	struct top *t = top__new(&to);
 
-	if (!t)
-		return -errno;
-	top__sink(t, sink);
-	*v = t;
-	return 0;
+	if (t)
+		top__sink(t, sink);
+	return t;
 }
 
 static void top_started(void *v, struct tracer *t)
@@ -60,18 +55,16 @@ static void top_free(void *v)
 	top__free(v);
 }
 
-static const struct trace_view top_view = {.keep_samples = true,
-					   .open = top_open,
-					   .started = top_started,
-					   .stop = top_stop,
-					   .free = top_free};
+static const struct trace_view top_view = {
+    .keep_samples = true,
+    .argp = {.options = top_options, .parser = parse_top_opt},
+    .header = "Top view:",
+    .open = top_open,
+    .started = top_started,
+    .stop = top_stop,
+    .free = top_free};
 
 int cmd_top(int argc, char **argv, const char *cmdline)
 {
-	struct argp view = {.options = top_options, .parser = parse_top_opt};
-	struct trace_args a = {.view = &top_view, .cmdline = cmdline};
-
-	if (cmd_trace__parse(&a, argc, argv, top_doc, &view, "Top view:"))
-		return 2;
-	return cmd_trace__run(&a);
+	return cmd_trace__main(argc, argv, cmdline, top_doc, &top_view);
 }

@@ -136,6 +136,14 @@ static void check_trace_args(struct argp_state *state, struct trace_args *a)
 		a->t.mem_rate = 512 << 10;
 }
 
+static const struct cmd_flag trace_flags[] = {{OPT_AS_ROOT, offsetof(struct trace_args, as_root)},
+					      {OPT_NATIVE, offsetof(struct trace_args, t.native)},
+					      {OPT_MEM, offsetof(struct trace_args, t.mem)},
+					      {OPT_NO_CPU, offsetof(struct trace_args, t.no_cpu)},
+					      {'q', offsetof(struct trace_args, quiet)},
+					      {'v', offsetof(struct trace_args, t.verbose)},
+					      {0}};
+
 static error_t parse_trace_opt(int key, char *arg, struct argp_state *state)
 {
 	struct trace_args *a = state->input;
@@ -152,26 +160,8 @@ static error_t parse_trace_opt(int key, char *arg, struct argp_state *state)
 		a->output = arg;
 		a->output_set = true;
 		break;
-	case OPT_AS_ROOT:
-		a->as_root = true;
-		break;
-	case OPT_NATIVE:
-		a->t.native = true;
-		break;
-	case OPT_MEM:
-		a->t.mem = true;
-		break;
-	case OPT_NO_CPU:
-		a->t.no_cpu = true;
-		break;
 	case OPT_MEM_PROBE:
 		parse_mem_probe(state, arg, &a->t.mem_mode);
-		break;
-	case 'q':
-		a->quiet = true;
-		break;
-	case 'v':
-		a->t.verbose = true;
 		break;
 	case ARGP_KEY_INIT:
 		if (a->view) /* the view's options (a child argp) fill these too */
@@ -185,34 +175,40 @@ static error_t parse_trace_opt(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_END:
 		check_trace_args(state, a);
 		break;
-	default:
-		return ARGP_ERR_UNKNOWN;
+	default: /* a flag, or not ours */
+		return cmd__set_flag(trace_flags, key, a) ? 0 : ARGP_ERR_UNKNOWN;
 	}
 	return 0;
 }
 
-void cmd_trace__interval(struct argp_state *state, const char *arg, double *out)
+void cmd_trace__interval(struct argp_state *state, const char *arg)
 {
+	struct trace_args *a = state->input;
 	char *end;
 
 	errno = 0;
-	*out = strtod(arg, &end);
-	if (errno || end == arg || *end || !(*out >= 0.1) || *out > 86400)
+	a->interval = strtod(arg, &end);
+	if (errno || end == arg || *end || !(a->interval >= 0.1) || a->interval > 86400)
 		argp_error(state, "--interval must be from 0.1 to 86400 seconds, not '%s'", arg);
 }
 
-int cmd_trace__parse(struct trace_args *a, int argc, char **argv, const char *doc,
-		     const struct argp *view, const char *header)
+int cmd_trace__main(int argc, char **argv, const char *cmdline, const char *doc,
+		    const struct trace_view *view)
 {
-	struct argp_child children[] = {{view, 0, header, 0}, {0}};
+	struct trace_args a = {.view = view,
+			       .cmdline = cmdline,
+			       .t.freq = DEFAULT_FREQ,
+			       .t.ringbuf_mb = 8,
+			       .output = CMD_DEFAULT_DATA};
+	struct argp_child children[] = {
+	    {view ? &view->argp : NULL, 0, view ? view->header : NULL, 0}, {0}};
 	struct argp argp = {.options = trace_options,
 			    .parser = parse_trace_opt,
 			    .args_doc = "-p PID | -- COMMAND [ARGS...]",
 			    .doc = doc,
 			    .children = view ? children : NULL};
 
-	a->t.freq = DEFAULT_FREQ;
-	a->t.ringbuf_mb = 8;
-	a->output = CMD_DEFAULT_DATA;
-	return argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, a);
+	if (argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, &a))
+		return 2;
+	return cmd_trace__run(&a);
 }

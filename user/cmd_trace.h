@@ -28,14 +28,14 @@ struct trace_args {
 	struct tracer_opts t;
 	const struct trace_view *view; /* live, top; NULL: record */
 	const char *output;
-	bool output_set;    /* -o given */
-	bool quiet;	    /* -q */
-	bool as_root;	    /* --as-root */
-	bool json;	    /* live --json */
-	unsigned every;	    /* live --every N */
-	double interval;    /* live, top --interval S */
+	bool output_set;     /* -o given */
+	bool quiet;	     /* -q */
+	bool as_root;	     /* --as-root */
+	bool json;	     /* live --json */
+	unsigned every;	     /* live --every N */
+	double interval;     /* live, top --interval S */
 	const char *cmdline; /* how treeprof was run, for the recording */
-	bool sudo_user;	    /* run by sudo: SUDO_UID/SUDO_GID name the invoking user */
+	bool sudo_user;	     /* run by sudo: SUDO_UID/SUDO_GID name the invoking user */
 	uid_t sudo_uid;
 	gid_t sudo_gid;
 };
@@ -44,9 +44,12 @@ struct trace_args {
 struct trace_view {
 	/* The profile keeps every sample (top reads the last interval back). */
 	bool keep_samples;
-	/* Create it, and the sink the tracer feeds it through. 0 or -errno. */
-	int (*open)(const struct trace_args *a, uint64_t start_ns, struct tracer_sink *sink,
-		    void **v);
+	/* Its own options (a child parser filling the struct trace_args), listed under header
+	 * in --help. */
+	struct argp argp;
+	const char *header;
+	/* Create it, and the sink the tracer feeds it through: it, or NULL with errno set. */
+	void *(*open)(const struct trace_args *a, uint64_t start_ns, struct tracer_sink *sink);
 	/* Optional: tracing has started. */
 	void (*started)(void *v, struct tracer *t);
 	/* Optional: tracing has ended, the tracer is still there. */
@@ -56,12 +59,13 @@ struct trace_view {
 	void (*free)(void *v);
 };
 
-/* Parse argv of a tracing command (view: its own options under header, or NULL) into a.
- * 0, or argp's non-zero status after it printed the usage error. */
-int cmd_trace__parse(struct trace_args *a, int argc, char **argv, const char *doc,
-		     const struct argp *view, const char *header);
-/* An --interval value into *out (argp_error, which exits, when out of range). */
-void cmd_trace__interval(struct argp_state *state, const char *arg, double *out);
+/* A tracing command: parse argv (doc: its --help text; view: NULL for record), then run the
+ * tracer. The exit status (2 after a usage error). */
+int cmd_trace__main(int argc, char **argv, const char *cmdline, const char *doc,
+		    const struct trace_view *view);
+/* A view's --interval value into the struct trace_args (argp_error, which exits, when out of
+ * range). */
+void cmd_trace__interval(struct argp_state *state, const char *arg);
 /* Run the tracer as a says; the exit status. */
 int cmd_trace__run(struct trace_args *a);
 

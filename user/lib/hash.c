@@ -8,11 +8,14 @@
 
 #define HTAB_MIN_CAP 16
 
+/* The largest value size accepted: anything larger is a caller's mistake (EINVAL). */
+#define HTAB_MAX_VAL ((size_t)1 << 30)
+
 int htab__init(struct htab *h, size_t val_size)
 {
 	size_t stride = sizeof(uint64_t) + ((val_size + 7) & ~(size_t)7);
 
-	if (val_size > (size_t)1 << 30)
+	if (val_size > HTAB_MAX_VAL)
 		return -EINVAL;
 	*h = (struct htab){.stride = stride, .val_size = val_size};
 	return 0;
@@ -28,17 +31,15 @@ void htab__fini(struct htab *h)
 
 struct htab *htab__new(size_t val_size)
 {
-	struct htab *h = malloc(sizeof(*h));
-	int err;
+	struct htab *h;
 
-	if (!h)
-		return NULL;
-	err = htab__init(h, val_size);
-	if (err) {
-		free(h);
-		errno = -err;
+	if (val_size > HTAB_MAX_VAL) {
+		errno = EINVAL;
 		return NULL;
 	}
+	h = malloc(sizeof(*h));
+	if (h)
+		htab__init(h, val_size);
 	return h;
 }
 
@@ -102,44 +103,6 @@ static void *htab__insert(struct htab *h, uint64_t key)
 	return k + 1;
 }
 
-/* htab__put() after an inline probe found no entry: the probe runs again (short, at most
- * half full), then inserts. */
-void *htab__put_slow(struct htab *h, uint64_t key, int *created)
-{
-	size_t mask = h->cap - 1, j;
-	uint64_t *k;
-
-	if (!key) {
-		errno = EINVAL;
-		return NULL;
-	}
-	if (h->cap) {
-		for (j = hash__mix64(key) & mask;; j = (j + 1) & mask) {
-			k = htab__key_at_(h, j);
-			if (*k == key) {
-				if (created)
-					*created = 0;
-				return k + 1;
-			}
-			if (!*k)
-				break;
-		}
-		/* room without growing: fill the empty slot the probe ended on */
-		if ((h->count + 1) * 2 <= h->cap) {
-			*k = key;
-			memset(k + 1, 0, h->val_size);
-			h->count++;
-			if (created)
-				*created = 1;
-			return k + 1;
-		}
-	}
-	k = htab__insert(h, key);
-	if (k && created)
-		*created = 1;
-	return k;
-}
-
 void *htab__add(struct htab *h, uint64_t key)
 {
 	if (!key) {
@@ -147,6 +110,17 @@ void *htab__add(struct htab *h, uint64_t key)
 		return NULL;
 	}
 	return htab__insert(h, key);
+}
+
+/* htab__put() once its inline probe has found key absent (or there were no slots yet, or
+ * key is 0): an insertion. */
+void *htab__put_slow(struct htab *h, uint64_t key, int *created)
+{
+	void *val = htab__add(h, key);
+
+	if (val && created)
+		*created = 1;
+	return val;
 }
 
 void *htab__next_dup(const struct htab *h, uint64_t key, size_t *pos)

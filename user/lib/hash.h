@@ -81,23 +81,32 @@ static inline uint64_t *htab__key_at_(const struct htab *h, size_t i)
 	return (uint64_t *)(h->slots + i * h->stride);
 }
 
-/* The value stored under key, or NULL (always NULL for key 0). */
-static inline void *htab__get(const struct htab *h, uint64_t key)
+/* The slot holding key, or the empty slot that ends key's probe sequence when key is absent.
+ * The table must have slots (cap > 0). */
+static inline uint64_t *htab__probe_(const struct htab *h, uint64_t key)
 {
 	size_t mask = h->cap - 1, j;
 	uint64_t *k;
 
-	if (!h->cap || !key)
-		return NULL;
 	for (j = hash__mix64(key) & mask;; j = (j + 1) & mask) {
 		k = htab__key_at_(h, j);
-		if (*k == key)
-			return k + 1;
-		if (!*k)
-			return NULL;
+		if (*k == key || !*k)
+			return k;
 	}
 }
 
+/* The value stored under key, or NULL (always NULL for key 0). */
+static inline void *htab__get(const struct htab *h, uint64_t key)
+{
+	uint64_t *k;
+
+	if (!h->cap || !key)
+		return NULL;
+	k = htab__probe_(h, key);
+	return *k ? k + 1 : NULL;
+}
+
+/* The insertion of htab__put(), for a key known to be absent. */
 void *htab__put_slow(struct htab *h, uint64_t key, int *created);
 
 /* The value under key, created zero-filled when absent (*created, if not NULL, says
@@ -105,19 +114,14 @@ void *htab__put_slow(struct htab *h, uint64_t key, int *created);
  * a present key is inline; insertion is not. */
 static inline void *htab__put(struct htab *h, uint64_t key, int *created)
 {
-	size_t mask = h->cap - 1, j;
 	uint64_t *k;
 
 	if (h->cap && key) {
-		for (j = hash__mix64(key) & mask;; j = (j + 1) & mask) {
-			k = htab__key_at_(h, j);
-			if (*k == key) {
-				if (created)
-					*created = 0;
-				return k + 1;
-			}
-			if (!*k)
-				break;
+		k = htab__probe_(h, key);
+		if (*k) {
+			if (created)
+				*created = 0;
+			return k + 1;
 		}
 	}
 	return htab__put_slow(h, key, created);

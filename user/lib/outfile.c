@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "lib/freeall.h"
 #include "lib/outfile.h"
 
 struct outfile {
@@ -22,9 +23,7 @@ struct outfile {
 
 static void free_outfile(struct outfile *o)
 {
-	free(o->path);
-	free(o->tmp);
-	free(o);
+	free_all(o->path, o->tmp, o);
 }
 
 static int refuse_terminal(struct outfile *o, unsigned flags, char *err, size_t errlen)

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/freeall.h"
 #include "lib/hash.h"
 #include "lib/vec.h"
 #include "profile/memacct.h"
@@ -687,8 +688,5 @@ void memacct__free(struct memacct *m)
 {
 	if (!m)
 		return;
-	free(m->sites);
-	free(m->procs);
-	free(m->series);
-	free(m);
+	free_all(m->sites, m->procs, m->series, m);
 }

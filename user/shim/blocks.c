@@ -139,17 +139,7 @@ out:
 	return err;
 }
 
-void blocks__fork_prepare(void)
+void blocks__at_fork(enum shim_fork phase)
 {
-	shim_lock_fork_prepare(&blocks_mu, &blocks_lock_state);
-}
-
-void blocks__fork_parent(void)
-{
-	shim_lock_fork_done(&blocks_mu, &blocks_lock_state);
-}
-
-void blocks__fork_child(void)
-{
-	shim_lock_fork_done(&blocks_mu, &blocks_lock_state);
+	shim_lock_at_fork(&blocks_mu, &blocks_lock_state, phase);
 }

@@ -16,6 +16,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "shim_lock.h"
+
 #define BLOCKS_FILTER_BITS 16
 
 extern uint16_t blocks_filter[1u << BLOCKS_FILTER_BITS];
@@ -36,8 +38,7 @@ int blocks__insert(uint64_t addr, uint64_t size);
 /* Remove addr; its requested size goes to *size when size is not NULL. */
 int blocks__remove(uint64_t addr, uint64_t *size);
 
-void blocks__fork_prepare(void);
-void blocks__fork_parent(void);
-void blocks__fork_child(void);
+/* The fork handler (memshim.c's pthread_atfork): the table stays locked across fork(). */
+void blocks__at_fork(enum shim_fork phase);
 
 #endif

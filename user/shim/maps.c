@@ -99,17 +99,7 @@ int maps__release(uint64_t lo, uint64_t hi, void (*fn)(const struct shim_map *m)
 	return 0;
 }
 
-void maps__fork_prepare(void)
+void maps__at_fork(enum shim_fork phase)
 {
-	shim_lock_fork_prepare(&maps_mu, &maps_lock_state);
-}
-
-void maps__fork_parent(void)
-{
-	shim_lock_fork_done(&maps_mu, &maps_lock_state);
-}
-
-void maps__fork_child(void)
-{
-	shim_lock_fork_done(&maps_mu, &maps_lock_state);
+	shim_lock_at_fork(&maps_mu, &maps_lock_state, phase);
 }

@@ -13,6 +13,8 @@
 
 #include <stdint.h>
 
+#include "shim_lock.h"
+
 struct shim_map {
 	uint64_t start;
 	uint64_t len;	  /* page-rounded: what in_use counts */
@@ -26,8 +28,7 @@ int maps__take(uint64_t start, struct shim_map *out);
 /* Take away every mapping starting in [lo, hi); fn(m) for each. */
 int maps__release(uint64_t lo, uint64_t hi, void (*fn)(const struct shim_map *m));
 
-void maps__fork_prepare(void);
-void maps__fork_parent(void);
-void maps__fork_child(void);
+/* The fork handler (memshim.c's pthread_atfork): the table stays locked across fork(). */
+void maps__at_fork(enum shim_fork phase);
 
 #endif

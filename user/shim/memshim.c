@@ -186,22 +186,22 @@ static uint64_t rate_from_env(void)
 
 static void fork_prepare(void)
 {
-	blocks__fork_prepare();
-	maps__fork_prepare();
+	blocks__at_fork(SHIM_FORK_PREPARE);
+	maps__at_fork(SHIM_FORK_PREPARE);
 }
 
 static void fork_parent(void)
 {
-	maps__fork_parent();
-	blocks__fork_parent();
+	maps__at_fork(SHIM_FORK_DONE);
+	blocks__at_fork(SHIM_FORK_DONE);
 }
 
 static void fork_child(void)
 {
 	struct tp_memcounters *c = &treeprof_mem_counters;
 
-	maps__fork_child();
-	blocks__fork_child();
+	maps__at_fork(SHIM_FORK_DONE);
+	blocks__at_fork(SHIM_FORK_DONE);
 	__atomic_store_n(&c->alloc_count, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&c->alloc_bytes, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&c->free_count, 0, __ATOMIC_RELAXED);

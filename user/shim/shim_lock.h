@@ -6,7 +6,7 @@
  *   SHIM_LOCK_FREE  this thread does not hold the lock;
  *   SHIM_LOCK_BUSY  this thread holds it and is in the middle of a table operation (a call
  *                   made now comes from a signal handler: it must not touch the table);
- *   SHIM_LOCK_IDLE  this thread holds it between fork_prepare and the fork's end (the table
+ *   SHIM_LOCK_IDLE  this thread holds it from the fork's prepare phase to its end (the table
  *                   is consistent: operate on it without locking again).
  * Each table owns one struct shim_lock and one __thread int state. */
 #ifndef TREEPROF_SHIM_LOCK_H
@@ -38,18 +38,16 @@ static inline void shim_lock_leave(pthread_mutex_t *mu, int *state, int prev)
 		pthread_mutex_unlock(mu);
 }
 
-/* fork: prepare takes the lock and keeps it (idle); parent and child give it back. */
-static inline void shim_lock_fork_prepare(pthread_mutex_t *mu, int *state)
+/* The phases of a fork for the tables' fork handlers: prepare takes the lock and keeps it
+ * (idle); done, in the parent and in the child alike, gives it back. */
+enum shim_fork { SHIM_FORK_PREPARE, SHIM_FORK_DONE };
+
+static inline void shim_lock_at_fork(pthread_mutex_t *mu, int *state, enum shim_fork phase)
 {
-	if (*state == SHIM_LOCK_FREE) {
+	if (phase == SHIM_FORK_PREPARE && *state == SHIM_LOCK_FREE) {
 		pthread_mutex_lock(mu);
 		*state = SHIM_LOCK_IDLE;
-	}
-}
-
-static inline void shim_lock_fork_done(pthread_mutex_t *mu, int *state)
-{
-	if (*state == SHIM_LOCK_IDLE) {
+	} else if (phase == SHIM_FORK_DONE && *state == SHIM_LOCK_IDLE) {
 		*state = SHIM_LOCK_FREE;
 		pthread_mutex_unlock(mu);
 	}

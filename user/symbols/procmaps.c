@@ -151,25 +151,20 @@ struct procmaps *procmaps__load(pid_t pid)
 	return pm;
 }
 
+/* bsearch(): where the address *key lies against the mapping [start, end). */
+static int addr_vs_map(const void *key, const void *elem)
+{
+	uint64_t addr = *(const uint64_t *)key;
+	const struct procmap *m = elem;
+
+	return addr < m->start ? -1 : addr >= m->end;
+}
+
 const struct procmap *procmaps__find(const struct procmaps *pm, uint64_t addr)
 {
-	size_t lo = 0, hi;
-
-	if (!pm)
+	if (!pm || !pm->n)
 		return NULL;
-	hi = pm->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct procmap *m = &pm->maps[mid];
-
-		if (addr < m->start)
-			hi = mid;
-		else if (addr >= m->end)
-			lo = mid + 1;
-		else
-			return m;
-	}
-	return NULL;
+	return bsearch(&addr, pm->maps, pm->n, sizeof(*pm->maps), addr_vs_map);
 }
 
 void procmaps__free(struct procmaps *pm)

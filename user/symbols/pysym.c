@@ -430,10 +430,19 @@ static int load(struct pysym *ps, pid_t pid, const struct pyproc *p, const struc
 	return 0;
 }
 
+/* bsearch(): where the code offset *key lies against the range [start, end). */
+static int off_vs_range(const void *key, const void *elem)
+{
+	uint64_t off = *(const uint64_t *)key;
+	const struct linetable_range *r = elem;
+
+	return off < r->start ? -1 : off >= r->end;
+}
+
 /* The line of the frame's instruction; lasti is in the unit the kernel reports. */
 static uint32_t frame_line(const struct centry *e, const struct py_code_layout *L, uint32_t lasti)
 {
-	size_t lo = 0, hi = e->nranges;
+	const struct linetable_range *r;
 	uint64_t off = lasti;
 
 	if (L->minor >= 11) {
@@ -449,18 +458,10 @@ static uint32_t frame_line(const struct centry *e, const struct py_code_layout *
 		if (L->minor == 10)
 			off = (uint64_t)lasti * 2; /* code units to bytes */
 	}
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct linetable_range *r = &e->ranges[mid];
-
-		if (off < r->start)
-			hi = mid;
-		else if (off >= r->end)
-			lo = mid + 1;
-		else
-			return r->line > 0 ? (uint32_t)r->line : 0;
-	}
-	return 0;
+	if (!e->nranges)
+		return 0;
+	r = bsearch(&off, e->ranges, e->nranges, sizeof(*e->ranges), off_vs_range);
+	return r && r->line > 0 ? (uint32_t)r->line : 0;
 }
 
 int pysym__resolve(struct pysym *ps, pid_t pid, const struct tp_pyframe *f, struct pysym_frame *out)

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
 #include "ui/live.h"
 #include "trace/proctree.h"
 #include "profile/profile.h"
@@ -490,14 +491,6 @@ struct live {
 	struct mem_view mem;
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 static double rel_s(const struct live *l, uint64_t ts)
 {
 	return ts > l->o.start_ns ? (ts - l->o.start_ns) / 1e9 : 0.0;
@@ -588,7 +581,7 @@ static void put_top(struct live *l, const struct agg *a, unsigned k)
  * from samples, so it gets through as soon as the reader takes anything. */
 static void fold_notice(struct live *l, size_t reserve)
 {
-	double t = rel_s(l, now_ns());
+	double t = rel_s(l, clock__mono_ns());
 
 	if (!l->fold.samples && !l->fold_events)
 		return;
@@ -681,7 +674,7 @@ static void live_sample(void *ctx, const struct profile *p, const struct prof_sa
 	if (l->o.every || l->o.interval > 0) {
 		agg_add(&l->win, agg_key(p, s), 1);
 		if (l->o.every && l->win.samples >= l->o.every)
-			summary(l, now_ns(), EVENT_KEEP);
+			summary(l, clock__mono_ns(), EVENT_KEEP);
 		return;
 	}
 	fold_notice(l, SAMPLE_KEEP);
@@ -805,7 +798,7 @@ static void mem_lines(struct live *l, uint64_t now)
 static void live_poll(void *ctx, const struct profile *p)
 {
 	struct live *l = ctx;
-	uint64_t now = now_ns();
+	uint64_t now = clock__mono_ns();
 
 	l->p = p;
 	if (now - l->mem.last_ns >= MEM_EVERY_NS) {
@@ -828,7 +821,7 @@ struct live *live__new(const struct live_opts *o)
 	l->o = *o;
 	if (l->o.max_frames <= 0)
 		l->o.max_frames = 8;
-	l->win_start_ns = o->start_ns ? o->start_ns : now_ns();
+	l->win_start_ns = o->start_ns ? o->start_ns : clock__mono_ns();
 	l->out = live_out__new(o->fd, OUT_CAP);
 	if (!l->out) {
 		free(l);
@@ -853,7 +846,7 @@ int live__finish(struct live *l)
 	int err;
 
 	if (l->p && (l->o.every || l->o.interval > 0) && l->win.samples)
-		summary(l, now_ns(), 0);
+		summary(l, clock__mono_ns(), 0);
 	if (l->p && (l->fold.samples || l->fold_events)) {
 		live_out__drain(l->out, 500);
 		fold_notice(l, 0);

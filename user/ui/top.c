@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
+#include "lib/freeall.h"
 #include "ui/live.h"
 #include "profile/profile.h"
 #include "ui/top.h"
@@ -77,14 +79,6 @@ static volatile sig_atomic_t winch;
 static void on_winch(int sig)
 {
 	winch = 1;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
 static void *grow(void *ptr, uint32_t *cap, uint32_t need, size_t size)
@@ -350,7 +344,7 @@ line(struct top *t, const char *attr, const char *fmt, ...)
 
 static void draw_header(struct top *t)
 {
-	double run = (now_ns() - t->o.start_ns) / 1e9;
+	double run = (clock__mono_ns() - t->o.start_ns) / 1e9;
 	uint64_t drops = 0, win = t->win_to - t->win_from;
 	uint32_t alive = 0, np = profile__nprocs(t->p);
 	const struct prof_proc *focus = t->focus_pid ? profile__proc_find(t->p, t->focus_pid) : 0;
@@ -563,7 +557,7 @@ static bool read_keys(struct top *t)
 static void top_poll(void *ctx, const struct profile *p)
 {
 	struct top *t = ctx;
-	uint64_t now = now_ns();
+	uint64_t now = clock__mono_ns();
 	bool redraw = false;
 
 	t->p = p;
@@ -596,7 +590,7 @@ struct top *top__new(const struct top_opts *o)
 	t->o = *o;
 	if (t->o.interval <= 0)
 		t->o.interval = 1;
-	t->last_ns = o->start_ns ? o->start_ns : now_ns();
+	t->last_ns = o->start_ns ? o->start_ns : clock__mono_ns();
 	t->tty = isatty(o->fd);
 	t->cols = PLAIN_COLS; /* plain snapshots; a terminal's size is read at the first refresh */
 	t->scr = malloc(OUT_CAP);
@@ -624,7 +618,7 @@ void top__set_tracer(struct top *t, const struct tracer *tr)
 
 void top__finish(struct top *t)
 {
-	if (t->p && !t->tty && !new_window(t, now_ns()))
+	if (t->p && !t->tty && !new_window(t, clock__mono_ns()))
 		draw(t);
 	if (!t->tty)
 		live_out__drain(t->out, 1000);
@@ -641,12 +635,5 @@ void top__free(struct top *t)
 		free(t->funcs[i].key);
 		free(t->funcs[i].label);
 	}
-	free(t->funcs);
-	free(t->fmap);
-	free(t->hot);
-	free(t->view);
-	free(t->depth);
-	free(t->proc_win);
-	free(t->scr);
-	free(t);
+	free_all(t->funcs, t->fmap, t->hot, t->view, t->depth, t->proc_win, t->scr, t);
 }
