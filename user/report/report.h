@@ -67,13 +67,6 @@ int report__pprof(const struct profile *p, FILE *out, const struct report_opts *
 int report__speedscope(const struct profile *p, FILE *out, const struct report_opts *o);
 /* Chrome trace-event JSON (Perfetto, chrome://tracing): a track per process and thread. */
 int report__chrome(const struct profile *p, FILE *out, const struct report_opts *o);
-/* s as a JSON string, quotes included (control characters escaped). */
-void report__json_str(FILE *out, const char *s);
-/* s as a JSON string safe inside an HTML <script>: '<', '>' and '&' written as \uXXXX (so
- * no "</script>" or "<!--" can appear), control characters escaped, invalid UTF-8 replaced
- * by U+FFFD so the page always decodes. */
-void report__html_str(FILE *out, const char *s);
-
 /* How a frame is named in every format: "qualname (file:line)" for Python,
  * "symbol" or "[unknown] (module)" for native, "symbol [k]" for kernel. Writes into buf. */
 const char *report__frame_label(const struct profile *p, uint32_t frame_id, char *buf, size_t len);

@@ -7,10 +7,11 @@
  * report_diff_html_template by the Makefile. This writer fills its data block with the
  * diff as JSON: the runs, the groups, frames as columns, every stack as its frame ids and
  * per (group, stack) both weights; the page computes the rest. Strings are escaped for
- * JSON and for the <script> element holding them (report__html_str). */
+ * JSON and for the <script> element holding them (JSON_HTML, lib/json.h). */
 #include <errno.h>
 #include <string.h>
 
+#include "lib/json.h"
 #include "profile/memacct.h"
 #include "profile/profile.h"
 #include "report/report.h"
@@ -27,7 +28,7 @@ static void emit_runs(const struct report_diff *d, FILE *out)
 		metric__name(d->metric), metric__unit(d->metric), d->absolute ? "true" : "false");
 	for (int k = 0; k < 2; k++) {
 		fputs(k ? ",\n{\"command\":" : "\n{\"command\":", out);
-		report__html_str(out, d->command[k] ? d->command[k] : "");
+		json__write_str(out, d->command[k] ? d->command[k] : "", JSON_NO_MAX, JSON_HTML);
 		fprintf(out, ",\"duration_ns\":%llu,\"processes\":%u,\"total\":%llu}",
 			(unsigned long long)d->duration_ns[k], d->nprocs[k],
 			(unsigned long long)d->total[k]);
@@ -37,7 +38,7 @@ static void emit_runs(const struct report_diff *d, FILE *out)
 		const struct diff_group *g = &d->groups[i];
 
 		fputs(i ? ",\n{\"label\":" : "\n{\"label\":", out);
-		report__html_str(out, g->label);
+		json__write_str(out, g->label, JSON_NO_MAX, JSON_HTML);
 		fprintf(out,
 			",\"parent\":%lld,\"depth\":%u,\"procs\":[%u,%u],\"weight\":[%llu,%llu]}",
 			g->parent == DIFF_NONE ? -1LL : (long long)g->parent, g->depth,
@@ -64,9 +65,9 @@ static void emit_frames(const struct report_diff *d, FILE *out)
 			if (c == 0)
 				fprintf(out, "%u", f->kind);
 			else if (c == 1)
-				report__html_str(out, f->name);
+				json__write_str(out, f->name, JSON_NO_MAX, JSON_HTML);
 			else if (c == 2 && f->file)
-				report__html_str(out, f->file);
+				json__write_str(out, f->file, JSON_NO_MAX, JSON_HTML);
 			else if (c == 2)
 				fputs("null", out);
 			else

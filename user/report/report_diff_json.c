@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/json.h"
 #include "profile/memacct.h"
 #include "profile/profile.h"
 #include "report/report.h"
@@ -42,7 +43,7 @@ static void print_runs(const struct report_diff *d, FILE *out)
 	for (int k = 0; k < 2; k++) {
 		fprintf(out, "%s{\"run\":\"%s\",\"command\":", k ? ",\n" : "\n", k ? "new" : "old");
 		if (d->command[k])
-			report__json_str(out, d->command[k]);
+			json__write_str(out, d->command[k], JSON_NO_MAX, 0);
 		else
 			fputs("null", out);
 		fprintf(out, ",\"duration_ns\":%llu,\"processes\":%u,\"total\":%llu}",
@@ -59,9 +60,9 @@ static void print_groups(const struct report_diff *d, FILE *out)
 		const struct diff_group *g = &d->groups[i];
 
 		fprintf(out, "%s{\"id\":%u,\"label\":", i ? ",\n" : "\n", i);
-		report__json_str(out, g->label);
+		json__write_str(out, g->label, JSON_NO_MAX, 0);
 		fputs(",\"name\":", out);
-		report__json_str(out, g->name);
+		json__write_str(out, g->name, JSON_NO_MAX, 0);
 		if (g->parent == DIFF_NONE)
 			fputs(",\"parent\":null", out);
 		else
@@ -84,10 +85,10 @@ static void print_frames(const struct report_diff *d, FILE *out)
 		const struct prof_frame *f = profile__frame_get(d->ids, i);
 
 		fprintf(out, "%s{\"kind\":\"%s\",\"name\":", i ? ",\n" : "\n", kind_name(f->kind));
-		report__json_str(out, f->name);
+		json__write_str(out, f->name, JSON_NO_MAX, 0);
 		fputs(",\"file\":", out);
 		if (f->file)
-			report__json_str(out, f->file);
+			json__write_str(out, f->file, JSON_NO_MAX, 0);
 		else
 			fputs("null", out);
 		fprintf(out, ",\"line\":%u}", f->line);
@@ -125,7 +126,7 @@ int report_diff__json(const struct report_diff *d, FILE *out, const struct repor
 		const struct diff_func *fn = &d->funcs[i];
 
 		fprintf(out, "%s{\"label\":", i ? ",\n" : "\n");
-		report__json_str(out, fn->label);
+		json__write_str(out, fn->label, JSON_NO_MAX, 0);
 		fprintf(out, ",\"frame\":%u,", fn->frame);
 		pair(d, out, "self", fn->self);
 		fputc(',', out);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/json.h"
 #include "profile/memacct.h"
 #include "profile/profile.h"
 #include "report/report.h"
@@ -85,12 +86,13 @@ static void write_frames(const struct profile *p, FILE *out, char *lab)
 
 		fputs(i ? ",\n{\"name\":" : "\n{\"name\":", out);
 		if (f->kind == FRAME_PYTHON)
-			report__json_str(out, f->name);
+			json__write_str(out, f->name, JSON_NO_MAX, 0);
 		else
-			report__json_str(out, report__frame_label(p, i, lab, LABEL_MAX));
+			json__write_str(out, report__frame_label(p, i, lab, LABEL_MAX), JSON_NO_MAX,
+					0);
 		if (f->file) {
 			fputs(",\"file\":", out);
-			report__json_str(out, f->file);
+			json__write_str(out, f->file, JSON_NO_MAX, 0);
 		}
 		if (f->line)
 			fprintf(out, ",\"line\":%u", f->line);
@@ -124,7 +126,7 @@ static void write_profile(const struct scope *sc, FILE *out, uint32_t group, siz
 	for (i = lo; i < hi; i++)
 		total += sc->v[i].weight;
 	fputs("{\"type\":\"sampled\",\"name\":", out);
-	report__json_str(out, report_groups__get(sc->g, group)->label);
+	json__write_str(out, report_groups__get(sc->g, group)->label, JSON_NO_MAX, 0);
 	fprintf(out, ",\"unit\":\"%s\",\"startValue\":0,\"endValue\":%llu,\n\"samples\":[", unit,
 		(unsigned long long)total);
 	for (i = lo; i < hi; i++) {
@@ -176,7 +178,7 @@ int report__speedscope(const struct profile *p, FILE *out, const struct report_o
 	sc.n = j;
 	fputs("{\"$schema\":\"https://www.speedscope.app/file-format-schema.json\",\n", out);
 	fputs("\"exporter\":\"treeprof\",\"name\":", out);
-	report__json_str(out, cmd ? cmd : "treeprof");
+	json__write_str(out, cmd ? cmd : "treeprof", JSON_NO_MAX, 0);
 	fputs(",\n", out);
 	write_frames(p, out, lab);
 	fputs("\"profiles\":[\n", out);
