@@ -380,7 +380,8 @@ SAN_INTEGRATION := tests/integration/test_tree.py tests/integration/test_errors.
 	tests/integration/test_faults.py tests/integration/test_hostile.py \
 	tests/integration/test_namespaces.py tests/integration/test_privileges.py \
 	tests/integration/test_report_formats.py tests/integration/test_memory.py \
-	tests/integration/test_outputs.py tests/integration/test_report_diff.py
+	tests/integration/test_outputs.py tests/integration/test_report_diff.py \
+	tests/integration/test_utf8.py
 # The sanitized treeprof is not next to the sampler: TREEPROF_MEM_SHIM says where it is.
 integration-san: $(OUTPUT)/san/treeprof
 	TREEPROF_BIN=$(CURDIR)/$(OUTPUT)/san/treeprof TREEPROF_MEM_SHIM=$(CURDIR)/$(SHIM_LIB) \
