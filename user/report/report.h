@@ -67,6 +67,14 @@ int report__pprof(const struct profile *p, FILE *out, const struct report_opts *
 int report__speedscope(const struct profile *p, FILE *out, const struct report_opts *o);
 /* Chrome trace-event JSON (Perfetto, chrome://tracing): a track per process and thread. */
 int report__chrome(const struct profile *p, FILE *out, const struct report_opts *o);
+/* The "frames" of the JSON formats: an array of {"kind", "name", "file" (null when
+ * unknown), "line"} by frame id, then ",\n". */
+void report__json_frames(const struct profile *p, FILE *out);
+/* The "frames" of the HTML pages' data, as columns "kind" (1 python, 2 native, 3 kernel),
+ * "name", "file" (null when unknown), "line": the n frames ids[0..n) of p (ids NULL: the
+ * frames 0..n), strings escaped for a <script> element (JSON_HTML). */
+void report__html_frames(const struct profile *p, const uint32_t *ids, uint32_t n, FILE *out);
+
 /* How a frame is named in every format: "qualname (file:line)" for Python,
  * "symbol" or "[unknown] (module)" for native, "symbol [k]" for kernel. Writes into buf. */
 const char *report__frame_label(const struct profile *p, uint32_t frame_id, char *buf, size_t len);

@@ -291,17 +291,15 @@ static void emit_head(const struct html *h, FILE *out)
 		(unsigned long long)h->bucket_ns);
 }
 
-/* frames as columns (kind: 1 python, 2 native, 3 kernel; file null when unknown), then
- * the prefix tree as columns (parent -1 for a root frame). */
-static void emit_frames_stacks(const struct html *h, FILE *out)
+void report__html_frames(const struct profile *p, const uint32_t *ids, uint32_t n, FILE *out)
 {
 	static const char *const cols[] = {"kind", "name", "file", "line"};
 
 	fputs("\"frames\":{", out);
 	for (int c = 0; c < 4; c++) {
 		fprintf(out, "%s\"%s\":[", c ? ",\n" : "", cols[c]);
-		for (uint32_t i = 0; i < h->nframes; i++) {
-			const struct prof_frame *f = profile__frame_get(h->p, h->frames[i]);
+		for (uint32_t i = 0; i < n; i++) {
+			const struct prof_frame *f = profile__frame_get(p, ids ? ids[i] : i);
 
 			if (i)
 				fputc(',', out);
@@ -318,7 +316,14 @@ static void emit_frames_stacks(const struct html *h, FILE *out)
 		}
 		fputc(']', out);
 	}
-	fputs("},\n\"stacks\":{\"parent\":[", out);
+	fputc('}', out);
+}
+
+/* the page's frames, then the prefix tree as columns (parent -1 for a root frame). */
+static void emit_frames_stacks(const struct html *h, FILE *out)
+{
+	report__html_frames(h->p, h->frames, h->nframes, out);
+	fputs(",\n\"stacks\":{\"parent\":[", out);
 	for (uint32_t i = 0; i < h->nnodes; i++)
 		fprintf(out, "%s%lld", i ? "," : "",
 			h->parent[i] == NONE ? -1LL : (long long)h->parent[i]);

@@ -37,6 +37,24 @@ static const char *kind_name(uint8_t kind)
 	return "unknown";
 }
 
+void report__json_frames(const struct profile *p, FILE *out)
+{
+	fputs("\"frames\":[", out);
+	for (uint32_t i = 0; i < profile__nframes(p); i++) {
+		const struct prof_frame *f = profile__frame_get(p, i);
+
+		fprintf(out, "%s{\"kind\":\"%s\",\"name\":", i ? ",\n" : "\n", kind_name(f->kind));
+		json__write_str(out, f->name, JSON_NO_MAX, 0);
+		fputs(",\"file\":", out);
+		if (f->file)
+			json__write_str(out, f->file, JSON_NO_MAX, 0);
+		else
+			fputs("null", out);
+		fprintf(out, ",\"line\":%u}", f->line);
+	}
+	fputs("],\n", out);
+}
+
 static void print_groups(const struct profile *p, const struct report_groups *g,
 			 const struct report_opts *o, FILE *out)
 {
@@ -228,22 +246,8 @@ int report__json(const struct profile *p, FILE *out, const struct report_opts *o
 	}
 	fputs("],\n", out);
 	print_groups(p, g, o, out);
-	fputs("\"frames\":[", out);
-	sep = "\n";
-	for (uint32_t i = 0; i < profile__nframes(p); i++) {
-		const struct prof_frame *f = profile__frame_get(p, i);
-
-		fprintf(out, "%s{\"kind\":\"%s\",\"name\":", sep, kind_name(f->kind));
-		json__write_str(out, f->name, JSON_NO_MAX, 0);
-		fputs(",\"file\":", out);
-		if (f->file)
-			json__write_str(out, f->file, JSON_NO_MAX, 0);
-		else
-			fputs("null", out);
-		fprintf(out, ",\"line\":%u}", f->line);
-		sep = ",\n";
-	}
-	fputs("],\n\"stacks\":[", out);
+	report__json_frames(p, out);
+	fputs("\"stacks\":[", out);
 	sep = "\n";
 	for (size_t i = 0; i < nsc; i++) {
 		fprintf(out, "%s{\"pid\":%d,\"group\":%u,\"count\":%llu,", sep,
