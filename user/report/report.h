@@ -89,6 +89,8 @@ void report__html_frames(const struct profile *p, const uint32_t *ids, uint32_t 
 /* How a frame is named in every format: "qualname (file:line)" for Python,
  * "symbol" or "[unknown] (module)" for native, "symbol [k]" for kernel. Writes into buf. */
 const char *report__frame_label(const struct profile *p, uint32_t frame_id, char *buf, size_t len);
+/* A function's label, the same without the line: "qualname (file)" for Python. */
+const char *report__func_label(const struct profile *p, uint32_t frame_id, char *buf, size_t len);
 
 /* A format: its name on the command line, its writer, whether its output is binary
  * (then it is refused on a terminal without -o), and its writer of a comparison of two

@@ -63,6 +63,20 @@ const char *report__frame_label(const struct profile *p, uint32_t frame_id, char
 	return buf;
 }
 
+const char *report__func_label(const struct profile *p, uint32_t frame_id, char *buf, size_t len)
+{
+	const struct prof_frame *f = profile__frame_get(p, frame_id);
+
+	report__frame_label(p, frame_id, buf, len);
+	if (f && f->kind == FRAME_PYTHON && f->line && f->file) {
+		char *colon = strrchr(buf, ':');
+
+		if (colon)
+			strcpy(colon, ")");
+	}
+	return buf;
+}
+
 struct folded {
 	const struct profile *p;
 	const struct report_opts *o;

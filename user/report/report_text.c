@@ -132,16 +132,8 @@ static int build_funcs(struct text *t)
 		if (!slots[j]) {
 			struct func *fn = &t->funcs[t->nfuncs];
 
-			/* the function's label is its frame's label without the line */
 			fn->frame = i;
-			report__frame_label(t->p, i, lab, LABEL_MAX);
-			if (f->kind == FRAME_PYTHON && f->line && f->file) {
-				char *colon = strrchr(lab, ':');
-
-				if (colon)
-					strcpy(colon, ")");
-			}
-			fn->label = strdup(lab);
+			fn->label = strdup(report__func_label(t->p, i, lab, LABEL_MAX));
 			if (!fn->label)
 				goto out;
 			slots[j] = ++t->nfuncs;
