@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* The one place that turns the report's metric into weighted stacks for every writer, per
- * process or per group. */
+/* The one place that turns the report's metric into weighted stacks for every writer. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +7,6 @@
 #include "profile/memacct.h"
 #include "profile/profile.h"
 #include "report/report.h"
-#include "report/report_group.h"
 
 int report__metric(const struct report_opts *o)
 {
@@ -100,30 +98,4 @@ int report__stack_weights(const struct profile *p, const struct report_opts *o,
 	else
 		*mem = m;
 	return err;
-}
-
-int report__group_weights(const struct profile *p, const struct report_opts *o,
-			  const struct report_groups *g, struct report_gstack **out, size_t *n)
-{
-	struct prof_stack *sc = NULL;
-	struct report_gstack *v = NULL;
-	size_t nsc = 0, k = 0;
-	int err = report__stack_weights(p, o, NULL, NULL, &sc, &nsc, NULL);
-
-	*out = NULL;
-	*n = 0;
-	if (!err && nsc && !(v = calloc(nsc, sizeof(*v))))
-		err = -ENOMEM;
-	for (size_t i = 0; !err && i < nsc; i++) {
-		uint32_t group = report_groups__of(g, sc[i].proc);
-
-		if (group != REPORT_NO_GROUP)
-			v[k++] = (struct report_gstack){group, sc[i].stack, sc[i].weight};
-	}
-	free(sc);
-	if (err)
-		return err;
-	*out = v;
-	*n = k;
-	return 0;
 }

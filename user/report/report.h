@@ -14,7 +14,6 @@ struct memacct;
 struct mem_site;
 struct prof_stack;
 struct report_diff;
-struct report_groups;
 
 enum report_group {
 	REPORT_GROUP_PID = 0, /* one entry per process (default) */
@@ -50,16 +49,6 @@ int report__check(const struct profile *p, const struct report_opts *o, char *er
 int report__stack_weights(const struct profile *p, const struct report_opts *o,
 			  bool (*keep)(uint32_t proc, void *ctx), void *ctx,
 			  struct prof_stack **out, size_t *n, struct memacct **mem);
-/* A weighted stack of a group (report_group.h). */
-struct report_gstack {
-	uint32_t group, stack;
-	uint64_t weight;
-};
-/* report__stack_weights' (process, stack) weights, in its order, of the processes in a
- * group of g, each with its group: the array (NULL when empty) is the caller's to free.
- * 0, or report__stack_weights' errors. */
-int report__group_weights(const struct profile *p, const struct report_opts *o,
-			  const struct report_groups *g, struct report_gstack **out, size_t *n);
 /* A memory site's estimate in a memory metric (0 for cpu). */
 double report__site_weight(const struct mem_site *s, int metric);
 

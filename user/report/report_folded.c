@@ -211,7 +211,7 @@ int report__folded(const struct profile *p, FILE *out, const struct report_opts 
 	ngroups = report_groups__count(fo.groups);
 	err = build_labels(&fo);
 	if (!err)
-		err = report__group_weights(p, o, fo.groups, &fo.lines, &fo.n);
+		err = report_groups__weights(p, o, fo.groups, &fo.lines, &fo.n);
 	if (err)
 		goto out;
 	if (fo.n) /* qsort of a NULL array is undefined, even when empty */

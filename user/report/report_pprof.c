@@ -380,7 +380,7 @@ int report__pprof(const struct profile *p, FILE *out, const struct report_opts *
 		goto out;
 	}
 	str_id(&pp.st, "");
-	err = report__group_weights(p, o, pp.g, &pp.v, &pp.n);
+	err = report_groups__weights(p, o, pp.g, &pp.v, &pp.n);
 	if (err)
 		goto out;
 	write_header(&pp);

@@ -134,7 +134,7 @@ int report__speedscope(const struct profile *p, FILE *out, const struct report_o
 	sc.g = report_groups__new(p, o);
 	if (!sc.g || !lab)
 		goto out;
-	err = report__group_weights(p, o, sc.g, &sc.v, &sc.n);
+	err = report_groups__weights(p, o, sc.g, &sc.v, &sc.n);
 	if (err)
 		goto out;
 	if (sc.n)
