@@ -113,12 +113,17 @@ $(GEN_RECORDING): tests/tools/gen_recording.c $(GEN_RECORDING_SRCS) | $(OUTPUT)/
 
 # --- HTML report templates (report_html.c, report_diff_html.c): user/X.html stays a readable
 # page in the repo and becomes the C string X_template in $(OUTPUT)/X_tmpl.h, one literal
-# per line, with sed escaping '\' and '"'. No build dependency beyond sh and sed.
-$(OUTPUT)/%_tmpl.h: user/report/%.html | $(OUTPUT)
+# per line, with sed escaping '\' and '"'. What both pages share is in report_common.css
+# and report_common.js, put in place of the lines @@TREEPROF_COMMON_CSS@@ and
+# @@TREEPROF_COMMON_JS@@ by the first sed. No build dependency beyond sh and sed.
+REPORT_COMMON := user/report/report_common.css user/report/report_common.js
+$(OUTPUT)/%_tmpl.h: user/report/%.html $(REPORT_COMMON) | $(OUTPUT)
 	$(call msg,GEN,$@)
 	$(Q){ echo '/* generated from $< by the Makefile: do not edit */'; \
 	  echo 'static const char $*_template[] ='; \
-	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $<; \
+	  sed -e '/^@@TREEPROF_COMMON_CSS@@$$/{' -e 'r user/report/report_common.css' -e 'd' -e '}' \
+	      -e '/^@@TREEPROF_COMMON_JS@@$$/{' -e 'r user/report/report_common.js' -e 'd' -e '}' $< | \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/'; \
 	  echo ';'; } > $@
 $(OUTPUT)/user/report/report_html.o $(OUTPUT)/san/report/report_html.o \
 	$(OUTPUT)/fuzzobj/report/report_html.o: \
@@ -383,7 +388,8 @@ SAN_INTEGRATION := tests/integration/test_tree.py tests/integration/test_errors.
 	tests/integration/test_faults.py tests/integration/test_hostile.py \
 	tests/integration/test_namespaces.py tests/integration/test_privileges.py \
 	tests/integration/test_report_formats.py tests/integration/test_memory.py \
-	tests/integration/test_outputs.py tests/integration/test_report_diff.py
+	tests/integration/test_outputs.py tests/integration/test_report_diff.py \
+	tests/integration/test_utf8.py
 # The sanitized treeprof is not next to the sampler: TREEPROF_MEM_SHIM says where it is.
 integration-san: $(OUTPUT)/san/treeprof
 	TREEPROF_BIN=$(CURDIR)/$(OUTPUT)/san/treeprof TREEPROF_MEM_SHIM=$(CURDIR)/$(SHIM_LIB) \

@@ -481,6 +481,40 @@ static void json_str_bounds_and_null(void)
 	free(out);
 }
 
+/* A sink of another kind: pieces are appended to a fixed buffer, counted. */
+struct piece_sink {
+	char buf[64];
+	size_t len;
+	int calls;
+};
+
+static void piece_put(void *ctx, const void *p, size_t n)
+{
+	struct piece_sink *k = ctx;
+
+	CHECK(n > 0 && k->len + n < sizeof(k->buf));
+	if (k->len + n >= sizeof(k->buf))
+		return;
+	memcpy(k->buf + k->len, p, n);
+	k->len += n;
+	k->calls++;
+}
+
+static void json_emit_str_feeds_any_sink(void)
+{
+	struct piece_sink k = {0};
+
+	json__emit_str(piece_put, &k,
+		       "a\xff"
+		       "b<c>\n",
+		       JSON_NO_MAX, JSON_HTML);
+	CHECK_EQ_STR(k.buf, "\"a\\ufffdb\\u003cc\\u003e\\n\"");
+	CHECK(k.calls > 1 && k.calls < 16); /* runs, not a call per byte */
+	k = (struct piece_sink){0};
+	json__emit_str(piece_put, &k, NULL, JSON_NO_MAX, 0);
+	CHECK_EQ_STR(k.buf, "\"\"");
+}
+
 static void utf8_valid_len_bounds(void)
 {
 	CHECK_EQ_INT(utf8__valid_len("", 0), 0);
@@ -515,4 +549,5 @@ UNIT_MAIN("lib", UNIT_TEST(htab_insert_get_many_keys), UNIT_TEST(htab_key_zero_i
 	  UNIT_TEST(json_invalid_utf8_becomes_replacement_chars),
 	  UNIT_TEST(json_any_bytes_give_valid_json),
 	  UNIT_TEST(json_controls_and_quotes_are_escaped), UNIT_TEST(json_str_bounds_and_null),
-	  UNIT_TEST(utf8_valid_len_bounds), UNIT_TEST(clock_is_monotonic))
+	  UNIT_TEST(json_emit_str_feeds_any_sink), UNIT_TEST(utf8_valid_len_bounds),
+	  UNIT_TEST(clock_is_monotonic))

@@ -1,23 +1,29 @@
 // SPDX-License-Identifier: GPL-2.0
-/* The JSON string escaper of json.h: one loop, writing to a FILE or a strbuf. Bytes that
- * need no escaping are written in runs, not one call per byte. */
+/* The JSON string escaper of json.h: one loop, writing to a FILE, a strbuf or any sink.
+ * Bytes that need no escaping are written in runs, not one call per byte. */
 #include <string.h>
 
 #include "lib/json.h"
 
 struct json_sink {
-	FILE *out;
-	struct strbuf *b;
+	json_put_fn *put;
+	void *ctx;
 };
 
 static void sink_put(const struct json_sink *k, const void *p, size_t n)
 {
-	if (!n)
-		return;
-	if (k->b)
-		strbuf__put(k->b, p, n);
-	else
-		fwrite(p, 1, n, k->out);
+	if (n)
+		k->put(k->ctx, p, n);
+}
+
+static void put_file(void *out, const void *p, size_t n)
+{
+	fwrite(p, 1, n, out);
+}
+
+static void put_strbuf(void *b, const void *p, size_t n)
+{
+	strbuf__put(b, p, n);
 }
 
 size_t utf8__valid_len(const char *str, size_t n)
@@ -127,22 +133,26 @@ static void json_escape(const struct json_sink *k, const char *s, size_t n, unsi
 
 void json__write_mem(FILE *out, const void *s, size_t n, unsigned int flags)
 {
-	json_escape(&(struct json_sink){.out = out}, s, n, flags);
+	json_escape(&(struct json_sink){put_file, out}, s, n, flags);
 }
 
 void json__write_str(FILE *out, const char *s, size_t max, unsigned int flags)
 {
-	s = s ? s : "";
-	json__write_mem(out, s, strnlen(s, max), flags);
+	json__emit_str(put_file, out, s, max, flags);
 }
 
 void json__mem(struct strbuf *b, const void *s, size_t n, unsigned int flags)
 {
-	json_escape(&(struct json_sink){.b = b}, s, n, flags);
+	json_escape(&(struct json_sink){put_strbuf, b}, s, n, flags);
 }
 
 void json__str(struct strbuf *b, const char *s, size_t max, unsigned int flags)
 {
+	json__emit_str(put_strbuf, b, s, max, flags);
+}
+
+void json__emit_str(json_put_fn *put, void *ctx, const char *s, size_t max, unsigned int flags)
+{
 	s = s ? s : "";
-	json__mem(b, s, strnlen(s, max), flags);
+	json_escape(&(struct json_sink){put, ctx}, s, strnlen(s, max), flags);
 }

@@ -10,7 +10,8 @@
  * string can sit inside an HTML <script> element ("</script>" and "<!--" cannot appear).
  *
  * The FILE writers leave write errors to ferror(out), as every writer checks once at the
- * end; the strbuf ones to strbuf__err(). */
+ * end; the strbuf ones to strbuf__err(). This is the only JSON string escaper: every JSON
+ * writer (report formats, the HTML pages' data, live --json) goes through it. */
 #ifndef TREEPROF_LIB_JSON_H
 #define TREEPROF_LIB_JSON_H
 
@@ -34,6 +35,10 @@ void json__write_str(FILE *out, const char *s, size_t max, unsigned int flags);
 /* The same, appended to b. */
 void json__mem(struct strbuf *b, const void *s, size_t n, unsigned int flags);
 void json__str(struct strbuf *b, const char *s, size_t max, unsigned int flags);
+
+/* The same, handed in pieces to put(ctx, bytes, n): for a buffer of another kind. */
+typedef void json_put_fn(void *ctx, const void *p, size_t n);
+void json__emit_str(json_put_fn *put, void *ctx, const char *s, size_t max, unsigned int flags);
 
 /* The length (1 to 4) of the valid UTF-8 sequence that starts at s and ends within its n
  * bytes, or 0 when n is 0 or the bytes there are not valid UTF-8 (see above). An ASCII

@@ -67,16 +67,19 @@ int report__pprof(const struct profile *p, FILE *out, const struct report_opts *
 int report__speedscope(const struct profile *p, FILE *out, const struct report_opts *o);
 /* Chrome trace-event JSON (Perfetto, chrome://tracing): a track per process and thread. */
 int report__chrome(const struct profile *p, FILE *out, const struct report_opts *o);
-/* s as a JSON string, quotes included (control characters escaped). */
-void report__json_str(FILE *out, const char *s);
-/* s as a JSON string safe inside an HTML <script>: '<', '>' and '&' written as \uXXXX (so
- * no "</script>" or "<!--" can appear), control characters escaped, invalid UTF-8 replaced
- * by U+FFFD so the page always decodes. */
-void report__html_str(FILE *out, const char *s);
+/* The "frames" of the JSON formats: an array of {"kind", "name", "file" (null when
+ * unknown), "line"} by frame id, then ",\n". */
+void report__json_frames(const struct profile *p, FILE *out);
+/* The "frames" of the HTML pages' data, as columns "kind" (1 python, 2 native, 3 kernel),
+ * "name", "file" (null when unknown), "line": the n frames ids[0..n) of p (ids NULL: the
+ * frames 0..n), strings escaped for a <script> element (JSON_HTML). */
+void report__html_frames(const struct profile *p, const uint32_t *ids, uint32_t n, FILE *out);
 
 /* How a frame is named in every format: "qualname (file:line)" for Python,
  * "symbol" or "[unknown] (module)" for native, "symbol [k]" for kernel. Writes into buf. */
 const char *report__frame_label(const struct profile *p, uint32_t frame_id, char *buf, size_t len);
+/* A function's label, the same without the line: "qualname (file)" for Python. */
+const char *report__func_label(const struct profile *p, uint32_t frame_id, char *buf, size_t len);
 
 /* A format: its name on the command line, its writer, whether its output is binary
  * (then it is refused on a terminal without -o), and its writer of a comparison of two

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/json.h"
 #include "profile/memacct.h"
 #include "profile/profile.h"
 #include "report/report.h"
@@ -194,7 +195,7 @@ static char *json_string(const char *s)
 
 	if (!f)
 		return NULL;
-	report__json_str(f, s);
+	json__write_str(f, s, JSON_NO_MAX, 0);
 	if (fclose(f)) {
 		free(buf);
 		return NULL;
@@ -215,7 +216,7 @@ static void write_metadata(struct chrome *c, const struct report_groups *g,
 			"%s{\"ph\":\"M\",\"pid\":%d,\"tid\":%d,\"name\":\"process_name\","
 			"\"args\":{\"name\":",
 			c->sep, (int)pr->pid, (int)pr->pid);
-		report__json_str(c->out, *pr->cmdline ? pr->cmdline : pr->comm);
+		json__write_str(c->out, *pr->cmdline ? pr->cmdline : pr->comm, JSON_NO_MAX, 0);
 		fputs("}}", c->out);
 		c->sep = ",\n";
 		if (o->group != REPORT_GROUP_ROLE)
@@ -224,7 +225,7 @@ static void write_metadata(struct chrome *c, const struct report_groups *g,
 			",\n{\"ph\":\"M\",\"pid\":%d,\"tid\":%d,\"name\":\"process_labels\","
 			"\"args\":{\"labels\":",
 			(int)pr->pid, (int)pr->pid);
-		report__json_str(c->out, report_groups__get(g, group)->label);
+		json__write_str(c->out, report_groups__get(g, group)->label, JSON_NO_MAX, 0);
 		fputs("}}", c->out);
 	}
 }
@@ -237,7 +238,7 @@ static void write_thread_name(struct chrome *c, uint32_t proc, uint32_t tid)
 		c->sep, (int)pr->pid, tid);
 	if (tid == (uint32_t)pr->pid) {
 		fputs("\"name\":", c->out);
-		report__json_str(c->out, pr->comm);
+		json__write_str(c->out, pr->comm, JSON_NO_MAX, 0);
 		fputs("}}", c->out);
 	} else {
 		fprintf(c->out, "\"name\":\"thread %u\"}}", tid);
@@ -361,7 +362,7 @@ int report__chrome(const struct profile *p, FILE *out, const struct report_opts 
 	fputs("{\"displayTimeUnit\":\"ms\",\"otherData\":{\"exporter\":\"treeprof\"", out);
 	if (cmd) {
 		fputs(",\"command\":", out);
-		report__json_str(out, cmd);
+		json__write_str(out, cmd, JSON_NO_MAX, 0);
 	}
 	fprintf(out, ",\"period_ns\":%llu},\n\"traceEvents\":[", (unsigned long long)c.period);
 	write_metadata(&c, g, o);

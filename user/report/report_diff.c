@@ -345,17 +345,8 @@ static int count_funcs(struct report_diff *d)
 	}
 	for (uint32_t i = 0; i < d->nfuncs; i++) {
 		struct diff_func *fn = &d->funcs[i];
-		const struct prof_frame *f = profile__frame_get(d->ids, fn->frame);
 
-		/* the function's label is its frame's label without the line */
-		report__frame_label(d->ids, fn->frame, lab, LABEL_MAX);
-		if (f->kind == FRAME_PYTHON && f->line && f->file) {
-			char *colon = strrchr(lab, ':');
-
-			if (colon)
-				strcpy(colon, ")");
-		}
-		fn->label = strdup(lab);
+		fn->label = strdup(report__func_label(d->ids, fn->frame, lab, LABEL_MAX));
 		if (!fn->label)
 			goto out;
 	}

@@ -7,10 +7,11 @@
  * report_diff_html_template by the Makefile. This writer fills its data block with the
  * diff as JSON: the runs, the groups, frames as columns, every stack as its frame ids and
  * per (group, stack) both weights; the page computes the rest. Strings are escaped for
- * JSON and for the <script> element holding them (report__html_str). */
+ * JSON and for the <script> element holding them (JSON_HTML, lib/json.h). */
 #include <errno.h>
 #include <string.h>
 
+#include "lib/json.h"
 #include "profile/memacct.h"
 #include "profile/profile.h"
 #include "report/report.h"
@@ -27,7 +28,7 @@ static void emit_runs(const struct report_diff *d, FILE *out)
 		metric__name(d->metric), metric__unit(d->metric), d->absolute ? "true" : "false");
 	for (int k = 0; k < 2; k++) {
 		fputs(k ? ",\n{\"command\":" : "\n{\"command\":", out);
-		report__html_str(out, d->command[k] ? d->command[k] : "");
+		json__write_str(out, d->command[k] ? d->command[k] : "", JSON_NO_MAX, JSON_HTML);
 		fprintf(out, ",\"duration_ns\":%llu,\"processes\":%u,\"total\":%llu}",
 			(unsigned long long)d->duration_ns[k], d->nprocs[k],
 			(unsigned long long)d->total[k]);
@@ -37,7 +38,7 @@ static void emit_runs(const struct report_diff *d, FILE *out)
 		const struct diff_group *g = &d->groups[i];
 
 		fputs(i ? ",\n{\"label\":" : "\n{\"label\":", out);
-		report__html_str(out, g->label);
+		json__write_str(out, g->label, JSON_NO_MAX, JSON_HTML);
 		fprintf(out,
 			",\"parent\":%lld,\"depth\":%u,\"procs\":[%u,%u],\"weight\":[%llu,%llu]}",
 			g->parent == DIFF_NONE ? -1LL : (long long)g->parent, g->depth,
@@ -45,36 +46,6 @@ static void emit_runs(const struct report_diff *d, FILE *out)
 			(unsigned long long)g->weight[1]);
 	}
 	fputs("],\n", out);
-}
-
-/* frames as columns (kind: 1 python, 2 native, 3 kernel; file null when unknown) */
-static void emit_frames(const struct report_diff *d, FILE *out)
-{
-	static const char *const cols[] = {"kind", "name", "file", "line"};
-	uint32_t nf = profile__nframes(d->ids);
-
-	fputs("\"frames\":{", out);
-	for (int c = 0; c < 4; c++) {
-		fprintf(out, "%s\"%s\":[", c ? ",\n" : "", cols[c]);
-		for (uint32_t i = 0; i < nf; i++) {
-			const struct prof_frame *f = profile__frame_get(d->ids, i);
-
-			if (i)
-				fputc(',', out);
-			if (c == 0)
-				fprintf(out, "%u", f->kind);
-			else if (c == 1)
-				report__html_str(out, f->name);
-			else if (c == 2 && f->file)
-				report__html_str(out, f->file);
-			else if (c == 2)
-				fputs("null", out);
-			else
-				fprintf(out, "%u", f->line);
-		}
-		fputc(']', out);
-	}
-	fputs("},\n", out);
 }
 
 /* stacks: [group, old, new, frame ids root first] */
@@ -103,7 +74,8 @@ int report_diff__html(const struct report_diff *d, FILE *out, const struct repor
 		return -EINVAL;
 	fwrite(report_diff_html_template, 1, mark - report_diff_html_template, out);
 	emit_runs(d, out);
-	emit_frames(d, out);
+	report__html_frames(d->ids, NULL, profile__nframes(d->ids), out);
+	fputs(",\n", out);
 	emit_stacks(d, out);
 	fputs(mark + strlen(DATA_MARK), out);
 	return fflush(out) || ferror(out) ? -EIO : 0;

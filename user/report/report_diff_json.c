@@ -8,23 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/json.h"
 #include "profile/memacct.h"
 #include "profile/profile.h"
 #include "report/report.h"
 #include "report/report_diff.h"
-
-static const char *kind_name(uint8_t kind)
-{
-	switch (kind) {
-	case FRAME_PYTHON:
-		return "python";
-	case FRAME_NATIVE:
-		return "native";
-	case FRAME_KERNEL:
-		return "kernel";
-	}
-	return "unknown";
-}
 
 /* "key":[old,new],"key_share":[old%,new%] */
 static void pair(const struct report_diff *d, FILE *out, const char *key, const uint64_t w[2])
@@ -42,7 +30,7 @@ static void print_runs(const struct report_diff *d, FILE *out)
 	for (int k = 0; k < 2; k++) {
 		fprintf(out, "%s{\"run\":\"%s\",\"command\":", k ? ",\n" : "\n", k ? "new" : "old");
 		if (d->command[k])
-			report__json_str(out, d->command[k]);
+			json__write_str(out, d->command[k], JSON_NO_MAX, 0);
 		else
 			fputs("null", out);
 		fprintf(out, ",\"duration_ns\":%llu,\"processes\":%u,\"total\":%llu}",
@@ -59,9 +47,9 @@ static void print_groups(const struct report_diff *d, FILE *out)
 		const struct diff_group *g = &d->groups[i];
 
 		fprintf(out, "%s{\"id\":%u,\"label\":", i ? ",\n" : "\n", i);
-		report__json_str(out, g->label);
+		json__write_str(out, g->label, JSON_NO_MAX, 0);
 		fputs(",\"name\":", out);
-		report__json_str(out, g->name);
+		json__write_str(out, g->name, JSON_NO_MAX, 0);
 		if (g->parent == DIFF_NONE)
 			fputs(",\"parent\":null", out);
 		else
@@ -77,24 +65,6 @@ static void print_groups(const struct report_diff *d, FILE *out)
 	fputs("],\n", out);
 }
 
-static void print_frames(const struct report_diff *d, FILE *out)
-{
-	fputs("\"frames\":[", out);
-	for (uint32_t i = 0; i < profile__nframes(d->ids); i++) {
-		const struct prof_frame *f = profile__frame_get(d->ids, i);
-
-		fprintf(out, "%s{\"kind\":\"%s\",\"name\":", i ? ",\n" : "\n", kind_name(f->kind));
-		report__json_str(out, f->name);
-		fputs(",\"file\":", out);
-		if (f->file)
-			report__json_str(out, f->file);
-		else
-			fputs("null", out);
-		fprintf(out, ",\"line\":%u}", f->line);
-	}
-	fputs("],\n", out);
-}
-
 int report_diff__json(const struct report_diff *d, FILE *out, const struct report_opts *o)
 {
 	static const char *const how[] = {"pid", "role", "none"};
@@ -106,7 +76,7 @@ int report_diff__json(const struct report_diff *d, FILE *out, const struct repor
 		(unsigned)o->group < 3 ? how[o->group] : "role");
 	print_runs(d, out);
 	print_groups(d, out);
-	print_frames(d, out);
+	report__json_frames(d->ids, out);
 	fputs("\"stacks\":[", out);
 	for (size_t i = 0; i < d->nstacks; i++) {
 		const struct diff_stack *s = &d->stacks[i];
@@ -125,7 +95,7 @@ int report_diff__json(const struct report_diff *d, FILE *out, const struct repor
 		const struct diff_func *fn = &d->funcs[i];
 
 		fprintf(out, "%s{\"label\":", i ? ",\n" : "\n");
-		report__json_str(out, fn->label);
+		json__write_str(out, fn->label, JSON_NO_MAX, 0);
 		fprintf(out, ",\"frame\":%u,", fn->frame);
 		pair(d, out, "self", fn->self);
 		fputc(',', out);

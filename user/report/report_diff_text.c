@@ -26,20 +26,6 @@ struct dtext {
 	char *buf; /* NAME_MAX: a call path being named */
 };
 
-/* Copy s into buf (of size > width), keeping at most width bytes; elides the middle. */
-static const char *fit(char *buf, const char *s, size_t width)
-{
-	size_t len = strlen(s), head;
-
-	if (len <= width)
-		return strcpy(buf, s);
-	head = (width - 3) / 2;
-	memcpy(buf, s, head);
-	memcpy(buf + head, "...", 3);
-	strcpy(buf + head + 3, s + len - (width - 3 - head));
-	return buf;
-}
-
 static bool bytes(const struct report_diff *d)
 {
 	return d->metric != METRIC_CPU && d->metric != METRIC_ALLOC_COUNT;
@@ -82,14 +68,6 @@ static const char *delta(const struct report_diff *d, char *buf, size_t len, con
 	return buf;
 }
 
-static void heading(const struct dtext *t, FILE *out, const char *title)
-{
-	if (t->o->color)
-		fprintf(out, "\n\033[1m%s\033[0m\n", title);
-	else
-		fprintf(out, "\n%s\n", title);
-}
-
 static void print_header(const struct dtext *t, FILE *out)
 {
 	static const char *const side[] = {"old", "new"};
@@ -103,7 +81,7 @@ static void print_header(const struct dtext *t, FILE *out)
 			(double)d->duration_ns[k] / 1e9, what, raw(d, v, sizeof(v), d->total[k]),
 			d->nprocs[k]);
 		if (d->command[k])
-			fprintf(out, "      %s\n", fit(buf, d->command[k], WIDTH - 6));
+			fprintf(out, "      %s\n", report__fit(buf, d->command[k], WIDTH - 6));
 	}
 	if (d->absolute)
 		fprintf(out, "shown  raw %s; DIFF is new - old\n", what);
@@ -127,7 +105,7 @@ static void print_group(const struct dtext *t, FILE *out, uint32_t i)
 		raw(t->d, v[1], sizeof(v[1]), g->weight[1]),
 		share(t->d, v[2], sizeof(v[2]), 0, g->weight[0]),
 		share(t->d, v[3], sizeof(v[3]), 1, g->weight[1]), (int)indent, "",
-		fit(buf, name, WIDTH - ROLE_COLS - indent));
+		report__fit(buf, name, WIDTH - ROLE_COLS - indent));
 }
 
 /* Groups as a tree, depth first, children in group order; then any left in a cycle. */
@@ -143,7 +121,8 @@ static int print_groups(const struct dtext *t, FILE *out)
 		free(seen);
 		return -ENOMEM;
 	}
-	heading(t, out, t->o->group == REPORT_GROUP_NONE ? "Processes (all)" : "Roles");
+	report__heading(out, t->o->group == REPORT_GROUP_NONE ? "Processes (all)" : "Roles",
+			t->o->color);
 	fprintf(out, "%4s %4s %9s %9s %8s %8s  %s\n", "OLD", "NEW", cpu ? "OLD SAMP" : "OLD",
 		cpu ? "NEW SAMP" : "NEW", "OLD%", "NEW%", "ROLE (PROCESSES OLD, NEW)");
 	for (int pass = 0; pass < 2; pass++) {
@@ -197,7 +176,9 @@ static int print_funcs(const struct dtext *t, FILE *out)
 	if (d->nfuncs)
 		qsort_r(order, d->nfuncs, sizeof(*order), func_order, (void *)d);
 	for (int up = 1; up >= 0; up--) {
-		heading(t, out, up ? "Functions that grew (self)" : "Functions that shrank (self)");
+		report__heading(out,
+				up ? "Functions that grew (self)" : "Functions that shrank (self)",
+				t->o->color);
 		fprintf(out, "%8s %8s %9s  %s\n", "OLD", "NEW", "DIFF", "FUNCTION");
 		shown_n = 0;
 		for (uint32_t k = 0; k < d->nfuncs && shown_n < (uint32_t)t->o->top; k++) {
@@ -210,7 +191,7 @@ static int print_funcs(const struct dtext *t, FILE *out)
 				shown(d, v[0], sizeof(v[0]), 0, fn->self[0]),
 				shown(d, v[1], sizeof(v[1]), 1, fn->self[1]),
 				delta(d, v[2], sizeof(v[2]), fn->self),
-				fit(buf, fn->label, WIDTH - FUNC_COLS));
+				report__fit(buf, fn->label, WIDTH - FUNC_COLS));
 			shown_n++;
 		}
 		if (!shown_n)
@@ -262,7 +243,8 @@ static int print_paths(const struct dtext *t, FILE *out)
 	if (d->nstacks)
 		qsort_r(order, d->nstacks, sizeof(*order), stack_order, (void *)d);
 	for (int up = 1; up >= 0; up--) {
-		heading(t, out, up ? "Call paths that grew" : "Call paths that shrank");
+		report__heading(out, up ? "Call paths that grew" : "Call paths that shrank",
+				t->o->color);
 		fprintf(out, "%8s %8s %9s  %s\n", "OLD", "NEW", "DIFF", "PATH (ROOT > LEAF)");
 		shown_n = 0;
 		for (size_t k = 0; k < d->nstacks && shown_n < (size_t)t->o->top; k++) {
@@ -275,7 +257,7 @@ static int print_paths(const struct dtext *t, FILE *out)
 				shown(d, v[0], sizeof(v[0]), 0, s->weight[0]),
 				shown(d, v[1], sizeof(v[1]), 1, s->weight[1]),
 				delta(d, v[2], sizeof(v[2]), s->weight),
-				fit(buf, path_name(t, s), WIDTH - FUNC_COLS));
+				report__fit(buf, path_name(t, s), WIDTH - FUNC_COLS));
 			shown_n++;
 		}
 		if (!shown_n)

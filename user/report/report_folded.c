@@ -63,41 +63,30 @@ const char *report__frame_label(const struct profile *p, uint32_t frame_id, char
 	return buf;
 }
 
-struct folded_line {
-	uint32_t group, stack;
-	uint64_t weight;
-};
+const char *report__func_label(const struct profile *p, uint32_t frame_id, char *buf, size_t len)
+{
+	const struct prof_frame *f = profile__frame_get(p, frame_id);
+
+	report__frame_label(p, frame_id, buf, len);
+	if (f && f->kind == FRAME_PYTHON && f->line && f->file) {
+		char *colon = strrchr(buf, ':');
+
+		if (colon)
+			strcpy(colon, ")");
+	}
+	return buf;
+}
 
 struct folded {
 	const struct profile *p;
 	const struct report_opts *o;
-	struct folded_line *lines;
-	size_t n, cap;
+	struct report_gstack *lines;
+	size_t n;
 	char **labels; /* per frame id; labels[nframes] is for empty stacks */
 	struct report_groups *groups;
 	char **heads;		/* per group: its label, or NULL (merge, group none) */
 	uint32_t unknown_frame; /* = nframes, stands in for an empty stack */
 };
-
-static int collect(uint32_t proc, uint32_t stack, uint64_t weight, void *ctx)
-{
-	struct folded *fo = ctx;
-	uint32_t group = report_groups__of(fo->groups, proc);
-
-	if (group == REPORT_NO_GROUP)
-		return 0;
-	if (fo->n == fo->cap) {
-		size_t ncap = fo->cap ? fo->cap * 2 : 256;
-		struct folded_line *l = reallocarray(fo->lines, ncap, sizeof(*l));
-
-		if (!l)
-			return -ENOMEM;
-		fo->lines = l;
-		fo->cap = ncap;
-	}
-	fo->lines[fo->n++] = (struct folded_line){group, stack, weight};
-	return 0;
-}
 
 /* Walks the characters of one line (without its count) as if it had been printed. */
 struct line_iter {
@@ -107,7 +96,7 @@ struct line_iter {
 	bool sep;		/* a ';' goes before the next label */
 };
 
-static void iter_init(const struct folded *fo, const struct folded_line *l, struct line_iter *it)
+static void iter_init(const struct folded *fo, const struct report_gstack *l, struct line_iter *it)
 {
 	it->frames = profile__stack_get(fo->p, l->stack, &it->n);
 	if (!it->n) {
@@ -136,7 +125,7 @@ static int iter_next(const struct folded *fo, struct line_iter *it)
 /* Byte-wise order of the printed lines, skipping frames both lines share. */
 static int line_cmp(const void *x, const void *y, void *ctx)
 {
-	const struct folded_line *la = x, *lb = y;
+	const struct report_gstack *la = x, *lb = y;
 	const struct folded *fo = ctx;
 	struct line_iter a, b;
 	int ca, cb;
@@ -162,7 +151,7 @@ static int line_cmp(const void *x, const void *y, void *ctx)
 	}
 }
 
-static void line_print(const struct folded *fo, const struct folded_line *l, uint64_t count,
+static void line_print(const struct folded *fo, const struct report_gstack *l, uint64_t count,
 		       FILE *out)
 {
 	struct line_iter it;
@@ -213,8 +202,7 @@ int report__folded(const struct profile *p, FILE *out, const struct report_opts 
 {
 	struct folded fo = {.p = p, .o = o};
 	uint32_t nframes = profile__nframes(p), ngroups = 0;
-	struct prof_stack *sc = NULL;
-	size_t i, j, nsc = 0;
+	size_t i, j;
 	int err;
 
 	fo.groups = report_groups__new(p, o);
@@ -223,10 +211,7 @@ int report__folded(const struct profile *p, FILE *out, const struct report_opts 
 	ngroups = report_groups__count(fo.groups);
 	err = build_labels(&fo);
 	if (!err)
-		err = report__stack_weights(p, o, NULL, NULL, &sc, &nsc, NULL);
-	for (i = 0; !err && i < nsc; i++)
-		err = collect(sc[i].proc, sc[i].stack, sc[i].weight, &fo);
-	free(sc);
+		err = report_groups__weights(p, o, fo.groups, &fo.lines, &fo.n);
 	if (err)
 		goto out;
 	if (fo.n) /* qsort of a NULL array is undefined, even when empty */

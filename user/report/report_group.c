@@ -435,3 +435,29 @@ uint32_t report_groups__of(const struct report_groups *g, uint32_t proc)
 {
 	return g->of[proc];
 }
+
+int report_groups__weights(const struct profile *p, const struct report_opts *o,
+			   const struct report_groups *g, struct report_gstack **out, size_t *n)
+{
+	struct prof_stack *sc = NULL;
+	struct report_gstack *v = NULL;
+	size_t nsc = 0, k = 0;
+	int err = report__stack_weights(p, o, NULL, NULL, &sc, &nsc, NULL);
+
+	*out = NULL;
+	*n = 0;
+	if (!err && nsc && !(v = calloc(nsc, sizeof(*v))))
+		err = -ENOMEM;
+	for (size_t i = 0; !err && i < nsc; i++) {
+		uint32_t group = report_groups__of(g, sc[i].proc);
+
+		if (group != REPORT_NO_GROUP)
+			v[k++] = (struct report_gstack){group, sc[i].stack, sc[i].weight};
+	}
+	free(sc);
+	if (err)
+		return err;
+	*out = v;
+	*n = k;
+	return 0;
+}

@@ -44,4 +44,15 @@ const struct report_group_info *report_groups__get(const struct report_groups *g
 /* The group of process index proc, or REPORT_NO_GROUP when it is filtered out. */
 uint32_t report_groups__of(const struct report_groups *g, uint32_t proc);
 
+/* A weighted stack of a group. */
+struct report_gstack {
+	uint32_t group, stack;
+	uint64_t weight;
+};
+/* report__stack_weights' (process, stack) weights, in its order, of the processes in a
+ * group of g, each with its group: the array (NULL when empty) is the caller's to free.
+ * 0, or report__stack_weights' errors. */
+int report_groups__weights(const struct profile *p, const struct report_opts *o,
+			   const struct report_groups *g, struct report_gstack **out, size_t *n);
+
 #endif

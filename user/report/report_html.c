@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/json.h"
 #include "profile/memacct.h"
 #include "profile/profile.h"
 #include "report/report.h"
@@ -256,51 +257,6 @@ static int mem_timeline(struct html *h)
 	return 0;
 }
 
-/* Length of the valid UTF-8 sequence at s, or 0. */
-static int utf8_len(const unsigned char *s)
-{
-	int n = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : 2;
-	uint32_t cp = s[0] & (0x3f >> (n - 1));
-
-	if (s[0] < 0xc2 || s[0] > 0xf4)
-		return 0;
-	for (int i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
-void report__html_str(FILE *out, const char *str)
-{
-	const unsigned char *s = (const unsigned char *)(str ? str : "");
-
-	fputc('"', out);
-	while (*s) {
-		int n;
-
-		if (*s == '"' || *s == '\\') {
-			fputc('\\', out);
-			fputc(*s++, out);
-		} else if (*s < 0x20 || *s == '<' || *s == '>' || *s == '&' || *s == 0x7f) {
-			fprintf(out, "\\u%04x", *s++);
-		} else if (*s < 0x80) {
-			fputc(*s++, out);
-		} else if ((n = utf8_len(s))) {
-			fwrite(s, 1, n, out);
-			s += n;
-		} else {
-			fputs("\\ufffd", out);
-			s++;
-		}
-	}
-	fputc('"', out);
-}
-
 static void emit_head(const struct html *h, FILE *out)
 {
 	const char *key, *val, *sep = "";
@@ -309,16 +265,16 @@ static void emit_head(const struct html *h, FILE *out)
 	fprintf(out, "{\"format\":\"treeprof-html\",\"version\":1,\"pid\":%d,\n\"meta\":{", h->pid);
 	for (uint32_t i = 0; (key = profile__meta_at(h->p, i, &val)); i++) {
 		fputs(sep, out);
-		report__html_str(out, key);
+		json__write_str(out, key, JSON_NO_MAX, JSON_HTML);
 		fputc(':', out);
-		report__html_str(out, val);
+		json__write_str(out, val, JSON_NO_MAX, JSON_HTML);
 		sep = ",";
 	}
 	fputs("},\n\"stats\":{", out);
 	sep = "";
 	for (uint32_t i = 0; (key = profile__stat_at(h->p, i, &v)); i++) {
 		fputs(sep, out);
-		report__html_str(out, key);
+		json__write_str(out, key, JSON_NO_MAX, JSON_HTML);
 		fprintf(out, ":%llu", (unsigned long long)v);
 		sep = ",";
 	}
@@ -335,26 +291,24 @@ static void emit_head(const struct html *h, FILE *out)
 		(unsigned long long)h->bucket_ns);
 }
 
-/* frames as columns (kind: 1 python, 2 native, 3 kernel; file null when unknown), then
- * the prefix tree as columns (parent -1 for a root frame). */
-static void emit_frames_stacks(const struct html *h, FILE *out)
+void report__html_frames(const struct profile *p, const uint32_t *ids, uint32_t n, FILE *out)
 {
 	static const char *const cols[] = {"kind", "name", "file", "line"};
 
 	fputs("\"frames\":{", out);
 	for (int c = 0; c < 4; c++) {
 		fprintf(out, "%s\"%s\":[", c ? ",\n" : "", cols[c]);
-		for (uint32_t i = 0; i < h->nframes; i++) {
-			const struct prof_frame *f = profile__frame_get(h->p, h->frames[i]);
+		for (uint32_t i = 0; i < n; i++) {
+			const struct prof_frame *f = profile__frame_get(p, ids ? ids[i] : i);
 
 			if (i)
 				fputc(',', out);
 			if (c == 0)
 				fprintf(out, "%u", f->kind);
 			else if (c == 1)
-				report__html_str(out, f->name);
+				json__write_str(out, f->name, JSON_NO_MAX, JSON_HTML);
 			else if (c == 2 && f->file)
-				report__html_str(out, f->file);
+				json__write_str(out, f->file, JSON_NO_MAX, JSON_HTML);
 			else if (c == 2)
 				fputs("null", out);
 			else
@@ -362,7 +316,14 @@ static void emit_frames_stacks(const struct html *h, FILE *out)
 		}
 		fputc(']', out);
 	}
-	fputs("},\n\"stacks\":{\"parent\":[", out);
+	fputc('}', out);
+}
+
+/* the page's frames, then the prefix tree as columns (parent -1 for a root frame). */
+static void emit_frames_stacks(const struct html *h, FILE *out)
+{
+	report__html_frames(h->p, h->frames, h->nframes, out);
+	fputs(",\n\"stacks\":{\"parent\":[", out);
 	for (uint32_t i = 0; i < h->nnodes; i++)
 		fprintf(out, "%s%lld", i ? "," : "",
 			h->parent[i] == NONE ? -1LL : (long long)h->parent[i]);
@@ -390,7 +351,7 @@ static void emit_roles(const struct html *h, FILE *out)
 		const struct report_group_info *g = report_groups__get(h->roles, i);
 
 		fputs(i ? ",\n{\"label\":" : "\n{\"label\":", out);
-		report__html_str(out, g->label);
+		json__write_str(out, g->label, JSON_NO_MAX, JSON_HTML);
 		fprintf(out, ",\"nprocs\":%u}", g->nprocs);
 	}
 	fputs("]}", out);
@@ -444,11 +405,11 @@ static void emit_procs(const struct html *h, FILE *out)
 			continue;
 		fprintf(out, "%s{\"pid\":%d,\"ppid\":%d,\"role\":%u,\"comm\":", sep, pr->pid,
 			pr->ppid, report_groups__of(h->roles, i));
-		report__html_str(out, pr->comm);
+		json__write_str(out, pr->comm, JSON_NO_MAX, JSON_HTML);
 		fputs(",\"cmdline\":", out);
-		report__html_str(out, pr->cmdline);
+		json__write_str(out, pr->cmdline, JSON_NO_MAX, JSON_HTML);
 		fputs(",\"exe\":", out);
-		report__html_str(out, pr->exe);
+		json__write_str(out, pr->exe, JSON_NO_MAX, JSON_HTML);
 		emit_time(h, out, "start", pr->start_ns);
 		emit_time(h, out, "end", pr->end_ns);
 		fprintf(out, ",\"exited\":%s,\"exit_code\":%d,\"samples\":%llu,",

@@ -13,40 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/json.h"
 #include "profile/memacct.h"
 #include "profile/profile.h"
 #include "report/report.h"
 #include "report/report_group.h"
-
-void report__json_str(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (const unsigned char *c = (const unsigned char *)(s ? s : ""); *c; c++) {
-		switch (*c) {
-		case '"':
-			fputs("\\\"", out);
-			break;
-		case '\\':
-			fputs("\\\\", out);
-			break;
-		case '\n':
-			fputs("\\n", out);
-			break;
-		case '\t':
-			fputs("\\t", out);
-			break;
-		case '\r':
-			fputs("\\r", out);
-			break;
-		default:
-			if (*c < 0x20)
-				fprintf(out, "\\u%04x", *c);
-			else
-				fputc(*c, out);
-		}
-	}
-	fputc('"', out);
-}
 
 static bool in_a_group(uint32_t proc, void *groups)
 {
@@ -66,6 +37,24 @@ static const char *kind_name(uint8_t kind)
 	return "unknown";
 }
 
+void report__json_frames(const struct profile *p, FILE *out)
+{
+	fputs("\"frames\":[", out);
+	for (uint32_t i = 0; i < profile__nframes(p); i++) {
+		const struct prof_frame *f = profile__frame_get(p, i);
+
+		fprintf(out, "%s{\"kind\":\"%s\",\"name\":", i ? ",\n" : "\n", kind_name(f->kind));
+		json__write_str(out, f->name, JSON_NO_MAX, 0);
+		fputs(",\"file\":", out);
+		if (f->file)
+			json__write_str(out, f->file, JSON_NO_MAX, 0);
+		else
+			fputs("null", out);
+		fprintf(out, ",\"line\":%u}", f->line);
+	}
+	fputs("],\n", out);
+}
+
 static void print_groups(const struct profile *p, const struct report_groups *g,
 			 const struct report_opts *o, FILE *out)
 {
@@ -78,9 +67,9 @@ static void print_groups(const struct profile *p, const struct report_groups *g,
 		const struct report_group_info *gi = report_groups__get(g, i);
 
 		fprintf(out, "%s{\"id\":%u,\"label\":", sep, i);
-		report__json_str(out, gi->label);
+		json__write_str(out, gi->label, JSON_NO_MAX, 0);
 		fputs(",\"name\":", out);
-		report__json_str(out, gi->name);
+		json__write_str(out, gi->name, JSON_NO_MAX, 0);
 		if (gi->parent == REPORT_NO_GROUP)
 			fputs(",\"parent\":null", out);
 		else
@@ -222,16 +211,16 @@ int report__json(const struct profile *p, FILE *out, const struct report_opts *o
 		if (!val)
 			continue;
 		fprintf(out, "%s", sep);
-		report__json_str(out, meta_keys[i]);
+		json__write_str(out, meta_keys[i], JSON_NO_MAX, 0);
 		fputc(':', out);
-		report__json_str(out, val);
+		json__write_str(out, val, JSON_NO_MAX, 0);
 		sep = ",";
 	}
 	fputs("},\n\"stats\":{", out);
 	sep = "";
 	for (uint32_t i = 0; (name = profile__stat_at(p, i, &v)); i++) {
 		fprintf(out, "%s", sep);
-		report__json_str(out, name);
+		json__write_str(out, name, JSON_NO_MAX, 0);
 		fprintf(out, ":%llu", (unsigned long long)v);
 		sep = ",";
 	}
@@ -243,11 +232,11 @@ int report__json(const struct profile *p, FILE *out, const struct report_opts *o
 		if (report_groups__of(g, i) == REPORT_NO_GROUP)
 			continue;
 		fprintf(out, "%s{\"pid\":%d,\"ppid\":%d,\"comm\":", sep, pr->pid, pr->ppid);
-		report__json_str(out, pr->comm);
+		json__write_str(out, pr->comm, JSON_NO_MAX, 0);
 		fputs(",\"cmdline\":", out);
-		report__json_str(out, pr->cmdline);
+		json__write_str(out, pr->cmdline, JSON_NO_MAX, 0);
 		fputs(",\"exe\":", out);
-		report__json_str(out, pr->exe);
+		json__write_str(out, pr->exe, JSON_NO_MAX, 0);
 		fprintf(out,
 			",\"start_ns\":%llu,\"end_ns\":%llu,\"exited\":%s,\"exit_code\":%d,"
 			"\"samples\":%llu}",
@@ -258,22 +247,8 @@ int report__json(const struct profile *p, FILE *out, const struct report_opts *o
 	}
 	fputs("],\n", out);
 	print_groups(p, g, o, out);
-	fputs("\"frames\":[", out);
-	sep = "\n";
-	for (uint32_t i = 0; i < profile__nframes(p); i++) {
-		const struct prof_frame *f = profile__frame_get(p, i);
-
-		fprintf(out, "%s{\"kind\":\"%s\",\"name\":", sep, kind_name(f->kind));
-		report__json_str(out, f->name);
-		fputs(",\"file\":", out);
-		if (f->file)
-			report__json_str(out, f->file);
-		else
-			fputs("null", out);
-		fprintf(out, ",\"line\":%u}", f->line);
-		sep = ",\n";
-	}
-	fputs("],\n\"stacks\":[", out);
+	report__json_frames(p, out);
+	fputs("\"stacks\":[", out);
 	sep = "\n";
 	for (size_t i = 0; i < nsc; i++) {
 		fprintf(out, "%s{\"pid\":%d,\"group\":%u,\"count\":%llu,", sep,

@@ -58,26 +58,30 @@ struct memtext {
 	size_t n;
 };
 
-static void heading(const struct memtext *t, const char *title)
-{
-	if (t->o->color)
-		fprintf(t->out, "\n\033[1m%s\033[0m\n", title);
-	else
-		fprintf(t->out, "\n%s\n", title);
-}
-
-/* Copy s into buf (of size > width), keeping at most width bytes; elides the middle. */
-static const char *fit(char *buf, const char *s, size_t width)
+const char *report__fit(char *buf, const char *s, size_t width)
 {
 	size_t len = strlen(s), head;
 
 	if (len <= width)
 		return strcpy(buf, s);
+	if (width < 8) {
+		memcpy(buf, s, width);
+		buf[width] = 0;
+		return buf;
+	}
 	head = (width - 3) / 2;
 	memcpy(buf, s, head);
 	memcpy(buf + head, "...", 3);
 	strcpy(buf + head + 3, s + len - (width - 3 - head));
 	return buf;
+}
+
+void report__heading(FILE *out, const char *title, bool color)
+{
+	if (color)
+		fprintf(out, "\n\033[1m%s\033[0m\n", title);
+	else
+		fprintf(out, "\n%s\n", title);
 }
 
 static const char *size_or_dash(char *buf, size_t len, double v, bool known)
@@ -128,7 +132,7 @@ static void print_procs(const struct memtext *t, const struct memacct *m,
 			 report__human_size(b[0], sizeof(b[0]), (double)rate));
 	else
 		snprintf(title, sizeof(title), "Memory (~: from every allocation traced)");
-	heading(t, title);
+	report__heading(t->out, title, t->o->color);
 	fprintf(t->out, "%7s %-12s %8s %9s %8s %6s %8s %8s %8s %8s %8s\n", "PID", "COMM", "ALLOCS",
 		"ALLOCATED", "FREES", "FAILED", "IN USE", "PEAK", "LEAKED~", "PEAK~", "RSS PEAK");
 	for (size_t i = 0; i < m->nprocs; i++) {
@@ -269,7 +273,7 @@ static void print_list(struct memtext *t, int by, double whole, char *lab)
 		else
 			report__frame_label(t->p, s->frame, lab, LABEL_MAX);
 		fprintf(t->out, "%9s %8s %7d %-12.12s  %s\n", a, b, (int)pr->pid, pr->comm,
-			fit(buf, lab, WIDTH - SITE_COLS));
+			report__fit(buf, lab, WIDTH - SITE_COLS));
 		shown++;
 	}
 	if (!shown)
@@ -292,17 +296,19 @@ int report__text_memory(const struct profile *p, const struct memacct *m,
 	err = build_sites(&t, m, g);
 	if (err)
 		goto out;
-	heading(&t, "Top allocation sites (~ bytes allocated)");
+	report__heading(t.out, "Top allocation sites (~ bytes allocated)", t.o->color);
 	print_list(&t, BY_ALLOC, 0, lab);
-	heading(&t, "Top leak sites (~ held when the code ended: Py_FinalizeEx, exit, exec; "
-		    "INHERIT: the parent's copies)");
+	report__heading(t.out,
+			"Top leak sites (~ held when the code ended: Py_FinalizeEx, exit, exec; "
+			"INHERIT: the parent's copies)",
+			t.o->color);
 	print_list(&t, BY_LIVE, 0, lab);
 	snprintf(title, sizeof(title),
 		 "Held at the tree's peak (~ %s, %.2f s after the first "
 		 "memory event)",
 		 report__human_size(a, sizeof(a), m->tree_peak_bytes),
 		 (double)(m->tree_peak_ts > t0 ? m->tree_peak_ts - t0 : 0) / 1e9);
-	heading(&t, title);
+	report__heading(t.out, title, t.o->color);
 	print_list(&t, BY_PEAK, m->tree_peak_bytes, lab);
 out:
 	free(t.v);

@@ -170,41 +170,16 @@ struct pprof {
 	struct report_groups *g, *roles; /* roles: for the role label with --group-by pid */
 	struct strtab st;
 	struct pbuf out, sub, sub2;
-	struct sample_key *v;
-	size_t n, cap;
+	struct report_gstack *v;
+	size_t n;
 	uint64_t period;
 	int metric;
 	int err;
 };
 
-struct sample_key {
-	uint32_t group, stack;
-	uint64_t weight;
-};
-
-static int collect(uint32_t proc, uint32_t stack, uint64_t weight, void *ctx)
-{
-	struct pprof *pp = ctx;
-	uint32_t group = report_groups__of(pp->g, proc);
-
-	if (group == REPORT_NO_GROUP)
-		return 0;
-	if (pp->n == pp->cap) {
-		size_t ncap = pp->cap ? pp->cap * 2 : 1024;
-		struct sample_key *nv = reallocarray(pp->v, ncap, sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		pp->v = nv;
-		pp->cap = ncap;
-	}
-	pp->v[pp->n++] = (struct sample_key){group, stack, weight};
-	return 0;
-}
-
 static int by_group_stack(const void *x, const void *y)
 {
-	const struct sample_key *a = x, *b = y;
+	const struct report_gstack *a = x, *b = y;
 
 	if (a->group != b->group)
 		return a->group < b->group ? -1 : 1;
@@ -393,8 +368,6 @@ int report__pprof(const struct profile *p, FILE *out, const struct report_opts *
 {
 	struct report_opts by_role = *o;
 	struct pprof pp = {.p = p, .o = o, .metric = report__metric(o)};
-	struct prof_stack *sc = NULL;
-	size_t nsc = 0;
 	int err;
 
 	if (pp.metric < 0)
@@ -407,10 +380,7 @@ int report__pprof(const struct profile *p, FILE *out, const struct report_opts *
 		goto out;
 	}
 	str_id(&pp.st, "");
-	err = report__stack_weights(p, o, NULL, NULL, &sc, &nsc, NULL);
-	for (size_t i = 0; !err && i < nsc; i++)
-		err = collect(sc[i].proc, sc[i].stack, sc[i].weight, &pp);
-	free(sc);
+	err = report_groups__weights(p, o, pp.g, &pp.v, &pp.n);
 	if (err)
 		goto out;
 	write_header(&pp);

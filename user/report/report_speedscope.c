@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/json.h"
 #include "profile/memacct.h"
 #include "profile/profile.h"
 #include "report/report.h"
@@ -21,42 +22,17 @@
 
 #define LABEL_MAX (2 * 65536 + 64)
 
-struct entry {
-	uint32_t group, stack;
-	uint64_t weight;
-};
-
 struct scope {
 	const struct profile *p;
 	struct report_groups *g;
-	struct entry *v;
-	size_t n, cap;
+	struct report_gstack *v;
+	size_t n;
 };
-
-static int collect(uint32_t proc, uint32_t stack, uint64_t weight, void *ctx)
-{
-	struct scope *sc = ctx;
-	uint32_t group = report_groups__of(sc->g, proc);
-
-	if (group == REPORT_NO_GROUP)
-		return 0;
-	if (sc->n == sc->cap) {
-		size_t ncap = sc->cap ? sc->cap * 2 : 1024;
-		struct entry *nv = reallocarray(sc->v, ncap, sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		sc->v = nv;
-		sc->cap = ncap;
-	}
-	sc->v[sc->n++] = (struct entry){group, stack, weight};
-	return 0;
-}
 
 /* By group, then by frame ids root first (a prefix first), then by stack id. */
 static int by_group_frames(const void *x, const void *y, void *ctx)
 {
-	const struct entry *a = x, *b = y;
+	const struct report_gstack *a = x, *b = y;
 	const struct profile *p = ctx;
 	const uint32_t *fa, *fb;
 	uint32_t na, nb;
@@ -85,12 +61,13 @@ static void write_frames(const struct profile *p, FILE *out, char *lab)
 
 		fputs(i ? ",\n{\"name\":" : "\n{\"name\":", out);
 		if (f->kind == FRAME_PYTHON)
-			report__json_str(out, f->name);
+			json__write_str(out, f->name, JSON_NO_MAX, 0);
 		else
-			report__json_str(out, report__frame_label(p, i, lab, LABEL_MAX));
+			json__write_str(out, report__frame_label(p, i, lab, LABEL_MAX), JSON_NO_MAX,
+					0);
 		if (f->file) {
 			fputs(",\"file\":", out);
-			report__json_str(out, f->file);
+			json__write_str(out, f->file, JSON_NO_MAX, 0);
 		}
 		if (f->line)
 			fprintf(out, ",\"line\":%u", f->line);
@@ -124,7 +101,7 @@ static void write_profile(const struct scope *sc, FILE *out, uint32_t group, siz
 	for (i = lo; i < hi; i++)
 		total += sc->v[i].weight;
 	fputs("{\"type\":\"sampled\",\"name\":", out);
-	report__json_str(out, report_groups__get(sc->g, group)->label);
+	json__write_str(out, report_groups__get(sc->g, group)->label, JSON_NO_MAX, 0);
 	fprintf(out, ",\"unit\":\"%s\",\"startValue\":0,\"endValue\":%llu,\n\"samples\":[", unit,
 		(unsigned long long)total);
 	for (i = lo; i < hi; i++) {
@@ -149,19 +126,15 @@ int report__speedscope(const struct profile *p, FILE *out, const struct report_o
 	int metric = report__metric(o);
 	const char *unit = metric == METRIC_CPU || metric == METRIC_ALLOC_COUNT ? "none" : "bytes";
 	uint32_t shown = 0, active = 0;
-	struct prof_stack *counts = NULL;
 	uint64_t best = 0;
 	char *lab = malloc(LABEL_MAX);
-	size_t i, j, ncounts = 0;
+	size_t i, j;
 	int err = -ENOMEM;
 
 	sc.g = report_groups__new(p, o);
 	if (!sc.g || !lab)
 		goto out;
-	err = report__stack_weights(p, o, NULL, NULL, &counts, &ncounts, NULL);
-	for (i = 0; !err && i < ncounts; i++)
-		err = collect(counts[i].proc, counts[i].stack, counts[i].weight, &sc);
-	free(counts);
+	err = report_groups__weights(p, o, sc.g, &sc.v, &sc.n);
 	if (err)
 		goto out;
 	if (sc.n)
@@ -176,7 +149,7 @@ int report__speedscope(const struct profile *p, FILE *out, const struct report_o
 	sc.n = j;
 	fputs("{\"$schema\":\"https://www.speedscope.app/file-format-schema.json\",\n", out);
 	fputs("\"exporter\":\"treeprof\",\"name\":", out);
-	report__json_str(out, cmd ? cmd : "treeprof");
+	json__write_str(out, cmd ? cmd : "treeprof", JSON_NO_MAX, 0);
 	fputs(",\n", out);
 	write_frames(p, out, lab);
 	fputs("\"profiles\":[\n", out);

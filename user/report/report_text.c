@@ -122,33 +122,6 @@ static bool proc_kept(const struct text *t, uint32_t idx)
 	return report_groups__of(t->g, idx) != REPORT_NO_GROUP;
 }
 
-/* Copy s into buf (of size > width), keeping at most width bytes; elides the middle. */
-static const char *fit(char *buf, const char *s, size_t width)
-{
-	size_t len = strlen(s), head;
-
-	if (len <= width)
-		return strcpy(buf, s);
-	if (width < 8) {
-		memcpy(buf, s, width);
-		buf[width] = 0;
-		return buf;
-	}
-	head = (width - 3) / 2;
-	memcpy(buf, s, head);
-	memcpy(buf + head, "...", 3);
-	strcpy(buf + head + 3, s + len - (width - 3 - head));
-	return buf;
-}
-
-static void heading(const struct text *t, FILE *out, const char *title)
-{
-	if (t->o->color)
-		fprintf(out, "\n\033[1m%s\033[0m\n", title);
-	else
-		fprintf(out, "\n%s\n", title);
-}
-
 static double pct(uint64_t part, uint64_t whole)
 {
 	return whole ? 100.0 * (double)part / (double)whole : 0.0;
@@ -186,16 +159,8 @@ static int build_funcs(struct text *t)
 		if (!slots[j]) {
 			struct func *fn = &t->funcs[t->nfuncs];
 
-			/* the function's label is its frame's label without the line */
 			fn->frame = i;
-			report__frame_label(t->p, i, lab, LABEL_MAX);
-			if (f->kind == FRAME_PYTHON && f->line && f->file) {
-				char *colon = strrchr(lab, ':');
-
-				if (colon)
-					strcpy(colon, ")");
-			}
-			fn->label = strdup(lab);
+			fn->label = strdup(report__func_label(t->p, i, lab, LABEL_MAX));
 			if (!fn->label)
 				goto out;
 			slots[j] = ++t->nfuncs;
@@ -470,10 +435,10 @@ static void print_header(const struct text *t, FILE *out, uint32_t nkept)
 	}
 	fprintf(out, t->o->color ? "\033[1mtreeprof report\033[0m\n" : "treeprof report\n");
 	if (cmd)
-		fprintf(out, "command    %s\n", fit(buf, cmd, WIDTH - 11));
+		fprintf(out, "command    %s\n", report__fit(buf, cmd, WIDTH - 11));
 	if (t->metric == METRIC_CPU)
 		fprintf(out, "duration   %.2f s   frequency %s Hz   samples %llu   processes %u\n",
-			(double)dur / 1e9, freq ? fit(buf, freq, 20) : "?",
+			(double)dur / 1e9, freq ? report__fit(buf, freq, 20) : "?",
 			(unsigned long long)t->total, nkept);
 	else
 		fprintf(out, "duration   %.2f s   %s %s (estimated)   processes %u\n",
@@ -518,7 +483,7 @@ static void print_proc(const struct text *t, FILE *out, uint32_t idx, uint32_t d
 	snprintf(share, sizeof(share), "%5.1f%%", pct(t->proc_total[idx], t->total));
 	fprintf(out, "%7d %7d %9s %9s %6s %-10s %*s%s\n", (int)pr->pid, (int)pr->ppid, life,
 		val(t, v, sizeof(v), t->proc_total[idx]), share, status, (int)indent, "",
-		fit(buf, cmd ? cmd : "", WIDTH - TREE_COLS - indent));
+		report__fit(buf, cmd ? cmd : "", WIDTH - TREE_COLS - indent));
 }
 
 /* Depth-first from r, children in index order; seen guards against parent cycles. */
@@ -742,7 +707,7 @@ static void print_group(const struct text *t, FILE *out, uint32_t i, uint32_t de
 		val(t, v[0], sizeof(v[0]), t->group_total[i]), share,
 		val(t, v[1], sizeof(v[1]), lo), val(t, v[2], sizeof(v[2]), hi),
 		val(t, v[3], sizeof(v[3]), hi - lo), (int)indent, "",
-		fit(buf, gi->name, WIDTH - GROUP_COLS - indent));
+		report__fit(buf, gi->name, WIDTH - GROUP_COLS - indent));
 }
 
 /* Groups as a tree (a role's parent is the role of its first member's parent), depth
@@ -826,7 +791,7 @@ static int print_top(const struct text *t, FILE *out, bool total)
 	snprintf(title, sizeof(title), "Top functions by %s %s%s", total ? "total" : "self",
 		 t->metric == METRIC_CPU ? "samples" : metric__name(t->metric),
 		 total ? " (left out: frames on nearly every stack of their process)" : "");
-	heading(t, out, title);
+	report__heading(out, title, t->o->color);
 	fprintf(out, "%8s %7s %8s %7s  %s\n", "SELF", "SELF%", "TOTAL", "TOTAL%", "FUNCTION");
 	for (uint32_t i = 0; i < t->nfuncs && shown < (uint32_t)t->o->top; i++) {
 		const struct func *fn = &t->funcs[order[i]];
@@ -837,7 +802,7 @@ static int print_top(const struct text *t, FILE *out, bool total)
 			continue; /* mostly on nearly every sample of its groups */
 		fprintf(out, "%8s %6.1f%% %8s %6.1f%%  %s\n", val(t, v[0], sizeof(v[0]), fn->self),
 			pct(fn->self, t->total), val(t, v[1], sizeof(v[1]), fn->total),
-			pct(fn->total, t->total), fit(buf, fn->label, WIDTH - FUNC_COLS));
+			pct(fn->total, t->total), report__fit(buf, fn->label, WIDTH - FUNC_COLS));
 		shown++;
 	}
 	if (!shown)
@@ -899,7 +864,7 @@ static void print_paths(const struct text *t, FILE *out, size_t i, uint64_t tota
 			len += path_name(t->funcs[h->func[k]].label, line + len, WIDTH);
 		}
 		fprintf(out, "%8s %6.1f%%  %s\n", val(t, v, sizeof(v), h->weight),
-			pct(h->weight, total), fit(buf, line, WIDTH - 18));
+			pct(h->weight, total), report__fit(buf, line, WIDTH - 18));
 	}
 }
 
@@ -926,7 +891,7 @@ static int print_per_group(struct text *t, FILE *out)
 	qsort_r(order, n, sizeof(*order), groups_by_samples, t);
 	snprintf(title, sizeof(title), "Top functions per %s (self %s)",
 		 t->o->group == REPORT_GROUP_ROLE ? "role" : "process", what);
-	heading(t, out, title);
+	report__heading(out, title, t->o->color);
 	for (uint32_t k = 0; k < n && t->group_total[order[k]]; k++) {
 		const struct report_group_info *gi = report_groups__get(t->g, order[k]);
 		const struct prof_proc *pr = profile__proc_at(t->p, gi->procs[0]);
@@ -939,11 +904,11 @@ static int print_per_group(struct text *t, FILE *out)
 			snprintf(line, sizeof(line), "pid %d: %s", (int)pr->pid, cmd);
 		if (t->metric == METRIC_CPU)
 			fprintf(out, "%s%s (%llu sample%s", k ? "\n" : "",
-				fit(buf, line, WIDTH - 32), (unsigned long long)total,
+				report__fit(buf, line, WIDTH - 32), (unsigned long long)total,
 				total == 1 ? "" : "s");
 		else /* sizes carry their unit */
-			fprintf(out, "%s%s (%s%s", k ? "\n" : "", fit(buf, line, WIDTH - 32),
-				val(t, v, sizeof(v), total),
+			fprintf(out, "%s%s (%s%s", k ? "\n" : "",
+				report__fit(buf, line, WIDTH - 32), val(t, v, sizeof(v), total),
 				t->metric == METRIC_ALLOC_COUNT ? " allocations" : "");
 		if (t->o->group == REPORT_GROUP_ROLE && gi->nprocs > 1)
 			fprintf(out, ", spread %llu",
@@ -953,7 +918,7 @@ static int print_per_group(struct text *t, FILE *out)
 		     i < end[order[k]] && j < (size_t)t->o->top && t->pf[i].self; i++, j++)
 			fprintf(out, "%8s %6.1f%%  %s\n", val(t, v, sizeof(v), t->pf[i].self),
 				pct(t->pf[i].self, total),
-				fit(buf, t->funcs[t->pf[i].func].label, WIDTH - 18));
+				report__fit(buf, t->funcs[t->pf[i].func].label, WIDTH - 18));
 		if (nostack)
 			fprintf(out, "%8s %6.1f%%  %s\n", val(t, v, sizeof(v), nostack),
 				pct(nostack, total), "(no stack captured)");
@@ -974,9 +939,9 @@ static void print_stats(const struct text *t, FILE *out)
 	char buf[WIDTH + 1];
 	uint32_t i;
 
-	heading(t, out, "Statistics");
+	report__heading(out, "Statistics", t->o->color);
 	for (i = 0; (name = profile__stat_at(t->p, i, &v)); i++)
-		fprintf(out, "  %-50s %20llu\n", fit(buf, name, 50), (unsigned long long)v);
+		fprintf(out, "  %-50s %20llu\n", report__fit(buf, name, 50), (unsigned long long)v);
 	if (!i)
 		fprintf(out, "  (none)\n");
 }
@@ -1014,11 +979,12 @@ int report__text(const struct profile *p, FILE *out, const struct report_opts *o
 		nkept += proc_kept(&t, i);
 	print_header(&t, out, nkept);
 	if (opts.group == REPORT_GROUP_PID) {
-		heading(&t, out, "Processes");
+		report__heading(out, "Processes", t.o->color);
 		err = print_tree(&t, out);
 	} else {
-		heading(&t, out,
-			opts.group == REPORT_GROUP_ROLE ? "Processes by role" : "Processes (all)");
+		report__heading(
+		    out, opts.group == REPORT_GROUP_ROLE ? "Processes by role" : "Processes (all)",
+		    t.o->color);
 		err = print_group_tree(&t, out);
 	}
 	if (!err)

@@ -16,6 +16,7 @@
 
 #include "lib/clock.h"
 #include "ui/live.h"
+#include "lib/json.h"
 #include "trace/proctree.h"
 #include "profile/profile.h"
 #include "report/report.h"
@@ -215,56 +216,16 @@ static void sb_text(struct sbuf *b, const char *s)
 	sanitize(b->s + from);
 }
 
-/* Length of the valid UTF-8 sequence at p (not ASCII), 0 if invalid. */
-static size_t utf8_len(const unsigned char *p)
+static void sb_put_any(void *b, const void *s, size_t n)
 {
-	uint32_t cp;
-	size_t n;
-
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		n = 2, cp = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		n = 3, cp = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		n = 4, cp = p[0] & 0x07;
-	else
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return n;
+	sb_put(b, s, n);
 }
 
-/* A JSON string: quotes, backslashes and control characters escaped, invalid UTF-8 as
- * U+FFFD, so every line parses whatever the traced processes put in their names. */
+/* A JSON string (lib/json.h: invalid UTF-8 as U+FFFD, controls escaped), so every line
+ * parses whatever the traced processes put in their names. */
 static void sb_json_str(struct sbuf *b, const char *s)
 {
-	const unsigned char *p = (const unsigned char *)(s ? s : "");
-	size_t n;
-
-	sb_put(b, "\"", 1);
-	while (*p) {
-		if (*p == '"' || *p == '\\') {
-			sb_put(b, "\\", 1);
-			sb_put(b, (const char *)p++, 1);
-		} else if (*p < 0x20 || *p == 0x7f) {
-			sb_printf(b, "\\u%04x", *p++);
-		} else if (*p < 0x80) {
-			sb_put(b, (const char *)p++, 1);
-		} else if ((n = utf8_len(p))) {
-			sb_put(b, (const char *)p, n);
-			p += n;
-		} else {
-			sb_puts(b, "\\ufffd");
-			p++;
-		}
-	}
-	sb_put(b, "\"", 1);
+	json__emit_str(sb_put_any, b, s, JSON_NO_MAX, 0);
 }
 
 static const char *const kind_names[] = {
