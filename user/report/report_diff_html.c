@@ -47,36 +47,6 @@ static void emit_runs(const struct report_diff *d, FILE *out)
 	fputs("],\n", out);
 }
 
-/* frames as columns (kind: 1 python, 2 native, 3 kernel; file null when unknown) */
-static void emit_frames(const struct report_diff *d, FILE *out)
-{
-	static const char *const cols[] = {"kind", "name", "file", "line"};
-	uint32_t nf = profile__nframes(d->ids);
-
-	fputs("\"frames\":{", out);
-	for (int c = 0; c < 4; c++) {
-		fprintf(out, "%s\"%s\":[", c ? ",\n" : "", cols[c]);
-		for (uint32_t i = 0; i < nf; i++) {
-			const struct prof_frame *f = profile__frame_get(d->ids, i);
-
-			if (i)
-				fputc(',', out);
-			if (c == 0)
-				fprintf(out, "%u", f->kind);
-			else if (c == 1)
-				report__html_str(out, f->name);
-			else if (c == 2 && f->file)
-				report__html_str(out, f->file);
-			else if (c == 2)
-				fputs("null", out);
-			else
-				fprintf(out, "%u", f->line);
-		}
-		fputc(']', out);
-	}
-	fputs("},\n", out);
-}
-
 /* stacks: [group, old, new, frame ids root first] */
 static void emit_stacks(const struct report_diff *d, FILE *out)
 {
@@ -103,7 +73,8 @@ int report_diff__html(const struct report_diff *d, FILE *out, const struct repor
 		return -EINVAL;
 	fwrite(report_diff_html_template, 1, mark - report_diff_html_template, out);
 	emit_runs(d, out);
-	emit_frames(d, out);
+	report__html_frames(d->ids, NULL, profile__nframes(d->ids), out);
+	fputs(",\n", out);
 	emit_stacks(d, out);
 	fputs(mark + strlen(DATA_MARK), out);
 	return fflush(out) || ferror(out) ? -EIO : 0;

@@ -13,19 +13,6 @@
 #include "report/report.h"
 #include "report/report_diff.h"
 
-static const char *kind_name(uint8_t kind)
-{
-	switch (kind) {
-	case FRAME_PYTHON:
-		return "python";
-	case FRAME_NATIVE:
-		return "native";
-	case FRAME_KERNEL:
-		return "kernel";
-	}
-	return "unknown";
-}
-
 /* "key":[old,new],"key_share":[old%,new%] */
 static void pair(const struct report_diff *d, FILE *out, const char *key, const uint64_t w[2])
 {
@@ -77,24 +64,6 @@ static void print_groups(const struct report_diff *d, FILE *out)
 	fputs("],\n", out);
 }
 
-static void print_frames(const struct report_diff *d, FILE *out)
-{
-	fputs("\"frames\":[", out);
-	for (uint32_t i = 0; i < profile__nframes(d->ids); i++) {
-		const struct prof_frame *f = profile__frame_get(d->ids, i);
-
-		fprintf(out, "%s{\"kind\":\"%s\",\"name\":", i ? ",\n" : "\n", kind_name(f->kind));
-		report__json_str(out, f->name);
-		fputs(",\"file\":", out);
-		if (f->file)
-			report__json_str(out, f->file);
-		else
-			fputs("null", out);
-		fprintf(out, ",\"line\":%u}", f->line);
-	}
-	fputs("],\n", out);
-}
-
 int report_diff__json(const struct report_diff *d, FILE *out, const struct report_opts *o)
 {
 	static const char *const how[] = {"pid", "role", "none"};
@@ -106,7 +75,7 @@ int report_diff__json(const struct report_diff *d, FILE *out, const struct repor
 		(unsigned)o->group < 3 ? how[o->group] : "role");
 	print_runs(d, out);
 	print_groups(d, out);
-	print_frames(d, out);
+	report__json_frames(d->ids, out);
 	fputs("\"stacks\":[", out);
 	for (size_t i = 0; i < d->nstacks; i++) {
 		const struct diff_stack *s = &d->stacks[i];

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/demangle.h"
 #include "profile/memacct.h"
 #include "profile/profile.h"
 #include "report/report.h"
@@ -335,24 +336,23 @@ static void emit_head(const struct html *h, FILE *out)
 		(unsigned long long)h->bucket_ns);
 }
 
-/* frames as columns (kind: 1 python, 2 native, 3 kernel; file null when unknown), then
- * the prefix tree as columns (parent -1 for a root frame). */
-static void emit_frames_stacks(const struct html *h, FILE *out)
+void report__html_frames(const struct profile *p, const uint32_t *ids, uint32_t n, FILE *out)
 {
 	static const char *const cols[] = {"kind", "name", "file", "line"};
+	char dm[DEMANGLE_OUT_MAX];
 
 	fputs("\"frames\":{", out);
 	for (int c = 0; c < 4; c++) {
 		fprintf(out, "%s\"%s\":[", c ? ",\n" : "", cols[c]);
-		for (uint32_t i = 0; i < h->nframes; i++) {
-			const struct prof_frame *f = profile__frame_get(h->p, h->frames[i]);
+		for (uint32_t i = 0; i < n; i++) {
+			const struct prof_frame *f = profile__frame_get(p, ids ? ids[i] : i);
 
 			if (i)
 				fputc(',', out);
 			if (c == 0)
 				fprintf(out, "%u", f->kind);
 			else if (c == 1)
-				report__html_str(out, f->name);
+				report__html_str(out, report__frame_name(f, dm, sizeof(dm)));
 			else if (c == 2 && f->file)
 				report__html_str(out, f->file);
 			else if (c == 2)
@@ -362,7 +362,15 @@ static void emit_frames_stacks(const struct html *h, FILE *out)
 		}
 		fputc(']', out);
 	}
-	fputs("},\n\"stacks\":{\"parent\":[", out);
+	fputc('}', out);
+}
+
+/* the frames (report__html_frames()), then the prefix tree as columns (parent -1 for a
+ * root frame). */
+static void emit_frames_stacks(const struct html *h, FILE *out)
+{
+	report__html_frames(h->p, h->frames, h->nframes, out);
+	fputs(",\n\"stacks\":{\"parent\":[", out);
 	for (uint32_t i = 0; i < h->nnodes; i++)
 		fprintf(out, "%s%lld", i ? "," : "",
 			h->parent[i] == NONE ? -1LL : (long long)h->parent[i]);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/demangle.h"
 #include "profile/memacct.h"
 #include "profile/profile.h"
 #include "report/report.h"
@@ -64,6 +65,31 @@ static const char *kind_name(uint8_t kind)
 		return "kernel";
 	}
 	return "unknown";
+}
+
+void report__json_frames(const struct profile *p, FILE *out)
+{
+	char dm[DEMANGLE_OUT_MAX];
+
+	fputs("\"frames\":[", out);
+	for (uint32_t i = 0; i < profile__nframes(p); i++) {
+		const struct prof_frame *f = profile__frame_get(p, i);
+		const char *name = report__frame_name(f, dm, sizeof(dm));
+
+		fprintf(out, "%s{\"kind\":\"%s\",\"name\":", i ? ",\n" : "\n", kind_name(f->kind));
+		report__json_str(out, name);
+		if (name != f->name) {
+			fputs(",\"mangled\":", out);
+			report__json_str(out, f->name);
+		}
+		fputs(",\"file\":", out);
+		if (f->file)
+			report__json_str(out, f->file);
+		else
+			fputs("null", out);
+		fprintf(out, ",\"line\":%u}", f->line);
+	}
+	fputs("],\n", out);
 }
 
 static void print_groups(const struct profile *p, const struct report_groups *g,
@@ -257,22 +283,8 @@ int report__json(const struct profile *p, FILE *out, const struct report_opts *o
 	}
 	fputs("],\n", out);
 	print_groups(p, g, o, out);
-	fputs("\"frames\":[", out);
-	sep = "\n";
-	for (uint32_t i = 0; i < profile__nframes(p); i++) {
-		const struct prof_frame *f = profile__frame_get(p, i);
-
-		fprintf(out, "%s{\"kind\":\"%s\",\"name\":", sep, kind_name(f->kind));
-		report__json_str(out, f->name);
-		fputs(",\"file\":", out);
-		if (f->file)
-			report__json_str(out, f->file);
-		else
-			fputs("null", out);
-		fprintf(out, ",\"line\":%u}", f->line);
-		sep = ",\n";
-	}
-	fputs("],\n\"stacks\":[", out);
+	report__json_frames(p, out);
+	fputs("\"stacks\":[", out);
 	sep = "\n";
 	for (size_t i = 0; i < nsc; i++) {
 		fprintf(out, "%s{\"pid\":%d,\"group\":%u,\"count\":%llu,", sep,
