@@ -2,7 +2,7 @@
  * libstdc++'s __cxa_demangle), used through its callback interface: __cxa_demangle builds
  * the whole demangling in memory before returning it, which a hostile name can make
  * exponentially long, while the callback receives it in pieces and lets us stop at
- * DEMANGLE_OUT_MAX. The callback interface allocates nothing (documented in demangle.h),
+ * DEMANGLE_OUT_MAX. The callback interface allocates nothing (libiberty/demangle.h says so),
  * so leaving it by longjmp from the callback leaks nothing. */
 #include <setjmp.h>
 #include <string.h>
