@@ -12,7 +12,8 @@ msg         = $(if $(filter 1,$(V)),,@printf '  %-8s %s\n' "$(1)" "$(2)";)
 CFLAGS     ?= -O2 -g
 CFLAGS     += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -std=gnu11 \
 	      -D_GNU_SOURCE -MMD -MP -Iinclude -Iuser -I$(OUTPUT)
-LDLIBS     := -lbpf -lelf -lz -lpthread
+# -liberty: the C++ demangler (user/lib/demangle.c), linked statically from libiberty-dev.
+LDLIBS     := -lbpf -lelf -lz -lpthread -liberty
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Ivmlinux -Ibpf -MMD -MP
 
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
@@ -142,8 +143,9 @@ $(UPROBE_COST): tests/tools/uprobe_cost.c $(OUTPUT)/probecost.skel.h | $(OUTPUT)
 # Debian packages, installed when missing: DEPS_BUILD to build treeprof and run the demo
 # (make demo), DEPS_TEST for the tests as well (make test). One line says what is installed;
 # apt's output goes to $(DEPS_LOG), which an error points to.
-DEPS_BUILD := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc python3
-DEPS_TEST  := $(DEPS_BUILD) libclang-rt-14-dev python3-pytest debootstrap tmux clang-format \
+DEPS_BUILD := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libiberty-dev pkg-config make \
+	      gcc python3
+DEPS_TEST  := $(DEPS_BUILD) g++ libclang-rt-14-dev python3-pytest debootstrap tmux clang-format \
 	      golang-go chromium qemu-system-x86 busybox-static man-db groff-base dpkg-dev \
 	      python3-torch python3-numpy gunicorn python3-flask python3-celery python3-redis \
 	      redis-server

@@ -27,7 +27,9 @@ def roles(manifest):
 
 
 def check_frame(f, where):
-    assert set(f) == {"kind", "name", "file", "line"}, "%s: frame keys %s" % (where, sorted(f))
+    assert set(f) - {"mangled"} == {"kind", "name", "file", "line"}, \
+        "%s: frame keys %s" % (where, sorted(f))  # mangled: a C++ symbol, when demangled
+    assert isinstance(f.get("mangled", ""), str), "%s: mangled %r" % (where, f["mangled"])
     assert f["kind"] in KINDS, "%s: frame kind %r" % (where, f["kind"])
     assert isinstance(f["name"], str) and f["name"], "%s: frame name %r" % (where, f["name"])
     assert f["file"] is None or isinstance(f["file"], str), "%s: file %r" % (where, f["file"])

@@ -13,6 +13,7 @@ struct profile;
 struct memacct;
 struct mem_site;
 struct prof_stack;
+struct prof_frame;
 struct report_diff;
 
 enum report_group {
@@ -67,19 +68,27 @@ int report__pprof(const struct profile *p, FILE *out, const struct report_opts *
 int report__speedscope(const struct profile *p, FILE *out, const struct report_opts *o);
 /* Chrome trace-event JSON (Perfetto, chrome://tracing): a track per process and thread. */
 int report__chrome(const struct profile *p, FILE *out, const struct report_opts *o);
-/* The "frames" of the JSON formats: an array of {"kind", "name", "file" (null when
- * unknown), "line"} by frame id, then ",\n". */
+/* "frames":[...],\n: every frame of p as JSON, {"kind", "name", "mangled" (only when
+ * name is a demangling), "file" (null when unknown), "line"}, as the json and diff json
+ * formats give them. */
 void report__json_frames(const struct profile *p, FILE *out);
-/* The "frames" of the HTML pages' data, as columns "kind" (1 python, 2 native, 3 kernel),
- * "name", "file" (null when unknown), "line": the n frames ids[0..n) of p (ids NULL: the
- * frames 0..n), strings escaped for a <script> element (JSON_HTML). */
+/* "frames":{"kind":[...],"name":[...],"file":[...],"line":[...]}: frames ids[0..n) of p
+ * (frames 0..n when ids is NULL) as columns, for the HTML pages (kind: 1 python, 2 native,
+ * 3 kernel; names as report__frame_name() shows them; file null when unknown; strings
+ * escaped for a <script> element, JSON_HTML). */
 void report__html_frames(const struct profile *p, const uint32_t *ids, uint32_t n, FILE *out);
 
 /* How a frame is named in every format: "qualname (file:line)" for Python,
- * "symbol" or "[unknown] (module)" for native, "symbol [k]" for kernel. Writes into buf. */
+ * "symbol" (C++ demangled: report__frame_name()) or "[unknown] (module)" for native,
+ * "symbol [k]" for kernel. Writes into buf. */
 const char *report__frame_label(const struct profile *p, uint32_t frame_id, char *buf, size_t len);
 /* A function's label, the same without the line: "qualname (file)" for Python. */
 const char *report__func_label(const struct profile *p, uint32_t frame_id, char *buf, size_t len);
+/* The name a frame is shown by: a native frame's C++ symbol demangled (demangle__name(),
+ * "app::Engine::spin(int)"), into buf, whose DEMANGLE_OUT_MAX bytes are enough; any other
+ * name as recorded. Returns buf or f->name: the raw symbol, which JSON also gives as
+ * "mangled" when it differs, is f->name. */
+const char *report__frame_name(const struct prof_frame *f, char *buf, size_t len);
 
 /* A format: its name on the command line, its writer, whether its output is binary
  * (then it is refused on a terminal without -o), and its writer of a comparison of two

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/demangle.h"
 #include "profile/memacct.h"
 #include "profile/profile.h"
 #include "report/report.h"
@@ -218,6 +219,7 @@ static const char *path_name(const struct dtext *t, const struct diff_stack *s)
 {
 	uint32_t n;
 	const uint32_t *fr = profile__stack_get(t->d->ids, s->stack, &n);
+	char dm[DEMANGLE_OUT_MAX];
 	size_t len = 0;
 
 	if (t->o->group != REPORT_GROUP_NONE)
@@ -225,8 +227,9 @@ static const char *path_name(const struct dtext *t, const struct diff_stack *s)
 	if (!n && len < NAME_MAX)
 		snprintf(t->buf + len, NAME_MAX - len, "(no stack captured)");
 	for (uint32_t i = 0; i < n && len < NAME_MAX; i++)
-		len += snprintf(t->buf + len, NAME_MAX - len, "%s%s", i ? " > " : "",
-				profile__frame_get(t->d->ids, fr[i])->name);
+		len += snprintf(
+		    t->buf + len, NAME_MAX - len, "%s%s", i ? " > " : "",
+		    report__frame_name(profile__frame_get(t->d->ids, fr[i]), dm, sizeof(dm)));
 	return t->buf;
 }
 

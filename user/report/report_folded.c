@@ -4,11 +4,13 @@
  * absent with --group-by none or --merge. COUNT is in the report's metric (--metric):
  * samples, or estimated bytes or allocations, whole numbers without a unit.
  *
- * Also home of report__frame_label(), the one naming of frames all formats share. */
+ * Also home of report__frame_label() and report__frame_name(), the one naming of frames all
+ * formats share. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/demangle.h"
 #include "profile/profile.h"
 #include "report/report.h"
 #include "report/report_group.h"
@@ -27,9 +29,15 @@ static void label_sanitize(char *s)
 	}
 }
 
+const char *report__frame_name(const struct prof_frame *f, char *buf, size_t len)
+{
+	return f->kind == FRAME_NATIVE ? demangle__name(f->name, buf, len) : f->name;
+}
+
 const char *report__frame_label(const struct profile *p, uint32_t frame_id, char *buf, size_t len)
 {
 	const struct prof_frame *f = profile__frame_get(p, frame_id);
+	char name[DEMANGLE_OUT_MAX];
 	const char *base;
 
 	if (!len)
@@ -55,7 +63,7 @@ const char *report__frame_label(const struct profile *p, uint32_t frame_id, char
 			base = strrchr(f->file, '/');
 			snprintf(buf, len, "[unknown] (%s)", base ? base + 1 : f->file);
 		} else {
-			snprintf(buf, len, "%s", f->name);
+			snprintf(buf, len, "%s", report__frame_name(f, name, sizeof(name)));
 		}
 		break;
 	}

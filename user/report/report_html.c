@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/demangle.h"
 #include "lib/json.h"
 #include "profile/memacct.h"
 #include "profile/profile.h"
@@ -294,6 +295,7 @@ static void emit_head(const struct html *h, FILE *out)
 void report__html_frames(const struct profile *p, const uint32_t *ids, uint32_t n, FILE *out)
 {
 	static const char *const cols[] = {"kind", "name", "file", "line"};
+	char dm[DEMANGLE_OUT_MAX];
 
 	fputs("\"frames\":{", out);
 	for (int c = 0; c < 4; c++) {
@@ -306,7 +308,8 @@ void report__html_frames(const struct profile *p, const uint32_t *ids, uint32_t 
 			if (c == 0)
 				fprintf(out, "%u", f->kind);
 			else if (c == 1)
-				json__write_str(out, f->name, JSON_NO_MAX, JSON_HTML);
+				json__write_str(out, report__frame_name(f, dm, sizeof(dm)),
+						JSON_NO_MAX, JSON_HTML);
 			else if (c == 2 && f->file)
 				json__write_str(out, f->file, JSON_NO_MAX, JSON_HTML);
 			else if (c == 2)
@@ -319,7 +322,8 @@ void report__html_frames(const struct profile *p, const uint32_t *ids, uint32_t 
 	fputc('}', out);
 }
 
-/* the page's frames, then the prefix tree as columns (parent -1 for a root frame). */
+/* the frames (report__html_frames()), then the prefix tree as columns (parent -1 for a
+ * root frame). */
 static void emit_frames_stacks(const struct html *h, FILE *out)
 {
 	report__html_frames(h->p, h->frames, h->nframes, out);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/demangle.h"
 #include "lib/json.h"
 #include "profile/memacct.h"
 #include "profile/profile.h"
@@ -39,12 +40,19 @@ static const char *kind_name(uint8_t kind)
 
 void report__json_frames(const struct profile *p, FILE *out)
 {
+	char dm[DEMANGLE_OUT_MAX];
+
 	fputs("\"frames\":[", out);
 	for (uint32_t i = 0; i < profile__nframes(p); i++) {
 		const struct prof_frame *f = profile__frame_get(p, i);
+		const char *name = report__frame_name(f, dm, sizeof(dm));
 
 		fprintf(out, "%s{\"kind\":\"%s\",\"name\":", i ? ",\n" : "\n", kind_name(f->kind));
-		json__write_str(out, f->name, JSON_NO_MAX, 0);
+		json__write_str(out, name, JSON_NO_MAX, 0);
+		if (name != f->name) {
+			fputs(",\"mangled\":", out);
+			json__write_str(out, f->name, JSON_NO_MAX, 0);
+		}
 		fputs(",\"file\":", out);
 		if (f->file)
 			json__write_str(out, f->file, JSON_NO_MAX, 0);

@@ -16,6 +16,7 @@
 
 #include "lib/clock.h"
 #include "ui/live.h"
+#include "lib/demangle.h"
 #include "lib/json.h"
 #include "trace/proctree.h"
 #include "profile/profile.h"
@@ -234,6 +235,8 @@ static const char *const kind_names[] = {
 static void sb_json_frame(struct sbuf *b, const struct profile *p, uint32_t id)
 {
 	const struct prof_frame *f = profile__frame_get(p, id);
+	char dm[DEMANGLE_OUT_MAX];
+	const char *name;
 
 	if (!f) {
 		sb_puts(b, "{\"kind\":\"native\",\"name\":\"[unknown]\",\"file\":null,\"line\":0}");
@@ -241,7 +244,12 @@ static void sb_json_frame(struct sbuf *b, const struct profile *p, uint32_t id)
 	}
 	sb_printf(b, "{\"kind\":\"%s\",\"name\":",
 		  f->kind <= FRAME_KERNEL && kind_names[f->kind] ? kind_names[f->kind] : "native");
-	sb_json_str(b, f->name);
+	name = report__frame_name(f, dm, sizeof(dm));
+	sb_json_str(b, name);
+	if (name != f->name) {
+		sb_puts(b, ",\"mangled\":");
+		sb_json_str(b, f->name);
+	}
 	sb_puts(b, ",\"file\":");
 	if (f->file)
 		sb_json_str(b, f->file);

@@ -17,7 +17,9 @@
 #include "lib/clock.h"
 #include "lib/freeall.h"
 #include "ui/live.h"
+#include "lib/demangle.h"
 #include "profile/profile.h"
+#include "report/report.h"
 #include "ui/top.h"
 #include "trace/tracer.h"
 
@@ -113,13 +115,14 @@ static uint32_t hash_str(const char *s)
 static int map_frames(struct top *t)
 {
 	uint32_t n = profile__nframes(t->p);
-	char key[1024], label[512];
+	char key[1024], label[512], dm[DEMANGLE_OUT_MAX];
 
 	if (!(t->fmap = grow(t->fmap, &t->fmap_cap, n, sizeof(*t->fmap))))
 		return -ENOMEM;
 	for (; t->nmapped < n; t->nmapped++) {
 		const struct prof_frame *f = profile__frame_get(t->p, t->nmapped);
 		const char *file = f && f->file ? f->file : "", *base = strrchr(file, '/');
+		const char *name = f ? report__frame_name(f, dm, sizeof(dm)) : "?";
 		uint32_t h, i;
 
 		base = base ? base + 1 : file;
@@ -131,7 +134,7 @@ static int map_frames(struct top *t)
 		else if (*base && (f->kind == FRAME_PYTHON || !strcmp(f->name, "[unknown]")))
 			snprintf(label, sizeof(label), "%s (%s)", f->name, base);
 		else
-			snprintf(label, sizeof(label), "%s", f->name);
+			snprintf(label, sizeof(label), "%s", name);
 		h = hash_str(key) % 4096;
 		for (i = t->hbuckets[h]; i; i = t->funcs[i - 1].hnext)
 			if (!strcmp(t->funcs[i - 1].key, key))
