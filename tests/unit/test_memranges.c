@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "profile/datafile.h"
@@ -24,6 +25,7 @@ struct fixture {
 	struct profile *p;
 	uint32_t stack[2];
 	uint64_t ts;
+	struct memacct *m; /* the accounts, made at the first check */
 };
 
 static struct fixture fixture_journaled(const struct profile_journal *j)
@@ -63,83 +65,89 @@ static void unmap(struct fixture *fx, uint64_t addr, uint64_t len)
 	CHECK_EQ_INT(profile__mem_free_range(fx->p, ++fx->ts, PID, addr, len), 0);
 }
 
-/* What stack s still holds at the end (live_bytes), and allocated (alloc_bytes). */
-static double held_by(const struct memacct *m, const struct fixture *fx, int s, bool alloc)
+/* The accounts of fx's profile (computed once). */
+static const struct memacct *accounts(struct fixture *fx)
 {
-	for (size_t i = 0; i < m->nsites; i++)
-		if (m->sites[i].stack == fx->stack[s])
-			return alloc ? m->sites[i].alloc_bytes : m->sites[i].live_bytes;
-	return 0;
+	if (!fx->m)
+		fx->m = memacct__compute(fx->p);
+	CHECK(fx->m != NULL);
+	return fx->m;
 }
 
-static struct memacct *account(struct fixture *fx)
+/* Stack s allocated alloc bytes and holds live bytes at the end. */
+static void expect_site(struct fixture *fx, int s, uint64_t alloc, uint64_t live)
 {
-	struct memacct *m = memacct__compute(fx->p);
+	const struct memacct *m = accounts(fx);
+	const struct mem_site *site = NULL;
 
-	CHECK(m != NULL);
-	return m;
+	for (size_t i = 0; m && i < m->nsites; i++)
+		if (m->sites[i].stack == fx->stack[s])
+			site = &m->sites[i];
+	CHECK(site != NULL);
+	if (!site)
+		return;
+	CHECK_EQ_INT(site->alloc_bytes, alloc);
+	CHECK_EQ_INT(site->live_bytes, live);
+}
+
+/* The tree's heap peaked at peak bytes and no free went unmatched. */
+static void expect_peak(struct fixture *fx, uint64_t peak)
+{
+	const struct memacct *m = accounts(fx);
+
+	if (!m)
+		return;
+	CHECK_EQ_INT(m->tree_peak_bytes, peak);
+	CHECK_EQ_INT(m->unmatched_frees, 0);
+}
+
+static void fixture_free(struct fixture *fx)
+{
+	memacct__free(fx->m);
+	profile__free(fx->p);
 }
 
 static void test_trims_at_both_ends_keep_the_middle(void)
 {
 	struct fixture fx = fixture_new();
-	struct memacct *m;
 
 	map_at(&fx, BASE, 64 * MIB, 0, 1);
 	unmap(&fx, BASE, 16 * MIB);	       /* the head */
 	unmap(&fx, BASE + 48 * MIB, 16 * MIB); /* the tail */
 	unmap(&fx, BASE + 64 * MIB, 4096);     /* past it: nothing */
 	unmap(&fx, BASE - 8 * MIB, 4 * MIB);   /* before it: nothing */
-	m = account(&fx);
-	if (m) {
-		CHECK_EQ_INT(held_by(m, &fx, 0, true), 64 * MIB);
-		CHECK_EQ_INT(held_by(m, &fx, 0, false), 32 * MIB);
-		CHECK_EQ_INT(m->procs[0].unmatched_frees, 0);
-		CHECK_EQ_INT(m->tree_peak_bytes, 64 * MIB);
-	}
-	memacct__free(m);
-	profile__free(fx.p);
+	expect_site(&fx, 0, 64 * MIB, 32 * MIB);
+	expect_peak(&fx, 64 * MIB);
+	fixture_free(&fx);
 }
 
 static void test_a_hole_leaves_two_pieces_each_freed_on_its_own(void)
 {
 	struct fixture fx = fixture_new();
-	struct memacct *m;
 
 	map_at(&fx, BASE, 3 * MIB, 0, 1);
 	unmap(&fx, BASE + MIB, MIB);
 	/* the right piece goes by its start, as the sampler reports a whole piece */
 	CHECK_EQ_INT(profile__mem_free(fx.p, ++fx.ts, PID, TP_MEM_MUNMAP, BASE + 2 * MIB), 0);
-	m = account(&fx);
-	if (m) {
-		CHECK_EQ_INT(held_by(m, &fx, 0, false), MIB);
-		CHECK_EQ_INT(m->procs[0].unmatched_frees, 0);
-	}
-	memacct__free(m);
-	profile__free(fx.p);
+	expect_site(&fx, 0, 3 * MIB, MIB);
+	expect_peak(&fx, 3 * MIB);
+	fixture_free(&fx);
 }
 
 static void test_pieces_share_a_sampled_weight_by_bytes(void)
 {
 	struct fixture fx = fixture_new();
-	double w = memacct__weight(MIB, 4 * MIB);
-	struct memacct *m;
+	double w = memacct__weight(MIB, 4 * MIB); /* what one sampled MiB stands for */
 
-	map_at(&fx, BASE, MIB, 0, 4 * MIB); /* stands for w bytes, more than MIB */
+	map_at(&fx, BASE, MIB, 0, 4 * MIB);
 	unmap(&fx, BASE + MIB / 4, MIB / 2);
-	m = account(&fx);
-	if (m) {
-		CHECK_EQ_INT(held_by(m, &fx, 0, true), memacct__round(w));
-		CHECK_EQ_INT(held_by(m, &fx, 0, false), 2 * memacct__round(w / 4));
-	}
-	memacct__free(m);
-	profile__free(fx.p);
+	expect_site(&fx, 0, memacct__round(w), 2 * memacct__round(w / 4));
+	fixture_free(&fx);
 }
 
 static void test_one_range_over_mappings_and_gaps_leaves_heap_blocks(void)
 {
 	struct fixture fx = fixture_new();
-	struct memacct *m;
 
 	map_at(&fx, BASE, 4 * MIB, 0, 1);
 	map_at(&fx, BASE + 8 * MIB, 4 * MIB, 1, 1);
@@ -148,45 +156,38 @@ static void test_one_range_over_mappings_and_gaps_leaves_heap_blocks(void)
 					1000, 1, fx.stack[1]),
 		     0);
 	unmap(&fx, BASE + 2 * MIB, 16 * MIB); /* tail of the 1st, the 2nd, head of the 3rd */
-	m = account(&fx);
-	if (m) {
-		CHECK_EQ_INT(held_by(m, &fx, 0, false), 4 * MIB);
-		CHECK_EQ_INT(held_by(m, &fx, 1, false), 1000); /* the heap block is no mapping */
-		CHECK_EQ_INT(m->tree_peak_bytes, 12 * MIB + 1000);
-	}
-	memacct__free(m);
-	profile__free(fx.p);
+	expect_site(&fx, 0, 8 * MIB, 4 * MIB);
+	expect_site(&fx, 1, 4 * MIB + 1000, 1000); /* the heap block is no mapping */
+	expect_peak(&fx, 12 * MIB + 1000);
+	fixture_free(&fx);
 }
 
 static void test_a_new_mapping_releases_what_was_under_it(void)
 {
 	struct fixture fx = fixture_new();
-	struct memacct *m;
 
 	map_at(&fx, BASE, 32 * MIB, 0, 1);
 	map_at(&fx, BASE + 8 * MIB, 8 * MIB, 1, 1); /* MAP_FIXED over its second quarter */
-	m = account(&fx);
-	if (m) {
-		CHECK_EQ_INT(held_by(m, &fx, 0, false), 24 * MIB);
-		CHECK_EQ_INT(held_by(m, &fx, 1, false), 8 * MIB);
-		CHECK_EQ_INT(m->tree_peak_bytes, 32 * MIB);
-	}
-	memacct__free(m);
-	profile__free(fx.p);
+	expect_site(&fx, 0, 32 * MIB, 24 * MIB);
+	expect_site(&fx, 1, 8 * MIB, 8 * MIB);
+	expect_peak(&fx, 32 * MIB);
+	fixture_free(&fx);
 }
 
 static void test_a_fork_child_cuts_its_copy_not_its_parent(void)
 {
 	struct fixture fx = fixture_new();
 	const struct mem_proc *child = NULL;
-	struct memacct *m;
+	const struct memacct *m;
+	uint32_t idx;
 
 	map_at(&fx, BASE, 8 * MIB, 0, 1);
 	CHECK_EQ_INT(profile__mem_fork(fx.p, ++fx.ts, PID + 1, PID), 0);
 	CHECK_EQ_INT(profile__mem_free_range(fx.p, ++fx.ts, PID + 1, BASE, 2 * MIB), 0);
-	m = account(&fx);
+	idx = profile__proc_find(fx.p, PID + 1)->idx;
+	m = accounts(&fx);
 	for (size_t i = 0; m && i < m->nprocs; i++)
-		if (m->procs[i].proc == profile__proc_find(fx.p, PID + 1)->idx)
+		if (m->procs[i].proc == idx)
 			child = &m->procs[i];
 	CHECK(child != NULL);
 	if (child) {
@@ -194,10 +195,8 @@ static void test_a_fork_child_cuts_its_copy_not_its_parent(void)
 		CHECK_EQ_INT(child->live_inherited_bytes, 6 * MIB);
 		CHECK_EQ_INT(child->live_bytes, 0);
 	}
-	if (m)
-		CHECK_EQ_INT(m->tree_peak_bytes, 8 * MIB); /* the parent still holds it all */
-	memacct__free(m);
-	profile__free(fx.p);
+	expect_peak(&fx, 8 * MIB); /* the parent still holds it all */
+	fixture_free(&fx);
 }
 
 static void test_bad_ranges_are_refused(void)
@@ -214,9 +213,7 @@ static void test_range_records_survive_the_recording(void)
 {
 	char path[] = "/tmp/treeprof-memranges-XXXXXX", err[256];
 	struct datafile_writer *w;
-	struct profile *r = NULL;
-	struct memacct *m = NULL;
-	struct fixture fx;
+	struct fixture fx, back = {0};
 	int fd = mkstemp(path);
 
 	CHECK(fd >= 0);
@@ -230,16 +227,13 @@ static void test_range_records_survive_the_recording(void)
 	profile__set_journal(fx.p, NULL);
 	CHECK_EQ_INT(datafile__finish(w), 0);
 	close(fd);
-	r = datafile__read(path, err, sizeof(err), NULL);
-	CHECK(r != NULL);
-	if (r)
-		m = memacct__compute(r);
-	CHECK(m != NULL);
-	if (m)
-		CHECK_EQ_INT(m->sites[0].live_bytes, 3 * MIB);
-	memacct__free(m);
-	profile__free(r);
-	profile__free(fx.p);
+	back.p = datafile__read(path, err, sizeof(err), NULL);
+	CHECK(back.p != NULL);
+	memcpy(back.stack, fx.stack, sizeof(back.stack));
+	if (back.p)
+		expect_site(&back, 0, 4 * MIB, 3 * MIB);
+	fixture_free(&back);
+	fixture_free(&fx);
 	unlink(path);
 }
 
