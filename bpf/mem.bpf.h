@@ -4,7 +4,11 @@
  *  - attach mode: uprobes on the C allocator's entry points in every C library the tree
  *    maps, attached by file, filtered here by traced tgid; one uretprobe program for the
  *    returned blocks; and the mmap/munmap/mremap system calls for anonymous memory taken
- *    outside the allocator. Exact totals are counted here for every call; a Poisson
+ *    outside the allocator, and mprotect: what the kernel gives the process counts (a
+ *    PROT_NONE mapping is a reservation; an mprotect that makes part of a reservation
+ *    accessible allocates that part, found in the process's VMAs; munmap and mprotect
+ *    PROT_NONE release exactly their range, TP_REC_FREE_RANGE). Exact totals are counted
+ *    here for every call; a Poisson
  *    byte-sampled subset (mean interval mem_rate bytes, per thread) is sent with its stack.
  *  - launch mode: the sampler preloaded into the tree (user/shim/memshim.c) decides what to
  *    sample and calls treeprof_mem_hook() only for those and for frees of sampled blocks;
@@ -26,10 +30,18 @@ const volatile __u32 mem_exp[256];
 /* Maximum blocks remembered in mem_live before the oldest are forgotten. */
 #define MEM_LIVE_MAX (1 << 18)
 
-#define MAP_ANON_FLAG 0x20
-#define NR_MMAP	      9
-#define NR_MUNMAP     11
-#define NR_MREMAP     25
+#define MAP_ANON_FLAG  0x20
+#define MAP_FIXED_FLAG 0x10
+#define NR_MMAP	       9
+#define NR_MPROTECT    10
+#define NR_MUNMAP      11
+#define NR_MREMAP      25
+#define MEM_PAGE       4096ULL
+#define VM_PROT_FLAGS  0x7 /* VM_READ | VM_WRITE | VM_EXEC */
+#define MEM_MAX_VMAS   8   /* VMAs an mprotect is looked at in */
+/* mem_task.sys_kind besides TP_MEM_MMAP / TP_MEM_MREMAP: what to do when the call succeeds */
+#define MEM_SYS_COMMIT 100 /* allocate [sys_addr, + sys_len) (an mprotect of a reservation) */
+#define MEM_SYS_RANGE  101 /* release [sys_addr, + sys_len) (mprotect PROT_NONE, MAP_FIXED) */
 
 /* Per thread: the allocator call in progress, and the sampling countdown. */
 struct mem_task {
@@ -38,9 +50,12 @@ struct mem_task {
 	__u64 aux;	 /* realloc: old block; posix_memalign: where the block is stored */
 	__s64 countdown; /* bytes to allocate before the next sample */
 	__u32 kind;	 /* enum tp_mem_kind of the pending call */
-	__u32 sys_kind;	 /* pending mmap/mremap system call, or 0 */
+	__u32 sys_kind;	 /* pending mmap/mremap system call, MEM_SYS_*, or 0 */
 	__u64 sys_len;	 /* its length */
 	__u64 sys_old;	 /* mremap: old address */
+	__u64 sys_addr;	 /* MEM_SYS_*: the range's start */
+	__u32 sys_fixed; /* mmap: MAP_FIXED (it replaces what was mapped there) */
+	__u32 _pad;
 };
 
 struct {
@@ -298,6 +313,90 @@ static __always_inline void mem_send_free(__u32 tgid, __u32 tid, __u64 addr, __u
 	bpf_ringbuf_submit(f, BPF_RB_NO_WAKEUP);
 }
 
+static __always_inline void mem_send_free_range(__u32 tgid, __u32 tid, __u64 addr, __u64 len)
+{
+	struct tp_free_range *f;
+
+	if (!len)
+		return;
+	f = record_reserve(&samples, sizeof(*f), TP_REC_FREE_RANGE, tgid, tid);
+	if (!f)
+		return;
+	f->addr = addr;
+	f->len = len;
+	bpf_ringbuf_submit(f, BPF_RB_NO_WAKEUP);
+}
+
+static __always_inline __u64 mem_page_round(__u64 len)
+{
+	return (len + MEM_PAGE - 1) & ~(MEM_PAGE - 1);
+}
+
+/* munmap [addr, addr + len): a sampled mapping that starts there and lies inside goes as a
+ * whole (TP_MEM_MUNMAP), whatever else the range holds as a range (userspace cuts the
+ * sampled mappings it overlaps). A forked child may unmap what its parent sampled. */
+static __always_inline void mem_unmap(struct tp_proc *proc, __u32 tgid, __u32 tid, __u64 addr,
+				      __u64 len)
+{
+	struct mem_key k = {.tgid = tgid, .addr = addr};
+	__u64 *size = bpf_map_lookup_elem(&mem_live, &k), whole;
+
+	if (!size && (proc->flags & TP_PROC_FORKED)) {
+		k.tgid = proc->ppid;
+		size = bpf_map_lookup_elem(&mem_live, &k);
+	}
+	whole = size ? mem_page_round(*size) : 0;
+	if (size && whole && whole <= len) {
+		if (k.tgid == tgid)
+			bpf_map_delete_elem(&mem_live, &k);
+		mem_send_free(tgid, tid, addr, TP_MEM_MUNMAP);
+		addr += whole;
+		len -= whole;
+	}
+	mem_send_free_range(tgid, tid, addr, len);
+}
+
+struct mem_vma {
+	__u64 start, end, flags, file;
+};
+
+static long mem_vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *arg)
+{
+	struct mem_vma *v = arg;
+
+	v->start = vma->vm_start;
+	v->end = vma->vm_end;
+	v->flags = vma->vm_flags;
+	v->file = (__u64)vma->vm_file;
+	return 0;
+}
+
+/* The bytes of [addr, end) that lie in PROT_NONE anonymous VMAs (reservations) of the
+ * current task, from the first of them on (*first): what an mprotect that makes the range
+ * accessible gives the process. At most MEM_MAX_VMAS VMAs are looked at. */
+static __always_inline __u64 mem_reserved_in(__u64 addr, __u64 end, __u64 *first)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 bytes = 0, lo, hi;
+	struct mem_vma v;
+
+	*first = 0;
+	for (int i = 0; i < MEM_MAX_VMAS && addr < end; i++) {
+		v = (struct mem_vma){};
+		if (bpf_find_vma(task, addr, mem_vma_cb, &v, 0) || v.end <= addr)
+			break;
+		lo = v.start > addr ? v.start : addr;
+		hi = v.end < end ? v.end : end;
+		if (!v.file && !(v.flags & VM_PROT_FLAGS) && hi > lo) {
+			if (!bytes)
+				*first = lo;
+			bytes += hi - lo;
+		}
+		addr = v.end;
+	}
+	return bytes;
+}
+
 /* A block of a traced process is released: send it if it was sampled. A forked child
  * that has not exec'd may release a block its parent sampled before the fork. */
 static __always_inline void mem_release(struct tp_proc *proc, __u32 tgid, __u32 tid, __u64 addr,
@@ -509,6 +608,45 @@ int BPF_KPROBE(mem_free, __u64 addr)
 }
 
 /* Attach mode: anonymous mappings made outside the allocator. */
+static __always_inline void mem_sys_mmap(struct mem_task *t, struct pt_regs *regs)
+{
+	__u64 flags = BPF_CORE_READ(regs, r10), len = BPF_CORE_READ(regs, si);
+	bool fixed = flags & MAP_FIXED_FLAG;
+
+	if ((flags & MAP_ANON_FLAG) && BPF_CORE_READ(regs, dx)) {
+		t->sys_kind = TP_MEM_MMAP;
+		t->sys_len = len;
+		t->sys_old = 0;
+		t->sys_fixed = fixed;
+	} else if (fixed) {
+		/* a reservation or a file mapping in place of what was there */
+		t->sys_kind = MEM_SYS_RANGE;
+		t->sys_addr = BPF_CORE_READ(regs, di);
+		t->sys_len = mem_page_round(len);
+	}
+}
+
+static __always_inline void mem_sys_mprotect(struct mem_task *t, struct pt_regs *regs)
+{
+	__u64 addr = BPF_CORE_READ(regs, di), len = mem_page_round(BPF_CORE_READ(regs, si));
+	__u64 first = 0, bytes;
+
+	if ((addr & (MEM_PAGE - 1)) || !len)
+		return;
+	if (!BPF_CORE_READ(regs, dx)) {
+		t->sys_kind = MEM_SYS_RANGE;
+		t->sys_addr = addr;
+		t->sys_len = len;
+		return;
+	}
+	bytes = mem_reserved_in(addr, addr + len, &first);
+	if (!bytes)
+		return;
+	t->sys_kind = MEM_SYS_COMMIT;
+	t->sys_addr = first;
+	t->sys_len = bytes;
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(mem_sys_enter, struct pt_regs *regs, long nr)
 {
@@ -517,7 +655,7 @@ int BPF_PROG(mem_sys_enter, struct pt_regs *regs, long nr)
 	struct tp_proc *proc;
 	__u64 id, addr;
 
-	if (nr != NR_MMAP && nr != NR_MUNMAP && nr != NR_MREMAP)
+	if (nr != NR_MMAP && nr != NR_MUNMAP && nr != NR_MREMAP && nr != NR_MPROTECT)
 		return 0;
 	id = bpf_get_current_pid_tgid();
 	tgid = id >> 32;
@@ -528,17 +666,17 @@ int BPF_PROG(mem_sys_enter, struct pt_regs *regs, long nr)
 	t = mem_task_get();
 	if (!t || t->sp) /* inside an allocator call: its own business */
 		return 0;
+	t->sys_kind = 0;
 	addr = BPF_CORE_READ(regs, di);
 	if (nr == NR_MUNMAP) {
-		mem_release(proc, tgid, tid, addr, TP_MEM_MUNMAP);
+		if (!(addr & (MEM_PAGE - 1)))
+			mem_unmap(proc, tgid, tid, addr, mem_page_round(BPF_CORE_READ(regs, si)));
 		return 0;
 	}
 	if (nr == NR_MMAP) {
-		if (!(BPF_CORE_READ(regs, r10) & MAP_ANON_FLAG))
-			return 0;
-		t->sys_kind = TP_MEM_MMAP;
-		t->sys_len = BPF_CORE_READ(regs, si);
-		t->sys_old = 0;
+		mem_sys_mmap(t, regs);
+	} else if (nr == NR_MPROTECT) {
+		mem_sys_mprotect(t, regs);
 	} else {
 		t->sys_kind = TP_MEM_MREMAP;
 		t->sys_len = BPF_CORE_READ(regs, dx);
@@ -562,9 +700,17 @@ int BPF_PROG(mem_sys_exit, struct pt_regs *regs, long ret)
 	kind = t->sys_kind;
 	t->sys_kind = 0;
 	if (ret < 0 && ret > -4096) {
-		c = mem_counters(tgid);
+		c = kind == TP_MEM_MMAP || kind == TP_MEM_MREMAP ? mem_counters(tgid) : NULL;
 		if (c)
 			__sync_fetch_and_add(&c->failed, 1);
+		return 0;
+	}
+	if (kind == MEM_SYS_RANGE) {
+		mem_send_free_range(tgid, tid, t->sys_addr, t->sys_len);
+		return 0;
+	}
+	if (kind == MEM_SYS_COMMIT) {
+		mem_allocated(ctx, t, tgid, tid, t->sys_addr, t->sys_len, TP_MEM_MMAP, false);
 		return 0;
 	}
 	if (kind == TP_MEM_MREMAP) {
@@ -574,6 +720,8 @@ int BPF_PROG(mem_sys_exit, struct pt_regs *regs, long ret)
 		if (bpf_map_delete_elem(&mem_live, &k))
 			return 0;
 		mem_send_free(tgid, tid, t->sys_old, TP_MEM_MUNMAP);
+	} else if (t->sys_fixed) {
+		mem_send_free_range(tgid, tid, (__u64)ret, mem_page_round(t->sys_len));
 	}
 	mem_allocated(ctx, t, tgid, tid, (__u64)ret, t->sys_len, kind, false);
 	return 0;
@@ -618,7 +766,10 @@ int BPF_KPROBE(mem_shim_hook, __u64 kind, __u64 addr, __u64 size, __u64 counters
 	if (!bpf_map_lookup_elem(&mem_shim_addr, &tgid)) /* once per image (a fork inherits it) */
 		bpf_map_update_elem(&mem_shim_addr, &tgid, &counters, BPF_ANY);
 	if (kind == TP_MEM_FREE || kind == TP_MEM_MUNMAP) {
-		mem_send_free(tgid, tid, addr, kind);
+		if (size) /* part of a sampled mapping (user/shim/mmap.c) */
+			mem_send_free_range(tgid, tid, addr, size);
+		else
+			mem_send_free(tgid, tid, addr, kind);
 		return 0;
 	}
 	mem_send_alloc(ctx, tgid, tid, addr, size, c ? c->rate : 0, kind, true, caller);

@@ -19,14 +19,15 @@
 #define TP_PATH_LEN	256
 
 enum tp_rec_type {
-	TP_REC_SAMPLE = 1,  /* struct tp_sample: a CPU sample of a traced task */
-	TP_REC_FORK = 2,    /* struct tp_fork: a traced process made a new process */
-	TP_REC_EXEC = 3,    /* struct tp_exec: a traced process replaced its image */
-	TP_REC_EXIT = 4,    /* struct tp_exit: the last thread of a traced process exited */
-	TP_REC_ALLOC = 5,   /* struct tp_alloc: a sampled allocation, with its stack */
-	TP_REC_FREE = 6,    /* struct tp_free: a sampled allocation was released */
-	TP_REC_MEMSTAT = 7, /* struct tp_memstat: a process's exact allocator totals */
-	TP_REC_PYFINAL = 8, /* struct tp_hdr alone: a traced process entered Py_FinalizeEx */
+	TP_REC_SAMPLE = 1,     /* struct tp_sample: a CPU sample of a traced task */
+	TP_REC_FORK = 2,       /* struct tp_fork: a traced process made a new process */
+	TP_REC_EXEC = 3,       /* struct tp_exec: a traced process replaced its image */
+	TP_REC_EXIT = 4,       /* struct tp_exit: the last thread of a traced process exited */
+	TP_REC_ALLOC = 5,      /* struct tp_alloc: a sampled allocation, with its stack */
+	TP_REC_FREE = 6,       /* struct tp_free: a sampled allocation was released */
+	TP_REC_MEMSTAT = 7,    /* struct tp_memstat: a process's exact allocator totals */
+	TP_REC_PYFINAL = 8,    /* struct tp_hdr alone: a traced process entered Py_FinalizeEx */
+	TP_REC_FREE_RANGE = 9, /* struct tp_free_range: part of the anonymous mappings went */
 };
 
 struct tp_hdr {
@@ -224,7 +225,8 @@ enum tp_mem_kind {
 	TP_MEM_POSIX_MEMALIGN = 5,
 	TP_MEM_VALLOC = 6,
 	TP_MEM_PVALLOC = 7,
-	TP_MEM_MMAP = 8,   /* an anonymous mmap made outside the allocator */
+	TP_MEM_MMAP = 8,   /* an anonymous mmap made outside the allocator, or the part of a
+			    * PROT_NONE reservation an mprotect made accessible */
 	TP_MEM_MREMAP = 9, /* the new range of an mremap; the old range gets a TP_MEM_MUNMAP */
 	TP_MEM_FREE = 16,
 	TP_MEM_MUNMAP = 17,
@@ -266,6 +268,16 @@ struct tp_free {
 	__u32 _pad;
 };
 _Static_assert(sizeof(struct tp_free) == 40, "tp_free layout");
+
+/* [addr, addr + len) of a process's anonymous mappings was unmapped (munmap, or replaced by
+ * a MAP_FIXED mmap) or made PROT_NONE again: whatever sampled mapping (TP_MEM_MMAP,
+ * TP_MEM_MREMAP) lies in it, whole or in part, is released for those bytes. */
+struct tp_free_range {
+	struct tp_hdr hdr;
+	__u64 addr;
+	__u64 len;
+};
+_Static_assert(sizeof(struct tp_free_range) == 40, "tp_free_range layout");
 
 struct tp_memstat {
 	struct tp_hdr hdr;

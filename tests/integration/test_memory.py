@@ -311,3 +311,41 @@ def test_held_at_exit_survives_the_interpreter_teardown(spec, mode, tmp_path):
     rep = report_json(data)
     got = sum(s["live_bytes"] for s in sites_with(rep, truth["pid"], "keep_at_exit"))
     close(got, truth["kept_bytes"], "%s %s live_bytes of keep_at_exit" % (spec, mode))
+
+
+# ---------------------------------------------------------------- what the kernel gives
+
+RANGE_CASES = [(spec, mode) for spec in ("debian-3.11", "pyenv-3.13", "sid-3.14")
+               for mode in ("auto", "uprobes")]
+
+
+@pytest.mark.parametrize("spec,mode", RANGE_CASES, ids=["%s-%s" % c for c in RANGE_CASES])
+def test_mappings_count_what_the_kernel_gives(spec, mode, tmp_path):
+    """tests/workloads/mem_ranges.py: a 4 GiB PROT_NONE reservation is no allocation, the
+    64 MiB an mprotect makes accessible in it is (on the mprotect's caller), 16 MiB made
+    PROT_NONE again is freed, and munmap frees exactly its range: a mapping trimmed at both
+    ends to an aligned block, and one with a hole in the middle, keep the rest."""
+    py, data = interpreter(spec), str(tmp_path / "ranges.data")
+    cmd = [TREEPROF, "record", "-q", "--mem", "--mem-sample", "64K", "-o", data]
+    if mode != "auto":
+        cmd += ["--mem-probe", mode]
+    r = run(cmd + ["--"] + py.cmd("mem_ranges.py", out=str(tmp_path)), timeout=120)
+    truth = json.loads([ln for ln in r.stdout.splitlines() if ln.startswith("{")][0])
+    rep = report_json(data)
+    what = "%s %s" % (spec, mode)
+    for fn, f in truth["functions"].items():
+        sites = sites_with(rep, truth["pid"], fn)
+        for key, want in (("alloc_bytes", f["alloc_bytes"]),
+                          ("live_bytes", f["live_at_exit_bytes"])):
+            got = sum(s[key] for s in sites)
+            if want:
+                close(got, want, "%s %s %s" % (what, fn, key))
+            else:  # a reservation, or what was made PROT_NONE again: a few small blocks
+                assert got <= MIB, "%s %s %s: %d, truth 0" % (what, fn, key, got)
+    proc = [p for p in rep["memory"]["processes"] if p["pid"] == truth["pid"]][0]
+    if py.root is None and mode == "auto":  # the sampler's exact totals
+        c = proc["exact"]
+        close(c["in_use"], truth["kept_bytes"], "%s exact in_use at exit" % what)
+        assert truth["peak_bytes"] <= c["peak_in_use"] <= truth["peak_bytes"] + 32 * MIB, (
+            c["peak_in_use"], truth["peak_bytes"])
+    assert proc["live_bytes"] < truth["reserved_bytes"] / 8, (what, proc["live_bytes"])

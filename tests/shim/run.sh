@@ -27,7 +27,7 @@ else
 fi
 
 # Exported: the interposed functions, the hook and its two globals; nothing else.
-want='aligned_alloc calloc cfree free malloc memalign mmap mmap64 mremap munmap posix_memalign
+want='aligned_alloc calloc cfree free malloc memalign mmap mmap64 mprotect mremap munmap posix_memalign
 pvalloc realloc reallocarray treeprof_mem_counters treeprof_mem_hook treeprof_mem_hook_calls valloc'
 want=$(printf '%s\n' $want | sort | tr '\n' ' ')
 seen=$(nm -D --defined-only "$lib" | awk '{print $3}' | sort | tr '\n' ' ')

@@ -315,20 +315,71 @@ static void test_mremap_is_munmap_and_mremap(void)
 		.allocs = 2, .bytes = 5 * MIB, .frees = 2, .failed = 1, .resampled = rate == 1});
 }
 
-static void test_partial_munmap_frees_at_start(void)
+/* The counters' change from a to b is allocs / bytes / frees / in_use exactly, and at rate 1
+ * the hook saw `hooks` calls (a piece released is one call, not two per block). */
+static void check_pieces(const char *what, struct snap a, struct snap b, struct expect e,
+			 int64_t hooks)
 {
-	struct snap a = snap(), b;
+	if (DELTA(a, b, alloc_count) != e.allocs || DELTA(a, b, alloc_bytes) != e.bytes ||
+	    DELTA(a, b, free_count) != e.frees || DELTA(a, b, in_use) != e.in_use)
+		unit_fail("%s: expected allocs %+lld bytes %+lld frees %+lld in_use %+lld", what,
+			  (long long)e.allocs, (long long)e.bytes, (long long)e.frees,
+			  (long long)e.in_use);
+	if (rate == 1 && (int64_t)(b.hooks - a.hooks) != hooks)
+		unit_fail("%s: rate 1: expected %lld hook calls, saw %lld", what, (long long)hooks,
+			  (long long)(b.hooks - a.hooks));
+}
+
+static void test_partial_munmap_frees_that_part(void)
+{
+	int64_t p4 = 4 * (int64_t)page;
+	struct snap a = snap();
 	char *p = mmap(NULL, 4 * page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	CHECK(p != MAP_FAILED);
-	munmap(p + 2 * page, 2 * page); /* the tail: the mapping stays counted whole */
-	b = snap();
-	CHECK_EQ_INT(DELTA(a, b, in_use), 4 * page);
-	CHECK_EQ_INT(DELTA(a, b, free_count), 0);
-	munmap(p, page); /* its start: freed, whole */
-	munmap(p + page, page);
-	check_delta("partial munmaps", a, snap(),
-		    (struct expect){.allocs = 1, .bytes = 4 * page, .frees = 1});
+	munmap(p + 3 * page, page); /* the tail */
+	check_pieces(
+	    "tail", a, snap(),
+	    (struct expect){.allocs = 1, .bytes = p4, .frees = 1, .in_use = p4 - (int64_t)page}, 2);
+	munmap(p + page, page); /* a hole in the middle: pages 0 and 2 stay */
+	check_pieces(
+	    "hole", a, snap(),
+	    (struct expect){.allocs = 1, .bytes = p4, .frees = 2, .in_use = 2 * (int64_t)page}, 3);
+	munmap(p, page); /* the head, now a whole piece */
+	munmap(p + 2 * page, page);
+	check_pieces("partial munmaps", a, snap(),
+		     (struct expect){.allocs = 1, .bytes = p4, .frees = 4}, 5);
+}
+
+static void test_prot_none_reservation_counts_what_is_made_accessible(void)
+{
+	int64_t pg = (int64_t)page;
+	struct snap a = snap();
+	char *r = mmap(NULL, 64 * page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	CHECK(r != MAP_FAILED);
+	check_pieces("reservation", a, snap(), (struct expect){0}, 0);
+	CHECK_EQ_INT(mprotect(r + 8 * page, 4 * page, PROT_READ | PROT_WRITE), 0);
+	r[8 * page] = 1;
+	check_pieces("4 pages made accessible", a, snap(),
+		     (struct expect){.allocs = 1, .bytes = 4 * pg, .in_use = 4 * pg}, 1);
+	/* accessible already: no change; a part PROT_NONE again: freed */
+	CHECK_EQ_INT(mprotect(r + 8 * page, 4 * page, PROT_READ), 0);
+	CHECK_EQ_INT(mprotect(r + 10 * page, 2 * page, PROT_NONE), 0);
+	check_pieces("2 pages back to PROT_NONE", a, snap(),
+		     (struct expect){.allocs = 1, .bytes = 4 * pg, .frees = 1, .in_use = 2 * pg},
+		     2);
+	/* a failed mprotect (misaligned) changes nothing */
+	CHECK(mprotect(r + 1, page, PROT_READ) != 0);
+	CHECK_EQ_INT(munmap(r, 64 * page), 0);
+	check_pieces("reservation unmapped", a, snap(),
+		     (struct expect){.allocs = 1, .bytes = 4 * pg, .frees = 2}, 3);
+	/* a PROT_NONE MAP_FIXED over an accessible mapping frees it */
+	r = mmap(NULL, 4 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(mmap(r, 4 * page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == r);
+	check_pieces("decommitted by MAP_FIXED", a, snap(),
+		     (struct expect){.allocs = 2, .bytes = 8 * pg, .frees = 3}, 5);
+	munmap(r, 4 * page);
 }
 
 static void test_munmap_spans_several_mappings(void)
@@ -338,13 +389,13 @@ static void test_munmap_spans_several_mappings(void)
 	char *r = mmap(NULL, 2 * MIB, prot, flags, -1, 0);
 
 	CHECK(r != MAP_FAILED);
-	/* Each MAP_FIXED half replaces what starts under it: first the 2 MiB mapping. */
+	/* Each MAP_FIXED half replaces the half of the 2 MiB mapping under it. */
 	CHECK(mmap(r, MIB, prot, flags | MAP_FIXED, -1, 0) == r);
 	CHECK(mmap(r + MIB, MIB, prot, flags | MAP_FIXED, -1, 0) == r + MIB);
 	CHECK_EQ_INT(DELTA(a, snap(), in_use), 2 * MIB);
 	munmap(r, 2 * MIB);
-	check_delta("2 MiB, 2 x MAP_FIXED 1 MiB, one munmap", a, snap(),
-		    (struct expect){.allocs = 3, .bytes = 4 * MIB, .frees = 3});
+	check_pieces("2 MiB, 2 x MAP_FIXED 1 MiB, one munmap", a, snap(),
+		     (struct expect){.allocs = 3, .bytes = 4 * MIB, .frees = 4}, 7);
 }
 
 static void test_hook_starts_with_push_rbp(void)
@@ -571,7 +622,8 @@ int main(void)
 	    UNIT_TEST(test_anonymous_mmap_counted),
 	    UNIT_TEST(test_file_mmap_not_counted),
 	    UNIT_TEST(test_mremap_is_munmap_and_mremap),
-	    UNIT_TEST(test_partial_munmap_frees_at_start),
+	    UNIT_TEST(test_partial_munmap_frees_that_part),
+	    UNIT_TEST(test_prot_none_reservation_counts_what_is_made_accessible),
 	    UNIT_TEST(test_munmap_spans_several_mappings),
 	    UNIT_TEST(test_hook_starts_with_push_rbp),
 	    UNIT_TEST(test_poisson_sampling_rate),

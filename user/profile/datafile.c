@@ -29,10 +29,14 @@
  *                     (alloc_count, alloc_bytes, free_count, failed, in_use, peak_in_use,
  *                     sampled, rate); each replaces the process's previous totals
  *   15    MEM_FINAL   u64 ts_ns, s32 pid (its Python interpreter entered Py_FinalizeEx)
+ *   16    MEM_FREE_RANGE u64 ts_ns, s32 pid, u64 addr, u64 len (len > 0, no wrap): the bytes
+ *                     [addr, addr + len) of pid's anonymous mappings were unmapped or made
+ *                     PROT_NONE; the sampled mappings (kinds 8, 9) there lose those bytes
  *
- * Records 10 to 15 (memory, `record --mem`) were added within version 1: a reader that
+ * Records 10 to 16 (memory, `record --mem`) were added within version 1: a reader that
  * predates them skips them as unknown types and shows the recording's CPU profile (one
- * that predates 15 alone counts what the interpreter frees while it finalizes).
+ * that predates 15 alone counts what the interpreter frees while it finalizes, one that
+ * predates 16 keeps a mapping unmapped in part, or made PROT_NONE, as held).
  *
  * Records come in the order the profile received them, and a reader replays them through
  * the profile__* calls. Frame and stack ids are dense and defined before use: a FRAME or
@@ -85,6 +89,7 @@ enum df_type {
 	DF_MEM_RSS = 13,
 	DF_MEM_COUNTERS = 14,
 	DF_MEM_FINAL = 15,
+	DF_MEM_FREE_RANGE = 16,
 	DF_NTYPES
 };
 
@@ -106,6 +111,7 @@ static const char *const layouts[DF_NTYPES] = {
     [DF_MEM_RSS] = "848",
     [DF_MEM_COUNTERS] = "8488888888",
     [DF_MEM_FINAL] = "84",
+    [DF_MEM_FREE_RANGE] = "8488",
 };
 
 /* One field of a payload: u for '4' and '8' (a u32 in its low half), s for 's'. */
@@ -359,6 +365,12 @@ static int write_mem_free(void *ctx, uint64_t ts_ns, pid_t pid, uint32_t kind, u
 			 (union field[]){{ts_ns}, {(uint32_t)pid}, {kind}, {addr}});
 }
 
+static int write_mem_free_range(void *ctx, uint64_t ts_ns, pid_t pid, uint64_t addr, uint64_t len)
+{
+	return rec_write(ctx, DF_MEM_FREE_RANGE,
+			 (union field[]){{ts_ns}, {(uint32_t)pid}, {addr}, {len}});
+}
+
 static int write_mem_fork(void *ctx, uint64_t ts_ns, pid_t child, pid_t parent)
 {
 	return rec_write(ctx, DF_MEM_FORK,
@@ -411,6 +423,7 @@ struct datafile_writer *datafile__new(int fd)
 	    .meta = write_meta,
 	    .mem_alloc = write_mem_alloc,
 	    .mem_free = write_mem_free,
+	    .mem_free_range = write_mem_free_range,
 	    .mem_fork = write_mem_fork,
 	    .mem_rss = write_mem_rss,
 	    .mem_final = write_mem_final,
@@ -601,6 +614,10 @@ static int replay_mem(struct profile *p, uint32_t type, struct cursor *c)
 		if (!get_record(c, DF_MEM_FREE, f))
 			return -EBADMSG;
 		return profile__mem_free(p, f[0].u, s32(&f[1]), f[2].u, f[3].u);
+	case DF_MEM_FREE_RANGE:
+		if (!get_record(c, DF_MEM_FREE_RANGE, f))
+			return -EBADMSG;
+		return profile__mem_free_range(p, f[0].u, s32(&f[1]), f[2].u, f[3].u);
 	case DF_MEM_FORK:
 		if (!get_record(c, DF_MEM_FORK, f))
 			return -EBADMSG;
@@ -664,6 +681,7 @@ static int replay(struct profile *p, uint32_t type, struct cursor *c, uint32_t *
 	case DF_MEM_RSS:
 	case DF_MEM_COUNTERS:
 	case DF_MEM_FINAL:
+	case DF_MEM_FREE_RANGE:
 		err = replay_mem(p, type, c);
 		return err == -EINVAL ? -EBADMSG : err;
 	default:

@@ -34,6 +34,7 @@ struct profile_journal {
 	int (*mem_alloc)(void *ctx, uint64_t ts_ns, pid_t pid, pid_t tid, uint32_t kind,
 			 uint32_t stack, uint64_t addr, uint64_t size, uint64_t rate);
 	int (*mem_free)(void *ctx, uint64_t ts_ns, pid_t pid, uint32_t kind, uint64_t addr);
+	int (*mem_free_range)(void *ctx, uint64_t ts_ns, pid_t pid, uint64_t addr, uint64_t len);
 	int (*mem_fork)(void *ctx, uint64_t ts_ns, pid_t child, pid_t parent);
 	int (*mem_rss)(void *ctx, uint64_t ts_ns, pid_t pid, uint64_t bytes);
 	int (*mem_final)(void *ctx, uint64_t ts_ns, pid_t pid);

@@ -12,7 +12,12 @@
  * that process for its own peak). Both passes are linear in the events, plus a fork's copy
  * of its parent's blocks.
  *
- * The rules (forks, exec and exit, replaced and unmatched blocks) are stated in memacct.h. */
+ * Mappings are also found by address range: each process keeps the starts of its mapping
+ * blocks sorted, so that a range free cuts exactly the blocks it overlaps (a cut block keeps
+ * its site; its pieces share its weight in proportion to their bytes).
+ *
+ * The rules (forks, exec and exit, replaced and unmatched blocks, ranges) are stated in
+ * memacct.h. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +35,7 @@
 /* A held block, in its process's table under key addr + 1 (see block_key). */
 struct block {
 	uint64_t weight; /* bytes */
+	uint64_t len;	 /* a mapping (TP_MEM_MMAP, TP_MEM_MREMAP): the bytes it spans; else 0 */
 	uint32_t site;
 	bool inherited; /* copied from the parent at fork */
 };
@@ -42,7 +48,9 @@ struct site_acc {
 };
 
 struct pstate {
-	struct htab t; /* value: struct block */
+	struct htab t;	/* value: struct block */
+	uint64_t *maps; /* the start of every mapping block held, ascending (they are disjoint) */
+	size_t nmaps, maps_cap;
 	uint64_t held, peak, peak_ts;
 	size_t peak_ev;
 	uint32_t first_site;
@@ -263,6 +271,49 @@ static void release(struct mp *m, uint32_t proc, const struct block *b)
 	m->tree_held -= b->weight;
 }
 
+/* ---- a process's mapping blocks, by address ---- */
+
+/* Index of the first mapping start at or after addr. */
+static size_t maps_index(const struct pstate *ps, uint64_t addr)
+{
+	size_t lo = 0, hi = ps->nmaps;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ps->maps[mid] < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static void maps_add(struct mp *m, struct pstate *ps, uint64_t addr)
+{
+	size_t i = maps_index(ps, addr);
+
+	if (i < ps->nmaps && ps->maps[i] == addr)
+		return;
+	if (vec__grow((void **)&ps->maps, &ps->maps_cap, ps->nmaps + 1, sizeof(*ps->maps))) {
+		m->err = -ENOMEM;
+		return;
+	}
+	memmove(&ps->maps[i + 1], &ps->maps[i], (ps->nmaps - i) * sizeof(*ps->maps));
+	ps->maps[i] = addr;
+	ps->nmaps++;
+}
+
+static void maps_del(struct pstate *ps, uint64_t addr)
+{
+	size_t i = maps_index(ps, addr);
+
+	if (i == ps->nmaps || ps->maps[i] != addr)
+		return;
+	memmove(&ps->maps[i], &ps->maps[i + 1], (ps->nmaps - i - 1) * sizeof(*ps->maps));
+	ps->nmaps--;
+}
+
 /* Put a block in proc's table, replacing one at the same address (its free was missed). */
 static void put_block(struct mp *m, uint32_t proc, uint64_t key, const struct block *b)
 {
@@ -281,6 +332,88 @@ static void put_block(struct mp *m, uint32_t proc, uint64_t key, const struct bl
 	*slot = *b;
 	if (!b->inherited)
 		hold(m, proc, b->site, b->weight);
+	if (b->len)
+		maps_add(m, &m->ps[proc], key - 1);
+}
+
+/* Take the block b (in proc's table) away: no longer held. */
+static void drop_block(struct mp *m, uint32_t proc, struct block *b, uint64_t addr)
+{
+	struct pstate *ps = &m->ps[proc];
+
+	if (b->len)
+		maps_del(ps, addr);
+	release(m, proc, b);
+	htab__del_val(&ps->t, b);
+}
+
+/* round(w * part / whole), part < whole. */
+static uint64_t share(uint64_t w, uint64_t part, uint64_t whole)
+{
+	return memacct__round((double)w * ((double)part / (double)whole));
+}
+
+/* The mapping block at addr loses what of it lies in [lo, hi): what is left on either side
+ * stays, with the same site and its share of the weight. */
+static void cut_block(struct mp *m, uint32_t proc, struct block *bp, uint64_t addr, uint64_t lo,
+		      uint64_t hi)
+{
+	struct block b = *bp, left = b, right = b;
+	uint64_t end = addr + b.len;
+
+	left.len = lo > addr ? lo - addr : 0;
+	right.len = end > hi ? end - hi : 0;
+	left.weight = left.len ? share(b.weight, left.len, b.len) : 0;
+	right.weight = right.len ? share(b.weight, right.len, b.len) : 0;
+	if (right.weight > b.weight - left.weight)
+		right.weight = b.weight - left.weight;
+	if (m->first && b.inherited)
+		m->ps[proc].inherited_frees++;
+	drop_block(m, proc, bp, addr);
+	if (left.len)
+		put_block(m, proc, block_key(addr), &left);
+	if (right.len)
+		put_block(m, proc, block_key(hi), &right);
+}
+
+/* The bytes [lo, hi) of proc's mappings went: cut every mapping block there. */
+static void free_range(struct mp *m, uint32_t proc, uint64_t lo, uint64_t hi)
+{
+	struct pstate *ps = &m->ps[proc];
+	size_t i = maps_index(ps, lo);
+
+	if (i > 0) {
+		const struct block *prev = htab__get(&ps->t, block_key(ps->maps[i - 1]));
+
+		if (prev && ps->maps[i - 1] + prev->len > lo)
+			i--;
+	}
+	while (!m->err && i < ps->nmaps && ps->maps[i] < hi) {
+		uint64_t addr = ps->maps[i];
+		struct block *b = htab__get(&ps->t, block_key(addr));
+
+		if (!b || !b->len) { /* a heap block took the address: not a mapping any more */
+			maps_del(ps, addr);
+			continue;
+		}
+		if (addr + b->len <= lo) {
+			i++;
+			continue;
+		}
+		cut_block(m, proc, b, addr, lo, hi);
+		i = maps_index(ps, addr < lo ? lo : addr);
+	}
+}
+
+static bool is_mapping(uint32_t kind)
+{
+	return kind == TP_MEM_MMAP || kind == TP_MEM_MREMAP;
+}
+
+/* addr + len, at most the last address (a range to the top of the address space). */
+static uint64_t range_end(uint64_t addr, uint64_t len)
+{
+	return addr + len < addr ? UINT64_MAX : addr + len;
 }
 
 static void on_alloc(struct mp *m, const struct prof_memrec *r)
@@ -301,8 +434,24 @@ static void on_alloc(struct mp *m, const struct prof_memrec *r)
 		ps->alloc_count += count;
 		ps->alloc_bytes += wb;
 	}
+	if (ps->dead || ps->final)
+		return;
+	if (is_mapping(r->kind) && r->size) {
+		/* it replaces whatever was mapped there (MAP_FIXED, or an unmap not seen) */
+		free_range(m, r->proc, r->addr, range_end(r->addr, r->size));
+		put_block(m, r->proc, block_key(r->addr),
+			  &(struct block){.weight = wb, .len = r->size, .site = site});
+		return;
+	}
+	put_block(m, r->proc, block_key(r->addr), &(struct block){.weight = wb, .site = site});
+}
+
+static void on_free_range(struct mp *m, const struct prof_memrec *r)
+{
+	struct pstate *ps = &m->ps[r->proc];
+
 	if (!ps->dead && !ps->final)
-		put_block(m, r->proc, block_key(r->addr), &(struct block){wb, site, false});
+		free_range(m, r->proc, r->addr, range_end(r->addr, r->size));
 }
 
 static void on_free(struct mp *m, const struct prof_memrec *r)
@@ -321,8 +470,7 @@ static void on_free(struct mp *m, const struct prof_memrec *r)
 	}
 	if (m->first && b->inherited)
 		ps->inherited_frees++;
-	release(m, r->proc, b);
-	htab__del_val(&ps->t, b);
+	drop_block(m, r->proc, b, r->addr);
 }
 
 static void on_fork(struct mp *m, const struct prof_memrec *r)
@@ -335,7 +483,7 @@ static void on_fork(struct mp *m, const struct prof_memrec *r)
 	if (parent == NONE || parent == r->proc || m->ps[r->proc].dead)
 		return;
 	while (!m->err && (pb = htab__next(&m->ps[parent].t, &iter, &key))) {
-		struct block b = {.weight = pb->weight, .inherited = true};
+		struct block b = {.weight = pb->weight, .len = pb->len, .inherited = true};
 
 		b.site = site_get(m, r->proc, m->sites[pb->site].stack);
 		if (b.site != NONE)
@@ -370,6 +518,7 @@ static void end_image(struct mp *m, uint32_t proc, bool exited)
 		release(m, proc, b);
 	}
 	htab__fini(&ps->t);
+	ps->nmaps = 0;
 	ps->dead = ps->dead || exited;
 	ps->final = false; /* an exec's new image starts afresh */
 }
@@ -384,6 +533,9 @@ static void apply(struct mp *m, const struct prof_memrec *r)
 		break;
 	case MEMREC_FREE:
 		on_free(m, r);
+		break;
+	case MEMREC_FREE_RANGE:
+		on_free_range(m, r);
 		break;
 	case MEMREC_FORK:
 		on_fork(m, r);
@@ -507,6 +659,7 @@ static void second_pass(struct mp *m)
 		struct pstate *ps = &m->ps[i];
 
 		htab__fini(&ps->t);
+		ps->nmaps = 0;
 		ps->held = 0;
 		ps->dead = ps->final = false;
 		if (ps->peak)
@@ -668,8 +821,10 @@ struct memacct *memacct__compute(const struct profile *p)
 		second_pass(&m);
 	err = m.err ? m.err : build(&m, out);
 out:
-	for (uint32_t i = 0; m.ps && i < m.nprocs; i++)
+	for (uint32_t i = 0; m.ps && i < m.nprocs; i++) {
 		htab__fini(&m.ps[i].t);
+		free(m.ps[i].maps);
+	}
 	htab__fini(&m.site_tab);
 	free(m.ps);
 	free(m.dirty);

@@ -14,6 +14,11 @@
  *  - each process holds its blocks by address; an allocation at an address it already
  *    holds replaces that block (its free was missed); a free of an address it does not
  *    hold counts in unmatched_frees;
+ *  - a mapping (kind TP_MEM_MMAP or TP_MEM_MREMAP) spans [addr, addr + size): a range free
+ *    (MEMREC_FREE_RANGE) releases exactly its bytes of every mapping it overlaps, and a new
+ *    mapping those of every mapping under it; a mapping cut so keeps its site for the rest,
+ *    whose weight is the block's in proportion to its bytes (a PROT_NONE reservation is no
+ *    allocation: only what an mprotect made accessible of it comes as a mapping);
  *  - a fork's child starts with a copy of its parent's blocks: followed so that their frees
  *    match (inherited_frees; the parent's copy is left alone), but they are the parent's
  *    memory (shared copy-on-write): not in the child's heap, peaks or live bytes; what of

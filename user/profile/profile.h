@@ -135,7 +135,7 @@ int profile__stack_counts(const struct profile *p, bool (*keep)(uint32_t proc, v
 struct prof_memrec {
 	uint64_t ts_ns;
 	uint64_t addr;
-	uint64_t size;	/* alloc: bytes requested; free: 0 */
+	uint64_t size;	/* alloc: bytes requested; free: 0; free range: its length */
 	uint64_t rate;	/* alloc: sampling interval; free: 0 */
 	uint32_t proc;	/* process index */
 	uint32_t stack; /* alloc: stack id; free: UINT32_MAX */
@@ -159,6 +159,9 @@ enum {
 	 * what it holds now is what it kept; the frees and allocations of the teardown that
 	 * follows are not the application's (journaled) */
 	MEMREC_FINAL = 7,
+	/* [addr, addr + size) of proc's anonymous mappings went (munmap, MAP_FIXED, mprotect
+	 * PROT_NONE): the sampled mappings there are released for those bytes (journaled) */
+	MEMREC_FREE_RANGE = 8,
 };
 struct tp_memcounters;
 /* 0, -EINVAL (stack id undefined, kind not an allocation kind of enum tp_mem_kind, or for
@@ -166,6 +169,10 @@ struct tp_memcounters;
 int profile__mem_alloc(struct profile *p, uint64_t ts_ns, pid_t pid, pid_t tid, uint32_t kind,
 		       uint64_t addr, uint64_t size, uint64_t rate, uint32_t stack);
 int profile__mem_free(struct profile *p, uint64_t ts_ns, pid_t pid, uint32_t kind, uint64_t addr);
+/* [addr, addr + len) of pid's mappings went (MEMREC_FREE_RANGE): 0, -EINVAL (len 0 or the
+ * range wraps), -ENOMEM or the journal's error. */
+int profile__mem_free_range(struct profile *p, uint64_t ts_ns, pid_t pid, uint64_t addr,
+			    uint64_t len);
 /* child is a fork of parent: it holds a copy of every block parent holds at ts_ns. */
 int profile__mem_fork(struct profile *p, uint64_t ts_ns, pid_t child, pid_t parent);
 int profile__mem_rss(struct profile *p, uint64_t ts_ns, pid_t pid, uint64_t rss_bytes);

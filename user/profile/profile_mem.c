@@ -117,6 +117,23 @@ int profile__mem_free(struct profile *p, uint64_t ts_ns, pid_t pid, uint32_t kin
 	return err;
 }
 
+int profile__mem_free_range(struct profile *p, uint64_t ts_ns, pid_t pid, uint64_t addr,
+			    uint64_t len)
+{
+	struct prof_memrec r = end_rec(MEMREC_FREE_RANGE, ts_ns, 0);
+	int err;
+
+	if (!len || addr + len < addr)
+		return -EINVAL;
+	r.addr = addr;
+	r.size = len;
+	r.kind = TP_MEM_MUNMAP;
+	err = push_for(p, pid, &r);
+	if (!err && p->journal)
+		err = p->journal->mem_free_range(p->journal->ctx, ts_ns, pid, addr, len);
+	return err;
+}
+
 /* A child already exited (a pid reused) gets a new entry, as profile__proc_start does. */
 int profile__mem_fork(struct profile *p, uint64_t ts_ns, pid_t child, pid_t parent)
 {

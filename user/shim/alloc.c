@@ -38,7 +38,7 @@ static __attribute__((noinline)) bool unsample_slow(void *p, uint64_t *size)
 {
 	if (blocks__remove((uintptr_t)p, size))
 		return false;
-	shim_hook_free(TP_MEM_FREE, (uintptr_t)p);
+	shim_hook_free(TP_MEM_FREE, (uintptr_t)p, 0);
 	return true;
 }
 

@@ -1,5 +1,6 @@
 /* Tracked anonymous mappings (see maps.h). Programs make few of them (CPython: one per
- * 1 MiB arena), and each costs a system call, so a sorted array with memmove is enough. */
+ * 1 MiB arena), and each costs a system call, so a sorted array with memmove is enough; a
+ * cut segment keeps its sampled flag in each piece (the accounting cuts its block alike). */
 #include <stddef.h>
 #include <string.h>
 
@@ -29,6 +30,30 @@ static size_t lower_bound(uint64_t addr)
 	return lo;
 }
 
+/* Make room for extra more segments: 0 or -ENOMEM. */
+static int room(size_t extra)
+{
+	size_t ncap = maps_cap ? maps_cap : 64;
+	struct shim_map *n;
+
+	if (maps_len + extra <= maps_cap)
+		return 0;
+	while (ncap < maps_len + extra)
+		ncap *= 2;
+	n = __libc_realloc(maps, ncap * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	maps = n;
+	maps_cap = ncap;
+	return 0;
+}
+
+static void remove_at(size_t i)
+{
+	memmove(&maps[i], &maps[i + 1], (maps_len - i - 1) * sizeof(*maps));
+	maps_len--;
+}
+
 int maps__insert(const struct shim_map *m)
 {
 	int prev, err = 0;
@@ -42,17 +67,9 @@ int maps__insert(const struct shim_map *m)
 		maps[i] = *m; /* a stale entry: its mapping went away unseen */
 		goto out;
 	}
-	if (maps_len == maps_cap) {
-		size_t ncap = maps_cap ? maps_cap * 2 : 64;
-		struct shim_map *n = __libc_realloc(maps, ncap * sizeof(*n));
-
-		if (!n) {
-			err = -ENOMEM;
-			goto out;
-		}
-		maps = n;
-		maps_cap = ncap;
-	}
+	err = room(1);
+	if (err)
+		goto out;
 	memmove(&maps[i + 1], &maps[i], (maps_len - i) * sizeof(*maps));
 	maps[i] = *m;
 	maps_len++;
@@ -72,28 +89,88 @@ int maps__take(uint64_t start, struct shim_map *out)
 	i = lower_bound(start);
 	if (i < maps_len && maps[i].start == start) {
 		*out = maps[i];
-		memmove(&maps[i], &maps[i + 1], (maps_len - i - 1) * sizeof(*maps));
-		maps_len--;
+		remove_at(i);
 		err = 0;
 	}
 	shim_lock_leave(&maps_mu, &maps_lock_state, prev);
 	return err;
 }
 
-int maps__release(uint64_t lo, uint64_t hi, void (*fn)(const struct shim_map *m))
+static uint64_t end_of(const struct shim_map *m)
 {
-	size_t i, j;
+	return m->start + m->len;
+}
+
+/* Index of the first segment that ends after lo. */
+static size_t first_overlap(uint64_t lo)
+{
+	size_t i = lower_bound(lo);
+
+	return i > 0 && end_of(&maps[i - 1]) > lo ? i - 1 : i;
+}
+
+/* Segment i becomes [start, at) and [at, end) at i + 1 (room for one more is made). */
+static void split_at(size_t i, uint64_t at)
+{
+	struct shim_map right = maps[i];
+
+	right.start = at;
+	right.len = right.size = end_of(&maps[i]) - at;
+	memmove(&maps[i + 2], &maps[i + 1], (maps_len - i - 1) * sizeof(*maps));
+	maps[i + 1] = right;
+	maps[i].len = maps[i].size = at - maps[i].start;
+	maps_len++;
+}
+
+/* Cut segment i so that its part in [lo, hi) is a segment of its own: that segment's index,
+ * or -ENOMEM (segment i left as it was). */
+static long isolate(size_t i, uint64_t lo, uint64_t hi)
+{
+	if (room(2))
+		return -ENOMEM;
+	if (maps[i].start < lo)
+		split_at(i++, lo);
+	if (end_of(&maps[i]) > hi)
+		split_at(i, hi);
+	return (long)i;
+}
+
+int maps__release(uint64_t lo, uint64_t hi, void (*fn)(const struct shim_map *piece, bool whole))
+{
+	size_t i;
 	int prev;
 
 	prev = shim_lock_enter(&maps_mu, &maps_lock_state);
 	if (prev < 0)
 		return prev;
-	i = lower_bound(lo);
-	for (j = i; j < maps_len && maps[j].start < hi; j++)
-		fn(&maps[j]);
-	if (j > i) {
-		memmove(&maps[i], &maps[j], (maps_len - j) * sizeof(*maps));
-		maps_len -= j - i;
+	for (i = first_overlap(lo); i < maps_len && maps[i].start < hi;) {
+		bool whole = maps[i].start >= lo && end_of(&maps[i]) <= hi;
+		long k = whole ? (long)i : isolate(i, lo, hi);
+
+		if (k >= 0)
+			i = (size_t)k;
+		fn(&maps[i], whole || k < 0);
+		remove_at(i);
+	}
+	shim_lock_leave(&maps_mu, &maps_lock_state, prev);
+	return 0;
+}
+
+int maps__protect(uint64_t lo, uint64_t hi, bool reserve, void (*fn)(struct shim_map *piece))
+{
+	size_t i;
+	int prev;
+	long k;
+
+	prev = shim_lock_enter(&maps_mu, &maps_lock_state);
+	if (prev < 0)
+		return prev;
+	for (i = first_overlap(lo); i < maps_len && maps[i].start < hi; i++) {
+		if ((bool)maps[i].reserved == reserve || (k = isolate(i, lo, hi)) < 0)
+			continue;
+		i = (size_t)k;
+		maps[i].reserved = reserve;
+		fn(&maps[i]);
 	}
 	shim_lock_leave(&maps_mu, &maps_lock_state, prev);
 	return 0;

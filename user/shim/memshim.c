@@ -5,13 +5,17 @@
  *  - treeprof_mem_hook(kind, addr, size, counters, caller) is called for each sampled allocation
  *    (kind TP_MEM_MALLOC..TP_MEM_MREMAP, size = bytes requested) and for the release of each
  *    sampled block (TP_MEM_FREE / TP_MEM_MUNMAP, size 0), before the block can be reused;
+ *    a release of part of a sampled mapping (munmap of part, mprotect PROT_NONE) is
+ *    TP_MEM_MUNMAP with size the bytes released from addr on (mmap.c);
  *    caller is the return address of the interposed function (0 for a release).
  *    Its first instruction is `push %rbp`, which the kernel emulates for a uprobe.
  *  - treeprof_mem_counters holds exact per-process totals, updated with relaxed atomics:
  *    every successful allocation (a realloc of a non-NULL block also counts as a free of the
- *    old one), every free of a non-NULL pointer, every munmap of a tracked mapping, every
- *    failure (NULL, MAP_FAILED, or an error from posix_memalign), and in_use in usable bytes
- *    (malloc_usable_size, or the page-rounded length of a mapping).
+ *    old one; an mprotect that makes part of a PROT_NONE reservation accessible is one),
+ *    every free of a non-NULL pointer, every piece of a tracked mapping unmapped or made
+ *    PROT_NONE, every failure (NULL, MAP_FAILED, or an error from posix_memalign), and in_use
+ *    in usable bytes (malloc_usable_size, or the page-rounded accessible bytes of a mapping;
+ *    a PROT_NONE reservation counts nowhere).
  *  - Sampling: a per-thread countdown of bytes; the allocation that takes it to zero or
  *    below is sampled and a new interval is drawn from an exponential distribution of mean
  *    `rate` (TREEPROF_MEM_SAMPLE, bytes, default 524288; 1 samples every allocation).
@@ -83,10 +87,10 @@ void shim_hook_alloc(uint64_t kind, uint64_t addr, uint64_t size)
 	shim_hook_entry(kind, addr, size, &treeprof_mem_counters, shim_caller);
 }
 
-void shim_hook_free(uint64_t kind, uint64_t addr)
+void shim_hook_free(uint64_t kind, uint64_t addr, uint64_t len)
 {
 	__atomic_fetch_add(&treeprof_mem_hook_calls, 1, __ATOMIC_RELAXED);
-	shim_hook_entry(kind, addr, 0, &treeprof_mem_counters, 0);
+	shim_hook_entry(kind, addr, len, &treeprof_mem_counters, 0);
 }
 
 void shim_peak_update(uint64_t in_use)

@@ -1,6 +1,6 @@
 /* Internals shared by the files of libtreeprof-mem.so (memshim.c: state, sampling, hook;
- * alloc.c: the malloc family; mmap.c: mmap, munmap, mremap). Only SHIM_EXPORT symbols leave
- * the library: the interposed functions, treeprof_mem_hook, treeprof_mem_counters and
+ * alloc.c: the malloc family; mmap.c: mmap, munmap, mremap, mprotect). Only SHIM_EXPORT symbols
+ * leave the library: the interposed functions, treeprof_mem_hook, treeprof_mem_counters and
  * treeprof_mem_hook_calls. */
 #ifndef TREEPROF_SHIM_H
 #define TREEPROF_SHIM_H
@@ -35,9 +35,10 @@ bool shim_sample_slow(uint64_t bytes);
  * the hook, it is the allocation's caller (the sampler's own frames are of no interest). */
 extern __thread uintptr_t shim_caller;
 #define SHIM_CALLER() (shim_caller = (uintptr_t)__builtin_return_address(0))
-/* Tell the hook about a sampled allocation (counts it in `sampled`) or a released block. */
+/* Tell the hook about a sampled allocation (counts it in `sampled`) or a released block:
+ * len 0 the whole block at addr, else [addr, addr + len) of a sampled mapping. */
 void shim_hook_alloc(uint64_t kind, uint64_t addr, uint64_t size);
-void shim_hook_free(uint64_t kind, uint64_t addr);
+void shim_hook_free(uint64_t kind, uint64_t addr, uint64_t len);
 void shim_peak_update(uint64_t in_use);
 
 /* Counter updates are relaxed atomic adds. While the process has a single thread (glibc's

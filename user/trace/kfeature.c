@@ -20,6 +20,7 @@ struct kfeature {
 /* Newest first: the first one missing is what the kernel needs to be upgraded past. */
 static const struct kfeature helpers[] = {
     {BPF_FUNC_loop, "the bpf_loop helper", "5.17"},
+    {BPF_FUNC_find_vma, "the bpf_find_vma helper", "5.17"},
     {BPF_FUNC_task_pt_regs, "the bpf_task_pt_regs helper", "5.15"},
     {BPF_FUNC_get_current_task_btf, "the bpf_get_current_task_btf helper", "5.11"},
     {BPF_FUNC_get_task_stack, "the bpf_get_task_stack helper", "5.9"},

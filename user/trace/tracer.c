@@ -251,6 +251,15 @@ static int on_mem_event(struct tracer *t, const void *data, size_t size)
 		profile__mem_final(t->prof, h->ts_ns, h->pid);
 		return 0;
 	}
+	if (h->type == TP_REC_FREE_RANGE) {
+		const struct tp_free_range *f = data;
+
+		/* Not passed to on_mem: live's estimate keeps a mapping whole until its start
+		 * goes (its exact heap, from the counters, is right). */
+		if (size >= sizeof(*f))
+			profile__mem_free_range(t->prof, f->hdr.ts_ns, f->hdr.pid, f->addr, f->len);
+		return 0;
+	}
 	if (h->type == TP_REC_FREE) {
 		const struct tp_free *f = data;
 
