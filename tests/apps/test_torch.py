@@ -165,13 +165,7 @@ def over_rss(heap, hwm):
     return heap > hwm * (1 + SLACK) + SLACK_BYTES
 
 
-@pytest.fixture(params=["launched", "attached"])
-def mem_run(request):
-    """Both recordings: launched (the preloaded sampler), attached (uprobes)."""
-    return request.getfixturevalue(request.param)
-
-
-def test_memory_every_process_has_figures_and_rss(mem_run):
+def check_figures_and_rss(mem_run):
     for pid in [mem_run.trainer] + mem_run.workers:
         m = mem_run.rep.mem.get(pid)
         assert m is not None, "process %d has no memory figures" % pid
@@ -184,7 +178,7 @@ def test_memory_every_process_has_figures_and_rss(mem_run):
             "process %d: rss_peak %s, VmHWM %s" % (pid, fmt_mib(m["rss_peak"]), fmt_mib(hwm)))
 
 
-def test_memory_heap_never_exceeds_the_process_rss_peak(mem_run):
+def check_heap_within_rss_peak(mem_run):
     bad = []
     for pid in [mem_run.trainer] + mem_run.workers:
         m, hwm = mem_run.rep.mem[pid], mem_run.watcher.hwm(pid)
@@ -196,6 +190,24 @@ def test_memory_heap_never_exceeds_the_process_rss_peak(mem_run):
                 bad.append("%d %s %s > VmHWM %s" % (pid, what, fmt_mib(v), fmt_mib(hwm)))
     assert not bad, "heap figures above the RSS peak (+%d%% +%s):\n  %s" % (
         100 * SLACK, fmt_mib(SLACK_BYTES), "\n  ".join(bad))
+
+
+# Both recordings: launched (the preloaded sampler), attached (uprobes); each is
+# parametrized by the workers' start method, so they are named here, not picked by name.
+def test_memory_launched_every_process_has_figures_and_rss(launched):
+    check_figures_and_rss(launched)
+
+
+def test_memory_attached_every_process_has_figures_and_rss(attached):
+    check_figures_and_rss(attached)
+
+
+def test_memory_launched_heap_never_exceeds_the_process_rss_peak(launched):
+    check_heap_within_rss_peak(launched)
+
+
+def test_memory_attached_heap_never_exceeds_the_process_rss_peak(attached):
+    check_heap_within_rss_peak(attached)
 
 
 def test_memory_worker_heap_counts_only_what_the_worker_allocated(launched):

@@ -37,7 +37,8 @@
 #include "report/report_mem.h"
 
 #define WIDTH 100
-/* Short-lived helpers (a pyenv shim's bash and readlink, sh -c children): exited 0, lived less
+/* Short-lived helpers (a pyenv shim's bash and readlink, sh -c children): exited (not killed by
+ * a signal: a crash stays in sight), lived less
  * than SHORT_LIFE_NS, under SHORT_SHARE of the weight or at most SHORT_SAMPLES samples each, no
  * memory events, and nothing but such processes below them. Two or more fold into one row
  * unless --all. */
@@ -522,8 +523,9 @@ static bool short_lived(const struct text *t, uint32_t i, const bool *mem)
 {
 	const struct prof_proc *pr = profile__proc_at(t->p, i);
 
-	return pr->exited && !pr->exit_code && pr->start_ns && pr->end_ns >= pr->start_ns &&
-	       pr->end_ns - pr->start_ns < SHORT_LIFE_NS && !(mem && mem[i]) &&
+	return pr->exited && !(pr->exit_code & 0x7f) && pr->start_ns &&
+	       pr->end_ns >= pr->start_ns && pr->end_ns - pr->start_ns < SHORT_LIFE_NS &&
+	       !(mem && mem[i]) &&
 	       ((double)t->proc_total[i] < SHORT_SHARE * (double)t->total ||
 		(t->metric == METRIC_CPU && t->proc_total[i] <= SHORT_SAMPLES));
 }
