@@ -4,9 +4,9 @@ Python 3.8 and later).
 A workload that must be seen *in* a function of its own spins in that function's body
 (the tests check the leaf Python frame and its file); where several roles run the same
 loop, one body serves them all under the names renamed() gives it (mixed_parent.py,
-diff_pool.py, tree.py). The others call spin() from a function whose name the tests look
-for on the stack. run_tree() is the parent of the reference trees (cpu_tree.py,
-alloc_tree.py)."""
+diff_pool.py, tree.py, pyfeatures.py's two threads). The others call spin() from a
+function whose name the tests look for on the stack. run_tree() is the parent of the
+reference trees (cpu_tree.py, alloc_tree.py)."""
 import multiprocessing as mp
 import os
 import sys
