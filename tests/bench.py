@@ -13,6 +13,7 @@ treeprof record -F 999, repeated BENCH_RUNS times (default 5). Reported:
 
 Everything is printed as a Markdown table with the command that made it.
 """
+import contextlib
 import json
 import os
 import re
@@ -67,17 +68,22 @@ def report(data):
     return json.loads(out)
 
 
-def traced_run(argv, hz, tmp):
+def traced_run(argv, hz, tmp, options=None, who="bench"):
+    """argv run under `treeprof record -q -F HZ` (options: other record options instead of
+    -F HZ): one row of figures, the recording's stats under "stats"."""
     data = os.path.join(tmp, "bench.data")
-    out, cpu, status = run_measured([TREEPROF, "record", "-q", "-F", str(hz), "-o", data, "--"]
+    options = options or ["-F", str(hz)]
+    out, cpu, status = run_measured([TREEPROF, "record", "-q"] + options + ["-o", data, "--"]
                                     + argv)
     if status != 0:
-        raise SystemExit("bench: treeprof exited with status %d" % status)
+        raise SystemExit("%s: treeprof record %s exited with status %d" % (
+            who, " ".join(options), status))
     st = report(data)["stats"]
     own = st["treeprof_cpu_ns"] / 1e9
     bpf = st["bpf_run_ns"] / 1e9
     return {
-        "wall": elapsed(out) if "TOTAL_ELAPSED" in out else None,
+        "stats": st,
+        "wall": elapsed(out, who) if "TOTAL_ELAPSED" in out else None,
         "workload_cpu": cpu - own,
         "own_cpu": own,
         "bpf": bpf,
@@ -92,6 +98,22 @@ def traced_run(argv, hz, tmp):
     }
 
 
+@contextlib.contextmanager
+def bpf_stats():
+    """kernel.bpf_stats_enabled on while the benchmark runs (the BPF programs' run time in
+    the recordings' stats), then as it was."""
+    path = "/proc/sys/kernel/bpf_stats_enabled"
+    with open(path) as f:
+        old = f.read().strip()
+    with open(path, "w") as f:
+        f.write("1")
+    try:
+        yield
+    finally:
+        with open(path, "w") as f:
+            f.write(old)
+
+
 def med(rows, key):
     return statistics.median(r[key] for r in rows)
 
@@ -101,24 +123,16 @@ def main():
         raise SystemExit("bench: run as root (sudo make bench)")
     tree, py = workload_argv("cpu_tree.py")
     deep, _ = workload_argv("deep.py")
-    stats_path = "/proc/sys/kernel/bpf_stats_enabled"
-    old = open(stats_path).read().strip()
-    with open(stats_path, "w") as f:
-        f.write("1")
-    try:
-        base, f99, f999 = [], [], []
-        with tempfile.TemporaryDirectory() as tmp:
-            for i in range(RUNS):
-                print("bench: run %d/%d" % (i + 1, RUNS), file=sys.stderr, flush=True)
-                out, cpu, _ = run_measured(tree)
-                base.append({"wall": elapsed(out), "workload_cpu": cpu})
-                f99.append(traced_run(tree, 99, tmp))
-                f999.append(traced_run(tree, 999, tmp))
-            print("bench: 100-frame stack at 999 Hz", file=sys.stderr, flush=True)
-            deep_rows = [traced_run(deep, 999, tmp) for _ in range(3)]
-    finally:
-        with open(stats_path, "w") as f:
-            f.write(old)
+    base, f99, f999 = [], [], []
+    with bpf_stats(), tempfile.TemporaryDirectory() as tmp:
+        for i in range(RUNS):
+            print("bench: run %d/%d" % (i + 1, RUNS), file=sys.stderr, flush=True)
+            out, cpu, _ = run_measured(tree)
+            base.append({"wall": elapsed(out), "workload_cpu": cpu})
+            f99.append(traced_run(tree, 99, tmp))
+            f999.append(traced_run(tree, 999, tmp))
+        print("bench: 100-frame stack at 999 Hz", file=sys.stderr, flush=True)
+        deep_rows = [traced_run(deep, 999, tmp) for _ in range(3)]
 
     bw = med(base, "wall")
     print("## treeprof benchmark (%s, %d runs each, interleaved, medians)\n" % (py, RUNS))

@@ -21,7 +21,7 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
-import bench  # noqa: E402  (run_measured, elapsed, report, traced_run, med)
+import bench  # noqa: E402  (run_measured, elapsed, report, traced_run, med, bpf_stats)
 
 PYTHON = "/usr/bin/python3"
 JOB = os.path.join(ROOT, "tests", "workloads", "torch_loader.py")
@@ -29,7 +29,6 @@ WORKERS = 4
 RUNS = int(os.environ.get("BENCH_APPS_RUNS", "3"))
 # batches trained: ~15 s of wall clock on the 2-CPU bench VM (TORCH_LOADER_STEPS overrides)
 STEPS = int(os.environ.get("TORCH_LOADER_STEPS", "800"))
-BPF_STATS = "/proc/sys/kernel/bpf_stats_enabled"
 
 
 def log(msg):
@@ -50,31 +49,16 @@ def bare_run():
 def mem_run(tmp):
     """`treeprof record --mem` (default sampling, CPU sampling at the default 99 Hz, as a user
     runs it), measured as bench.traced_run measures `record -F HZ`."""
-    data = os.path.join(tmp, "apps-mem.data")
-    out, cpu, status = bench.run_measured([bench.TREEPROF, "record", "-q", "--mem", "-o", data,
-                                           "--"] + job_argv())
-    if status != 0:
-        raise SystemExit("bench-apps: treeprof record --mem exited with status %d" % status)
-    st = bench.report(data)["stats"]
-    own = st["treeprof_cpu_ns"] / 1e9
-    bpf = st["bpf_run_ns"] / 1e9
+    row = bench.traced_run(job_argv(), None, tmp, ["--mem"], "bench-apps")
+    st = row["stats"]
     if not st.get("mem_preload_sampler"):
         mode = "uprobes"
     elif st.get("mem_processes_without_sampler"):
         mode = "preloaded sampler (%d processes on uprobes)" % st["mem_processes_without_sampler"]
     else:
         mode = "preloaded sampler"
-    return {
-        "wall": bench.elapsed(out, "bench-apps"),
-        "workload_cpu": cpu - own,
-        "own_cpu": own,
-        "bpf": bpf,
-        "cost": (own + bpf) / max(cpu - own, 1e-9),
-        "samples": st.get("bpf_samples", 0),
-        "drops": st.get("ringbuf_drops", 0),
-        "mode": mode,
-        "mem_sample": st.get("mem_sample_bytes", 0),
-    }
+    row.update(mode=mode, mem_sample=st.get("mem_sample_bytes", 0))
+    return row
 
 
 def versions():
@@ -94,22 +78,15 @@ def main():
         if not os.path.exists(f):
             raise SystemExit("bench-apps: %s is missing (make bench builds it)" % f)
     pyver, torchver = versions()
-    old = open(BPF_STATS).read().strip()
-    with open(BPF_STATS, "w") as f:
-        f.write("1")
-    try:
-        base, f99, mem = [], [], []
-        with tempfile.TemporaryDirectory() as tmp:
-            for i in range(RUNS):
-                log("PyTorch DataLoader job, run %d/%d: no profiler" % (i + 1, RUNS))
-                base.append(bare_run())
-                log("PyTorch DataLoader job, run %d/%d: record -F 99" % (i + 1, RUNS))
-                f99.append(bench.traced_run(job_argv(), 99, tmp))
-                log("PyTorch DataLoader job, run %d/%d: record --mem" % (i + 1, RUNS))
-                mem.append(mem_run(tmp))
-    finally:
-        with open(BPF_STATS, "w") as f:
-            f.write(old)
+    base, f99, mem = [], [], []
+    with bench.bpf_stats(), tempfile.TemporaryDirectory() as tmp:
+        for i in range(RUNS):
+            log("PyTorch DataLoader job, run %d/%d: no profiler" % (i + 1, RUNS))
+            base.append(bare_run())
+            log("PyTorch DataLoader job, run %d/%d: record -F 99" % (i + 1, RUNS))
+            f99.append(bench.traced_run(job_argv(), 99, tmp))
+            log("PyTorch DataLoader job, run %d/%d: record --mem" % (i + 1, RUNS))
+            mem.append(mem_run(tmp))
 
     med = bench.med
     bw, bc = med(base, "wall"), med(base, "workload_cpu")

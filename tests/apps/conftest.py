@@ -12,6 +12,8 @@ tests/integration/conftest.py, not copied; this file adds what applications need
 - RssWatcher: each process's peak RSS (VmHWM) read from /proc while it runs;
 - Report:     the json report of a recording, indexed: processes, per-process sample counts,
               Python functions with file:line, roles, memory figures;
+- checks:     a function sampled on its own lines, a call at a marked line, heap figures
+              against what the kernel says each process has resident;
 - manifests:  "ROLE PID PPID" lines that the programs write as their processes start.
 
 Every helper fails with a message that says what was expected and what was seen.
@@ -75,7 +77,8 @@ def need_module(module, python=DEBIAN_PYTHON, package=None):
 # ---------------------------------------------------------------- processes
 
 def children_of(pid):
-    """Direct children of pid, from /proc/PID/task/*/children."""
+    """Direct children of pid (every thread's), sorted, from /proc/PID/task/*/children;
+    [] once pid is gone."""
     out = []
     try:
         for tid in os.listdir("/proc/%d/task" % pid):
@@ -83,7 +86,7 @@ def children_of(pid):
                 out += [int(c) for c in f.read().split()]
     except OSError:
         pass
-    return out
+    return sorted(set(out))
 
 
 def tree_pids(root):
@@ -201,6 +204,13 @@ class Attached:
         self.rec.kill()
 
 
+def interrupt(rec, timeout=60):
+    """End a `record -p` Recorder as a user does, with Ctrl-C (SIGINT): (its exit status,
+    its stderr)."""
+    rec.proc.send_signal(signal.SIGINT)
+    return rec.wait(timeout), rec.stderr()
+
+
 def wait_manifest(path, pred, timeout, what, app=None):
     """Wait until pred(read_manifest(path)) holds; an app that ends first fails at once."""
     def ready():
@@ -299,6 +309,36 @@ def function_lines(path, qualname):
     return lines
 
 
+def marked_line(path, name):
+    """Line number of the `# LINE:name` marker in the Python file at path."""
+    with open(path) as f:
+        for n, text in enumerate(f, 1):
+            if text.rstrip().endswith("# LINE:" + name):
+                return n
+    raise AssertionError("no '# LINE:%s' marker in %s" % (name, path))
+
+
+def call_site(path, caller, callee, marker):
+    """The call call_samples looks for, in words: "callee (file:first-last) < caller (line N)"."""
+    lines = function_lines(path, callee)
+    return "%s (%s:%d-%d) < %s (line %d)" % (callee, os.path.basename(path), min(lines),
+                                            max(lines), caller, marked_line(path, marker))
+
+
+def call_samples(rep, pid, path, caller, callee, marker):
+    """Samples of pid (json report rep) whose Python stack has callee, on its own lines,
+    called from caller at the line marked `# LINE:marker`, both in the file at path."""
+    lines, call = function_lines(path, callee), marked_line(path, marker)
+    ours = "/" + os.path.basename(path)
+
+    def is_call(a, b):
+        return (a["name"] == caller and b["name"] == callee and a["line"] == call
+                and b["line"] in lines and (a["file"] or "").endswith(ours)
+                and (b["file"] or "").endswith(ours))
+    return sum(count for count, stack in stacks_of(rep, pid)
+               if any(is_call(a, b) for a, b in zip(py_frames(stack), py_frames(stack)[1:])))
+
+
 class Report:
     """The json report of a recording (any --group-by), indexed for assertions."""
 
@@ -386,3 +426,57 @@ def check_function_in(report, pid, name, path, what):
 
 def fmt_mib(n):
     return "%.1f MiB" % (n / MIB)
+
+
+# ---------------------------------------------------------------- heap against the kernel
+
+HEAP_MARGIN = 4 * MIB  # RSS read a moment before the end; pages of a block not yet touched
+
+
+def heap_figures(p):
+    """(name, bytes, against) for every heap figure treeprof reports for one process (its
+    json memory.processes[] entry): figures held now are compared with VmRSS, peaks with
+    VmHWM."""
+    out = [("estimated live_bytes", p["live_bytes"], "VmRSS"),
+           ("estimated peak_bytes", p["peak_bytes"], "VmHWM")]
+    if p.get("exact"):
+        out += [("exact in_use", p["exact"]["in_use"], "VmRSS"),
+                ("exact peak_in_use", p["exact"]["peak_in_use"], "VmHWM")]
+    return out
+
+
+def check_heap_within_rss(rep, vm, who):
+    """No heap figure of a process of who ({pid: what it is}) above what the kernel said
+    it had resident (vm: {pid: {"VmRSS": bytes, "VmHWM": bytes}}), give or take HEAP_MARGIN."""
+    mem = {p["pid"]: p for p in rep["memory"]["processes"]}
+    bad = []
+    for pid, what in who.items():
+        assert pid in mem, "process %d has no memory figures: %s" % (pid, sorted(mem))
+        for name, got, against in heap_figures(mem[pid]):
+            if got > vm[pid][against] + HEAP_MARGIN:
+                bad.append("%s %d: %s %s > %s %s" % (what, pid, name, fmt_mib(got), against,
+                                                     fmt_mib(vm[pid][against])))
+    assert not bad, "heap above what the kernel has resident (margin %d MiB):\n  %s" % (
+        HEAP_MARGIN // MIB, "\n  ".join(bad))
+
+
+def check_heap_is_own(rep, pids, what, parent, need_exact=True):
+    """Each forked process of pids counts in its exact in-use heap and peak what it
+    allocated itself, not its parent's heap copied at the fork (README, accounting rules):
+    neither exceeds the bytes it allocated. need_exact: a process without exact counters
+    fails, else it is passed over."""
+    mem = {p["pid"]: p for p in rep["memory"]["processes"]}
+    parent_in_use = ((mem.get(parent) or {}).get("exact") or {}).get("in_use", 0)
+    bad = []
+    for pid in pids:
+        ex = mem[pid]["exact"]
+        if not ex:
+            assert not need_exact, "%s %d: no exact counters (the preloaded sampler)" % (
+                what, pid)
+            continue
+        for key in ("in_use", "peak_in_use"):
+            if ex[key] > ex["alloc_bytes"]:
+                bad.append("%s %d: exact %s %s > the %s it allocated (its parent's in_use %s)"
+                           % (what, pid, key, fmt_mib(ex[key]), fmt_mib(ex["alloc_bytes"]),
+                              fmt_mib(parent_in_use)))
+    assert not bad, "\n".join(bad)

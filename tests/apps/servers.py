@@ -3,9 +3,8 @@ gunicorn serving tests/apps/programs/gunicorn_app.py, a private redis-server, a 
 worker on tests/apps/programs/celery_app.py, and a bounded HTTP load generator.
 
 Every server runs in its own session (process group), so stop() can end it and whatever
-it forked, by that group's id, however the test ended. The integration helpers (Recorder,
-run, report_json, stacks_of, py_frames, need...) are loaded from tests/integration/conftest.py
-under another module name, since tests/apps may have a conftest.py of its own."""
+it forked, by that group's id, however the test ended. The helpers it builds on (need,
+wait_for, children_of) come from tests/apps/conftest.py, as the test modules' do."""
 import collections
 import concurrent.futures
 import importlib.util
@@ -20,22 +19,13 @@ import threading
 import time
 import urllib.request
 
+from conftest import TREEPROF, children_of, need, wait_for
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROGRAMS = os.path.join(HERE, "programs")
 PYTHON = "/usr/bin/python3"  # Debian's 3.11: the one python3-flask and python3-celery serve
 GUNICORN = "/usr/bin/gunicorn"
 REDIS_SERVER = "/usr/bin/redis-server"
-
-def _load_integration_helpers():
-    path = os.path.join(os.path.dirname(HERE), "integration", "conftest.py")
-    spec = importlib.util.spec_from_file_location("treeprof_integration_helpers", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-_it = _load_integration_helpers()
-TREEPROF, Recorder, run, report_json = _it.TREEPROF, _it.Recorder, _it.run, _it.report_json
-stacks_of, py_frames, need, wait_for = _it.stacks_of, _it.py_frames, _it.need, _it.wait_for
 
 def require_root_and_build():
     """What every app test needs before anything starts: the build, and root for BPF."""
@@ -49,42 +39,12 @@ def need_module(name, package):
     except ImportError:
         need(None, "%s (Python module %s)" % (package, name))
 
-def marked_line(program, name):
-    """Line number of the `# LINE:name` marker in tests/apps/programs/<program>."""
-    with open(os.path.join(PROGRAMS, program)) as f:
-        for n, text in enumerate(f, 1):
-            if text.rstrip().endswith("# LINE:" + name):
-                return n
-    raise AssertionError("no '# LINE:%s' marker in %s" % (name, program))
-
-def function_lines(program, func):
-    """(first, last) line of the top-level function `func` in a program (def to the line
-    before the next unindented statement)."""
-    with open(os.path.join(PROGRAMS, program)) as f:
-        lines = f.read().splitlines()
-    start = next(i for i, l in enumerate(lines) if l.startswith("def %s(" % func))
-    end = start + 1
-    while end < len(lines) and (not lines[end] or lines[end][0] in " \t#"):
-        end += 1
-    return start + 1, end
-
 # ---------------------------------------------------------------- processes
 
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-def children(pid):
-    """Pids of the direct children of pid (every thread's), or [] once it is gone."""
-    out = []
-    try:
-        for tid in os.listdir("/proc/%d/task" % pid):
-            with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
-                out += [int(x) for x in f.read().split()]
-    except (FileNotFoundError, ProcessLookupError):
-        return []
-    return sorted(set(out))
 
 def vm_status(pid):
     """{'VmRSS': bytes, 'VmHWM': bytes} from /proc/PID/status."""
@@ -143,7 +103,7 @@ class Gunicorn:
     def master(self):
         if not self.launcher:
             return self.proc.pid
-        kids = children(self.proc.pid)
+        kids = children_of(self.proc.pid)
         return kids[0] if len(kids) == 1 else None
 
     def url(self, path):
@@ -157,7 +117,7 @@ class Gunicorn:
 
     def _ready(self):
         if (self.proc.poll() is not None or self.master is None
-                or len(children(self.master)) != self.nworkers):
+                or len(children_of(self.master)) != self.nworkers):
             return False
         try:
             with urllib.request.urlopen(self.url("/light"), timeout=2) as r:
@@ -177,7 +137,7 @@ class Gunicorn:
             while time.monotonic() < end and self.proc.poll() is None and not self._ready():
                 time.sleep(0.1)
             if self._ready():
-                self.workers = children(self.master)
+                self.workers = children_of(self.master)
                 return self
             end_group(self.proc, 5)
         raise AssertionError("gunicorn did not serve %d workers within %d s; log:\n%s"
@@ -336,7 +296,7 @@ class Celery:
 
     def pool(self):
         pid = self.main_pid()
-        return children(pid) if pid else []
+        return children_of(pid) if pid else []
 
     def wait_ready(self, alive, timeout=40):
         """Until the worker logs "ready." with its whole pool forked; `alive()` says whether

@@ -11,14 +11,18 @@ import sys
 
 import pytest
 
-from servers import (PROGRAMS, PYTHON, TREEPROF, Celery, Recorder, Redis, children,
-                     function_lines, marked_line, need, need_module, py_frames, report_json,
-                     require_root_and_build, run, stacks_of, vm_status, wait_for)
+from conftest import (TREEPROF, Recorder, call_samples, call_site, check_heap_is_own,
+                      check_heap_within_rss, children_of, interrupt, need, program,
+                      report_json, run, wait_for)
+from servers import (PROGRAMS, PYTHON, Celery, Redis, need_module, require_root_and_build,
+                     vm_status)
 
-APP = "celery_app.py"
+APP = program("celery_app.py")
 CONCURRENCY = 3
 CRUNCH, CRUNCH_LIMIT = 18, 12000  # CPU tasks, ~0.1 s each: every pool process gets some
 STORE, STORE_SIZE = 12, 64 * 1024  # I/O-ish tasks
+# collatz_longest (its own lines) called from crunch at the marked line, in celery_app.py
+CRUNCH_CALL = (APP, "crunch", "collatz_longest", "crunch_call")
 
 
 def need_celery():
@@ -48,15 +52,14 @@ class Run:
                     rec.wait_attached(timeout=40)
                 self.main, self.pool = worker.main_pid(), worker.pool()
                 self.results = self.send_and_collect(worker, redis)
-                self.pool_after = children(self.main)
+                self.pool_after = children_of(self.main)
                 # What the kernel says each process holds, the tasks done, before the end.
                 self.vm = {pid: vm_status(pid) for pid in [self.main] + self.pool}
                 if launched:
                     worker.terminate()  # warm shutdown: the tree ends, so does the recording
+                    self.rc, self.stderr = rec.wait(60), rec.stderr()
                 else:
-                    rec.proc.send_signal(signal.SIGINT)
-                self.rc = rec.wait(60)
-                self.stderr = rec.stderr()
+                    self.rc, self.stderr = interrupt(rec)
             finally:
                 if rec:
                     rec.kill()
@@ -172,34 +175,14 @@ def test_launched_main_process_has_samples(launched):
     assert launched.procs[launched.main]["samples"] > 0
 
 
-def crunch_samples(rep, pid):
-    """Samples of pid in collatz_longest (its own lines) called from crunch at the marked
-    line, both in celery_app.py."""
-    first, last = function_lines(APP, "collatz_longest")
-    call = marked_line(APP, "crunch_call")
-    n = 0
-    for count, stack in stacks_of(rep, pid):
-        py = py_frames(stack)
-        for caller, callee in zip(py, py[1:]):
-            if (caller["name"] == "crunch" and callee["name"] == "collatz_longest"
-                    and (caller["file"] or "").endswith("/" + APP)
-                    and (callee["file"] or "").endswith("/" + APP)
-                    and caller["line"] == call and first <= callee["line"] <= last):
-                n += count
-                break
-    return n
-
-
 def test_pool_processes_spend_their_time_in_the_task_with_file_and_line(celery_run):
     r = celery_run
     ran = r.pids_that_ran("crunch")
     assert ran <= set(r.pool), "crunch ran in %s, pool is %s" % (ran, r.pool)
     for pid in sorted(ran):
-        n = crunch_samples(r.rep, pid)
-        assert n > 0, "pool process %d ran crunch but has no sample in collatz_longest " \
-            "(%s:%d-%d) < crunch (line %d); %d samples" % (
-                pid, APP, *function_lines(APP, "collatz_longest"),
-                marked_line(APP, "crunch_call"), r.procs[pid]["samples"])
+        n = call_samples(r.rep, pid, *CRUNCH_CALL)
+        assert n > 0, "pool process %d ran crunch but has no sample in %s; %d samples" % (
+            pid, call_site(*CRUNCH_CALL), r.procs[pid]["samples"])
     assert ran == set(r.pool), "not every pool process ran a crunch task: %s of %s" % (
         sorted(ran), r.pool)
 
@@ -220,46 +203,18 @@ def test_group_by_role_merges_the_pool(celery_run):
 
 # ---------------------------------------------------------------- --mem, launched
 
-MIB = 1 << 20
-MARGIN = 4 * MIB
-
-
 def test_mem_heap_never_above_rss(launched_mem):
     """The main process runs threads (each with its own malloc arena, reserved PROT_NONE
     and made usable a part at a time): what treeprof reports held stays within what the
     kernel has resident, for the main process and each pool process."""
     r = launched_mem
     assert r.rc == 0, r.stderr[-2000:]
-    mem = {p["pid"]: p for p in r.rep["memory"]["processes"]}
-    bad = []
-    for pid in [r.main] + r.pool:
-        assert pid in mem, "process %d has no memory figures: %s" % (pid, sorted(mem))
-        p, vm = mem[pid], r.vm[pid]
-        figs = [("estimated live_bytes", p["live_bytes"], "VmRSS"),
-                ("estimated peak_bytes", p["peak_bytes"], "VmHWM")]
-        if p["exact"]:
-            figs += [("exact in_use", p["exact"]["in_use"], "VmRSS"),
-                     ("exact peak_in_use", p["exact"]["peak_in_use"], "VmHWM")]
-        for name, got, against in figs:
-            if got > vm[against] + MARGIN:
-                bad.append("%s %d: %s %.1f MiB > %s %.1f MiB" % (
-                    "main" if pid == r.main else "pool", pid, name, got / MIB, against,
-                    vm[against] / MIB))
-    assert not bad, "heap above what the kernel has resident (margin %d MiB):\n  %s" % (
-        MARGIN // MIB, "\n  ".join(bad))
+    who = {r.main: "main", **{pid: "pool" for pid in r.pool}}
+    check_heap_within_rss(r.rep, r.vm, who)
 
 
 def test_mem_pool_heap_is_what_it_allocated_itself(launched_mem):
     """A pool process's exact in-use heap and peak count what it allocated itself, not
     the main process's heap copied at the fork: neither exceeds the bytes it allocated."""
     r = launched_mem
-    mem = {p["pid"]: p for p in r.rep["memory"]["processes"]}
-    bad = []
-    for pid in r.pool:
-        ex = mem[pid]["exact"]
-        assert ex, "pool process %d: no exact counters (the preloaded sampler)" % pid
-        for key in ("in_use", "peak_in_use"):
-            if ex[key] > ex["alloc_bytes"]:
-                bad.append("pool %d: exact %s %.1f MiB > the %.1f MiB it allocated" % (
-                    pid, key, ex[key] / MIB, ex["alloc_bytes"] / MIB))
-    assert not bad, "\n".join(bad)
+    check_heap_is_own(r.rep, r.pool, "pool", r.main)

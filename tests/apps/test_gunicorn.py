@@ -5,16 +5,18 @@ workers' time in the view that costs it (count_primes under heavy_view, with fil
 the 4 workers as one role, a master that does (nearly) nothing, and with --mem heap
 figures that never exceed what the kernel says each process has resident."""
 import os
-import signal
 
 import pytest
 
-from servers import (PYTHON, Gunicorn, children, Recorder, function_lines, http_load, marked_line,
-                     need, need_module, pids_in, py_frames, report_json, require_root_and_build,
-                     run, stacks_of, vm_status, TREEPROF)
+from conftest import (TREEPROF, Recorder, call_samples, call_site, check_heap_is_own,
+                      check_heap_within_rss, children_of, interrupt, need, program,
+                      report_json, run)
+from servers import (PYTHON, Gunicorn, http_load, need_module, pids_in,
+                     require_root_and_build, vm_status)
 
-APP = "gunicorn_app.py"
-MIB = 1 << 20
+APP = program("gunicorn_app.py")
+# count_primes (its own lines) called from heavy_view at the marked line, in gunicorn_app.py
+HEAVY_CALL = (APP, "heavy_view", "count_primes", "heavy_call")
 HOLD_BYTES = 256 * 1024  # gunicorn_app.HOLD_BYTES
 
 
@@ -49,14 +51,12 @@ class Served:
             # What the kernel says each process holds, after the load and before the
             # recording ends (nothing allocates between the two).
             self.vm = {pid: vm_status(pid) for pid in [g.master] + self.workers}
-            self.workers_after = children(g.master)
+            self.workers_after = children_of(g.master)
             if launched:
                 self.rc = g.stop()
                 self.stderr = g.stderr()
             else:
-                rec.proc.send_signal(signal.SIGINT)
-                self.rc = rec.wait(60)
-                self.stderr = rec.stderr()
+                self.rc, self.stderr = interrupt(rec)
         finally:
             if rec:
                 rec.kill()
@@ -118,34 +118,14 @@ def test_master_and_every_worker_are_recorded(served):
         assert served.procs[w]["samples"] > 0, "worker %d has no samples" % w
 
 
-def heavy_samples(rep, pid):
-    """Samples of pid whose Python stack is count_primes (in its own lines) called from
-    heavy_view at the marked line, both in gunicorn_app.py."""
-    first, last = function_lines(APP, "count_primes")
-    call = marked_line(APP, "heavy_call")
-    n = 0
-    for count, stack in stacks_of(rep, pid):
-        py = py_frames(stack)
-        for caller, callee in zip(py, py[1:]):
-            if (caller["name"] == "heavy_view" and callee["name"] == "count_primes"
-                    and (caller["file"] or "").endswith("/" + APP)
-                    and (callee["file"] or "").endswith("/" + APP)
-                    and caller["line"] == call and first <= callee["line"] <= last):
-                n += count
-                break
-    return n
-
-
 def test_workers_spend_their_time_in_the_heavy_view_with_file_and_line(served):
     served_by = pids_in(served.bodies["/heavy"])
     for w in served.workers:
         assert served_by[w] > 0, "worker %d served no /heavy request: %s" % (w, served_by)
-        n = heavy_samples(served.rep, w)
+        n = call_samples(served.rep, w, *HEAVY_CALL)
         total = served.procs[w]["samples"]
-        assert n > 0 and n >= total // 3, (
-            "worker %d: %d of %d samples in count_primes (%s:%d-%d) < heavy_view (line %d)"
-            % (w, n, total, APP, *function_lines(APP, "count_primes"),
-               marked_line(APP, "heavy_call")))
+        assert n > 0 and n >= total // 3, "worker %d: %d of %d samples in %s" % (
+            w, n, total, call_site(*HEAVY_CALL))
 
 
 def test_group_by_role_merges_the_four_workers(served):
@@ -170,20 +150,6 @@ def test_master_has_nearly_no_cpu(served):
 
 # ---------------------------------------------------------------- --mem -p
 
-MARGIN = 4 * MIB  # RSS read a moment before the end; pages of a block not yet touched
-
-
-def heap_figures(p):
-    """(name, bytes, against) for every heap figure treeprof reports for one process:
-    'rss' figures (held now) are compared with VmRSS, 'hwm' ones (peaks) with VmHWM."""
-    out = [("estimated live_bytes", p["live_bytes"], "VmRSS"),
-           ("estimated peak_bytes", p["peak_bytes"], "VmHWM")]
-    if p.get("exact"):
-        out += [("exact in_use", p["exact"]["in_use"], "VmRSS"),
-                ("exact peak_in_use", p["exact"]["peak_in_use"], "VmHWM")]
-    return out
-
-
 def test_mem_every_process_has_memory_figures(served_mem):
     s = served_mem
     assert s.rc == 0, s.stderr[-2000:]
@@ -198,17 +164,8 @@ def test_mem_every_process_has_memory_figures(served_mem):
 
 def test_mem_heap_never_above_rss(served_mem):
     s = served_mem
-    mem = {p["pid"]: p for p in s.rep["memory"]["processes"]}
-    bad = []
-    for pid in [s.master] + s.workers:
-        vm = s.vm[pid]
-        for name, got, against in heap_figures(mem[pid]):
-            if got > vm[against] + MARGIN:
-                bad.append("%s %d: %s %.1f MiB > %s %.1f MiB" % (
-                    "master" if pid == s.master else "worker", pid, name, got / MIB, against,
-                    vm[against] / MIB))
-    assert not bad, "heap above what the kernel has resident (margin %d MiB):\n  %s" % (
-        MARGIN // MIB, "\n  ".join(bad))
+    who = {s.master: "master", **{w: "worker" for w in s.workers}}
+    check_heap_within_rss(s.rep, s.vm, who)
 
 
 def test_mem_worker_heap_is_what_it_allocated_itself(served_mem):
@@ -216,19 +173,7 @@ def test_mem_worker_heap_is_what_it_allocated_itself(served_mem):
     what it inherited from the master at the fork is the master's memory (README,
     accounting rules). Neither can exceed the bytes it allocated."""
     s = served_mem
-    mem = {p["pid"]: p for p in s.rep["memory"]["processes"]}
-    bad = []
-    for w in s.workers:
-        ex = mem[w]["exact"]
-        if not ex:
-            continue
-        for key in ("in_use", "peak_in_use"):
-            if ex[key] > ex["alloc_bytes"]:
-                bad.append("worker %d: exact %s %.1f MiB > the %.1f MiB it allocated (master's "
-                           "in_use %.1f MiB)" % (w, key, ex[key] / MIB, ex["alloc_bytes"] / MIB,
-                                                 (mem[s.master]["exact"] or {}).get(
-                                                     "in_use", 0) / MIB))
-    assert not bad, "\n".join(bad)
+    check_heap_is_own(s.rep, s.workers, "worker", s.master, need_exact=False)
 
 
 def test_mem_held_blocks_found_in_the_view_that_keeps_them(served_mem):

@@ -1,5 +1,6 @@
 """Live output and the top view: every process of a real tree streamed as text or JSON Lines,
 output that never blocks the tracer, and a full-screen top driven with keys under tmux."""
+import contextlib
 import json
 import os
 import re
@@ -223,13 +224,25 @@ class Tmux:
         subprocess.run(["tmux", "-L", self.sock, "kill-server"], capture_output=True)
 
 
-def start_top(tm, manifest, seconds):
-    before, after = os.path.join(tm.tmp, "stty.before"), os.path.join(tm.tmp, "stty.after")
-    # stderr (treeprof's and the tree's: tracebacks after Ctrl-C) to a file, off the screen
-    tm.keys("stty -g > %s; %s top -- %s 2>%s; echo TOP-EXIT-$?; stty -g > %s" % (
-        before, TREEPROF, " ".join(tree_argv(manifest, seconds)),
-        os.path.join(tm.tmp, "stderr"), after), "Enter")
-    return before, after
+@contextlib.contextmanager
+def top_in_tmux(tmp, seconds=12):
+    """`treeprof top` on tree.py (its manifest in tmp) in a private tmux terminal: yields
+    (tm, manifest, before, after), before and after the files the terminal's modes are
+    saved in as top starts and once it has ended. Closes the terminal and kills the tree
+    at the end, whatever happened."""
+    need(shutil.which("tmux"), "tmux")
+    manifest = os.path.join(tmp, "manifest")
+    tm = Tmux(tmp)
+    try:
+        before, after = os.path.join(tmp, "stty.before"), os.path.join(tmp, "stty.after")
+        # stderr (treeprof's and the tree's: tracebacks after Ctrl-C) to a file, off the screen
+        tm.keys("stty -g > %s; %s top -- %s 2>%s; echo TOP-EXIT-$?; stty -g > %s" % (
+            before, TREEPROF, " ".join(tree_argv(manifest, seconds)),
+            os.path.join(tmp, "stderr"), after), "Enter")
+        yield tm, manifest, before, after
+    finally:
+        tm.close()
+        kill_tree(manifest)
 
 
 def selected(screen):
@@ -270,11 +283,7 @@ def check_restored(tm, before, after):
 
 
 def test_top_on_a_terminal_shows_the_tree_and_follows_keys(tmp):
-    need(shutil.which("tmux"), "tmux")
-    manifest = os.path.join(tmp, "manifest")
-    tm = Tmux(tmp)
-    try:
-        before, after = start_top(tm, manifest, 12)
+    with top_in_tmux(tmp) as (tm, manifest, before, after):
         main = ("parent", "fork", "spawn", "forkserver", "exec")
         wait_for(lambda: os.path.exists(manifest) and all(r in roles(manifest) for r in main),
                  20, "the workers to start")
@@ -310,23 +319,13 @@ def test_top_on_a_terminal_shows_the_tree_and_follows_keys(tmp):
         screen = tm.wait(lambda s: "FUNCTION (whole tree" in s, 5, "t back to the tree")
         tm.keys("q")
         check_restored(tm, before, after)
-    finally:
-        tm.close()
-        kill_tree(manifest)
 
 
 def test_top_ctrl_c_and_resize_restore_the_terminal(tmp):
-    need(shutil.which("tmux"), "tmux")
-    manifest = os.path.join(tmp, "manifest")
-    tm = Tmux(tmp)
-    try:
-        before, after = start_top(tm, manifest, 12)
+    with top_in_tmux(tmp) as (tm, manifest, before, after):
         tm.wait(lambda s: "spin_until" in s, 20, "top to draw")
         tm.cmd("resize-window", "-t", "0", "-x", "60", "-y", "15")
         screen = tm.wait(lambda s: len(s.splitlines()) <= 15 and "treeprof top" in s
                          and all(len(l) < 60 for l in s.splitlines()), 5, "a redraw at 60x15")
         tm.keys("C-c")
         check_restored(tm, before, after)
-    finally:
-        tm.close()
-        kill_tree(manifest)

@@ -131,6 +131,7 @@ def test_strip_prefix_matches_frames_from_another_checkout(runs, tmp):
     for d in (a, b):
         os.makedirs(d)
         shutil.copy(POOL, d)
+        shutil.copy(os.path.join(WORKLOADS, "_common.py"), d)  # what diff_pool.py imports
     old, new = os.path.join(tmp, "a.data"), os.path.join(tmp, "b.data")
     record(old, scale=0.5, script=os.path.join(a, "diff_pool.py"))
     record(new, scale=0.5, script=os.path.join(b, "diff_pool.py"))

@@ -9,8 +9,9 @@ recorded before and after a change does, so their roles line up.)
 The parent forks N workers (default 3), does a fixed amount of work in parent_work() and
 waits for them. Each worker alternates steady_work() (one unit) and tuned_work() (X units,
 default 1) 8*S times (S: DIFF_POOL_SCALE, default 1), then leak() keeps K KiB (default 0)
-in 64 KiB blocks until it exits. All three loops run the same code, so CPU shares follow
-the amounts: a second run with X=2 and N=4 doubles tuned_work and adds a worker. Work is
+in 64 KiB blocks until it exits. All three are one loop under three names
+(_common.renamed: copy _common.py along with this file), so CPU shares follow the
+amounts: a second run with X=2 and N=4 doubles tuned_work and adds a worker. Work is
 counted in iterations, not time, and the loops interleave in small slices, all processes
 at once, so that a busy machine (a VM whose CPU time is stolen now and then) weighs them
 alike.
@@ -19,6 +20,8 @@ Prints one line: {"parent": PID, "workers": [PIDS]}.
 import json
 import os
 import sys
+
+from _common import renamed
 
 UNIT = 200_000  # iterations of one unit of work (~15 ms on CPython 3.11)
 _kept = []
@@ -31,18 +34,9 @@ def parent_work(units):
     return x
 
 
-def steady_work(units):
-    x = 0
-    for i in range(int(units * UNIT)):
-        x = (x * 31 + i) & 0xFFFF
-    return x
-
-
-def tuned_work(units):
-    x = 0
-    for i in range(int(units * UNIT)):
-        x = (x * 31 + i) & 0xFFFF
-    return x
+# The same loop under the names the comparison looks for (each the leaf of its samples).
+steady_work = renamed(parent_work, "steady_work")
+tuned_work = renamed(parent_work, "tuned_work")
 
 
 def leak(kib):

@@ -9,9 +9,12 @@
     threads      thread_work in a second thread, main_thread_work in the    0.25 s
                  main thread at the same time                               each
 
-Every burning function spins in its own body (no helper below it), so it is the leaf
-Python frame of its samples.  The recursion makes RECURSION_DEPTH frames of `recurse`,
-complete in one stack under <module> > main > run_recursion.
+Outer.Inner.method spins in its own body, so it is the leaf Python frame of its samples,
+on the HOT-LINE.  run_recursion calls recurse(RECURSION_DEPTH) again and again until its
+time is up: RECURSION_DEPTH frames of `recurse`, complete in one stack under <module> >
+main > run_recursion, and recursion_leaf, which does a fixed amount of work, at the
+bottom.  The generator, the coroutine and the two threads burn in _common.spin, called
+from the function the tests look for on the stack.
 
 With --out FILE it writes a JSON object: pid, the native thread ids of the main thread and
 of the thread_work thread, sys.version and the line of the hot loop.
@@ -24,6 +27,8 @@ import os
 import sys
 import threading
 import time
+
+from _common import renamed, spin
 
 RECURSION_DEPTH = 100
 
@@ -38,35 +43,29 @@ class Outer:
             return x
 
 
-def recursion_leaf(seconds):
-    end = time.process_time() + seconds
+def recursion_leaf():
     x = 0
-    while time.process_time() < end:
-        for i in range(5000):
-            x += i * i
+    for i in range(5000):
+        x += i * i
     return x
 
 
-def recurse(n, seconds):
+def recurse(n):
     """n frames of recurse, then recursion_leaf at the bottom."""
     if n <= 1:
-        return recursion_leaf(seconds)
-    return recurse(n - 1, seconds) + 0      # not a tail call, whatever the interpreter
+        return recursion_leaf()
+    return recurse(n - 1) + 0      # not a tail call, whatever the interpreter
 
 
 def run_recursion(seconds):
-    return recurse(RECURSION_DEPTH, seconds)
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        recurse(RECURSION_DEPTH)
 
 
 def gen_work(seconds, slices):
-    per = seconds / slices
     for _ in range(slices):
-        end = time.process_time() + per
-        x = 0
-        while time.process_time() < end:
-            for i in range(5000):
-                x += i * i
-        yield x
+        yield spin(seconds / slices, time.process_time, 5000)
 
 
 def run_generator(seconds):
@@ -77,34 +76,20 @@ def run_generator(seconds):
 
 
 async def coro_work(seconds, slices):
-    per = seconds / slices
     x = 0
     for _ in range(slices):
-        end = time.process_time() + per
-        while time.process_time() < end:
-            for i in range(5000):
-                x += i * i
+        x += spin(seconds / slices, time.process_time, 5000)
         await asyncio.sleep(0)
     return x
 
 
 def thread_work(seconds):
     # thread_time: this thread's own CPU time, whatever the other one does.
-    end = time.thread_time() + seconds
-    x = 0
-    while time.thread_time() < end:
-        for i in range(5000):
-            x += i * i
-    return x
+    return spin(seconds, time.thread_time, 5000)
 
 
-def main_thread_work(seconds):
-    end = time.thread_time() + seconds
-    x = 0
-    while time.thread_time() < end:
-        for i in range(5000):
-            x += i * i
-    return x
+# The main thread's twin, under a name of its own: the tests tell the two threads apart.
+main_thread_work = renamed(thread_work, "main_thread_work")
 
 
 def main():

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """A Python process tree with every shape treeprof must follow.
 
-Each process burns CPU in its own distinctly named function and writes one line
-"ROLE PID PPID" to the manifest (--manifest FILE), the ground truth the tests compare
-the recording with:
+Each process burns CPU in its own distinctly named function (own_hot under the role's
+name, calling spin_until) and writes one line "ROLE PID PPID" to the manifest
+(--manifest FILE), the ground truth the tests compare the recording with:
 
     parent          main process                    parent_hot
     fork            multiprocessing 'fork'          fork_worker_hot
@@ -27,6 +27,8 @@ import subprocess
 import sys
 import time
 
+from _common import renamed
+
 
 def spin_until(seconds, go=None):
     """Burn CPU for `seconds`; with go, idle until the file go exists first."""
@@ -39,36 +41,15 @@ def spin_until(seconds, go=None):
     return x
 
 
-def parent_hot(seconds, go=None):
+def own_hot(seconds, go=None):
     return spin_until(seconds, go)
 
 
-def fork_worker_hot(seconds, go=None):
-    return spin_until(seconds, go)
-
-
-def grandchild_hot(seconds, go=None):
-    return spin_until(seconds, go)
-
-
-def spawn_worker_hot(seconds, go=None):
-    return spin_until(seconds, go)
-
-
-def forkserver_worker_hot(seconds, go=None):
-    return spin_until(seconds, go)
-
-
-def exec_helper_hot(seconds, go=None):
-    return spin_until(seconds, go)
-
-
-def late_child_hot(seconds, go=None):
-    return spin_until(seconds, go)
-
-
-def short_child_hot(seconds, go=None):
-    return spin_until(seconds, go)
+# role -> its own function: own_hot under the role's name (the table above).
+HOT = {role: renamed(own_hot, name) for role, name in (
+    ("parent", "parent_hot"), ("fork", "fork_worker_hot"), ("grandchild", "grandchild_hot"),
+    ("spawn", "spawn_worker_hot"), ("forkserver", "forkserver_worker_hot"),
+    ("exec", "exec_helper_hot"), ("late", "late_child_hot"), ("short", "short_child_hot"))}
 
 
 def note(manifest, role):
@@ -81,20 +62,20 @@ def fork_worker(manifest, seconds, go):
     pid = os.fork()
     if pid == 0:
         note(manifest, "grandchild")
-        grandchild_hot(seconds, go)
+        HOT["grandchild"](seconds, go)
         os._exit(0)
-    fork_worker_hot(seconds, go)
+    HOT["fork"](seconds, go)
     os.waitpid(pid, 0)
 
 
 def spawn_worker(manifest, seconds, go):
     note(manifest, "spawn")
-    spawn_worker_hot(seconds, go)
+    HOT["spawn"](seconds, go)
 
 
 def forkserver_worker(manifest, seconds, go):
     note(manifest, "forkserver")
-    forkserver_worker_hot(seconds, go)
+    HOT["forkserver"](seconds, go)
 
 
 def fork_child(manifest, role, fn, seconds):
@@ -120,7 +101,7 @@ def main():
 
     if a.role == "exec":
         note(a.manifest, "exec")
-        exec_helper_hot(a.seconds, a.go_file)
+        HOT["exec"](a.seconds, a.go_file)
         return
 
     note(a.manifest, "parent")
@@ -141,11 +122,11 @@ def main():
         while not os.path.exists(a.go_file):
             time.sleep(0.01)
     time.sleep(a.late_after)
-    late = fork_child(a.manifest, "late", late_child_hot, a.seconds / 2)
+    late = fork_child(a.manifest, "late", HOT["late"], a.seconds / 2)
     for _ in range(20):
-        pid = fork_child(a.manifest, "short", short_child_hot, 0.02)
+        pid = fork_child(a.manifest, "short", HOT["short"], 0.02)
         os.waitpid(pid, 0)
-    parent_hot(a.seconds / 2)
+    HOT["parent"](a.seconds / 2)
     os.waitpid(late, 0)
     helper.wait()
     for p in procs:

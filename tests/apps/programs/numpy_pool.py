@@ -7,17 +7,11 @@ the parent (map turns its iterable into a list before sending tasks), and collec
 results; each worker runs sort_and_multiply(): np.sort of a random vector and a matrix
 product.  --manifest gets "parent PID PPID" and one "worker PID PPID" per pool worker.
 """
-import argparse
 import multiprocessing
-import os
 
 import numpy as np
 
-
-def note(manifest, role):
-    if manifest:
-        with open(manifest, "a") as f:
-            f.write("%s %d %d\n" % (role, os.getpid(), os.getppid()))
+from _program import note, options
 
 
 def sort_and_multiply(task):
@@ -42,12 +36,7 @@ def make_inputs(tasks, size):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--workers", type=int, default=4)
-    ap.add_argument("--tasks", type=int, default=64)
-    ap.add_argument("--size", type=int, default=160)
-    ap.add_argument("--manifest")
-    a = ap.parse_args()
+    a = options(workers=4, tasks=64, size=160, manifest=None)
     note(a.manifest, "parent")
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(a.workers, initializer=note, initargs=(a.manifest, "worker")) as pool:

@@ -7,17 +7,11 @@ The parent starts --workers fork workers that run crunch() for --seconds, and ru
 collect() itself meanwhile.  --manifest gets "parent PID PPID" and "worker PID PPID" lines,
 and "exe PATH" with the interpreter the shim chose.
 """
-import argparse
 import multiprocessing
-import os
 import sys
 import time
 
-
-def note(manifest, role):
-    if manifest:
-        with open(manifest, "a") as f:
-            f.write("%s %d %d\n" % (role, os.getpid(), os.getppid()))
+from _program import note, options
 
 
 def spin(seconds):
@@ -39,11 +33,7 @@ def collect(seconds):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--workers", type=int, default=3)
-    ap.add_argument("--seconds", type=float, default=1.5)
-    ap.add_argument("--manifest")
-    a = ap.parse_args()
+    a = options(workers=3, seconds=1.5, manifest=None)
     note(a.manifest, "parent")
     ctx = multiprocessing.get_context("fork")
     procs = [ctx.Process(target=crunch, args=(a.manifest, a.seconds))
