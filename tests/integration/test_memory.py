@@ -294,23 +294,41 @@ def test_live_shows_allocation_rate_heap_and_rss(tmp_path):
 # ---------------------------------------------------------------- held when the code ends
 
 HELD_CASES = [("debian-3.11", "auto"), ("debian-3.11", "uprobes"), ("pyenv-3.13", "auto"),
-              ("trixie-3.13", "auto"), ("sid-3.14", "auto")]
+              ("pyenv-3.13", "uprobes"), ("sid-3.14", "auto"), ("sid-3.14", "uprobes")]
 
 
 @pytest.mark.parametrize("spec,mode", HELD_CASES, ids=["%s-%s" % c for c in HELD_CASES])
-def test_held_at_exit_survives_the_interpreter_teardown(spec, mode, tmp_path):
-    """A process that exits normally: Python's finalization frees what its globals kept,
-    which is still what the application held when its code ended (Py_FinalizeEx is probed).
-    Without that, every leak of a normally exiting Python process reads 0."""
+def test_held_at_exit_and_a_fork_childs_own_memory(spec, mode, tmp_path):
+    """A parent keeps 48 MiB in a module-level list and exits normally: Python's finalization
+    frees it, which is still what the application held when its code ended (Py_FinalizeEx is
+    probed; without that every leak of a normally exiting Python process reads 0). Its fork
+    child allocates 16 MiB and leaves with os._exit: its figures, the sampler's exact ones
+    included, are its own 16 MiB, not the parent's 48 MiB it started with a copy of."""
     py, data = interpreter(spec), str(tmp_path / "held.data")
     cmd = [TREEPROF, "record", "-q", "--mem", "--mem-sample", "64K", "-o", data]
     if mode != "auto":
         cmd += ["--mem-probe", mode]
-    r = run(cmd + ["--"] + py.cmd("held_at_exit.py", "20", out=str(tmp_path)), timeout=120)
-    truth = json.loads([ln for ln in r.stdout.splitlines() if ln.startswith("{")][0])
+    r = run(cmd + ["--"] + py.cmd("held_at_exit.py", "48", "16", out=str(tmp_path)),
+            timeout=120)
+    truth = {t["role"]: t for t in (json.loads(ln) for ln in r.stdout.splitlines()
+                                    if ln.startswith("{"))}
     rep = report_json(data)
-    got = sum(s["live_bytes"] for s in sites_with(rep, truth["pid"], "keep_at_exit"))
-    close(got, truth["kept_bytes"], "%s %s live_bytes of keep_at_exit" % (spec, mode))
+    procs = {p["pid"]: p for p in rep["memory"]["processes"]}
+    for role, fn in (("parent", "keep_at_exit"), ("child", "child_alloc")):
+        t = truth[role]
+        what = "%s %s %s" % (spec, mode, role)
+        close(sum(s["alloc_bytes"] for s in sites_with(rep, t["pid"], fn)), t["kept_bytes"],
+              what + " alloc_bytes of " + fn)
+        close(sum(s["live_bytes"] for s in sites_with(rep, t["pid"], fn)), t["kept_bytes"],
+              what + " live_bytes of " + fn)
+    assert procs[truth["parent"]["pid"]]["finalize_ns"] > 0, "parent: finalization not seen"
+    child = procs[truth["child"]["pid"]]
+    assert child["finalize_ns"] == 0, "child left with os._exit: it never finalized"
+    ex = child["exact"]
+    if ex and ex.get("peak_in_use"):  # the sampler's exact figures
+        # its own blocks plus the interpreter's small churn, never the parent's 48 MiB copy
+        want = truth["child"]["kept_bytes"]
+        assert want * 0.95 <= ex["peak_in_use"] <= want * 1.05 + 4 * MIB, (what, ex)
 
 
 # ---------------------------------------------------------------- what the kernel gives
