@@ -265,10 +265,30 @@ static int path_by_weight(const void *x, const void *y)
 }
 
 /* Every stack's condensed path, merged, each group's heaviest first. */
+/* Whether a path of this stack can be shown: its leaf function has 1% of the group's weight
+ * as self (a path's weight is part of its leaf's), which leaves out most stacks cheaply. pf
+ * is in group-function order here. */
+static bool leaf_shown(const struct text *t, const struct prof_stack *sc)
+{
+	uint32_t n, group = report_groups__of(t->g, sc->proc);
+	const uint32_t *frames = profile__stack_get(t->p, sc->stack, &n);
+	struct proc_func key = {.group = group};
+	const struct proc_func *pf;
+
+	if (!n || group == REPORT_NO_GROUP)
+		return false;
+	key.func = t->fmap[frames[n - 1]];
+	pf = bsearch(&key, t->pf, t->npf, sizeof(*t->pf), pf_by_group_func);
+	return pf && 100.0 * (double)pf->self >= (double)t->group_total[group];
+}
+
 static int build_paths(struct text *t, const struct prof_stack *sc, size_t nsc)
 {
 	struct htab index; /* hash of a path -> its indices in paths (duplicates compared) */
 	int err = htab__init(&index, sizeof(uint32_t));
+
+	if (!err) /* at most one path per stack: no growth on the way */
+		err = htab__reserve(&index, nsc);
 
 	for (size_t i = 0; !err && i < nsc; i++) {
 		struct hot_path h;
@@ -276,6 +296,8 @@ static int build_paths(struct text *t, const struct prof_stack *sc, size_t nsc)
 		uint32_t *at;
 		size_t pos = 0;
 
+		if (!leaf_shown(t, &sc[i]))
+			continue;
 		condense(t, &sc[i], &h);
 		if (!h.n)
 			continue;
@@ -299,18 +321,50 @@ static int build_paths(struct text *t, const struct prof_stack *sc, size_t nsc)
 		t->paths[t->npaths++] = h;
 	}
 	htab__fini(&index);
+	/* only paths of 1% of their group or more are ever shown: sort those alone */
+	size_t kept = 0;
+
+	for (size_t i = 0; i < t->npaths; i++)
+		if (100.0 * (double)t->paths[i].weight >= (double)t->group_total[t->paths[i].group])
+			t->paths[kept++] = t->paths[i];
+	t->npaths = kept;
 	if (!err && t->npaths)
 		qsort(t->paths, t->npaths, sizeof(*t->paths), path_by_weight);
 	return err;
 }
 
-static int sc_by_group(const void *x, const void *y, void *ctx)
+/* sc ordered by group, in linear time (a counting sort); the stacks of no group are dropped.
+ * The number kept, or -ENOMEM. */
+static ssize_t sort_by_group(const struct text *t, struct prof_stack *sc, size_t nsc)
 {
-	const struct text *t = ctx;
-	uint32_t a = report_groups__of(t->g, ((const struct prof_stack *)x)->proc);
-	uint32_t b = report_groups__of(t->g, ((const struct prof_stack *)y)->proc);
+	uint32_t n = report_groups__count(t->g);
+	size_t *at = calloc((size_t)n + 1, sizeof(*at)), kept = 0;
+	struct prof_stack *tmp = malloc((nsc + 1) * sizeof(*tmp));
 
-	return a < b ? -1 : a > b;
+	if (!at || !tmp) {
+		free(at);
+		free(tmp);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < nsc; i++) {
+		uint32_t g = report_groups__of(t->g, sc[i].proc);
+
+		if (g < n)
+			at[g + 1]++;
+	}
+	for (uint32_t g = 0; g < n; g++)
+		at[g + 1] += at[g];
+	for (size_t i = 0; i < nsc; i++) {
+		uint32_t g = report_groups__of(t->g, sc[i].proc);
+
+		if (g < n)
+			tmp[at[g]++] = sc[i];
+	}
+	kept = n ? at[n - 1] : 0;
+	memcpy(sc, tmp, kept * sizeof(*sc));
+	free(at);
+	free(tmp);
+	return (ssize_t)kept;
 }
 
 /* One group's stacks (sc[lo, hi)) into its (group, function) pairs: sums in dense arrays
@@ -350,23 +404,28 @@ static int count_group(struct text *t, const struct prof_stack *sc, size_t lo, s
 	return 0;
 }
 
-/* Every group's (group, function) pairs; sc is sorted by group on the way. */
-static int count_groups(struct text *t, struct prof_stack *sc, size_t nsc)
+/* Every group's (group, function) pairs; sc is sorted by group on the way (and loses the
+ * stacks of no group, which no list shows). */
+static int count_groups(struct text *t, struct prof_stack *sc, size_t *nsc)
 {
 	uint64_t *tot = calloc(t->nfuncs + 1, sizeof(*tot));
 	uint64_t *self = calloc(t->nfuncs + 1, sizeof(*self));
 	uint32_t *touched = calloc(t->nfuncs + 1, sizeof(*touched));
 	int err = tot && self && touched ? 0 : -ENOMEM;
 
-	if (!err && nsc)
-		qsort_r(sc, nsc, sizeof(*sc), sc_by_group, t);
-	for (size_t lo = 0, hi; !err && lo < nsc; lo = hi) {
+	ssize_t kept = err ? 0 : sort_by_group(t, sc, *nsc);
+
+	if (kept < 0)
+		err = (int)kept;
+	else
+		*nsc = (size_t)kept;
+	for (size_t lo = 0, hi; !err && lo < (size_t)kept; lo = hi) {
 		uint32_t g = report_groups__of(t->g, sc[lo].proc);
 
-		for (hi = lo + 1; hi < nsc && report_groups__of(t->g, sc[hi].proc) == g; hi++)
+		for (hi = lo + 1; hi < (size_t)kept && report_groups__of(t->g, sc[hi].proc) == g;
+		     hi++)
 			;
-		if (g != REPORT_NO_GROUP)
-			err = count_group(t, sc, lo, hi, tot, self, touched);
+		err = count_group(t, sc, lo, hi, tot, self, touched);
 	}
 	free(tot);
 	free(self);
@@ -380,7 +439,7 @@ static int settle(struct text *t, struct prof_stack *sc, size_t nsc)
 {
 	uint32_t n = report_groups__count(t->g);
 	size_t nev = 0;
-	int err = count_groups(t, sc, nsc);
+	int err = count_groups(t, sc, &nsc);
 
 	if (err)
 		return err;
