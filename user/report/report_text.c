@@ -175,33 +175,21 @@ out:
 	return err;
 }
 
+/* The totals of the process, its group and the run; the functions' totals come from the
+ * groups' (count_groups()). */
 static int count_stack(uint32_t proc, uint32_t stack, uint64_t weight, void *ctx)
 {
 	struct text *t = ctx;
 	uint32_t n, group = report_groups__of(t->g, proc);
-	const uint32_t *frames;
 
 	if (group == REPORT_NO_GROUP)
 		return 0;
 	t->total += weight;
 	t->proc_total[proc] += weight;
 	t->group_total[group] += weight;
-	frames = profile__stack_get(t->p, stack, &n);
-	if (!n) {
+	profile__stack_get(t->p, stack, &n);
+	if (!n)
 		t->group_nostack[group] += weight;
-		return 0;
-	}
-	t->walk++;
-	for (uint32_t i = 0; i < n; i++) {
-		uint32_t f = t->fmap[frames[i]];
-		struct func *fn = &t->funcs[f];
-
-		if (fn->mark != t->walk) {
-			fn->mark = t->walk;
-			fn->total += weight;
-		}
-	}
-	t->funcs[t->fmap[frames[n - 1]]].self += weight;
 	return 0;
 }
 
@@ -399,6 +387,8 @@ static int count_group(struct text *t, const struct prof_stack *sc, size_t lo, s
 		uint32_t f = touched[k];
 
 		t->pf[t->npf++] = (struct proc_func){group, f, self[f], tot[f], false};
+		t->funcs[f].self += self[f];
+		t->funcs[f].total += tot[f]; /* a stack is in one group: counted once */
 		tot[f] = self[f] = 0;
 	}
 	return 0;
