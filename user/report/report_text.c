@@ -33,19 +33,16 @@
 #include "profile/profile.h"
 #include "report/report.h"
 #include "report/report_group.h"
+#include "report/report_fold.h"
 #include "report/report_mem.h"
 #include "report/report_paths.h"
 
 #define WIDTH 100
-/* Short-lived helpers (a pyenv shim's bash and readlink, sh -c children): exited (not killed by
- * a signal: a crash stays in sight), lived less
- * than SHORT_LIFE_NS, under SHORT_SHARE of the weight or at most SHORT_SAMPLES samples each, no
- * memory events, and nothing but such processes below them. Two or more fold into one row
- * unless --all. */
-#define SHORT_LIFE_NS 2000000000ULL
+/* Short-lived helpers (report_fold.h: exited, not killed by a signal, lived less than 2 s),
+ * under SHORT_SHARE of the weight or at most SHORT_SAMPLES samples each, no memory events, and
+ * nothing but such processes below them. Two or more fold into one row unless --all. */
 #define SHORT_SHARE   0.005
 #define SHORT_SAMPLES 2
-#define SHORT_NAMES   6	 /* commands named in the folded row, the most frequent first */
 #define PATHS_SHOWN   5	 /* hot call paths per group */
 #define TREE_COLS     54 /* columns before the command in the process tree */
 #define FUNC_COLS     35 /* columns before the function in the top lists */
@@ -452,25 +449,9 @@ static bool short_lived(const struct text *t, uint32_t i, const bool *mem)
 {
 	const struct prof_proc *pr = profile__proc_at(t->p, i);
 
-	return pr->exited && !(pr->exit_code & 0x7f) && pr->start_ns &&
-	       pr->end_ns >= pr->start_ns && pr->end_ns - pr->start_ns < SHORT_LIFE_NS &&
-	       !(mem && mem[i]) &&
+	return report_fold__short_lived(pr) && !(mem && mem[i]) &&
 	       ((double)t->proc_total[i] < SHORT_SHARE * (double)t->total ||
 		(t->metric == METRIC_CPU && t->proc_total[i] <= SHORT_SAMPLES));
-}
-
-struct fold_name {
-	const char *comm;
-	uint32_t n;
-};
-
-static int by_count(const void *x, const void *y)
-{
-	const struct fold_name *a = x, *b = y;
-
-	if (a->n != b->n)
-		return a->n > b->n ? -1 : 1;
-	return strcmp(a->comm, b->comm);
 }
 
 /* Marks t->folded: short-lived processes with only such processes below them (children are
@@ -517,48 +498,28 @@ nomem:
 /* "41 short-lived: bash x38, readlink x3 -- 1.2%", in the columns of the process rows. */
 static int print_folded(const struct text *t, FILE *out)
 {
-	uint32_t n = profile__nprocs(t->p), nnames = 0, count = 0;
-	struct fold_name *names = calloc(n + 1, sizeof(*names));
+	uint32_t n = profile__nprocs(t->p), count = 0, *procs = calloc(n + 1, sizeof(*procs));
 	char share[16], v[32], row[WIDTH * 2];
 	uint64_t w = 0;
 	size_t len;
 
-	if (!names)
-		return -ENOMEM;
-	for (uint32_t i = 0; i < n; i++) {
-		const char *comm = profile__proc_at(t->p, i)->comm;
-		uint32_t k;
-
+	for (uint32_t i = 0; procs && i < n; i++) {
 		if (!t->folded[i])
 			continue;
-		comm = comm && *comm ? comm : "?";
-		for (k = 0; k < nnames && strcmp(names[k].comm, comm); k++)
-			;
-		names[k].comm = comm;
-		names[k].n++;
-		nnames += k == nnames;
-		count++;
+		procs[count++] = i;
 		w += t->proc_total[i];
 	}
-	qsort(names, nnames, sizeof(*names), by_count);
-	len = (size_t)snprintf(row, sizeof(row), "%u short-lived: ", count);
-	for (uint32_t k = 0; k < nnames && len < sizeof(row); k++) {
-		if (k == SHORT_NAMES) {
-			len += (size_t)snprintf(row + len, sizeof(row) - len, ", ...");
-			break;
-		}
-		len += (size_t)snprintf(row + len, sizeof(row) - len, "%s%s x%u", k ? ", " : "",
-					names[k].comm, names[k].n);
+	if (!procs || report_fold__row(t->p, procs, count, row, sizeof(row))) {
+		free(procs);
+		return -ENOMEM;
 	}
+	len = strlen(row);
 	if (len < sizeof(row))
 		snprintf(row + len, sizeof(row) - len, " -- %.1f%%", pct(w, t->total));
-	for (char *c = row; *c; c++) /* comm comes from the target: no terminal controls */
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			*c = '?';
 	snprintf(share, sizeof(share), "%5.1f%%", pct(w, t->total));
 	fprintf(out, "%7s %7s %9s %9s %6s %-10s %s\n", "-", "-", "<2s", val(t, v, sizeof(v), w),
 		share, "exited", row);
-	free(names);
+	free(procs);
 	return 0;
 }
 
