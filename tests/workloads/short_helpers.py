@@ -5,10 +5,8 @@ and the text report fold into one "N short-lived: sh xN" row.
 
 Usage: short_helpers.py SECONDS"""
 import subprocess
-import sys
-import time
 
-from _common import spin
+from _common import main_for, spin
 
 BUSY = "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done"
 
@@ -17,12 +15,9 @@ def spin_parent_hot():
     spin(0.15)
 
 
-def main():
-    end = time.monotonic() + float(sys.argv[1])
-    while time.monotonic() < end:
-        spin_parent_hot()
-        subprocess.run(["sh", "-c", BUSY], check=True)
+def start_helper():
+    subprocess.run(["sh", "-c", BUSY], check=True)
 
 
 if __name__ == "__main__":
-    main()
+    main_for(spin_parent_hot, start_helper)
