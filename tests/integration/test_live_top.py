@@ -225,19 +225,19 @@ class Tmux:
 
 
 @contextlib.contextmanager
-def top_in_tmux(tmp, seconds=12):
-    """`treeprof top` on tree.py (its manifest in tmp) in a private tmux terminal: yields
-    (tm, manifest, before, after), before and after the files the terminal's modes are
-    saved in as top starts and once it has ended. Closes the terminal and kills the tree
-    at the end, whatever happened."""
+def top_in_tmux(tmp, seconds=12, argv=None, opts=""):
+    """`treeprof top OPTS` on tree.py (its manifest in tmp), or on argv, in a private tmux
+    terminal: yields (tm, manifest, before, after), before and after the files the
+    terminal's modes are saved in as top starts and once it has ended. Closes the terminal
+    and kills the tree at the end, whatever happened (argv must end by itself)."""
     need(shutil.which("tmux"), "tmux")
     manifest = os.path.join(tmp, "manifest")
     tm = Tmux(tmp)
     try:
         before, after = os.path.join(tmp, "stty.before"), os.path.join(tmp, "stty.after")
         # stderr (treeprof's and the tree's: tracebacks after Ctrl-C) to a file, off the screen
-        tm.keys("stty -g > %s; %s top -- %s 2>%s; echo TOP-EXIT-$?; stty -g > %s" % (
-            before, TREEPROF, " ".join(tree_argv(manifest, seconds)),
+        tm.keys("stty -g > %s; %s top %s -- %s 2>%s; echo TOP-EXIT-$?; stty -g > %s" % (
+            before, TREEPROF, opts, " ".join(argv or tree_argv(manifest, seconds)),
             os.path.join(tmp, "stderr"), after), "Enter")
         yield tm, manifest, before, after
     finally:
@@ -328,4 +328,80 @@ def test_top_ctrl_c_and_resize_restore_the_terminal(tmp):
         screen = tm.wait(lambda s: len(s.splitlines()) <= 15 and "treeprof top" in s
                          and all(len(l) < 60 for l in s.splitlines()), 5, "a redraw at 60x15")
         tm.keys("C-c")
+        check_restored(tm, before, after)
+
+
+PATH_ROW = re.compile(r"^\s+([\d.]+)%  (\S.*)$")
+
+
+def hot_paths(screen):
+    """The hot call paths under the functions: {path: share}."""
+    lines = screen.splitlines()
+    start = next((i for i, ln in enumerate(lines) if "hot call paths" in ln), len(lines))
+    out = {}
+    for ln in lines[start + 1:]:
+        m = PATH_ROW.match(ln)
+        if not m:
+            break
+        out[m.group(2)] = float(m.group(1))
+    return out
+
+
+def test_top_shows_the_hot_call_paths_of_the_window(tmp):
+    """hot_paths.py: main runs parent_share_major 3/4 of the time and parent_share_minor 1/4,
+    both in spin(); <module>, main and main_for are on every stack and left out of the
+    paths."""
+    argv = [host_python(), os.path.join(WORKLOADS, "hot_paths.py"), "12"]
+    both = ("spin < parent_share_major", "spin < parent_share_minor")
+    with top_in_tmux(tmp, argv=argv, opts="-F 499") as (tm, _, before, after):
+        screens = [tm.wait(lambda s: set(both) <= set(hot_paths(s)), 20, "both hot paths")]
+        for _ in range(2):  # three windows: one is ~500 samples, three make the ratio firm
+            time.sleep(1.1)
+            screens.append(tm.screen())
+        paths = [hot_paths(s) for s in screens]
+        for s, p in zip(screens, paths):
+            everywhere = {"<module>", "main", "main_for"}
+            assert not [k for k in p if everywhere & set(k.split(" < "))], s
+            assert s.index("FUNCTION (") < s.index("hot call paths"), s
+        major = sum(p.get(both[0], 0) for p in paths)
+        minor = sum(p.get(both[1], 0) for p in paths)
+        assert minor and 2.0 <= major / minor <= 4.5, paths
+        tm.keys("q")
+        check_restored(tm, before, after)
+
+
+FOLD_ROW = re.compile(r"^\s+-\s+-\s+([\d.]+)\s+(\d+)  (\d+) short-lived: (.+)$", re.M)
+
+
+def test_top_folds_short_lived_helpers_into_one_unselectable_row(tmp):
+    """short_helpers.py starts a ~30 ms `sh -c` helper five times a second: each window
+    shows several exited ones, which must be one "N short-lived: sh xN" row, never listed
+    one by one, and the selection must stay on real processes."""
+    argv = [host_python(), os.path.join(WORKLOADS, "short_helpers.py"), "14"]
+    with top_in_tmux(tmp, argv=argv, opts="-F 499") as (tm, _, before, after):
+        tm.wait(lambda s: FOLD_ROW.search(s), 20, "a short-lived row")
+        seen = 0
+        for _ in range(4):
+            screen = tm.screen()
+            m = FOLD_ROW.search(screen)
+            exited = [ln for ln in screen.splitlines() if "(exited) sh -c" in ln]
+            if m:
+                seen += 1
+                n, names = int(m.group(3)), m.group(4).strip().split(", ")
+                assert n >= 2 and int(m.group(2)) > 0, screen
+                assert sum(int(x.rsplit(" x", 1)[1]) for x in names) == n, screen
+                assert "sh x" in m.group(4), screen
+                assert not exited, "an exited helper listed besides the folded row:\n" + screen
+            assert len(exited) <= 1, "helpers listed one by one:\n" + screen
+            assert len(rows(screen)) <= 3, "the helpers are not folded:\n" + screen
+            time.sleep(1.1)
+        assert seen >= 2, "the short-lived row came and went: %d of 4 screens" % seen
+        for _ in range(6):  # walk down past the end: the folded row is never selected
+            tm.keys("j")
+            time.sleep(0.1)
+        screen = tm.screen()
+        assert selected(screen) in rows(screen), screen
+        tm.keys("Enter")
+        screen = tm.wait(lambda s: "FUNCTION (pid %d" % selected(s) in s, 5, "focus")
+        tm.keys("q")
         check_restored(tm, before, after)

@@ -6,7 +6,8 @@ A workload that must be seen *in* a function of its own spins in that function's
 loop, one body serves them all under the names renamed() gives it (mixed_parent.py,
 diff_pool.py, tree.py, pyfeatures.py's two threads). The others call spin() from a
 function whose name the tests look for on the stack. run_tree() is the parent of the
-reference trees (cpu_tree.py, alloc_tree.py)."""
+reference trees (cpu_tree.py, alloc_tree.py); main_for() the main of a workload repeating
+a few steps for argv[1] seconds (hot_paths.py, short_helpers.py)."""
 import multiprocessing as mp
 import os
 import sys
@@ -33,6 +34,15 @@ def renamed(fn, name):
     copy = types.FunctionType(code, fn.__globals__, name, fn.__defaults__, fn.__closure__)
     copy.__kwdefaults__ = fn.__kwdefaults__
     return copy
+
+
+def main_for(*steps):
+    """Call steps in turn, again and again, until argv[1] seconds of wall time have passed
+    (checked after each round)."""
+    end = time.monotonic() + float(sys.argv[1])
+    while time.monotonic() < end:
+        for step in steps:
+            step()
 
 
 def work_scale():

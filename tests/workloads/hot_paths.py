@@ -4,8 +4,7 @@ and both spend it in spin(). The self lists see only spin; the hot call paths mu
 "spin < parent_share_major" (75%) and "spin < parent_share_minor" (25%).
 
 Usage: hot_paths.py SECONDS"""
-import sys
-import time
+from _common import main_for
 
 
 def spin(n):
@@ -24,10 +23,7 @@ def parent_share_minor():
 
 
 def main():
-    end = time.monotonic() + float(sys.argv[1])
-    while time.monotonic() < end:
-        parent_share_major()
-        parent_share_minor()
+    main_for(parent_share_major, parent_share_minor)
 
 
 if __name__ == "__main__":

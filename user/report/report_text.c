@@ -15,7 +15,7 @@
  * nothing about where that group's time goes: the "by total" list leaves out a function whose
  * total comes mostly from groups it is EVERYWHERE in, and hot call paths leave it out (but
  * for the leaf). A hot call path is
- * a stack condensed to its functions (leaf first, recursion folded, at most PATH_LEN),
+ * a stack condensed to its functions (leaf first, recursion folded, at most REPORT_PATH_LEN),
  * e.g. "spin < parent_share_major", with its share of the group. The run's duration comes
  * from the stat "duration_ns" (else the span of the sample timestamps) and the frequency
  * from the meta key "frequency" (Hz); the meta key "command" is shown when set.
@@ -28,33 +28,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/hash.h"
 #include "lib/vec.h"
 #include "profile/memacct.h"
 #include "profile/profile.h"
 #include "report/report.h"
 #include "report/report_group.h"
+#include "report/report_fold.h"
 #include "report/report_mem.h"
+#include "report/report_paths.h"
 
 #define WIDTH 100
-/* Short-lived helpers (a pyenv shim's bash and readlink, sh -c children): exited (not killed by
- * a signal: a crash stays in sight), lived less
- * than SHORT_LIFE_NS, under SHORT_SHARE of the weight or at most SHORT_SAMPLES samples each, no
- * memory events, and nothing but such processes below them. Two or more fold into one row
- * unless --all. */
-#define SHORT_LIFE_NS  2000000000ULL
-#define SHORT_SHARE    0.005
-#define SHORT_SAMPLES  2
-#define SHORT_NAMES    6    /* commands named in the folded row, the most frequent first */
-#define EVERYWHERE     0.90 /* a function with this share of its group's largest total */
-#define EVERYWHERE_MIN 20   /* ... in a group of at least this weight */
-#define PATH_LEN       4    /* functions in a hot call path */
-#define PATHS_SHOWN    5    /* hot call paths per group */
-#define TREE_COLS      54   /* columns before the command in the process tree */
-#define FUNC_COLS      35   /* columns before the function in the top lists */
-#define GROUP_COLS     53   /* columns before the command in the table of roles */
-#define MAX_INDENT     24
-#define LABEL_MAX      (2 * 65536 + 64) /* any frame label: names and files are capped at 64 KiB */
+/* Short-lived helpers (report_fold.h: exited, not killed by a signal, lived less than 2 s),
+ * under SHORT_SHARE of the weight or at most SHORT_SAMPLES samples each, no memory events, and
+ * nothing but such processes below them. Two or more fold into one row unless --all. */
+#define SHORT_SHARE   0.005
+#define SHORT_SAMPLES 2
+#define PATHS_SHOWN   5	 /* hot call paths per group */
+#define TREE_COLS     54 /* columns before the command in the process tree */
+#define FUNC_COLS     35 /* columns before the function in the top lists */
+#define GROUP_COLS    53 /* columns before the command in the table of roles */
+#define MAX_INDENT    24
+#define LABEL_MAX     (2 * 65536 + 64) /* any frame label: names and files are capped at 64 KiB */
 
 struct func {
 	uint32_t frame; /* a representative frame */
@@ -70,12 +64,6 @@ struct proc_func {
 	bool everywhere;
 };
 
-struct hot_path {
-	uint32_t group, n;
-	uint32_t func[PATH_LEN];
-	uint64_t weight;
-};
-
 struct text {
 	const struct profile *p;
 	const struct report_opts *o;
@@ -89,9 +77,8 @@ struct text {
 	size_t *pf_start, *pf_end; /* per group: its run of pf */
 	uint32_t *ev;		   /* the EVERYWHERE functions, group after group */
 	size_t *ev_start, *ev_end; /* per group: its run of ev */
-	struct hot_path *paths;	   /* by group, then weight */
-	size_t npaths, paths_cap;
-	uint64_t total; /* weight of all samples kept */
+	struct report_paths paths; /* by group, then weight */
+	uint64_t total;		   /* weight of all samples kept */
 	uint64_t *proc_total;
 	uint64_t *group_total;
 	uint64_t *group_nostack; /* weight of samples without any frame */
@@ -203,56 +190,16 @@ static int pf_by_group_func(const void *x, const void *y)
 }
 
 /* Whether func is EVERYWHERE in group: a short list per group (<module>, main...). */
-static bool everywhere(const struct text *t, uint32_t group, uint32_t func)
+static bool everywhere(const void *ctx, uint32_t group, uint32_t func)
 {
+	const struct text *t = ctx;
+
 	for (size_t i = t->ev_start[group]; i < t->ev_end[group]; i++)
 		if (t->ev[i] == func)
 			return true;
 	return false;
 }
 
-/* The condensed path of one stack: its functions leaf first, without the EVERYWHERE ones
- * and repeats, at most PATH_LEN. */
-static void condense(const struct text *t, const struct prof_stack *sc, struct hot_path *h)
-{
-	uint32_t n, group = report_groups__of(t->g, sc->proc);
-	const uint32_t *frames = profile__stack_get(t->p, sc->stack, &n);
-
-	*h = (struct hot_path){.group = group, .weight = sc->weight};
-	for (uint32_t i = n; group != REPORT_NO_GROUP && i-- > 0 && h->n < PATH_LEN;) {
-		uint32_t f = t->fmap[frames[i]];
-		bool seen = false;
-
-		for (uint32_t k = 0; k < h->n; k++)
-			seen |= h->func[k] == f;
-		if (!seen && (i == n - 1 || !everywhere(t, group, f)))
-			h->func[h->n++] = f; /* the leaf stays: it is where the time is */
-	}
-}
-
-static int path_by_key(const void *x, const void *y)
-{
-	const struct hot_path *a = x, *b = y;
-
-	if (a->group != b->group)
-		return a->group < b->group ? -1 : 1;
-	if (a->n != b->n)
-		return a->n < b->n ? -1 : 1;
-	return memcmp(a->func, b->func, a->n * sizeof(a->func[0]));
-}
-
-static int path_by_weight(const void *x, const void *y)
-{
-	const struct hot_path *a = x, *b = y;
-
-	if (a->group != b->group)
-		return a->group < b->group ? -1 : 1;
-	if (a->weight != b->weight)
-		return a->weight > b->weight ? -1 : 1;
-	return path_by_key(x, y);
-}
-
-/* Every stack's condensed path, merged, each group's heaviest first. */
 /* Whether a path of this stack can be shown: its leaf function has 1% of the group's weight
  * as self (a path's weight is part of its leaf's), which leaves out most stacks cheaply. pf
  * is in group-function order here. */
@@ -270,55 +217,33 @@ static bool leaf_shown(const struct text *t, const struct prof_stack *sc)
 	return pf && 100.0 * (double)pf->self >= (double)t->group_total[group];
 }
 
+/* Every stack's condensed path, merged, each group's heaviest first. Only paths of 1% of their
+ * group or more are ever shown: the others are dropped before sorting (paths.index is stale
+ * then, and nothing is added after). */
 static int build_paths(struct text *t, const struct prof_stack *sc, size_t nsc)
 {
-	struct htab index; /* hash of a path -> its indices in paths (duplicates compared) */
-	int err = htab__init(&index, sizeof(uint32_t));
-
-	if (!err) /* at most one path per stack: no growth on the way */
-		err = htab__reserve(&index, nsc);
-
-	for (size_t i = 0; !err && i < nsc; i++) {
-		struct hot_path h;
-		uint64_t key;
-		uint32_t *at;
-		size_t pos = 0;
-
-		if (!leaf_shown(t, &sc[i]))
-			continue;
-		condense(t, &sc[i], &h);
-		if (!h.n)
-			continue;
-		key = hash__mix64(
-			  hash__bytes(HASH_FNV_SEED, &h.group,
-				      sizeof(h.group) + sizeof(h.n) + h.n * sizeof(h.func[0]))) |
-		      1;
-		while ((at = htab__next_dup(&index, key, &pos)) && path_by_key(&t->paths[*at], &h))
-			;
-		if (at) {
-			t->paths[*at].weight += h.weight;
-			continue;
-		}
-		err = vec__grow((void **)&t->paths, &t->paths_cap, t->npaths + 1, sizeof(h));
-		at = err ? NULL : htab__add(&index, key);
-		if (!at) {
-			err = -ENOMEM;
-			break;
-		}
-		*at = (uint32_t)t->npaths;
-		t->paths[t->npaths++] = h;
-	}
-	htab__fini(&index);
-	/* only paths of 1% of their group or more are ever shown: sort those alone */
 	size_t kept = 0;
 
-	for (size_t i = 0; i < t->npaths; i++)
-		if (100.0 * (double)t->paths[i].weight >= (double)t->group_total[t->paths[i].group])
-			t->paths[kept++] = t->paths[i];
-	t->npaths = kept;
-	if (!err && t->npaths)
-		qsort(t->paths, t->npaths, sizeof(*t->paths), path_by_weight);
-	return err;
+	if (htab__reserve(&t->paths.index, nsc)) /* at most one path per stack: no growth */
+		return -ENOMEM;
+	for (size_t i = 0; i < nsc; i++) {
+		uint32_t n, group = report_groups__of(t->g, sc[i].proc);
+		const uint32_t *frames = profile__stack_get(t->p, sc[i].stack, &n);
+		struct report_path h;
+
+		if (group == REPORT_NO_GROUP || !leaf_shown(t, &sc[i]))
+			continue;
+		report_path__condense(&h, group, sc[i].weight, frames, n, t->fmap, everywhere, t);
+		if (report_paths__add(&t->paths, &h))
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < t->paths.n; i++)
+		if (100.0 * (double)t->paths.v[i].weight >=
+		    (double)t->group_total[t->paths.v[i].group])
+			t->paths.v[kept++] = t->paths.v[i];
+	t->paths.n = kept;
+	report_paths__sort(&t->paths);
+	return 0;
 }
 
 /* sc ordered by group, in linear time (a counting sort); the stacks of no group are dropped.
@@ -349,7 +274,8 @@ static ssize_t sort_by_group(const struct text *t, struct prof_stack *sc, size_t
 			tmp[at[g]++] = sc[i];
 	}
 	kept = n ? at[n - 1] : 0;
-	memcpy(sc, tmp, kept * sizeof(*sc));
+	if (kept)
+		memcpy(sc, tmp, kept * sizeof(*sc));
 	free(at);
 	free(tmp);
 	return (ssize_t)kept;
@@ -453,10 +379,10 @@ static int settle(struct text *t, struct prof_stack *sc, size_t nsc)
 		t->pf_start[g] = lo;
 		t->pf_end[g] = hi;
 		t->ev_start[g] = nev;
-		for (size_t i = lo; i < hi && t->group_total[g] >= EVERYWHERE_MIN; i++) {
+		for (size_t i = lo; i < hi && t->group_total[g] >= REPORT_EVERYWHERE_MIN; i++) {
 			struct proc_func *pf = &t->pf[i];
 
-			pf->everywhere = (double)pf->total >= EVERYWHERE * (double)top;
+			pf->everywhere = (double)pf->total >= REPORT_EVERYWHERE * (double)top;
 			if (!pf->everywhere)
 				continue;
 			t->funcs[pf->func].total_shown -= pf->total;
@@ -572,25 +498,9 @@ static bool short_lived(const struct text *t, uint32_t i, const bool *mem)
 {
 	const struct prof_proc *pr = profile__proc_at(t->p, i);
 
-	return pr->exited && !(pr->exit_code & 0x7f) && pr->start_ns &&
-	       pr->end_ns >= pr->start_ns && pr->end_ns - pr->start_ns < SHORT_LIFE_NS &&
-	       !(mem && mem[i]) &&
+	return report_fold__short_lived(pr) && !(mem && mem[i]) &&
 	       ((double)t->proc_total[i] < SHORT_SHARE * (double)t->total ||
 		(t->metric == METRIC_CPU && t->proc_total[i] <= SHORT_SAMPLES));
-}
-
-struct fold_name {
-	const char *comm;
-	uint32_t n;
-};
-
-static int by_count(const void *x, const void *y)
-{
-	const struct fold_name *a = x, *b = y;
-
-	if (a->n != b->n)
-		return a->n > b->n ? -1 : 1;
-	return strcmp(a->comm, b->comm);
 }
 
 /* Marks t->folded: short-lived processes with only such processes below them (children are
@@ -637,48 +547,28 @@ nomem:
 /* "41 short-lived: bash x38, readlink x3 -- 1.2%", in the columns of the process rows. */
 static int print_folded(const struct text *t, FILE *out)
 {
-	uint32_t n = profile__nprocs(t->p), nnames = 0, count = 0;
-	struct fold_name *names = calloc(n + 1, sizeof(*names));
+	uint32_t n = profile__nprocs(t->p), count = 0, *procs = calloc(n + 1, sizeof(*procs));
 	char share[16], v[32], row[WIDTH * 2];
 	uint64_t w = 0;
 	size_t len;
 
-	if (!names)
-		return -ENOMEM;
-	for (uint32_t i = 0; i < n; i++) {
-		const char *comm = profile__proc_at(t->p, i)->comm;
-		uint32_t k;
-
+	for (uint32_t i = 0; procs && i < n; i++) {
 		if (!t->folded[i])
 			continue;
-		comm = comm && *comm ? comm : "?";
-		for (k = 0; k < nnames && strcmp(names[k].comm, comm); k++)
-			;
-		names[k].comm = comm;
-		names[k].n++;
-		nnames += k == nnames;
-		count++;
+		procs[count++] = i;
 		w += t->proc_total[i];
 	}
-	qsort(names, nnames, sizeof(*names), by_count);
-	len = (size_t)snprintf(row, sizeof(row), "%u short-lived: ", count);
-	for (uint32_t k = 0; k < nnames && len < sizeof(row); k++) {
-		if (k == SHORT_NAMES) {
-			len += (size_t)snprintf(row + len, sizeof(row) - len, ", ...");
-			break;
-		}
-		len += (size_t)snprintf(row + len, sizeof(row) - len, "%s%s x%u", k ? ", " : "",
-					names[k].comm, names[k].n);
+	if (!procs || report_fold__row(t->p, procs, count, row, sizeof(row))) {
+		free(procs);
+		return -ENOMEM;
 	}
+	len = strlen(row);
 	if (len < sizeof(row))
 		snprintf(row + len, sizeof(row) - len, " -- %.1f%%", pct(w, t->total));
-	for (char *c = row; *c; c++) /* comm comes from the target: no terminal controls */
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			*c = '?';
 	snprintf(share, sizeof(share), "%5.1f%%", pct(w, t->total));
 	fprintf(out, "%7s %7s %9s %9s %6s %-10s %s\n", "-", "-", "<2s", val(t, v, sizeof(v), w),
 		share, "exited", row);
-	free(names);
+	free(procs);
 	return 0;
 }
 
@@ -882,38 +772,25 @@ static int groups_by_samples(const void *x, const void *y, void *ctx)
 	return a < b ? -1 : a > b;
 }
 
-/* A function's name in a path: its label without the file, "[unknown] (module)" whole. */
-static size_t path_name(const char *label, char *buf, size_t len)
+static const char *func_label(const void *ctx, uint32_t func)
 {
-	const char *paren = strstr(label, " (");
-	size_t n =
-	    paren && strncmp(label, "[unknown]", 9) ? (size_t)(paren - label) : strlen(label);
-
-	n = n < len - 1 ? n : len - 1;
-	memcpy(buf, label, n);
-	buf[n] = 0;
-	return n;
+	return ((const struct text *)ctx)->funcs[func].label;
 }
 
 /* The group's hot call paths from t->paths[i] on: at most PATHS_SHOWN, each at least 1%. */
 static void print_paths(const struct text *t, FILE *out, size_t i, uint64_t total)
 {
-	uint32_t group = t->paths[i].group;
+	uint32_t group = t->paths.v[i].group;
 	char line[WIDTH * 4], buf[WIDTH + 1], v[32];
 
 	fprintf(out, "  hot call paths (leaf first, frames on nearly every stack left out):\n");
-	for (uint32_t shown = 0; i < t->npaths && t->paths[i].group == group && shown < PATHS_SHOWN;
-	     i++, shown++) {
-		const struct hot_path *h = &t->paths[i];
-		size_t len = 0;
+	for (uint32_t shown = 0;
+	     i < t->paths.n && t->paths.v[i].group == group && shown < PATHS_SHOWN; i++, shown++) {
+		const struct report_path *h = &t->paths.v[i];
 
 		if (pct(h->weight, total) < 1.0)
 			break;
-		for (uint32_t k = 0; k < h->n && len < sizeof(line) - WIDTH; k++) {
-			if (k)
-				len += (size_t)snprintf(line + len, sizeof(line) - len, " < ");
-			len += path_name(t->funcs[h->func[k]].label, line + len, WIDTH);
-		}
+		report_path__name(h, func_label, t, line, sizeof(line));
 		fprintf(out, "%8s %6.1f%%  %s\n", val(t, v, sizeof(v), h->weight),
 			pct(h->weight, total), report__fit(buf, line, WIDTH - 18));
 	}
@@ -935,8 +812,8 @@ static int print_per_group(struct text *t, FILE *out)
 	for (uint32_t g = 0; g < n; g++)
 		if (end[g] > start[g])
 			qsort_r(t->pf + start[g], end[g] - start[g], sizeof(*t->pf), pf_by_self, t);
-	for (i = t->npaths; i-- > 0;)
-		paths[t->paths[i].group] = i + 1;
+	for (i = t->paths.n; i-- > 0;)
+		paths[t->paths.v[i].group] = i + 1;
 	for (uint32_t k = 0; k < n; k++)
 		order[k] = k;
 	qsort_r(order, n, sizeof(*order), groups_by_samples, t);
@@ -1010,6 +887,7 @@ int report__text(const struct profile *p, FILE *out, const struct report_opts *o
 		return t.metric;
 	if (opts.top <= 0)
 		opts.top = 15;
+	report_paths__init(&t.paths);
 	t.g = report_groups__new(p, &opts);
 	if (!t.g)
 		return -errno;
@@ -1061,7 +939,7 @@ out:
 	free(t.ev);
 	free(t.ev_start);
 	free(t.ev_end);
-	free(t.paths);
+	report_paths__fini(&t.paths);
 	free(t.fmap);
 	free(t.pf);
 	free(t.proc_total);

@@ -2,7 +2,11 @@
 /* treeprof top. Each refresh takes the samples the profile received since the last one (the
  * window), counts them per process for the CPU shares and per function for the lists, and
  * draws. "Functions" group frames by kind, name and file, as the text report does: self is
- * the leaf of a sample, total counts a sample once per function it holds. */
+ * the leaf of a sample, total counts a sample once per function it holds. Under them, the
+ * window's hot call paths (report_paths.h: leaf first, without the functions on nearly every
+ * stack). Short-lived helpers shown (report_fold.h; an exited process shows only while it had
+ * samples in the window) fold into one row at the end of the process list when two or more
+ * are: that row cannot be selected. */
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -20,6 +24,8 @@
 #include "lib/demangle.h"
 #include "profile/profile.h"
 #include "report/report.h"
+#include "report/report_fold.h"
+#include "report/report_paths.h"
 #include "ui/top.h"
 #include "trace/tracer.h"
 
@@ -29,6 +35,7 @@
 #define PLAIN_FUNCS  12
 #define MAX_INDENT   8
 #define LINE_MAX_LEN 1024
+#define PLAIN_PATHS  6
 
 enum sort { SORT_CPU, SORT_PID, SORT_NAME, SORT_NR };
 static const char *const sort_names[] = {"cpu", "pid", "name"};
@@ -66,12 +73,17 @@ struct top {
 	uint32_t *hot;		 /* functions with samples in the window, sorted */
 	uint32_t nhot;
 	uint64_t walk, focus_samples;
+	uint64_t top_total;	   /* the largest function total of the window */
+	struct report_paths paths; /* of the window, heaviest first */
 
 	uint32_t *view; /* process indices in tree order */
 	uint8_t *depth;
 	uint32_t nview, view_cap;
-	pid_t sel_pid, focus_pid; /* 0: none / the whole tree */
-	uint32_t first_row;	  /* scrolling of the process list */
+	uint32_t nfold;			 /* short-lived processes folded out of view */
+	uint64_t fold_win, fold_samples; /* their window and total samples */
+	char fold_row[256];		 /* "N short-lived: bash x3, readlink x2" */
+	pid_t sel_pid, focus_pid;	 /* 0: none / the whole tree */
+	uint32_t first_row;		 /* scrolling of the process list */
 	enum sort sort;
 	uint64_t skipped; /* refreshes the terminal could not take */
 };
@@ -166,6 +178,53 @@ static int by_self(const void *x, const void *y, void *ctx)
 	return strcmp(a->label, b->label);
 }
 
+/* Sample i of the profile when it belongs to the focus (the whole tree when none), or NULL. */
+static const struct prof_sample *focus_sample(const struct top *t, size_t i,
+					      const struct prof_proc *focus)
+{
+	const struct prof_sample *s = profile__sample_at(t->p, i);
+
+	return s && (!t->focus_pid || (focus && s->proc == focus->idx)) ? s : NULL;
+}
+
+static bool everywhere(const void *ctx, uint32_t group, uint32_t func)
+{
+	const struct top *t = ctx;
+
+	return t->focus_samples >= REPORT_EVERYWHERE_MIN &&
+	       (double)t->funcs[func].total >= REPORT_EVERYWHERE * (double)t->top_total;
+}
+
+/* The window's stacks of the focus condensed to hot call paths (after the functions are
+ * counted: which are on nearly every stack depends on their totals). */
+static int count_paths(struct top *t, const struct prof_proc *focus)
+{
+	report_paths__clear(&t->paths);
+	t->top_total = 0;
+	for (uint32_t i = 0; i < t->nhot; i++)
+		if (t->funcs[t->hot[i]].total > t->top_total)
+			t->top_total = t->funcs[t->hot[i]].total;
+	for (size_t i = t->win_from; i < t->win_to; i++) {
+		const struct prof_sample *s = focus_sample(t, i, focus);
+		const uint32_t *frames;
+		struct report_path h;
+		uint32_t n, j;
+
+		if (!s)
+			continue;
+		frames = profile__stack_get(t->p, s->stack, &n);
+		for (j = 0; j < n && frames[j] < t->nmapped; j++)
+			;
+		if (j < n)
+			continue;
+		report_path__condense(&h, 0, 1, frames, n, t->fmap, everywhere, t);
+		if (report_paths__add(&t->paths, &h))
+			return -ENOMEM;
+	}
+	report_paths__sort(&t->paths);
+	return 0;
+}
+
 /* The hottest functions of the window, for the focused process or the whole tree. */
 static int count_functions(struct top *t)
 {
@@ -180,11 +239,11 @@ static int count_functions(struct top *t)
 	if (!(t->hot = realloc(t->hot, (t->nfuncs + 1) * sizeof(*t->hot))))
 		return -ENOMEM;
 	for (size_t i = t->win_from; i < t->win_to; i++) {
-		const struct prof_sample *s = profile__sample_at(t->p, i);
+		const struct prof_sample *s = focus_sample(t, i, focus);
 		const uint32_t *frames;
 		uint32_t n;
 
-		if (!s || (t->focus_pid && (!focus || s->proc != focus->idx)))
+		if (!s)
 			continue;
 		t->focus_samples++;
 		frames = profile__stack_get(t->p, s->stack, &n);
@@ -206,7 +265,7 @@ static int count_functions(struct top *t)
 			t->funcs[t->fmap[frames[n - 1]]].self++;
 	}
 	qsort_r(t->hot, t->nhot, sizeof(*t->hot), by_self, t);
-	return 0;
+	return count_paths(t, focus);
 }
 
 /* ------------------------------------------------------------------ the process tree */
@@ -263,6 +322,54 @@ static void add_subtree(struct top *t, const uint32_t *sorted, uint32_t n, uint3
 	}
 }
 
+static bool short_row(const struct top *t, uint32_t v)
+{
+	return report_fold__short_lived(profile__proc_at(t->p, t->view[v]));
+}
+
+/* Whether view row v folds: short-lived, and so is every row below it. */
+static bool folds(const struct top *t, uint32_t v)
+{
+	bool fold = short_row(t, v);
+
+	for (uint32_t u = v + 1; fold && u < t->nview && t->depth[u] > t->depth[v]; u++)
+		fold = short_row(t, u);
+	return fold;
+}
+
+/* Two or more rows that fold leave the view (so the selection cannot land on them) for one
+ * row: t->nfold, their samples and t->fold_row. */
+static int fold_view(struct top *t)
+{
+	uint32_t *procs = malloc((t->nview + 1) * sizeof(*procs)), n = 0, kept = 0;
+	int err = 0;
+
+	t->nfold = 0;
+	t->fold_win = t->fold_samples = 0;
+	if (!procs)
+		return -ENOMEM;
+	for (uint32_t v = 0; v < t->nview; v++)
+		if (folds(t, v))
+			procs[n++] = v;
+	for (uint32_t v = 0, k = 0; n >= 2 && v < t->nview; v++) {
+		if (k < n && procs[k] == v) {
+			t->fold_win += win_samples(t, t->view[v]);
+			t->fold_samples += profile__proc_at(t->p, t->view[v])->samples;
+			procs[k++] = t->view[v]; /* from view rows to process indices */
+			continue;
+		}
+		t->view[kept] = t->view[v];
+		t->depth[kept++] = t->depth[v];
+	}
+	if (n >= 2) {
+		t->nview = kept;
+		t->nfold = n;
+		err = report_fold__row(t->p, procs, n, t->fold_row, sizeof(t->fold_row));
+	}
+	free(procs);
+	return err;
+}
+
 static int build_view(struct top *t)
 {
 	uint32_t np = profile__nprocs(t->p), n = 0, *sorted;
@@ -283,6 +390,8 @@ static int build_view(struct top *t)
 		if (!parent_shown(t, profile__proc_at(t->p, sorted[i])))
 			add_subtree(t, sorted, n, sorted[i], 0);
 	free(sorted);
+	if (fold_view(t))
+		return -ENOMEM;
 	for (uint32_t i = 0; i < t->nview; i++)
 		if (profile__proc_at(t->p, t->view[i])->pid == t->sel_pid)
 			return 0;
@@ -368,9 +477,18 @@ static void draw_header(struct top *t)
 		     sort_names[t->sort], t->sel_pid, view);
 }
 
+static double cpu_pct(const struct top *t, uint64_t win)
+{
+	return t->win_secs > 0 && t->o.freq ? 100.0 * win / (t->o.freq * t->win_secs) : 0;
+}
+
+/* The process list in rows, the last one for the folded short-lived helpers when any. */
 static void draw_procs(struct top *t, uint32_t rows)
 {
 	uint32_t sel = 0;
+	bool fold_row = t->nfold && rows;
+
+	rows -= fold_row;
 
 	line(t, "7", "%7s %7s %6s %7s  %s", "PID", "PPID", "%CPU", "SAMPLES", "COMMAND");
 	for (uint32_t i = 0; i < t->nview; i++)
@@ -386,21 +504,39 @@ static void draw_procs(struct top *t, uint32_t rows)
 		uint32_t v = t->first_row + r, idx = t->view[v];
 		const struct prof_proc *pr = profile__proc_at(t->p, idx);
 		int d = t->depth[v] > MAX_INDENT ? MAX_INDENT : t->depth[v];
-		double cpu = t->win_secs > 0 && t->o.freq
-				 ? 100.0 * win_samples(t, idx) / (t->o.freq * t->win_secs)
-				 : 0;
 
 		line(t, t->tty && pr->pid == t->sel_pid ? "7" : NULL,
 		     "%c%6d %7d %6.1f %7llu  %*s%s%s%s", pr->pid == t->focus_pid ? '*' : ' ',
-		     pr->pid, pr->ppid, cpu, (unsigned long long)pr->samples, 2 * d, "",
-		     d ? "`- " : "", pr->exited ? "(exited) " : "",
-		     *pr->cmdline ? pr->cmdline : pr->comm);
+		     pr->pid, pr->ppid, cpu_pct(t, win_samples(t, idx)),
+		     (unsigned long long)pr->samples, 2 * d, "", d ? "`- " : "",
+		     pr->exited ? "(exited) " : "", *pr->cmdline ? pr->cmdline : pr->comm);
 	}
+	if (fold_row)
+		line(t, NULL, "%7s %7s %6.1f %7llu  %s", "-", "-", cpu_pct(t, t->fold_win),
+		     (unsigned long long)t->fold_samples, t->fold_row);
 }
 
+/* How many of rows go to the hot call paths, their heading included: a third, at least 2
+ * paths when there is room, each path at least 1% of the focus. */
+static uint32_t path_rows(const struct top *t, uint32_t rows)
+{
+	uint32_t n = 0, want = rows / 3 > 2 ? rows / 3 : 2;
+
+	while (n < t->paths.n && n < want && 100 * t->paths.v[n].weight >= t->focus_samples)
+		n++;
+	return n && rows >= 6 ? n + 1 : 0;
+}
+
+static const char *func_label(const void *ctx, uint32_t func)
+{
+	return ((const struct top *)ctx)->funcs[func].label;
+}
+
+/* The functions of the focus, the hottest first, then its hot call paths, in rows. */
 static void draw_funcs(struct top *t, uint32_t rows)
 {
 	const struct prof_proc *focus = t->focus_pid ? profile__proc_find(t->p, t->focus_pid) : 0;
+	uint32_t npath = path_rows(t, rows);
 	char what[64];
 
 	if (focus)
@@ -409,11 +545,21 @@ static void draw_funcs(struct top *t, uint32_t rows)
 		snprintf(what, sizeof(what), "whole tree");
 	line(t, "7", "%6s %7s  FUNCTION (%s, %llu samples in the last %.1fs)", "SELF%", "TOTAL%",
 	     what, (unsigned long long)t->focus_samples, t->win_secs);
-	for (uint32_t i = 0; i < rows && i < t->nhot; i++) {
+	for (uint32_t i = 0; i < rows - npath && i < t->nhot; i++) {
 		const struct func *fn = &t->funcs[t->hot[i]];
 
 		line(t, NULL, "%5.1f%% %6.1f%%  %s", 100.0 * fn->self / t->focus_samples,
 		     100.0 * fn->total / t->focus_samples, fn->label);
+	}
+	if (npath)
+		line(t, NULL,
+		     "%6s  hot call paths (leaf first, frames on nearly every stack left out)", "");
+	for (uint32_t i = 0; i + 1 < npath; i++) {
+		char name[LINE_MAX_LEN];
+
+		report_path__name(&t->paths.v[i], func_label, t, name, sizeof(name));
+		line(t, NULL, "%6s %6.1f%%  %s", "",
+		     100.0 * t->paths.v[i].weight / t->focus_samples, name);
 	}
 }
 
@@ -426,13 +572,16 @@ static void draw(struct top *t)
 	t->scr_len = 0;
 	if (t->tty) {
 		avail = t->rows > 6 ? t->rows - 4 : 2;
-		nfunc = t->nhot < avail / 2 ? t->nhot : avail / 2;
-		nproc = t->nview < avail - nfunc ? t->nview : avail - nfunc;
+		nfunc = t->nhot + 1 + t->paths.n;
+		nfunc = nfunc < avail / 2 ? nfunc : avail / 2;
+		nproc = t->nview + !!t->nfold;
+		nproc = nproc < avail - nfunc ? nproc : avail - nfunc;
 		nfunc = avail - nproc;
 		t->scr_len += sprintf(t->scr, "\033[H");
 	} else {
-		nproc = t->nview < PLAIN_PROCS ? t->nview : PLAIN_PROCS;
-		nfunc = PLAIN_FUNCS;
+		nproc = t->nview + !!t->nfold;
+		nproc = nproc < PLAIN_PROCS ? nproc : PLAIN_PROCS;
+		nfunc = PLAIN_FUNCS + 1 + PLAIN_PATHS;
 	}
 	draw_header(t);
 	draw_procs(t, nproc);
@@ -591,6 +740,7 @@ struct top *top__new(const struct top_opts *o)
 	if (!t)
 		return NULL;
 	t->o = *o;
+	report_paths__init(&t->paths);
 	if (t->o.interval <= 0)
 		t->o.interval = 1;
 	t->last_ns = o->start_ns ? o->start_ns : clock__mono_ns();
@@ -634,6 +784,7 @@ void top__free(struct top *t)
 		return;
 	screen_off(t);
 	live_out__free(t->out);
+	report_paths__fini(&t->paths);
 	for (uint32_t i = 0; i < t->nfuncs; i++) {
 		free(t->funcs[i].key);
 		free(t->funcs[i].label);
