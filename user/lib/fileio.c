@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/fileio.h"
@@ -86,4 +88,42 @@ ssize_t file__read_small(const char *path, char *buf, size_t cap)
 	if (total >= 0)
 		buf[total] = 0;
 	return total;
+}
+
+int file__boot_id(char *buf, size_t cap)
+{
+	ssize_t n = file__read_small("/proc/sys/kernel/random/boot_id", buf, cap);
+
+	if (n < 32)
+		return n < 0 ? (int)n : -ENOENT;
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
+int file__root_cache_dir(const char *dir)
+{
+	struct stat st;
+
+	if (geteuid() != 0)
+		return -EPERM;
+	mkdir(dir, 0700);
+	if (lstat(dir, &st))
+		return -errno;
+	if (!S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022))
+		return -EPERM;
+	return 0;
+}
+
+int file__open_cached(const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022)) {
+		close(fd);
+		return -EPERM;
+	}
+	return fd;
 }

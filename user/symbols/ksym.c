@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,10 +24,22 @@ struct ksym {
 	const char *module; /* NULL for vmlinux */
 };
 
+/* One entry of the cache file, used in place through a read-only mapping. */
+struct kcache_ent {
+	uint64_t addr;
+	uint32_t name, module;
+};
+
+/* Either parsed from kallsyms text (syms, text) or a mapped cache file (ents, strs): the
+ * mapping costs no copy and no parse, which at every start used to be tens of ms. */
 struct ksyms {
 	struct ksym *syms;
 	size_t n;
 	char *text; /* owns the strings */
+	const struct kcache_ent *ents;
+	const char *strs;
+	void *map;
+	size_t map_len;
 };
 
 static int ksym_cmp(const void *a, const void *b)
@@ -199,13 +212,20 @@ struct ksyms *ksyms__load(void)
 	return ks;
 }
 
+#define KCACHE_NO_MODULE 0xffffffffu
+
+static uint64_t sym_addr(const struct ksyms *ks, size_t i)
+{
+	return ks->ents ? ks->ents[i].addr : ks->syms[i].addr;
+}
+
 const char *ksyms__lookup(const struct ksyms *ks, uint64_t addr, const char **module,
 			  uint64_t *offset)
 {
 	size_t lo = 0, hi;
-	const struct ksym *k;
+	uint64_t start;
 
-	if (!ks || ks->n == 0 || addr < ks->syms[0].addr)
+	if (!ks || ks->n == 0 || addr < sym_addr(ks, 0))
 		return NULL;
 	/* Find the last symbol with start <= addr; aliases sort best-first, so step back to
 	 * the first of an equal-address run. */
@@ -213,19 +233,26 @@ const char *ksyms__lookup(const struct ksyms *ks, uint64_t addr, const char **mo
 	while (hi - lo > 1) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (ks->syms[mid].addr <= addr)
+		if (sym_addr(ks, mid) <= addr)
 			lo = mid;
 		else
 			hi = mid;
 	}
-	while (lo > 0 && ks->syms[lo - 1].addr == ks->syms[lo].addr)
+	start = sym_addr(ks, lo);
+	while (lo > 0 && sym_addr(ks, lo - 1) == start)
 		lo--;
-	k = &ks->syms[lo];
-	if (module)
-		*module = k->module;
 	if (offset)
-		*offset = addr - k->addr;
-	return k->name;
+		*offset = addr - start;
+	if (ks->ents) { /* offsets were checked against the string table when mapped */
+		if (module)
+			*module = ks->ents[lo].module == KCACHE_NO_MODULE
+				      ? NULL
+				      : ks->strs + ks->ents[lo].module;
+		return ks->strs + ks->ents[lo].name;
+	}
+	if (module)
+		*module = ks->syms[lo].module;
+	return ks->syms[lo].name;
 }
 
 size_t ksyms__count(const struct ksyms *ks)
@@ -239,6 +266,8 @@ void ksyms__free(struct ksyms *ks)
 		return;
 	free(ks->syms);
 	free(ks->text);
+	if (ks->map)
+		munmap(ks->map, ks->map_len);
 	free(ks);
 }
 
@@ -247,14 +276,8 @@ void ksyms__free(struct ksyms *ks)
  *   "TPKSYMS1" | u64 n | u64 strsz | n x {u64 addr, u32 name, u32 module} | strings
  * (module 0xffffffff: vmlinux), written by root into a root-owned 0700 directory and still
  * checked in full when read, like any other input. */
-#define KCACHE_MAGIC	 "TPKSYMS1"
-#define KCACHE_NO_MODULE 0xffffffffu
-#define KCACHE_MAX	 (256u << 20)
-
-struct kcache_ent {
-	uint64_t addr;
-	uint32_t name, module;
-};
+#define KCACHE_MAGIC "TPKSYMS1"
+#define KCACHE_MAX   (256u << 20)
 
 /* "<boot id>-<hash of /proc/modules>", or -errno. */
 static int kcache_key(char *key, size_t len)
@@ -265,9 +288,8 @@ static int kcache_key(char *key, size_t len)
 	size_t m;
 	uint64_t h;
 
-	if (file__read_small("/proc/sys/kernel/random/boot_id", boot, sizeof(boot)) < 32)
+	if (file__boot_id(boot, sizeof(boot)))
 		return -ENOENT;
-	boot[strcspn(boot, "\n")] = 0;
 	n = file__read_small("/proc/modules", mods, sizeof(mods));
 	m = n > 0 ? (size_t)n : 0;
 	h = hash__bytes(HASH_FNV_SEED, mods, m);
@@ -275,49 +297,49 @@ static int kcache_key(char *key, size_t len)
 	return 0;
 }
 
+/* Map the cache file read-only and check all of it (header, order, every string offset)
+ * before use: populated in one call, the check is a pass over memory, not a copy. */
 static struct ksyms *kcache_read(int fd)
 {
 	struct ksyms *ks = NULL;
-	struct kcache_ent e;
 	uint64_t n, strsz;
-	char hdr[24], *buf = NULL;
+	const char *base;
 	struct stat st;
 	size_t off;
 
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022) ||
-	    st.st_size < (off_t)sizeof(hdr) || st.st_size > KCACHE_MAX)
+	if (fstat(fd, &st) || st.st_size < 24 || st.st_size > KCACHE_MAX)
 		return NULL;
-	buf = malloc(st.st_size);
-	if (!buf || pread(fd, buf, st.st_size, 0) != st.st_size)
-		goto bad;
-	memcpy(hdr, buf, sizeof(hdr));
-	memcpy(&n, hdr + 8, 8);
-	memcpy(&strsz, hdr + 16, 8);
-	if (memcmp(hdr, KCACHE_MAGIC, 8) || n == 0 || n > KCACHE_MAX / sizeof(e) ||
-	    strsz > KCACHE_MAX || sizeof(hdr) + n * sizeof(e) + strsz != (uint64_t)st.st_size)
-		goto bad;
 	ks = calloc(1, sizeof(*ks));
-	if (!ks || !(ks->syms = calloc(n, sizeof(*ks->syms))))
+	if (!ks)
+		return NULL;
+	ks->map_len = st.st_size;
+	ks->map = mmap(NULL, ks->map_len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+	if (ks->map == MAP_FAILED) {
+		ks->map = NULL;
 		goto bad;
-	ks->text = buf;
-	buf = NULL;
-	off = sizeof(hdr) + n * sizeof(e);
-	if (strsz == 0 || ks->text[off + strsz - 1] != 0) /* every string ends inside the table */
+	}
+	base = ks->map;
+	memcpy(&n, base + 8, 8);
+	memcpy(&strsz, base + 16, 8);
+	if (memcmp(base, KCACHE_MAGIC, 8) || n == 0 || n > KCACHE_MAX / sizeof(*ks->ents) ||
+	    strsz == 0 || strsz > KCACHE_MAX ||
+	    24 + n * sizeof(*ks->ents) + strsz != (uint64_t)st.st_size)
+		goto bad;
+	off = 24 + n * sizeof(*ks->ents);
+	ks->ents = (const struct kcache_ent *)(base + 24);
+	ks->strs = base + off;
+	if (ks->strs[strsz - 1] != 0) /* every string ends inside the table */
 		goto bad;
 	for (uint64_t i = 0; i < n; i++) {
-		memcpy(&e, ks->text + sizeof(hdr) + i * sizeof(e), sizeof(e));
-		if (e.name >= strsz || (e.module != KCACHE_NO_MODULE && e.module >= strsz) ||
-		    (i && e.addr < ks->syms[i - 1].addr))
+		const struct kcache_ent *e = &ks->ents[i];
+
+		if (e->name >= strsz || (e->module != KCACHE_NO_MODULE && e->module >= strsz) ||
+		    (i && e->addr < ks->ents[i - 1].addr))
 			goto bad;
-		ks->syms[i].addr = e.addr;
-		ks->syms[i].name = ks->text + off + e.name;
-		ks->syms[i].module =
-		    e.module == KCACHE_NO_MODULE ? NULL : ks->text + off + e.module;
 	}
 	ks->n = n;
 	return ks;
 bad:
-	free(buf);
 	ksyms__free(ks);
 	return NULL;
 }
@@ -370,13 +392,12 @@ struct ksyms *ksyms__load_cached(const char *dir)
 {
 	char key[128], path[PATH_MAX], tmp[PATH_MAX];
 	struct ksyms *ks;
-	struct stat st;
 	int fd;
 
 	if (!dir || kcache_key(key, sizeof(key)))
 		return ksyms__load();
 	snprintf(path, sizeof(path), "%s/kallsyms-%s", dir, key);
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	fd = file__open_cached(path);
 	if (fd >= 0) {
 		ks = kcache_read(fd);
 		close(fd);
@@ -384,11 +405,8 @@ struct ksyms *ksyms__load_cached(const char *dir)
 			return ks;
 	}
 	ks = ksyms__load();
-	if (!ks || geteuid() != 0)
-		return ks;
 	/* Only into a directory that is ours: root-owned, not a link, not writable by others. */
-	mkdir(dir, 0700);
-	if (lstat(dir, &st) || !S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022))
+	if (!ks || file__root_cache_dir(dir))
 		return ks;
 	snprintf(tmp, sizeof(tmp), "%s/.kallsyms-%d.tmp", dir, getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "treeprof.h"
+#include "lib/fileio.h"
 #include "symbols/ksym.h"
 #include "profile/profile.h"
 #include "symbols/pysym.h"
@@ -38,8 +39,6 @@ static const char *const sym_stat_names[SYM_NR] = {
     [SYM_PY_SAMPLES] = "python_samples",
     [SYM_PY_COMPLETE] = "python_samples_complete",
 };
-
-#define KSYMS_CACHE_DIR "/var/cache/treeprof"
 
 #define MAX_FRAMES (TP_MAX_PYFRAMES + TP_MAX_USTACK + TP_MAX_KSTACK)
 
@@ -114,7 +113,7 @@ struct symbolizer *symbolizer__new(bool native)
 	/* Read now, before anything is traced: reading kallsyms takes tens of milliseconds,
 	 * which later would delay finding the interpreter of a process that just exec'd.
 	 * NULL when kallsyms is hidden: kernel frames then stay unnamed. */
-	s->ks = ksyms__load_cached(KSYMS_CACHE_DIR);
+	s->ks = ksyms__load_cached(FILE_CACHE_DIR);
 	return s;
 }
 
