@@ -2,6 +2,7 @@
 #ifndef TREEPROF_KFEATURE_H
 #define TREEPROF_KFEATURE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* The oldest Linux release every program of treeprof loads on. */
@@ -12,5 +13,8 @@
  * -EOPNOTSUPP; 0 when nothing is missing (a load failure then has another cause). Loads a
  * few tiny probe programs: call it after a failed load, not on every start. */
 int kfeature__missing(char *msg, size_t len);
+
+/* Whether hash maps without preallocation are allowed in perf_event programs (Linux 6.1). */
+bool kfeature__hash_no_prealloc(void);
 
 #endif
