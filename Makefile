@@ -70,6 +70,9 @@ treeprof: $(USER_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
+# test_kbtf reads the object through its skeleton.
+$(OUTPUT)/tests/test_kbtf.o $(OUTPUT)/san/test_kbtf: | $(SKELS)
+
 $(OUTPUT)/tests/%.o: tests/unit/%.c | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -c $< -o $@

@@ -647,7 +647,7 @@ static __always_inline void mem_sys_mprotect(struct mem_task *t, struct pt_regs 
 	t->sys_len = bytes;
 }
 
-SEC("tp_btf/sys_enter")
+SEC("raw_tp/sys_enter")
 int BPF_PROG(mem_sys_enter, struct pt_regs *regs, long nr)
 {
 	__u32 tgid, tid;
@@ -685,7 +685,7 @@ int BPF_PROG(mem_sys_enter, struct pt_regs *regs, long nr)
 	return 0;
 }
 
-SEC("tp_btf/sys_exit")
+SEC("raw_tp/sys_exit")
 int BPF_PROG(mem_sys_exit, struct pt_regs *regs, long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();

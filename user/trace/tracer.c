@@ -23,6 +23,8 @@
 #include "lib/clock.h"
 #include "treeprof.h"
 #include "treeprof.skel.h"
+#include "lib/fileio.h"
+#include "trace/kbtf.h"
 #include "trace/kfeature.h"
 #include "trace/launch.h"
 #include "trace/stats.h"
@@ -403,25 +405,66 @@ int tracer__check_env(void)
 	return 0;
 }
 
+/* Open and configure the BPF object, relocated against btf (a cut-down kernel BTF file, or
+ * NULL for the kernel's own), and load it: 0, or -errno. */
+static int open_and_load(struct tracer *t, const struct memtrace_opts *mo, const char *btf)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = btf);
+	const struct tracer_opts *o = &t->opts;
+
+	t->skel = treeprof_bpf__open_opts(&oo);
+	if (!t->skel)
+		return -errno;
+	bpf_map__set_max_entries(t->skel->maps.samples, (__u32)o->ringbuf_mb << 20);
+	/* The per-process maps hold as many entries as the tree has processes, a few dozen
+	 * mostly: preallocating 65536 each cost 20 ms of every start. */
+	if (kfeature__hash_no_prealloc()) {
+		struct bpf_map *per_process[] = {t->skel->maps.traced, t->skel->maps.pyconfigs,
+						 t->skel->maps.mem_counts,
+						 t->skel->maps.mem_shim_addr};
+
+		for (size_t i = 0; i < sizeof(per_process) / sizeof(per_process[0]); i++)
+			bpf_map__set_map_flags(per_process[i], BPF_F_NO_PREALLOC);
+	}
+	t->skel->rodata->wake_bytes = ((__u64)o->ringbuf_mb << 20) / 4;
+	t->skel->rodata->native_stacks = o->native;
+	memtrace__configure(t->skel, mo, o->mem);
+	return treeprof_bpf__load(t->skel);
+}
+
 /* Open, configure, load and attach the BPF side (tracepoints first, so no fork between the
  * seeding scan and now is missed). 0, or -errno after one line on stderr. */
 static int load_bpf(struct tracer *t, const struct memtrace_opts *mo)
 {
-	const struct tracer_opts *o = &t->opts;
-	char why[256];
-	int err;
+	char why[256], btf[PATH_MAX];
+	const void *obj;
+	size_t obj_size;
+	int err = -ENOENT;
 
-	t->skel = treeprof_bpf__open();
-	if (!t->skel) {
-		err = -errno;
+	/* Relocate against the few kernel types the object reads, cached per boot: reading
+	 * the kernel's whole BTF is most of a start's CPU. Any trouble: the whole, as before. */
+	obj = treeprof_bpf__elf_bytes(&obj_size);
+	if (!kbtf__path(FILE_CACHE_DIR, obj, obj_size, btf, sizeof(btf))) {
+		err = open_and_load(t, mo, btf);
+		if (!err && t->opts.verbose)
+			fprintf(stderr, "treeprof: relocated against %s\n", btf);
+		if (err) {
+			if (t->opts.verbose)
+				fprintf(stderr,
+					"treeprof: %s did not serve (%s): using the "
+					"kernel's BTF\n",
+					btf, strerror(-err));
+			treeprof_bpf__destroy(t->skel);
+			t->skel = NULL;
+			kbtf__forget(btf); /* the next start makes it again */
+		}
+	}
+	if (err)
+		err = open_and_load(t, mo, NULL);
+	if (err && !t->skel) {
 		fprintf(stderr, "treeprof: opening the BPF object: %s\n", strerror(-err));
 		return err;
 	}
-	bpf_map__set_max_entries(t->skel->maps.samples, (__u32)o->ringbuf_mb << 20);
-	t->skel->rodata->wake_bytes = ((__u64)o->ringbuf_mb << 20) / 4;
-	t->skel->rodata->native_stacks = o->native;
-	memtrace__configure(t->skel, mo, o->mem);
-	err = treeprof_bpf__load(t->skel);
 	if (err) {
 		if (kfeature__missing(why, sizeof(why)))
 			fprintf(stderr, "treeprof: %s\n", why);
