@@ -60,12 +60,14 @@ static __always_inline struct py_walk *py_state(void)
 	return bpf_map_lookup_elem(&py_walk_map, &zero);
 }
 
-/* Thread id -> its PyThreadState, so most samples find theirs with one validating read.
- * An entry is trusted only after tstate->thread_id is read back equal to the fs base. */
+/* Each thread's PyThreadState, so most samples find theirs with one validating read. A
+ * value is trusted only after tstate->thread_id is read back equal to the fs base. Task
+ * storage: nothing to preallocate (an LRU hash of 16384 threads was 3 ms of every start),
+ * no limit on threads, and gone with the thread. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, __u64);
 } py_tstate_cache SEC(".maps");
 
@@ -210,7 +212,7 @@ static __always_inline void pywalk(const struct tp_pyconfig *cfg, struct tp_samp
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct py_walk *w = py_state();
 	__u64 frame, tid_val, *cached;
-	__u32 n, tid;
+	__u32 n;
 
 	if (!w)
 		return;
@@ -222,8 +224,8 @@ static __always_inline void pywalk(const struct tp_pyconfig *cfg, struct tp_samp
 	w->last_code = 0;
 	w->win_start = w->win_end = 0;
 	w->status = TP_PY_NO_TSTATE;
-	tid = (__u32)bpf_get_current_pid_tgid();
-	cached = bpf_map_lookup_elem(&py_tstate_cache, &tid);
+	cached = bpf_task_storage_get(&py_tstate_cache, task, 0,
+				      BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (cached && *cached && !read_ptr(*cached + cfg->tstate_thread_id, &tid_val) &&
 	    tid_val == w->fsbase) {
 		w->tstate = *cached;
@@ -231,8 +233,8 @@ static __always_inline void pywalk(const struct tp_pyconfig *cfg, struct tp_samp
 	} else if (w->fsbase && !read_ptr(cfg->runtime + cfg->rt_interp_head, &w->interp) &&
 		   w->interp && !read_ptr(w->interp + cfg->interp_threads, &w->tstate)) {
 		bpf_loop(PY_MAX_INTERPS * PY_MAX_THREADS, py_thread_step, NULL, 0);
-		if (w->status == TP_PY_OK)
-			bpf_map_update_elem(&py_tstate_cache, &tid, &w->tstate, BPF_ANY);
+		if (w->status == TP_PY_OK && cached)
+			*cached = w->tstate;
 	}
 	if (w->status != TP_PY_OK) {
 		s->py_status = TP_PY_NO_TSTATE;
