@@ -471,14 +471,16 @@ out:
 	return err;
 }
 
-/* Remove the files an earlier boot or build left: one file per boot and build is kept. */
-static void prune(const char *dir, const char *keep)
+/* Remove the files of earlier boots; other builds of this boot keep theirs (an installed
+ * treeprof and a development build, used in turn, would otherwise remake theirs each time). */
+static void prune(const char *dir, const char *boot)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
+	size_t blen = strlen(boot);
 
 	while (d && (e = readdir(d))) {
-		if (strncmp(e->d_name, "btf-", 4) || !strcmp(e->d_name, keep))
+		if (strncmp(e->d_name, "btf-", 4) || !strncmp(e->d_name + 4, boot, blen))
 			continue;
 		unlinkat(dirfd(d), e->d_name, 0);
 	}
@@ -525,7 +527,7 @@ int kbtf__path(const char *dir, const void *obj, size_t obj_size, char *path, si
 		unlink(tmp);
 		goto out;
 	}
-	prune(dir, name);
+	prune(dir, boot);
 	if (rename(tmp, path)) {
 		err = -errno;
 		unlink(tmp);
