@@ -10,6 +10,11 @@ treeprof record -F 999, repeated BENCH_RUNS times (default 5). Reported:
 - slowdown: median wall-clock (the tree's own TOTAL_ELAPSED) against no profiler.
 - drops, share of samples with a complete Python stack.
 - BPF time per sample with a 100-frame Python stack (tests/workloads/deep.py at 999 Hz).
+- start-up: `treeprof record -- date +%s.%N` against `date` alone, BENCH_STARTS times
+  (default 20): CPU, and the latency from starting the command line to the command's own
+  first output of the clock; once more with the per-boot caches removed (the first start
+  after a boot); and a tree that execs 40 short shell processes (a version-manager shim's
+  shape): treeprof CPU per process beyond /bin/true's.
 
 Everything is printed as a Markdown table with the command that made it.
 """
@@ -21,11 +26,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TREEPROF = os.path.join(ROOT, "treeprof")
 WL = os.path.join(ROOT, "tests", "workloads")
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+STARTS = int(os.environ.get("BENCH_STARTS", "20"))
+CACHE = "/var/cache/treeprof"
 
 
 sys.path.insert(0, os.path.join(ROOT, "tests"))
@@ -118,6 +126,58 @@ def med(rows, key):
     return statistics.median(r[key] for r in rows)
 
 
+def start_once(cmd):
+    """(CPU seconds of cmd and its children, seconds from the spawn to the clock the
+    command printed first: `date +%s.%N` prints it as it starts)."""
+    t0 = time.time()
+    out, cpu, status = run_measured(cmd)
+    if status != 0 or not out.split():
+        raise SystemExit("bench: %s failed (status %d)" % (" ".join(cmd), status))
+    return {"cpu": cpu, "latency": float(out.split()[0]) - t0}
+
+
+def own_cpu(tmp, argv):
+    """treeprof's own CPU (its treeprof_cpu_ns) recording argv."""
+    data = os.path.join(tmp, "own.data")
+    run_measured([TREEPROF, "record", "-q", "-o", data, "--"] + argv)
+    return report(data)["stats"]["treeprof_cpu_ns"] / 1e9
+
+
+def startup(tmp):
+    """The start-up rows: interleaved, medians of STARTS."""
+    date = ["/bin/date", "+%s.%N"]
+    rec = [TREEPROF, "record", "-q", "-o", os.path.join(tmp, "start.data"), "--"]
+    rows = {"none": [], "record": []}
+    start_once(rec + date)  # the caches of this boot exist from here on
+    for _ in range(STARTS):
+        rows["none"].append(start_once(date))
+        rows["record"].append(start_once(rec + date))
+    for name in os.listdir(CACHE):  # the first start after a boot: no cache yet
+        if name.startswith(("btf-", "kallsyms-")):
+            os.unlink(os.path.join(CACHE, name))
+    cold = start_once(rec + date)
+    shells = ["/bin/bash", "-c", "for i in $(seq 40); do /bin/sh -c :; done"]
+    per = [(own_cpu(tmp, shells) - own_cpu(tmp, ["/bin/true"])) / 40 for _ in range(5)]
+    return rows, cold, statistics.median(per)
+
+
+def print_startup(rows, cold, per_process):
+    n, r = rows["none"], rows["record"]
+    print("| start-up (`record -- date`, median of %d) | CPU (ms) | latency to the command (ms) |"
+          % len(r))
+    print("|---|---|---|")
+    print("| date alone | %.1f | %.1f |" % (1e3 * med(n, "cpu"), 1e3 * med(n, "latency")))
+    print("| under treeprof record | %.1f | %.1f |" % (1e3 * med(r, "cpu"), 1e3 * med(r, "latency")))
+    print("| treeprof's share | %.1f | %.1f |" % (1e3 * (med(r, "cpu") - med(n, "cpu")),
+                                                 1e3 * (med(r, "latency") - med(n, "latency"))))
+    print("| first start of a boot (caches made), once | %.1f | %.1f |" % (
+        1e3 * (cold["cpu"] - med(n, "cpu")), 1e3 * (cold["latency"] - med(n, "latency"))))
+    print()
+    print("treeprof CPU per process of a tree that execs 40 short shells: %.2f ms (median of 5)"
+          % (1e3 * per_process))
+    print()
+
+
 def main():
     if os.geteuid() != 0:
         raise SystemExit("bench: run as root (sudo make bench)")
@@ -133,6 +193,8 @@ def main():
             f999.append(traced_run(tree, 999, tmp))
         print("bench: 100-frame stack at 999 Hz", file=sys.stderr, flush=True)
         deep_rows = [traced_run(deep, 999, tmp) for _ in range(3)]
+        print("bench: start-up", file=sys.stderr, flush=True)
+        starts, cold, per_process = startup(tmp)
 
     bw = med(base, "wall")
     print("## treeprof benchmark (%s, %d runs each, interleaved, medians)\n" % (py, RUNS))
@@ -151,10 +213,14 @@ def main():
             med(rows, "bpf"), 100 * med(rows, "cost"), med(rows, "samples"),
             sum(r["drops"] for r in rows), 100.0 * comp / max(pys, 1)))
     print()
+    print_startup(starts, cold, per_process)
+    start_cpu = med(starts["record"], "cpu") - med(starts["none"], "cpu")
     for name, rows in (("-F 99", f99), ("-F 999", f999)):
         per_s = [r["own_cpu"] / r["duration"] for r in rows if r["duration"]]
-        print("treeprof CPU per second of run at %s: %.2f ms/s (median)" % (
-            name, 1000 * statistics.median(per_s)))
+        steady = [(r["own_cpu"] - start_cpu + r["bpf"]) / r["workload_cpu"] for r in rows]
+        print("treeprof CPU per second of run at %s: %.2f ms/s (median); steady-state cost "
+              "(start-up taken out): %.2f%%" % (name, 1000 * statistics.median(per_s),
+                                                 100 * statistics.median(steady)))
     ns = [r["bpf_sample_ns"] / max(r["samples"], 1) for r in deep_rows]
     pys = sum(r["py_samples"] for r in deep_rows)
     comp = sum(r["py_complete"] for r in deep_rows)

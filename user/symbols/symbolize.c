@@ -60,6 +60,7 @@ struct symbolizer {
 	bool native;
 	struct nativesym *sc;
 	struct ksyms *ks;
+	bool ks_tried;
 	struct pysym *py;
 	uint64_t stats[SYM_NR];
 	uint32_t frames[MAX_FRAMES];
@@ -110,10 +111,8 @@ struct symbolizer *symbolizer__new(bool native)
 		errno = ENOMEM;
 		return NULL;
 	}
-	/* Read now, before anything is traced: reading kallsyms takes tens of milliseconds,
-	 * which later would delay finding the interpreter of a process that just exec'd.
-	 * NULL when kallsyms is hidden: kernel frames then stay unnamed. */
-	s->ks = ksyms__load_cached(FILE_CACHE_DIR);
+	/* Kernel symbols are mapped on the first kernel frame (ksym_table): a run without
+	 * one never pays for them, and mapping the per-boot cache costs under a millisecond. */
 	return s;
 }
 
@@ -125,6 +124,17 @@ void symbolizer__free(struct symbolizer *s)
 	ksyms__free(s->ks);
 	pysym__free(s->py);
 	free(s);
+}
+
+/* The kernel's symbols, mapped on first use; NULL when kallsyms is hidden (kernel frames
+ * then stay unnamed). */
+static struct ksyms *ksym_table(struct symbolizer *s)
+{
+	if (!s->ks_tried) {
+		s->ks_tried = true;
+		s->ks = ksyms__load_cached(FILE_CACHE_DIR);
+	}
+	return s->ks;
 }
 
 static int add_frame(struct symbolizer *s, struct profile *p, uint32_t *n, uint8_t kind,
@@ -262,7 +272,7 @@ static int add_kernel(struct symbolizer *s, struct profile *p, const struct tp_s
 			continue;
 		}
 		module = NULL;
-		name = s->ks ? ksyms__lookup(s->ks, smp->kstack[i], &module, NULL) : NULL;
+		name = ksyms__lookup(ksym_table(s), smp->kstack[i], &module, NULL);
 		if (!name)
 			s->stats[SYM_KERNEL_UNKNOWN]++;
 		err = add_frame(s, p, n, FRAME_KERNEL, name ? name : "[kernel]", module, 0);

@@ -471,6 +471,30 @@ out:
 	return err;
 }
 
+/* What the cut BTF depends on: the object's types (.BTF) and CO-RE records (.BTF.ext).
+ * Hashing those 90 KiB rather than the whole 850 KiB image saves a millisecond a start. */
+static int types_hash(const void *obj, size_t obj_size, uint64_t *h)
+{
+	Elf_Data *btf_data, *ext_data;
+	Elf *elf;
+	int err;
+
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -EINVAL;
+	elf = elf_memory((char *)obj, obj_size);
+	if (!elf)
+		return -EINVAL;
+	err = section(elf, ".BTF", &btf_data);
+	if (!err)
+		err = section(elf, ".BTF.ext", &ext_data);
+	if (!err) {
+		*h = hash__bytes(HASH_FNV_SEED, btf_data->d_buf, btf_data->d_size);
+		*h = hash__bytes(*h, ext_data->d_buf, ext_data->d_size);
+	}
+	elf_end(elf);
+	return err;
+}
+
 /* Remove the files of earlier boots; other builds of this boot keep theirs (an installed
  * treeprof and a development build, used in turn, would otherwise remake theirs each time). */
 static void prune(const char *dir, const char *boot)
@@ -494,12 +518,15 @@ int kbtf__path(const char *dir, const void *obj, size_t obj_size, char *path, si
 	struct btf *kernel, *b;
 	const void *raw;
 	uint32_t raw_size;
+	uint64_t h;
 	int fd, err;
 
 	if (file__boot_id(boot, sizeof(boot)) || file__root_cache_dir(dir))
 		return -ENOENT;
-	snprintf(name, sizeof(name), "btf-%s-%016llx", boot,
-		 (unsigned long long)hash__bytes(HASH_FNV_SEED, obj, obj_size));
+	err = types_hash(obj, obj_size, &h);
+	if (err)
+		return err;
+	snprintf(name, sizeof(name), "btf-%s-%016llx", boot, (unsigned long long)h);
 	if ((size_t)snprintf(path, len, "%s/%s", dir, name) >= len)
 		return -ENAMETOOLONG;
 	fd = file__open_cached(path);
