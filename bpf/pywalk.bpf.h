@@ -224,8 +224,7 @@ static __always_inline void pywalk(const struct tp_pyconfig *cfg, struct tp_samp
 	w->last_code = 0;
 	w->win_start = w->win_end = 0;
 	w->status = TP_PY_NO_TSTATE;
-	cached = bpf_task_storage_get(&py_tstate_cache, task, 0,
-				      BPF_LOCAL_STORAGE_GET_F_CREATE);
+	cached = bpf_task_storage_get(&py_tstate_cache, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (cached && *cached && !read_ptr(*cached + cfg->tstate_thread_id, &tid_val) &&
 	    tid_val == w->fsbase) {
 		w->tstate = *cached;
