@@ -43,6 +43,14 @@ struct {
 	__uint(max_entries, 8 << 20); /* resized by userspace (--ringbuf-mb) */
 } samples SEC(".maps");
 
+/* Where a CPU sample is put together before it goes on the ring packed (tp_psample). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tp_psample);
+} psample_buf SEC(".maps");
+
 /* TP_STAT_* counters, per CPU; userspace sums and reports them at the end of a run. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

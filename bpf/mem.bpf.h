@@ -296,7 +296,7 @@ static __always_inline void mem_send_alloc(void *ctx, __u32 tgid, __u32 tid, __u
 		a->s.n_ustack = n < 0 ? n : n / 8;
 	}
 	if (cfg)
-		pywalk(cfg, &a->s);
+		pywalk(cfg, a->s.py, &a->s.n_py, &a->s.py_status);
 	stat_inc(TP_STAT_MEM_SAMPLED);
 	bpf_ringbuf_submit(a, samples_wakeup(false));
 }

@@ -207,7 +207,11 @@ fail:
 	return 1;
 }
 
-static __always_inline void pywalk(const struct tp_pyconfig *cfg, struct tp_sample *s)
+/* Walk the current thread's Python stack into dst (room for TP_MAX_PYFRAMES frames);
+ * *n_py and *py_status say what came of it. (Writing the frames straight into a CPU
+ * sample's record instead of copying them once at the end measured no faster.) */
+static __always_inline void pywalk(const struct tp_pyconfig *cfg, struct tp_pyframe *dst,
+				   __u16 *n_py, __u16 *py_status)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct py_walk *w = py_state();
@@ -236,7 +240,7 @@ static __always_inline void pywalk(const struct tp_pyconfig *cfg, struct tp_samp
 			*cached = w->tstate;
 	}
 	if (w->status != TP_PY_OK) {
-		s->py_status = TP_PY_NO_TSTATE;
+		*py_status = TP_PY_NO_TSTATE;
 		stat_inc(TP_STAT_PY_NO_TSTATE);
 		return;
 	}
@@ -245,7 +249,7 @@ static __always_inline void pywalk(const struct tp_pyconfig *cfg, struct tp_samp
 	if (read_ptr(w->tstate + cfg->tstate_frame, &frame) ||
 	    (cfg->cframe_frame != TP_OFF_NONE && frame &&
 	     read_ptr(frame + cfg->cframe_frame, &frame))) {
-		s->py_status = TP_PY_READ_FAIL;
+		*py_status = TP_PY_READ_FAIL;
 		stat_inc(TP_STAT_PY_READ_FAIL);
 		return;
 	}
@@ -255,14 +259,14 @@ static __always_inline void pywalk(const struct tp_pyconfig *cfg, struct tp_samp
 	n = w->n;
 	if (n > TP_MAX_PYFRAMES)
 		n = TP_MAX_PYFRAMES;
-	s->n_py = n;
+	*n_py = n;
 	if (n)
-		bpf_probe_read_kernel(s->py, n * sizeof(s->py[0]), w->frames);
+		bpf_probe_read_kernel(dst, n * sizeof(*dst), w->frames);
 	if (!w->status && w->frame) /* ran out of steps with frames left */
 		w->status = TP_PY_TRUNCATED;
 	if (!w->status)
 		w->status = n ? TP_PY_OK : TP_PY_NO_FRAME;
-	s->py_status = w->status;
+	*py_status = w->status;
 	if (w->status == TP_PY_TRUNCATED)
 		stat_inc(TP_STAT_PY_TRUNCATED);
 	else if (w->status == TP_PY_READ_FAIL)

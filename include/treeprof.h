@@ -75,6 +75,29 @@ _Static_assert(sizeof(struct tp_sample) ==
 		   24 + 16 + 16 + 8 * (TP_MAX_KSTACK + TP_MAX_USTACK) + 16 * TP_MAX_PYFRAMES,
 	       "tp_sample layout");
 
+/* A CPU sample as it travels on the ring: tp_sample's head, then only the frames there are,
+ * packed: kstack[n_kstack], ustack[n_ustack], then n_py struct tp_pyframe (a negative count
+ * is an errno and takes no room). Writing the fixed 2.9 KiB record into a ring buffer far
+ * larger than the cache cost ~2 us a sample in cache misses alone; a 10-frame Python sample
+ * packs into about 250 bytes. hdr.size is the packed size; userspace unpacks it. */
+#define TP_PSAMPLE_HEAD	 56
+#define TP_PSAMPLE_WORDS (TP_MAX_KSTACK + TP_MAX_USTACK + 2 * TP_MAX_PYFRAMES)
+struct tp_psample {
+	struct tp_hdr hdr;
+	__u32 cpu;
+	__s16 n_kstack;
+	__s16 n_ustack;
+	__u16 n_py;
+	__u16 py_status;
+	__u32 _pad;
+	char comm[TP_COMM_LEN];
+	__u64 data[TP_PSAMPLE_WORDS];
+};
+_Static_assert(sizeof(struct tp_psample) == TP_PSAMPLE_HEAD + 8 * TP_PSAMPLE_WORDS,
+	       "tp_psample layout");
+_Static_assert(__builtin_offsetof(struct tp_sample, kstack) == TP_PSAMPLE_HEAD,
+	       "tp_sample and tp_psample share their head");
+
 struct tp_fork {
 	struct tp_hdr hdr; /* pid/tid: the child */
 	__u32 ppid;	   /* the parent's tgid */

@@ -288,18 +288,43 @@ static int on_mem_event(struct tracer *t, const void *data, size_t size)
 	return 0;
 }
 
+/* A packed CPU sample (tp_psample) into out: 0, or -EINVAL when its counts or its size do
+ * not add up (the record is then dropped). */
+int tracer__unpack_sample(const void *data, size_t size, struct tp_sample *out)
+{
+	const struct tp_psample *p = data;
+	size_t nk, nu, np;
+
+	if (size < TP_PSAMPLE_HEAD)
+		return -EINVAL;
+	memcpy(out, p, TP_PSAMPLE_HEAD);
+	nk = out->n_kstack > 0 ? (size_t)out->n_kstack : 0;
+	nu = out->n_ustack > 0 ? (size_t)out->n_ustack : 0;
+	np = out->n_py;
+	if (nk > TP_MAX_KSTACK || nu > TP_MAX_USTACK || np > TP_MAX_PYFRAMES ||
+	    size < TP_PSAMPLE_HEAD + 8 * (nk + nu) + sizeof(struct tp_pyframe) * np)
+		return -EINVAL;
+	memcpy(out->kstack, p->data, 8 * nk);
+	memcpy(out->ustack, p->data + nk, 8 * nu);
+	memcpy(out->py, p->data + nk + nu, sizeof(struct tp_pyframe) * np);
+	return 0;
+}
+
 static int on_sample_event(void *ctx, void *data, size_t size)
 {
 	struct tracer *t = ctx;
-	const struct tp_sample *s = data;
+	const struct tp_hdr *h = data;
+	static struct tp_sample unpacked;
+	const struct tp_sample *s = &unpacked;
 	const struct prof_sample *rec;
 	uint32_t stack;
 
-	if (size >= sizeof(struct tp_hdr) && s->hdr.type != TP_REC_SAMPLE) {
+	if (size >= sizeof(struct tp_hdr) && h->type != TP_REC_SAMPLE) {
 		ring_buffer__consume(t->proc_rb);
 		return on_mem_event(t, data, size);
 	}
-	if (size < sizeof(*s) || s->hdr.type != TP_REC_SAMPLE)
+	if (size < sizeof(*h) || h->type != TP_REC_SAMPLE ||
+	    tracer__unpack_sample(data, size, &unpacked))
 		return 0;
 	ring_buffer__consume(t->proc_rb); /* the fork/exec before this sample, if unread */
 	if (pidset__has(t->py_pending, s->hdr.pid))

@@ -51,6 +51,10 @@ struct tracer;
 /* Privileges and kernel support: 0, or a negative errno after printing one line saying
  * what is missing and what to do. tracer__start calls it too. */
 int tracer__check_env(void);
+struct tp_sample;
+/* Unpack a CPU sample record as the BPF side packs it (struct tp_psample) into out: 0, or
+ * -EINVAL when its counts and size do not agree (bounded: nothing past size is read). */
+int tracer__unpack_sample(const void *data, size_t size, struct tp_sample *out);
 
 /* Check privileges and kernel support, load and attach everything, seed the tree (or launch
  * the command, held before exec until all is attached). NULL with errno set after printing
