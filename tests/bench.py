@@ -183,6 +183,7 @@ def main():
         raise SystemExit("bench: run as root (sudo make bench)")
     tree, py = workload_argv("cpu_tree.py")
     deep, _ = workload_argv("deep.py")
+    shallow, _ = workload_argv("deep.py", ["2", "10"])
     base, f99, f999 = [], [], []
     with bpf_stats(), tempfile.TemporaryDirectory() as tmp:
         for i in range(RUNS):
@@ -191,8 +192,11 @@ def main():
             base.append({"wall": elapsed(out), "workload_cpu": cpu})
             f99.append(traced_run(tree, 99, tmp))
             f999.append(traced_run(tree, 999, tmp))
-        print("bench: 100-frame stack at 999 Hz", file=sys.stderr, flush=True)
-        deep_rows = [traced_run(deep, 999, tmp) for _ in range(3)]
+        print("bench: 100- and 10-frame stacks at 999 Hz", file=sys.stderr, flush=True)
+        deep_rows, shallow_rows = [], []
+        for _ in range(3):
+            deep_rows.append(traced_run(deep, 999, tmp))
+            shallow_rows.append(traced_run(shallow, 999, tmp))
         print("bench: start-up", file=sys.stderr, flush=True)
         starts, cold, per_process = startup(tmp)
 
@@ -221,13 +225,15 @@ def main():
         print("treeprof CPU per second of run at %s: %.2f ms/s (median); steady-state cost "
               "(start-up taken out): %.2f%%" % (name, 1000 * statistics.median(per_s),
                                                  100 * statistics.median(steady)))
-    ns = [r["bpf_sample_ns"] / max(r["samples"], 1) for r in deep_rows]
-    pys = sum(r["py_samples"] for r in deep_rows)
-    comp = sum(r["py_complete"] for r in deep_rows)
-    print("BPF run time per traced sample, 100-frame Python stack (deep.py, 999 Hz): "
-          "%.2f us (median of %d runs; includes the early-return cost of untraced samples)"
-          % (statistics.median(ns) / 1000, len(ns)))
-    print("complete Python stacks in deep.py: %.2f%% of %d" % (100.0 * comp / max(pys, 1), pys))
+    for frames, rows in ((100, deep_rows), (10, shallow_rows)):
+        ns = [r["bpf_sample_ns"] / max(r["samples"], 1) for r in rows]
+        pys = sum(r["py_samples"] for r in rows)
+        comp = sum(r["py_complete"] for r in rows)
+        print("BPF run time per traced sample, %d-frame Python stack (deep.py, 999 Hz): "
+              "%.2f us (median of %d runs; includes the early-return cost of untraced "
+              "samples); complete stacks %.2f%% of %d"
+              % (frames, statistics.median(ns) / 1000, len(ns), 100.0 * comp / max(pys, 1),
+                 pys))
 
 
 if __name__ == "__main__":
