@@ -122,7 +122,8 @@ int on_sample(struct bpf_perf_event_data *ctx)
 	struct task_struct *task;
 	struct tp_pyconfig *cfg;
 	struct tp_psample *s;
-	__u32 zero = 0, nk, nu, np, size;
+	__u64 nk, nu, np, size; /* 64-bit: no zero-extension copies that lose bounds */
+	__u32 zero = 0;
 	__u64 *last_wake, *u;
 	bool young;
 	long n;
@@ -142,7 +143,11 @@ int on_sample(struct bpf_perf_event_data *ctx)
 	n = bpf_get_stack(ctx, s->data, TP_MAX_KSTACK * 8, 0);
 	if (n < 0)
 		stat_inc(TP_STAT_KSTACK_ERR);
-	nk = n < 0 ? 0 : (__u32)((__u64)n >> 3);
+	/* Masks on the registers themselves: 6.1's verifier loses the bounds of a
+	 * helper's signed return shifted down, and then of every pointer made from it. */
+	nk = n > 0 ? (__u64)n : 0;
+	barrier_var(nk);
+	nk = (nk >> 3) & 0x7f;
 	s->n_kstack = n < 0 ? n : nk;
 	if (nk > TP_MAX_KSTACK)
 		nk = TP_MAX_KSTACK;
@@ -163,7 +168,9 @@ int on_sample(struct bpf_perf_event_data *ctx)
 		if (n < 0)
 			stat_inc(TP_STAT_USTACK_ERR);
 	}
-	nu = n < 0 ? 0 : (__u32)((__u64)n >> 3);
+	nu = n > 0 ? (__u64)n : 0;
+	barrier_var(nu);
+	nu = (nu >> 3) & 0x3f;
 	s->n_ustack = n < 0 ? n : nu;
 	if (nu > TP_MAX_USTACK)
 		nu = TP_MAX_USTACK;
@@ -188,7 +195,16 @@ int on_sample(struct bpf_perf_event_data *ctx)
 	np = s->n_py;
 	if (np > TP_MAX_PYFRAMES)
 		np = TP_MAX_PYFRAMES;
-	size = TP_PSAMPLE_HEAD + 8 * (nk + nu) + 16 * np; /* at most sizeof(*s) */
+	/* At most sizeof(*s) already; the masks say so again for 6.1's verifier, which
+	 * otherwise loses the bounds of nk + nu on the way. */
+	barrier_var(nk);
+	barrier_var(nu);
+	barrier_var(np);
+	size = TP_PSAMPLE_HEAD + 8 * ((nk & 0x7f) + (nu & 0x3f)) + 16 * (np & 0xff);
+	barrier_var(size);
+	if (size > sizeof(*s))
+		size = sizeof(*s);
+	barrier_var(size);
 	s->hdr.size = size;
 	if (bpf_ringbuf_output(&samples, s, size, samples_wakeup(young)))
 		stat_inc(TP_STAT_RB_DROPS); /* counted as a drop, not as a sample sent */
