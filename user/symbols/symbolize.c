@@ -97,6 +97,17 @@ static uint64_t ukey(uint8_t kind, pid_t pid)
 	return (uint64_t)kind << 32 | (uint32_t)pid;
 }
 
+/* The kernel's symbols, mapped on first use; NULL when kallsyms is hidden (kernel frames
+ * then stay unnamed). */
+static struct ksyms *ksym_table(struct symbolizer *s)
+{
+	if (!s->ks_tried) {
+		s->ks_tried = true;
+		s->ks = ksyms__load_cached(FILE_CACHE_DIR);
+	}
+	return s->ks;
+}
+
 struct symbolizer *symbolizer__new(bool native)
 {
 	struct symbolizer *s = calloc(1, sizeof(*s));
@@ -111,8 +122,10 @@ struct symbolizer *symbolizer__new(bool native)
 		errno = ENOMEM;
 		return NULL;
 	}
-	/* Kernel symbols are mapped on the first kernel frame (ksym_table): a run without
-	 * one never pays for them, and mapping the per-boot cache costs under a millisecond. */
+	/* Mapped now, before anything is traced: on the first kernel frame instead, the
+	 * mapping and its check delayed the reading of short-lived processes' code objects
+	 * until some had exited (test_faults' forked children then showed [unknown]). */
+	ksym_table(s);
 	return s;
 }
 
@@ -124,17 +137,6 @@ void symbolizer__free(struct symbolizer *s)
 	ksyms__free(s->ks);
 	pysym__free(s->py);
 	free(s);
-}
-
-/* The kernel's symbols, mapped on first use; NULL when kallsyms is hidden (kernel frames
- * then stay unnamed). */
-static struct ksyms *ksym_table(struct symbolizer *s)
-{
-	if (!s->ks_tried) {
-		s->ks_tried = true;
-		s->ks = ksyms__load_cached(FILE_CACHE_DIR);
-	}
-	return s->ks;
 }
 
 static int add_frame(struct symbolizer *s, struct profile *p, uint32_t *n, uint8_t kind,
