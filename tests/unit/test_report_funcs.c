@@ -1,11 +1,15 @@
 /* Functions (report_funcs.h): frames of one kind, name and file are one function whatever
  * their line, numbered in the order of their first frame, mapped again as a growing profile
- * interns frames, and named by report__func_label(). */
+ * interns frames, and named by one label that the text report and top both show. */
+#include <fcntl.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "profile/profile.h"
 #include "report/report.h"
 #include "report/report_funcs.h"
+#include "trace/tracer.h"
+#include "ui/top.h"
 #include "fixture.h"
 #include "unit.h"
 
@@ -122,7 +126,52 @@ static void many_functions_map_through_growth(void)
 	profile__free(p);
 }
 
+/* top's FUNCTION pane (plain snapshot) and the text report show one label per function. */
+static void top_and_the_text_report_name_a_function_alike(void)
+{
+	struct profile *p = profile__new();
+	const char *path = unit_tmp("top");
+	uint32_t mod, cr, st;
+	struct tracer_sink sink;
+	struct top *t;
+	char *text, shot[8192];
+	ssize_t n;
+	int fd;
+
+	mod = fixture__frame(p, FRAME_PYTHON, "<module>", "/srv/app/pool.py", 50);
+	cr = fixture__frame(p, FRAME_PYTHON, "crunch", "/srv/app/pool.py", 5);
+	st = fixture__frame(p, FRAME_PYTHON, "crunch", "/srv/app/pool.py", 7);
+	profile__proc_start(p, 100, 1, 0, "python3", "python3 /srv/app/pool.py",
+			    "/usr/bin/python3");
+	fixture__samples(p, 100, 100, fixture__stack(p, (uint32_t[]){mod, cr}, 2), 0.5, 10);
+	fixture__samples(p, 100, 100, fixture__stack(p, (uint32_t[]){mod, st}, 2), 0.7, 10);
+
+	text = fixture__write(report__text, p, &(struct report_opts){0}, NULL);
+	CHECK(text && strstr(text, "crunch (/srv/app/pool.py)"));
+
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	CHECK(fd >= 0);
+	t = top__new(&(struct top_opts){.fd = fd, .interval = 1, .freq = 99});
+	CHECK(t != NULL);
+	if (t) {
+		top__sink(t, &sink);
+		sink.on_poll(sink.ctx, p);
+		top__finish(t); /* not a terminal: the last snapshot */
+		top__free(t);
+	}
+	n = pread(fd, shot, sizeof(shot) - 1, 0);
+	CHECK(n > 0);
+	shot[n > 0 ? n : 0] = 0;
+	close(fd);
+	if (!strstr(shot, "100.0%  crunch (/srv/app/pool.py)\n"))
+		unit_fail("top: no row \"crunch (/srv/app/pool.py)\" at 100%% in:\n%s", shot);
+	free(text);
+	unit_tmp_remove((const char *const[]){"top"}, 1);
+	profile__free(p);
+}
+
 UNIT_MAIN("report_funcs", UNIT_TEST(frames_differing_only_by_line_are_one_function),
 	  UNIT_TEST(functions_are_numbered_by_first_frame_and_labelled_as_every_format),
 	  UNIT_TEST(an_update_maps_the_frames_interned_since_and_keeps_the_numbers),
-	  UNIT_TEST(many_functions_map_through_growth))
+	  UNIT_TEST(many_functions_map_through_growth),
+	  UNIT_TEST(top_and_the_text_report_name_a_function_alike))
