@@ -9,9 +9,8 @@
 #include "profile/profile.h"
 #include "report/report.h"
 #include "report/report_diff.h"
+#include "report/report_funcs.h"
 #include "report/report_group.h"
-
-#define LABEL_MAX (2 * 65536 + 64) /* any frame label: names and files are capped at 64 KiB */
 
 /* One run while it is being lined up with the other. */
 struct side {
@@ -303,6 +302,7 @@ static int merge_stacks(struct report_diff *d, struct side *s, const struct repo
 	return err;
 }
 
+/* Frames by kind, name and file (the first frames of two functions never tie). */
 static int frame_order(const void *x, const void *y, void *ctx)
 {
 	const struct prof_frame *a = profile__frame_get(ctx, *(const uint32_t *)x);
@@ -312,69 +312,68 @@ static int frame_order(const void *x, const void *y, void *ctx)
 	if (a->kind != b->kind)
 		return a->kind < b->kind ? -1 : 1;
 	c = strcmp(a->name, b->name);
-	if (!c)
-		c = strcmp(a->file ? a->file : "", b->file ? b->file : "");
-	if (!c)
-		c = *(const uint32_t *)x < *(const uint32_t *)y ? -1 : 1;
-	return c;
+	return c ? c : strcmp(a->file ? a->file : "", b->file ? b->file : "");
 }
 
-/* Functions of ids' frames, and their self and total weights in each run. */
+/* The functions of ids' frames (report_funcs.h) by kind, name and file, an order that does
+ * not depend on which run's frames came first; their self and total weights in each run. */
 static int count_funcs(struct report_diff *d)
 {
-	uint32_t nf = profile__nframes(d->ids), *order = calloc(nf + 1, sizeof(*order));
-	uint32_t *fmap = calloc(nf + 1, sizeof(*fmap));
-	uint64_t *mark = calloc(nf + 1, sizeof(*mark));
-	char *lab = malloc(LABEL_MAX);
-	int err = -ENOMEM;
+	struct report_funcs rf;
+	uint32_t n, *first = NULL, *rank = NULL;
+	uint64_t *mark = NULL;
+	int err;
 
-	d->funcs = calloc(nf + 1, sizeof(*d->funcs));
-	if (!order || !fmap || !mark || !lab || !d->funcs)
+	report_funcs__init(&rf);
+	err = report_funcs__update(&rf, d->ids);
+	if (err)
 		goto out;
-	for (uint32_t i = 0; i < nf; i++)
-		order[i] = i;
-	qsort_r(order, nf, sizeof(*order), frame_order, (void *)d->ids);
-	for (uint32_t i = 0; i < nf; i++) {
-		const struct prof_frame *f = profile__frame_get(d->ids, order[i]), *g;
+	n = report_funcs__count(&rf);
+	first = calloc(n + 1, sizeof(*first));
+	rank = calloc(n + 1, sizeof(*rank));
+	mark = calloc(n + 1, sizeof(*mark));
+	d->funcs = calloc(n + 1, sizeof(*d->funcs));
+	err = -ENOMEM;
+	if (!first || !rank || !mark || !d->funcs)
+		goto out;
+	d->nfuncs = n;
+	for (uint32_t f = 0; f < n; f++)
+		first[f] = report_funcs__frame(&rf, f);
+	qsort_r(first, n, sizeof(*first), frame_order, (void *)d->ids);
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t f = report_funcs__of(&rf, first[i]);
 
-		g = i ? profile__frame_get(d->ids, order[i - 1]) : NULL;
-		if (!g || g->kind != f->kind || strcmp(g->name, f->name) ||
-		    strcmp(g->file ? g->file : "", f->file ? f->file : ""))
-			d->funcs[d->nfuncs++].frame = order[i];
-		fmap[order[i]] = d->nfuncs - 1;
-	}
-	for (uint32_t i = 0; i < d->nfuncs; i++) {
-		struct diff_func *fn = &d->funcs[i];
-
-		fn->label = strdup(report__func_label(d->ids, fn->frame, lab, LABEL_MAX));
-		if (!fn->label)
+		rank[f] = i;
+		d->funcs[i].frame = first[i];
+		d->funcs[i].label = strdup(report_funcs__label(&rf, f));
+		if (!d->funcs[i].label)
 			goto out;
 	}
 	for (size_t i = 0; i < d->nstacks; i++) {
 		const struct diff_stack *ds = &d->stacks[i];
-		uint32_t n;
-		const uint32_t *fr = profile__stack_get(d->ids, ds->stack, &n);
+		uint32_t k, len;
+		const uint32_t *fr = profile__stack_get(d->ids, ds->stack, &len);
 
-		for (uint32_t j = 0; j < n; j++) {
-			struct diff_func *fn = &d->funcs[fmap[fr[j]]];
-
-			if (mark[fmap[fr[j]]] == i + 1)
+		for (uint32_t j = 0; j < len; j++) {
+			k = rank[report_funcs__of(&rf, fr[j])];
+			if (mark[k] == i + 1)
 				continue;
-			mark[fmap[fr[j]]] = i + 1;
-			fn->total[0] += ds->weight[0];
-			fn->total[1] += ds->weight[1];
+			mark[k] = i + 1;
+			d->funcs[k].total[0] += ds->weight[0];
+			d->funcs[k].total[1] += ds->weight[1];
 		}
-		if (n) {
-			d->funcs[fmap[fr[n - 1]]].self[0] += ds->weight[0];
-			d->funcs[fmap[fr[n - 1]]].self[1] += ds->weight[1];
+		if (len) {
+			k = rank[report_funcs__of(&rf, fr[len - 1])];
+			d->funcs[k].self[0] += ds->weight[0];
+			d->funcs[k].self[1] += ds->weight[1];
 		}
 	}
 	err = 0;
 out:
-	free(order);
-	free(fmap);
+	report_funcs__fini(&rf);
+	free(first);
+	free(rank);
 	free(mark);
-	free(lab);
 	return err;
 }
 

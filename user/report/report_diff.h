@@ -40,10 +40,11 @@ struct diff_stack {
 	uint64_t weight[2];
 };
 
-/* A function: frames with the same kind, name and file (a Python function over all its
- * lines). self: stacks where it is the leaf; total: stacks it is in (counted once). */
+/* A function (report_funcs.h: frames with the same kind, name and file, a Python function
+ * over all its lines). self: stacks where it is the leaf; total: stacks it is in (counted
+ * once). */
 struct diff_func {
-	uint32_t frame; /* a representative frame (in ids) */
+	uint32_t frame; /* its first frame (in ids) */
 	const char *label;
 	uint64_t self[2], total[2];
 };
@@ -60,7 +61,7 @@ struct report_diff {
 	uint32_t ngroups;
 	struct diff_stack *stacks; /* by group, then stack id */
 	size_t nstacks;
-	struct diff_func *funcs; /* in order of first frame */
+	struct diff_func *funcs; /* by kind, name and file */
 	uint32_t nfuncs;
 };
 

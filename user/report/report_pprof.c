@@ -18,6 +18,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "lib/hash.h"
 #include "profile/memacct.h"
 #include "profile/profile.h"
 #include "report/report.h"
@@ -102,15 +103,6 @@ struct strtab {
 	int err; /* out of memory: indices handed out since are 0 */
 };
 
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-	return h;
-}
-
 static int strtab_grow(struct strtab *t)
 {
 	uint32_t ns = t->nslots ? t->nslots * 2 : 1024, *slots = calloc(ns, sizeof(*slots));
@@ -118,7 +110,7 @@ static int strtab_grow(struct strtab *t)
 	if (!slots)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < t->n; i++) {
-		uint32_t j = hash_str(t->s[i]) & (ns - 1);
+		uint32_t j = hash__str(HASH_FNV_SEED, t->s[i]) & (ns - 1);
 
 		while (slots[j])
 			j = (j + 1) & (ns - 1);
@@ -141,7 +133,8 @@ static uint64_t str_id(struct strtab *t, const char *s)
 		t->err = -ENOMEM;
 		return 0;
 	}
-	for (j = hash_str(s) & (t->nslots - 1); t->slots[j]; j = (j + 1) & (t->nslots - 1))
+	for (j = hash__str(HASH_FNV_SEED, s) & (t->nslots - 1); t->slots[j];
+	     j = (j + 1) & (t->nslots - 1))
 		if (!strcmp(t->s[t->slots[j] - 1], s))
 			return t->slots[j] - 1;
 	if (t->n == t->cap) {

@@ -6,19 +6,17 @@
  * listed per role; with --group-by none it is one row for the whole tree and the
  * per-group lists are left out (they would repeat the global ones).
  *
- * "Functions" group frames by kind, name and file (a Python function over all its lines).
- * Self samples are those where the function is the leaf; total samples count a stack once
- * even when the function appears in it several times (recursion). A function on nearly
- * every stack of a group (EVERYWHERE: a total of at least 90% of the group's largest one,
- * which start-up and kernel-only samples keep below 100%: <module>, main,
- * BaseProcess._bootstrap...) says
- * nothing about where that group's time goes: the "by total" list leaves out a function whose
- * total comes mostly from groups it is EVERYWHERE in, and hot call paths leave it out (but
- * for the leaf). A hot call path is
- * a stack condensed to its functions (leaf first, recursion folded, at most REPORT_PATH_LEN),
- * e.g. "spin < parent_share_major", with its share of the group. The run's duration comes
- * from the stat "duration_ns" (else the span of the sample timestamps) and the frequency
- * from the meta key "frequency" (Hz); the meta key "command" is shown when set.
+ * "Functions" group frames by kind, name and file (report_funcs.h: a Python function over all its
+ * lines). Self samples are those where the function is the leaf; total samples count a stack once
+ * even when the function appears in it several times (recursion). A function on nearly every stack
+ * of a group (EVERYWHERE: a total of at least 90% of the group's largest one, which start-up and
+ * kernel-only samples keep below 100%: <module>, main, BaseProcess._bootstrap...) says nothing
+ * about where that group's time goes: the "by total" list leaves out a function whose total comes
+ * mostly from groups it is EVERYWHERE in, and hot call paths leave it out (but for the leaf). A
+ * hot call path is a stack condensed to its functions (leaf first, recursion folded, at most
+ * REPORT_PATH_LEN), e.g. "spin < parent_share_major", with its share of the group. The run's
+ * duration comes from the stat "duration_ns" (else the span of the sample timestamps) and the
+ * frequency from the meta key "frequency" (Hz); the meta key "command" is shown when set.
  *
  * With a memory --metric every list weighs by that metric instead of samples (estimated
  * bytes, shown as KiB/MiB/GiB, or allocations). A recording with memory events gets a
@@ -34,6 +32,7 @@
 #include "report/report.h"
 #include "report/report_group.h"
 #include "report/report_fold.h"
+#include "report/report_funcs.h"
 #include "report/report_mem.h"
 #include "report/report_paths.h"
 
@@ -48,14 +47,12 @@
 #define FUNC_COLS     35 /* columns before the function in the top lists */
 #define GROUP_COLS    53 /* columns before the command in the table of roles */
 #define MAX_INDENT    24
-#define LABEL_MAX     (2 * 65536 + 64) /* any frame label: names and files are capped at 64 KiB */
 
+/* A function's weights (report_funcs.h: what a function is, its label). */
 struct func {
-	uint32_t frame; /* a representative frame */
 	uint64_t self, total;
 	uint64_t total_shown; /* total without the groups it is EVERYWHERE in */
 	uint64_t mark;	      /* last stack walk that counted total */
-	char *label;
 };
 
 struct proc_func {
@@ -68,8 +65,8 @@ struct text {
 	const struct profile *p;
 	const struct report_opts *o;
 	struct report_groups *g;
-	uint32_t *fmap; /* frame id -> function index */
-	struct func *funcs;
+	struct report_funcs rf; /* frames to functions, their labels */
+	struct func *funcs;	/* by function */
 	uint32_t nfuncs;
 	uint64_t walk;
 	struct proc_func *pf; /* after settle(): merged, by group then function */
@@ -115,51 +112,16 @@ static double pct(uint64_t part, uint64_t whole)
 	return whole ? 100.0 * (double)part / (double)whole : 0.0;
 }
 
-/* Group frames into functions: a small open-addressing table keyed on kind, name, file. */
+/* Every frame's function, and the functions' weights (zero until counted). */
 static int build_funcs(struct text *t)
 {
-	uint32_t nframes = profile__nframes(t->p), cap = 64, *slots;
-	char *lab = malloc(LABEL_MAX);
-	int err = -ENOMEM;
+	int err = report_funcs__update(&t->rf, t->p);
 
-	while (cap < nframes * 2u + 2)
-		cap *= 2;
-	slots = calloc(cap, sizeof(*slots));
-	t->fmap = calloc(nframes ? nframes : 1, sizeof(*t->fmap));
-	t->funcs = calloc(nframes ? nframes : 1, sizeof(*t->funcs));
-	if (!lab || !slots || !t->fmap || !t->funcs)
-		goto out;
-	for (uint32_t i = 0; i < nframes; i++) {
-		const struct prof_frame *f = profile__frame_get(t->p, i), *g;
-		uint64_t h = 0xcbf29ce484222325ULL ^ f->kind;
-		uint32_t j;
-
-		for (const char *s = f->name; *s; s++)
-			h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-		for (const char *s = f->file ? f->file : ""; *s; s++)
-			h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-		for (j = h & (cap - 1); slots[j]; j = (j + 1) & (cap - 1)) {
-			g = profile__frame_get(t->p, t->funcs[slots[j] - 1].frame);
-			if (g->kind == f->kind && !strcmp(g->name, f->name) &&
-			    !strcmp(g->file ? g->file : "", f->file ? f->file : ""))
-				break;
-		}
-		if (!slots[j]) {
-			struct func *fn = &t->funcs[t->nfuncs];
-
-			fn->frame = i;
-			fn->label = strdup(report__func_label(t->p, i, lab, LABEL_MAX));
-			if (!fn->label)
-				goto out;
-			slots[j] = ++t->nfuncs;
-		}
-		t->fmap[i] = slots[j] - 1;
-	}
-	err = 0;
-out:
-	free(lab);
-	free(slots);
-	return err;
+	if (err)
+		return err;
+	t->nfuncs = report_funcs__count(&t->rf);
+	t->funcs = calloc(t->nfuncs + 1, sizeof(*t->funcs));
+	return t->funcs ? 0 : -ENOMEM;
 }
 
 /* The totals of the process, its group and the run; the functions' totals come from the
@@ -212,7 +174,7 @@ static bool leaf_shown(const struct text *t, const struct prof_stack *sc)
 
 	if (!n || group == REPORT_NO_GROUP)
 		return false;
-	key.func = t->fmap[frames[n - 1]];
+	key.func = report_funcs__of(&t->rf, frames[n - 1]);
 	pf = bsearch(&key, t->pf, t->npf, sizeof(*t->pf), pf_by_group_func);
 	return pf && 100.0 * (double)pf->self >= (double)t->group_total[group];
 }
@@ -233,7 +195,8 @@ static int build_paths(struct text *t, const struct prof_stack *sc, size_t nsc)
 
 		if (group == REPORT_NO_GROUP || !leaf_shown(t, &sc[i]))
 			continue;
-		report_path__condense(&h, group, sc[i].weight, frames, n, t->fmap, everywhere, t);
+		report_path__condense(&h, group, sc[i].weight, frames, n,
+				      report_funcs__fmap(&t->rf), everywhere, t);
 		if (report_paths__add(&t->paths, &h))
 			return -ENOMEM;
 	}
@@ -296,7 +259,7 @@ static int count_group(struct text *t, const struct prof_stack *sc, size_t lo, s
 			continue;
 		t->walk++;
 		for (uint32_t k = 0; k < n; k++) {
-			uint32_t f = t->fmap[frames[k]];
+			uint32_t f = report_funcs__of(&t->rf, frames[k]);
 
 			if (t->funcs[f].mark == t->walk)
 				continue;
@@ -305,7 +268,7 @@ static int count_group(struct text *t, const struct prof_stack *sc, size_t lo, s
 				touched[nt++] = f;
 			tot[f] += sc[i].weight;
 		}
-		self[t->fmap[frames[n - 1]]] += sc[i].weight;
+		self[report_funcs__of(&t->rf, frames[n - 1])] += sc[i].weight;
 	}
 	if (vec__grow((void **)&t->pf, &t->pf_cap, t->npf + nt, sizeof(*t->pf)))
 		return -ENOMEM;
@@ -699,14 +662,15 @@ out:
 
 static int by_self(const void *x, const void *y, void *ctx)
 {
-	const struct func *a = &((const struct text *)ctx)->funcs[*(const uint32_t *)x];
-	const struct func *b = &((const struct text *)ctx)->funcs[*(const uint32_t *)y];
+	const struct text *t = ctx;
+	uint32_t i = *(const uint32_t *)x, j = *(const uint32_t *)y;
+	const struct func *a = &t->funcs[i], *b = &t->funcs[j];
 
 	if (a->self != b->self)
 		return a->self > b->self ? -1 : 1;
 	if (a->total != b->total)
 		return a->total > b->total ? -1 : 1;
-	return strcmp(a->label, b->label);
+	return strcmp(report_funcs__label(&t->rf, i), report_funcs__label(&t->rf, j));
 }
 
 static int by_total(const void *x, const void *y, void *ctx)
@@ -736,6 +700,7 @@ static int print_top(const struct text *t, FILE *out, bool total)
 	fprintf(out, "%8s %7s %8s %7s  %s\n", "SELF", "SELF%", "TOTAL", "TOTAL%", "FUNCTION");
 	for (uint32_t i = 0; i < t->nfuncs && shown < (uint32_t)t->o->top; i++) {
 		const struct func *fn = &t->funcs[order[i]];
+		const char *label = report_funcs__label(&t->rf, order[i]);
 
 		if (!(total ? fn->total : fn->self))
 			break;
@@ -743,7 +708,7 @@ static int print_top(const struct text *t, FILE *out, bool total)
 			continue; /* mostly on nearly every sample of its groups */
 		fprintf(out, "%8s %6.1f%% %8s %6.1f%%  %s\n", val(t, v[0], sizeof(v[0]), fn->self),
 			pct(fn->self, t->total), val(t, v[1], sizeof(v[1]), fn->total),
-			pct(fn->total, t->total), report__fit(buf, fn->label, WIDTH - FUNC_COLS));
+			pct(fn->total, t->total), report__fit(buf, label, WIDTH - FUNC_COLS));
 		shown++;
 	}
 	if (!shown)
@@ -759,7 +724,7 @@ static int pf_by_self(const void *x, const void *y, void *ctx)
 
 	if (a->self != b->self)
 		return a->self > b->self ? -1 : 1;
-	return strcmp(t->funcs[a->func].label, t->funcs[b->func].label);
+	return strcmp(report_funcs__label(&t->rf, a->func), report_funcs__label(&t->rf, b->func));
 }
 
 static int groups_by_samples(const void *x, const void *y, void *ctx)
@@ -774,7 +739,7 @@ static int groups_by_samples(const void *x, const void *y, void *ctx)
 
 static const char *func_label(const void *ctx, uint32_t func)
 {
-	return ((const struct text *)ctx)->funcs[func].label;
+	return report_funcs__label(&((const struct text *)ctx)->rf, func);
 }
 
 /* The group's hot call paths from t->paths[i] on: at most PATHS_SHOWN, each at least 1%. */
@@ -846,7 +811,8 @@ static int print_per_group(struct text *t, FILE *out)
 		     i < end[order[k]] && j < (size_t)t->o->top && t->pf[i].self; i++, j++)
 			fprintf(out, "%8s %6.1f%%  %s\n", val(t, v, sizeof(v), t->pf[i].self),
 				pct(t->pf[i].self, total),
-				report__fit(buf, t->funcs[t->pf[i].func].label, WIDTH - 18));
+				report__fit(buf, report_funcs__label(&t->rf, t->pf[i].func),
+					    WIDTH - 18));
 		if (nostack)
 			fprintf(out, "%8s %6.1f%%  %s\n", val(t, v, sizeof(v), nostack),
 				pct(nostack, total), "(no stack captured)");
@@ -888,6 +854,7 @@ int report__text(const struct profile *p, FILE *out, const struct report_opts *o
 	if (opts.top <= 0)
 		opts.top = 15;
 	report_paths__init(&t.paths);
+	report_funcs__init(&t.rf);
 	t.g = report_groups__new(p, &opts);
 	if (!t.g)
 		return -errno;
@@ -930,8 +897,7 @@ int report__text(const struct profile *p, FILE *out, const struct report_opts *o
 	if (fflush(out) || ferror(out))
 		err = -EIO;
 out:
-	for (uint32_t i = 0; t.funcs && i < t.nfuncs; i++)
-		free(t.funcs[i].label);
+	report_funcs__fini(&t.rf);
 	free(t.funcs);
 	free(t.folded);
 	free(t.pf_start);
@@ -940,7 +906,6 @@ out:
 	free(t.ev_start);
 	free(t.ev_end);
 	report_paths__fini(&t.paths);
-	free(t.fmap);
 	free(t.pf);
 	free(t.proc_total);
 	free(t.group_total);

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /* treeprof top. Each refresh takes the samples the profile received since the last one (the
- * window), counts them per process for the CPU shares and per function for the lists, and
- * draws. "Functions" group frames by kind, name and file, as the text report does: self is
- * the leaf of a sample, total counts a sample once per function it holds. Under them, the
- * window's hot call paths (report_paths.h: leaf first, without the functions on nearly every
- * stack). Short-lived helpers shown (report_fold.h; an exited process shows only while it had
- * samples in the window) fold into one row at the end of the process list when two or more
- * are: that row cannot be selected. */
+ * window), counts them per process for the CPU shares and per function for the lists, and draws.
+ * "Functions" group frames by kind, name and file and are labelled as in the text report
+ * (report_funcs.h): self is the leaf of a sample, total counts a sample once per function it
+ * holds. Under them, the window's hot call paths (report_paths.h: leaf first, without the
+ * functions on nearly every stack). Short-lived helpers shown (report_fold.h; an exited process
+ * shows only while it had samples in the window) fold into one row at the end of the process list
+ * when two or more are: that row cannot be selected. */
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -20,11 +20,12 @@
 
 #include "lib/clock.h"
 #include "lib/freeall.h"
+#include "lib/vec.h"
 #include "ui/live.h"
-#include "lib/demangle.h"
 #include "profile/profile.h"
 #include "report/report.h"
 #include "report/report_fold.h"
+#include "report/report_funcs.h"
 #include "report/report_paths.h"
 #include "ui/top.h"
 #include "trace/tracer.h"
@@ -40,11 +41,9 @@
 enum sort { SORT_CPU, SORT_PID, SORT_NAME, SORT_NR };
 static const char *const sort_names[] = {"cpu", "pid", "name"};
 
+/* A function's counts in the window (report_funcs.h: what a function is, its label). */
 struct func {
-	char *key;   /* kind, name and file: what groups frames */
-	char *label; /* as shown: "name (file basename)" */
 	uint64_t self, total, mark;
-	uint32_t hnext; /* next function in the hash chain, +1 */
 };
 
 struct top {
@@ -65,12 +64,10 @@ struct top {
 	uint64_t *proc_win; /* window samples per process index */
 	uint32_t nprocs_win;
 
-	uint32_t *fmap; /* frame id -> function */
-	uint32_t nmapped, fmap_cap;
-	struct func *funcs;
-	uint32_t nfuncs, funcs_cap;
-	uint32_t hbuckets[4096]; /* function index + 1 by key hash */
-	uint32_t *hot;		 /* functions with samples in the window, sorted */
+	struct report_funcs rf; /* frames to functions, their labels */
+	struct func *funcs;	/* by function */
+	uint32_t funcs_cap;
+	uint32_t *hot; /* functions with samples in the window, sorted */
 	uint32_t nhot;
 	uint64_t walk, focus_samples;
 	uint64_t top_total;	   /* the largest function total of the window */
@@ -95,87 +92,34 @@ static void on_winch(int sig)
 	winch = 1;
 }
 
-static void *grow(void *ptr, uint32_t *cap, uint32_t need, size_t size)
-{
-	uint32_t ncap = *cap ? *cap : 64;
-	void *n;
-
-	if (need <= *cap)
-		return ptr;
-	while (ncap < need)
-		ncap *= 2;
-	n = reallocarray(ptr, ncap, size);
-	if (!n)
-		return NULL;
-	memset((char *)n + (size_t)*cap * size, 0, (size_t)(ncap - *cap) * size);
-	*cap = ncap;
-	return n;
-}
-
 /* ------------------------------------------------------------------ functions */
 
-static uint32_t hash_str(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-	return h ^ h >> 32;
-}
-
-/* Give every frame interned since the last call its function. 0 or -ENOMEM. */
+/* Give every frame interned since the last call its function, and each new function its
+ * counts, zero. 0 or -ENOMEM. */
 static int map_frames(struct top *t)
 {
-	uint32_t n = profile__nframes(t->p);
-	char key[1024], label[512], dm[DEMANGLE_OUT_MAX];
+	uint32_t had = t->funcs_cap;
+	int err = report_funcs__update(&t->rf, t->p);
 
-	if (!(t->fmap = grow(t->fmap, &t->fmap_cap, n, sizeof(*t->fmap))))
+	/* the functions numbered before a failure get their counts too */
+	if (vec__grow32((void **)&t->funcs, &t->funcs_cap, report_funcs__count(&t->rf),
+			sizeof(*t->funcs)))
 		return -ENOMEM;
-	for (; t->nmapped < n; t->nmapped++) {
-		const struct prof_frame *f = profile__frame_get(t->p, t->nmapped);
-		const char *file = f && f->file ? f->file : "", *base = strrchr(file, '/');
-		const char *name = f ? report__frame_name(f, dm, sizeof(dm)) : "?";
-		uint32_t h, i;
-
-		base = base ? base + 1 : file;
-		snprintf(key, sizeof(key), "%d\t%s\t%s", f ? f->kind : 0, f ? f->name : "?", file);
-		if (!f)
-			snprintf(label, sizeof(label), "[unknown]");
-		else if (f->kind == FRAME_KERNEL)
-			snprintf(label, sizeof(label), "%s_[k]", f->name);
-		else if (*base && (f->kind == FRAME_PYTHON || !strcmp(f->name, "[unknown]")))
-			snprintf(label, sizeof(label), "%s (%s)", f->name, base);
-		else
-			snprintf(label, sizeof(label), "%s", name);
-		h = hash_str(key) % 4096;
-		for (i = t->hbuckets[h]; i; i = t->funcs[i - 1].hnext)
-			if (!strcmp(t->funcs[i - 1].key, key))
-				break;
-		if (!i) {
-			t->funcs = grow(t->funcs, &t->funcs_cap, t->nfuncs + 1, sizeof(*t->funcs));
-			if (!t->funcs)
-				return -ENOMEM;
-			t->funcs[t->nfuncs] = (struct func){
-			    .key = strdup(key), .label = strdup(label), .hnext = t->hbuckets[h]};
-			if (!t->funcs[t->nfuncs].key || !t->funcs[t->nfuncs].label)
-				return -ENOMEM;
-			i = t->hbuckets[h] = ++t->nfuncs;
-		}
-		t->fmap[t->nmapped] = i - 1;
-	}
-	return 0;
+	memset(t->funcs + had, 0, (size_t)(t->funcs_cap - had) * sizeof(*t->funcs));
+	return err;
 }
 
 static int by_self(const void *x, const void *y, void *ctx)
 {
-	const struct func *a = &((struct top *)ctx)->funcs[*(const uint32_t *)x];
-	const struct func *b = &((struct top *)ctx)->funcs[*(const uint32_t *)y];
+	const struct top *t = ctx;
+	uint32_t i = *(const uint32_t *)x, j = *(const uint32_t *)y;
+	const struct func *a = &t->funcs[i], *b = &t->funcs[j];
 
 	if (a->self != b->self)
 		return a->self > b->self ? -1 : 1;
 	if (a->total != b->total)
 		return a->total > b->total ? -1 : 1;
-	return strcmp(a->label, b->label);
+	return strcmp(report_funcs__label(&t->rf, i), report_funcs__label(&t->rf, j));
 }
 
 /* Sample i of the profile when it belongs to the focus (the whole tree when none), or NULL. */
@@ -199,6 +143,8 @@ static bool everywhere(const void *ctx, uint32_t group, uint32_t func)
  * counted: which are on nearly every stack depends on their totals). */
 static int count_paths(struct top *t, const struct prof_proc *focus)
 {
+	const uint32_t *fmap = report_funcs__fmap(&t->rf), mapped = report_funcs__nframes(&t->rf);
+
 	report_paths__clear(&t->paths);
 	t->top_total = 0;
 	for (uint32_t i = 0; i < t->nhot; i++)
@@ -213,11 +159,11 @@ static int count_paths(struct top *t, const struct prof_proc *focus)
 		if (!s)
 			continue;
 		frames = profile__stack_get(t->p, s->stack, &n);
-		for (j = 0; j < n && frames[j] < t->nmapped; j++)
+		for (j = 0; j < n && frames[j] < mapped; j++)
 			;
 		if (j < n)
 			continue;
-		report_path__condense(&h, 0, 1, frames, n, t->fmap, everywhere, t);
+		report_path__condense(&h, 0, 1, frames, n, fmap, everywhere, t);
 		if (report_paths__add(&t->paths, &h))
 			return -ENOMEM;
 	}
@@ -229,14 +175,18 @@ static int count_paths(struct top *t, const struct prof_proc *focus)
 static int count_functions(struct top *t)
 {
 	const struct prof_proc *focus = t->focus_pid ? profile__proc_find(t->p, t->focus_pid) : 0;
+	const uint32_t *fmap;
+	uint32_t mapped;
 
 	if (map_frames(t))
 		return -ENOMEM;
+	fmap = report_funcs__fmap(&t->rf);
+	mapped = report_funcs__nframes(&t->rf);
 	for (uint32_t i = 0; i < t->nhot; i++)
 		t->funcs[t->hot[i]].self = t->funcs[t->hot[i]].total = 0;
 	t->nhot = 0;
 	t->focus_samples = 0;
-	if (!(t->hot = realloc(t->hot, (t->nfuncs + 1) * sizeof(*t->hot))))
+	if (!(t->hot = realloc(t->hot, (report_funcs__count(&t->rf) + 1) * sizeof(*t->hot))))
 		return -ENOMEM;
 	for (size_t i = t->win_from; i < t->win_to; i++) {
 		const struct prof_sample *s = focus_sample(t, i, focus);
@@ -251,18 +201,18 @@ static int count_functions(struct top *t)
 		for (uint32_t j = 0; j < n; j++) {
 			struct func *fn;
 
-			if (frames[j] >= t->nmapped)
+			if (frames[j] >= mapped)
 				continue;
-			fn = &t->funcs[t->fmap[frames[j]]];
+			fn = &t->funcs[fmap[frames[j]]];
 			if (fn->mark == t->walk)
 				continue;
 			fn->mark = t->walk;
 			if (!fn->total && !fn->self)
-				t->hot[t->nhot++] = t->fmap[frames[j]];
+				t->hot[t->nhot++] = fmap[frames[j]];
 			fn->total++;
 		}
-		if (n && frames[n - 1] < t->nmapped)
-			t->funcs[t->fmap[frames[n - 1]]].self++;
+		if (n && frames[n - 1] < mapped)
+			t->funcs[fmap[frames[n - 1]]].self++;
 	}
 	qsort_r(t->hot, t->nhot, sizeof(*t->hot), by_self, t);
 	return count_paths(t, focus);
@@ -373,14 +323,17 @@ static int fold_view(struct top *t)
 static int build_view(struct top *t)
 {
 	uint32_t np = profile__nprocs(t->p), n = 0, *sorted;
+	uint8_t *depth;
 
-	t->view = grow(t->view, &t->view_cap, np + 1, sizeof(*t->view));
-	t->depth = t->view ? realloc(t->depth, t->view_cap) : NULL;
-	sorted = calloc(np + 1, sizeof(*sorted));
-	if (!t->view || !t->depth || !sorted) {
-		free(sorted);
+	if (vec__grow32((void **)&t->view, &t->view_cap, (size_t)np + 1, sizeof(*t->view)))
 		return -ENOMEM;
-	}
+	depth = realloc(t->depth, t->view_cap);
+	if (!depth)
+		return -ENOMEM;
+	t->depth = depth;
+	sorted = calloc(np + 1, sizeof(*sorted));
+	if (!sorted)
+		return -ENOMEM;
 	for (uint32_t i = 0; i < np; i++)
 		if (shown(t, i))
 			sorted[n++] = i;
@@ -409,10 +362,10 @@ static int new_window(struct top *t, uint64_t now)
 	t->win_to = profile__nsamples(t->p);
 	t->win_secs = (now - t->last_ns) / 1e9;
 	t->last_ns = now;
-	t->proc_win = grow(t->proc_win, &t->nprocs_win, np, sizeof(*t->proc_win));
-	if (!t->proc_win)
+	if (vec__grow32((void **)&t->proc_win, &t->nprocs_win, np, sizeof(*t->proc_win)))
 		return -ENOMEM;
-	memset(t->proc_win, 0, t->nprocs_win * sizeof(*t->proc_win));
+	if (t->nprocs_win)
+		memset(t->proc_win, 0, t->nprocs_win * sizeof(*t->proc_win));
 	for (size_t i = t->win_from; i < t->win_to; i++) {
 		const struct prof_sample *s = profile__sample_at(t->p, i);
 
@@ -529,7 +482,7 @@ static uint32_t path_rows(const struct top *t, uint32_t rows)
 
 static const char *func_label(const void *ctx, uint32_t func)
 {
-	return ((const struct top *)ctx)->funcs[func].label;
+	return report_funcs__label(&((const struct top *)ctx)->rf, func);
 }
 
 /* The functions of the focus, the hottest first, then its hot call paths, in rows. */
@@ -549,7 +502,7 @@ static void draw_funcs(struct top *t, uint32_t rows)
 		const struct func *fn = &t->funcs[t->hot[i]];
 
 		line(t, NULL, "%5.1f%% %6.1f%%  %s", 100.0 * fn->self / t->focus_samples,
-		     100.0 * fn->total / t->focus_samples, fn->label);
+		     100.0 * fn->total / t->focus_samples, report_funcs__label(&t->rf, t->hot[i]));
 	}
 	if (npath)
 		line(t, NULL,
@@ -741,6 +694,7 @@ struct top *top__new(const struct top_opts *o)
 		return NULL;
 	t->o = *o;
 	report_paths__init(&t->paths);
+	report_funcs__init(&t->rf);
 	if (t->o.interval <= 0)
 		t->o.interval = 1;
 	t->last_ns = o->start_ns ? o->start_ns : clock__mono_ns();
@@ -785,9 +739,6 @@ void top__free(struct top *t)
 	screen_off(t);
 	live_out__free(t->out);
 	report_paths__fini(&t->paths);
-	for (uint32_t i = 0; i < t->nfuncs; i++) {
-		free(t->funcs[i].key);
-		free(t->funcs[i].label);
-	}
-	free_all(t->funcs, t->fmap, t->hot, t->view, t->depth, t->proc_win, t->scr, t);
+	report_funcs__fini(&t->rf);
+	free_all(t->funcs, t->hot, t->view, t->depth, t->proc_win, t->scr, t);
 }
