@@ -4,18 +4,14 @@
  * Lines with the same content. Aggregates and fold notices are keyed by the two innermost
  * frames (leaf and caller), the part of a stack a reader scanning a live view recognises. */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "lib/clock.h"
 #include "ui/live.h"
+#include "ui/outbuf.h"
 #include "lib/demangle.h"
 #include "lib/json.h"
 #include "trace/proctree.h"
@@ -31,119 +27,6 @@
 #define AGG_SLOTS   4096	  /* distinct (leaf, caller) pairs per window */
 #define AGG_TOP	    5
 #define NO_FRAME    UINT32_MAX
-
-/* ------------------------------------------------------------------ non-blocking output */
-
-struct live_out {
-	int fd;
-	bool own_fd;	 /* fd is our reopened description */
-	int saved_flags; /* flags to restore on fd, or -1 */
-	char *buf;
-	size_t cap, head, len; /* pending bytes: buf[head .. head + len) */
-	int err;
-};
-
-struct live_out *live_out__new(int fd, size_t cap)
-{
-	struct live_out *o = calloc(1, sizeof(*o));
-	char path[64];
-	struct stat st;
-	int flags;
-
-	if (!o || !(o->buf = malloc(cap))) {
-		free(o);
-		errno = ENOMEM;
-		return NULL;
-	}
-	o->cap = cap;
-	o->fd = fd;
-	o->saved_flags = -1;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
-		return o;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	o->fd = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	if (o->fd >= 0) {
-		o->own_fd = true;
-		return o;
-	}
-	o->fd = fd;
-	flags = fcntl(fd, F_GETFL);
-	if (flags >= 0 && !(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0)
-		o->saved_flags = flags;
-	return o;
-}
-
-int live_out__flush(struct live_out *o)
-{
-	ssize_t w;
-
-	while (o->len && !o->err) {
-		w = write(o->fd, o->buf + o->head, o->len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				break;
-			o->err = -errno;
-			o->len = 0;
-			break;
-		}
-		o->head += w;
-		o->len -= w;
-	}
-	if (!o->len)
-		o->head = 0;
-	return o->err;
-}
-
-int live_out__put(struct live_out *o, const char *s, size_t n, size_t reserve)
-{
-	if (o->err)
-		return o->err;
-	if (o->len + n + reserve > o->cap) {
-		live_out__flush(o);
-		if (o->err)
-			return o->err;
-		if (o->len + n + reserve > o->cap)
-			return -ENOSPC;
-	}
-	if (o->head + o->len + n > o->cap) {
-		memmove(o->buf, o->buf + o->head, o->len);
-		o->head = 0;
-	}
-	memcpy(o->buf + o->head + o->len, s, n);
-	o->len += n;
-	return live_out__flush(o);
-}
-
-size_t live_out__drain(struct live_out *o, int timeout_ms)
-{
-	struct timespec ts;
-	long long end, now;
-	struct pollfd pfd = {.fd = o->fd, .events = POLLOUT};
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	end = ts.tv_sec * 1000LL + ts.tv_nsec / 1000000 + timeout_ms;
-	while (!live_out__flush(o) && o->len) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		now = ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-		if (now >= end || poll(&pfd, 1, end - now) < 0)
-			break;
-	}
-	return o->len;
-}
-
-void live_out__free(struct live_out *o)
-{
-	if (!o)
-		return;
-	if (o->own_fd)
-		close(o->fd);
-	else if (o->saved_flags >= 0)
-		fcntl(o->fd, F_SETFL, o->saved_flags);
-	free(o->buf);
-	free(o);
-}
 
 /* ------------------------------------------------------------------ lines being built */
 
@@ -448,7 +331,7 @@ static void mem_track(struct mem_view *m, pid_t pid, uint64_t addr, double bytes
 
 struct live {
 	struct live_opts o;
-	struct live_out *out;
+	struct outbuf *out;
 	struct sbuf line;
 	struct agg win;	 /* the current --every / --interval window */
 	struct agg fold; /* samples folded since the last notice */
@@ -469,7 +352,7 @@ static double rel_s(const struct live *l, uint64_t ts)
  * reader went away (`live | head`): end the run cleanly instead of printing into nothing. */
 static int emit(struct live *l, size_t reserve)
 {
-	int err = live_out__put(l->out, l->line.s, l->line.len, reserve);
+	int err = outbuf__put(l->out, l->line.s, l->line.len, reserve);
 
 	if (err && err != -ENOSPC)
 		tracer__request_stop();
@@ -774,7 +657,7 @@ static void live_poll(void *ctx, const struct profile *p)
 		l->mem.last_ns = now;
 		mem_lines(l, now);
 	}
-	if (live_out__flush(l->out))
+	if (outbuf__flush(l->out))
 		tracer__request_stop();
 	if (l->o.interval > 0 && now - l->win_start_ns >= l->o.interval * 1e9)
 		summary(l, now, EVENT_KEEP);
@@ -791,7 +674,7 @@ struct live *live__new(const struct live_opts *o)
 	if (l->o.max_frames <= 0)
 		l->o.max_frames = 8;
 	l->win_start_ns = o->start_ns ? o->start_ns : clock__mono_ns();
-	l->out = live_out__new(o->fd, OUT_CAP);
+	l->out = outbuf__new(o->fd, OUT_CAP);
 	if (!l->out) {
 		free(l);
 		return NULL;
@@ -817,10 +700,10 @@ int live__finish(struct live *l)
 	if (l->p && (l->o.every || l->o.interval > 0) && l->win.samples)
 		summary(l, clock__mono_ns(), 0);
 	if (l->p && (l->fold.samples || l->fold_events)) {
-		live_out__drain(l->out, 500);
+		outbuf__drain(l->out, 500);
 		fold_notice(l, 0);
 	}
-	left = live_out__drain(l->out, 1000);
+	left = outbuf__drain(l->out, 1000);
 	if (l->folded_total || l->folded_events_total)
 		fprintf(stderr,
 			"treeprof: live: %llu samples and %llu events folded: the output was "
@@ -830,7 +713,7 @@ int live__finish(struct live *l)
 	if (left)
 		fprintf(stderr, "treeprof: live: %zu bytes of output not taken by the reader\n",
 			left);
-	err = live_out__flush(l->out);
+	err = outbuf__flush(l->out);
 	return err == -EPIPE ? 0 : err; /* the reader went away: that ends live output */
 }
 
@@ -838,7 +721,7 @@ void live__free(struct live *l)
 {
 	if (!l)
 		return;
-	live_out__free(l->out);
+	outbuf__free(l->out);
 	for (uint32_t i = 0; i < l->ncache; i++) {
 		free(l->labels[i]);
 		free(l->jframes[i]);
