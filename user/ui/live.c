@@ -4,7 +4,6 @@
  * Lines with the same content. Aggregates and fold notices are keyed by the two innermost
  * frames (leaf and caller), the part of a stack a reader scanning a live view recognises. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include "ui/outbuf.h"
 #include "lib/demangle.h"
 #include "lib/json.h"
+#include "lib/strbuf.h"
 #include "trace/proctree.h"
 #include "profile/profile.h"
 #include "report/report.h"
@@ -27,62 +27,10 @@
 #define AGG_SLOTS   4096	  /* distinct (leaf, caller) pairs per window */
 #define AGG_TOP	    5
 #define NO_FRAME    UINT32_MAX
+/* A frame the profile does not have, in JSON */
+#define UNKNOWN_JSON "{\"kind\":\"native\",\"name\":\"[unknown]\",\"file\":null,\"line\":0}"
 
 /* ------------------------------------------------------------------ lines being built */
-
-struct sbuf {
-	char *s;
-	size_t len, cap;
-};
-
-static void sb_grow(struct sbuf *b, size_t more)
-{
-	size_t ncap = b->cap ? b->cap : 1024;
-	char *s;
-
-	while (b->len + more + 1 > ncap)
-		ncap *= 2;
-	if (ncap == b->cap)
-		return;
-	s = realloc(b->s, ncap);
-	if (!s)
-		abort(); /* a line of a few KiB: nothing sensible to do without memory */
-	b->s = s;
-	b->cap = ncap;
-}
-
-static void sb_put(struct sbuf *b, const char *s, size_t n)
-{
-	sb_grow(b, n);
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = 0;
-}
-
-static void sb_puts(struct sbuf *b, const char *s)
-{
-	sb_put(b, s, strlen(s));
-}
-
-static void __attribute__((format(printf, 2, 3))) sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	sb_grow(b, 64);
-	va_start(ap, fmt);
-	n = vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n >= b->cap - b->len) { /* did not fit: grow and format again */
-		sb_grow(b, n);
-		va_start(ap, fmt);
-		vsnprintf(b->s + b->len, n + 1, fmt, ap);
-		va_end(ap);
-	}
-	b->len += n;
-}
 
 /* Text from traced processes: control characters would drive the terminal. */
 static void sanitize(char *s)
@@ -92,53 +40,48 @@ static void sanitize(char *s)
 			*s = '?';
 }
 
-static void sb_text(struct sbuf *b, const char *s)
+/* s (NULL: nothing) with its control characters as '?', as sanitize() does. */
+static void put_text(struct strbuf *b, const char *s)
 {
-	size_t from = b->len;
-
-	sb_puts(b, s ? s : "");
-	sanitize(b->s + from);
-}
-
-static void sb_put_any(void *b, const void *s, size_t n)
-{
-	sb_put(b, s, n);
+	for (; s && *s; s++)
+		strbuf__putc(b, (unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
 }
 
 /* A JSON string (lib/json.h: invalid UTF-8 as U+FFFD, controls escaped), so every line
  * parses whatever the traced processes put in their names. */
-static void sb_json_str(struct sbuf *b, const char *s)
+static void put_json_str(struct strbuf *b, const char *s)
 {
-	json__emit_str(sb_put_any, b, s, JSON_NO_MAX, 0);
+	json__str(b, s, JSON_NO_MAX, 0);
 }
 
 static const char *const kind_names[] = {
     [FRAME_PYTHON] = "python", [FRAME_NATIVE] = "native", [FRAME_KERNEL] = "kernel"};
 
-static void sb_json_frame(struct sbuf *b, const struct profile *p, uint32_t id)
+static void put_json_frame(struct strbuf *b, const struct profile *p, uint32_t id)
 {
 	const struct prof_frame *f = profile__frame_get(p, id);
 	char dm[DEMANGLE_OUT_MAX];
 	const char *name;
 
 	if (!f) {
-		sb_puts(b, "{\"kind\":\"native\",\"name\":\"[unknown]\",\"file\":null,\"line\":0}");
+		strbuf__puts(b, UNKNOWN_JSON);
 		return;
 	}
-	sb_printf(b, "{\"kind\":\"%s\",\"name\":",
-		  f->kind <= FRAME_KERNEL && kind_names[f->kind] ? kind_names[f->kind] : "native");
+	strbuf__printf(b, "{\"kind\":\"%s\",\"name\":",
+		       f->kind <= FRAME_KERNEL && kind_names[f->kind] ? kind_names[f->kind]
+								      : "native");
 	name = report__frame_name(f, dm, sizeof(dm));
-	sb_json_str(b, name);
+	put_json_str(b, name);
 	if (name != f->name) {
-		sb_puts(b, ",\"mangled\":");
-		sb_json_str(b, f->name);
+		strbuf__puts(b, ",\"mangled\":");
+		put_json_str(b, f->name);
 	}
-	sb_puts(b, ",\"file\":");
+	strbuf__puts(b, ",\"file\":");
 	if (f->file)
-		sb_json_str(b, f->file);
+		put_json_str(b, f->file);
 	else
-		sb_puts(b, "null");
-	sb_printf(b, ",\"line\":%u}", f->line);
+		strbuf__puts(b, "null");
+	strbuf__printf(b, ",\"line\":%u}", f->line);
 }
 
 /* ------------------------------------------------------------------ aggregates */
@@ -332,7 +275,7 @@ static void mem_track(struct mem_view *m, pid_t pid, uint64_t addr, double bytes
 struct live {
 	struct live_opts o;
 	struct outbuf *out;
-	struct sbuf line;
+	struct strbuf line;
 	struct agg win;	 /* the current --every / --interval window */
 	struct agg fold; /* samples folded since the last notice */
 	uint64_t fold_events, folded_total, folded_events_total;
@@ -348,12 +291,17 @@ static double rel_s(const struct live *l, uint64_t ts)
 	return ts > l->o.start_ns ? (ts - l->o.start_ns) / 1e9 : 0.0;
 }
 
-/* Queue the line being built: 0, or -ENOSPC when it did not fit (the caller folds it). The
- * reader went away (`live | head`): end the run cleanly instead of printing into nothing. */
+/* Queue the line being built: 0, or -ENOSPC when it did not fit, or could not be built for
+ * want of memory (strbuf__err): the caller folds it, so a lost line is counted and its stack
+ * summed like a slow reader's. The reader went away (`live | head`): end the run cleanly
+ * instead of printing into nothing. */
 static int emit(struct live *l, size_t reserve)
 {
-	int err = outbuf__put(l->out, l->line.s, l->line.len, reserve);
+	int err;
 
+	if (strbuf__err(&l->line))
+		return -ENOSPC;
+	err = outbuf__put(l->out, strbuf__str(&l->line), strbuf__len(&l->line), reserve);
 	if (err && err != -ENOSPC)
 		tracer__request_stop();
 	return err;
@@ -363,13 +311,12 @@ static int emit(struct live *l, size_t reserve)
 static const char *frame_text(struct live *l, uint32_t id, bool json)
 {
 	uint32_t n = profile__nframes(l->p);
+	const char *unknown = json ? UNKNOWN_JSON : "[unknown]";
 	char label[512], **slot;
-	struct sbuf b = {0};
+	struct strbuf b = {0};
 
 	if (id >= n)
-		return json
-			   ? "{\"kind\":\"native\",\"name\":\"[unknown]\",\"file\":null,\"line\":0}"
-			   : "[unknown]";
+		return unknown;
 	if (n > l->ncache) {
 		char **lab = reallocarray(l->labels, n, sizeof(*lab));
 		char **jf = lab ? reallocarray(l->jframes, n, sizeof(*jf)) : NULL;
@@ -377,7 +324,7 @@ static const char *frame_text(struct live *l, uint32_t id, bool json)
 		if (lab)
 			l->labels = lab;
 		if (!jf)
-			return "?";
+			return unknown;
 		l->jframes = jf;
 		memset(lab + l->ncache, 0, (n - l->ncache) * sizeof(*lab));
 		memset(jf + l->ncache, 0, (n - l->ncache) * sizeof(*jf));
@@ -387,14 +334,14 @@ static const char *frame_text(struct live *l, uint32_t id, bool json)
 	if (*slot)
 		return *slot;
 	if (json) {
-		sb_json_frame(&b, l->p, id);
-		*slot = b.s;
+		put_json_frame(&b, l->p, id);
+		*slot = strbuf__take(&b, NULL);
 	} else {
 		report__frame_label(l->p, id, label, sizeof(label));
 		sanitize(label);
 		*slot = strdup(label);
 	}
-	return *slot ? *slot : "?";
+	return *slot ? *slot : unknown; /* out of memory: made again at the next use */
 }
 
 /* "count leaf < caller | ..." or a JSON array of {"count", "frames"}, for agg's top pairs. */
@@ -403,30 +350,30 @@ static void put_top(struct live *l, const struct agg *a, unsigned k)
 	unsigned top[AGG_TOP], n = agg_top(a, top, k);
 
 	if (l->o.json)
-		sb_puts(&l->line, ",\"top\":[");
+		strbuf__puts(&l->line, ",\"top\":[");
 	for (unsigned i = 0; i < n; i++) {
 		uint32_t ids[2] = {a->keys[top[i]] >> 32, (uint32_t)a->keys[top[i]]};
 
 		if (l->o.json) {
-			sb_printf(&l->line, "%s{\"count\":%llu,\"frames\":[", i ? "," : "",
-				  (unsigned long long)a->counts[top[i]]);
+			strbuf__printf(&l->line, "%s{\"count\":%llu,\"frames\":[", i ? "," : "",
+				       (unsigned long long)a->counts[top[i]]);
 			for (int j = 0; j < 2 && ids[j] != NO_FRAME; j++) {
-				sb_puts(&l->line, j ? "," : "");
-				sb_puts(&l->line, frame_text(l, ids[j], true));
+				strbuf__puts(&l->line, j ? "," : "");
+				strbuf__puts(&l->line, frame_text(l, ids[j], true));
 			}
-			sb_puts(&l->line, "]}");
+			strbuf__puts(&l->line, "]}");
 			continue;
 		}
-		sb_printf(&l->line, "%s%llu ", i ? " | " : "",
-			  (unsigned long long)a->counts[top[i]]);
+		strbuf__printf(&l->line, "%s%llu ", i ? " | " : "",
+			       (unsigned long long)a->counts[top[i]]);
 		if (ids[0] == NO_FRAME)
-			sb_puts(&l->line, "[no stack]");
+			strbuf__puts(&l->line, "[no stack]");
 		for (int j = 0; j < 2 && ids[j] != NO_FRAME; j++) {
-			sb_puts(&l->line, j ? " < " : "");
-			sb_puts(&l->line, frame_text(l, ids[j], false));
+			strbuf__puts(&l->line, j ? " < " : "");
+			strbuf__puts(&l->line, frame_text(l, ids[j], false));
 		}
 	}
-	sb_puts(&l->line, l->o.json ? "]}\n" : "\n");
+	strbuf__puts(&l->line, l->o.json ? "]}\n" : "\n");
 }
 
 /* Say how many lines were folded and what they held; the notice uses the room kept back
@@ -437,18 +384,19 @@ static void fold_notice(struct live *l, size_t reserve)
 
 	if (!l->fold.samples && !l->fold_events)
 		return;
-	l->line.len = 0;
+	strbuf__reset(&l->line);
 	if (l->o.json)
-		sb_printf(&l->line,
-			  "{\"type\":\"folded\",\"t\":%.6f,\"samples\":%llu,\"events\":%llu", t,
-			  (unsigned long long)l->fold.samples, (unsigned long long)l->fold_events);
+		strbuf__printf(
+		    &l->line, "{\"type\":\"folded\",\"t\":%.6f,\"samples\":%llu,\"events\":%llu", t,
+		    (unsigned long long)l->fold.samples, (unsigned long long)l->fold_events);
 	else
-		sb_printf(&l->line, "%9.3f ... %llu samples folded (terminal too slow)", t,
-			  (unsigned long long)l->fold.samples);
+		strbuf__printf(&l->line, "%9.3f ... %llu samples folded (terminal too slow)", t,
+			       (unsigned long long)l->fold.samples);
 	if (!l->o.json && l->fold_events)
-		sb_printf(&l->line, ", %llu events folded", (unsigned long long)l->fold_events);
+		strbuf__printf(&l->line, ", %llu events folded",
+			       (unsigned long long)l->fold_events);
 	if (!l->o.json)
-		sb_puts(&l->line, l->fold.samples ? ": " : "");
+		strbuf__puts(&l->line, l->fold.samples ? ": " : "");
 	put_top(l, &l->fold, 3);
 	if (emit(l, reserve))
 		return;
@@ -460,14 +408,15 @@ static void summary(struct live *l, uint64_t now, size_t reserve)
 {
 	double secs = (now - l->win_start_ns) / 1e9;
 
-	l->line.len = 0;
+	strbuf__reset(&l->line);
 	if (l->o.json)
-		sb_printf(&l->line,
-			  "{\"type\":\"summary\",\"t\":%.6f,\"seconds\":%.3f,\"samples\":%llu",
-			  rel_s(l, now), secs, (unsigned long long)l->win.samples);
+		strbuf__printf(&l->line,
+			       "{\"type\":\"summary\",\"t\":%.6f,\"seconds\":%.3f,\"samples\":%llu",
+			       rel_s(l, now), secs, (unsigned long long)l->win.samples);
 	else
-		sb_printf(&l->line, "%9.3f -- %llu samples in %.2f s%s", rel_s(l, now),
-			  (unsigned long long)l->win.samples, secs, l->win.samples ? ": " : "");
+		strbuf__printf(&l->line, "%9.3f -- %llu samples in %.2f s%s", rel_s(l, now),
+			       (unsigned long long)l->win.samples, secs,
+			       l->win.samples ? ": " : "");
 	put_top(l, &l->win, AGG_TOP);
 	if (emit(l, reserve) == -ENOSPC) {
 		agg_merge(&l->fold, &l->win);
@@ -485,37 +434,37 @@ static void sample_line(struct live *l, const struct prof_sample *s, pid_t pid)
 	const uint32_t *frames = profile__stack_get(l->p, s->stack, &n);
 	char name[16];
 
-	l->line.len = 0;
+	strbuf__reset(&l->line);
 	if (l->o.json) {
-		sb_printf(&l->line,
-			  "{\"type\":\"sample\",\"t\":%.6f,\"pid\":%d,\"tid\":%u,\"cpu\":%u,"
-			  "\"comm\":",
-			  rel_s(l, s->ts_ns), pid, s->tid, s->cpu);
-		sb_json_str(&l->line, comm);
-		sb_puts(&l->line, ",\"frames\":[");
+		strbuf__printf(&l->line,
+			       "{\"type\":\"sample\",\"t\":%.6f,\"pid\":%d,\"tid\":%u,\"cpu\":%u,"
+			       "\"comm\":",
+			       rel_s(l, s->ts_ns), pid, s->tid, s->cpu);
+		put_json_str(&l->line, comm);
+		strbuf__puts(&l->line, ",\"frames\":[");
 		for (uint32_t i = n; i-- > 0;) {
-			sb_puts(&l->line, i + 1 < n ? "," : "");
-			sb_puts(&l->line, frame_text(l, frames[i], true));
+			strbuf__puts(&l->line, i + 1 < n ? "," : "");
+			strbuf__puts(&l->line, frame_text(l, frames[i], true));
 		}
-		sb_puts(&l->line, "]}\n");
+		strbuf__puts(&l->line, "]}\n");
 		return;
 	}
 	snprintf(name, sizeof(name), "%s", comm);
 	sanitize(name);
-	sb_printf(&l->line, "%9.3f %7d/%-7u %-15.15s ", rel_s(l, s->ts_ns), pid, s->tid, name);
+	strbuf__printf(&l->line, "%9.3f %7d/%-7u %-15.15s ", rel_s(l, s->ts_ns), pid, s->tid, name);
 	n = shown_depth(l->p, frames, n);
 	if (!n)
-		sb_puts(&l->line, "[no stack]");
+		strbuf__puts(&l->line, "[no stack]");
 	for (uint32_t i = n; i-- > 0;) {
 		if (shown == (uint32_t)l->o.max_frames + 1) {
-			sb_printf(&l->line, " < ... (%u more)", i + 1);
+			strbuf__printf(&l->line, " < ... (%u more)", i + 1);
 			break;
 		}
-		sb_puts(&l->line, shown ? " < " : "");
-		sb_puts(&l->line, frame_text(l, frames[i], false));
+		strbuf__puts(&l->line, shown ? " < " : "");
+		strbuf__puts(&l->line, frame_text(l, frames[i], false));
 		shown++;
 	}
-	sb_puts(&l->line, "\n");
+	strbuf__puts(&l->line, "\n");
 }
 
 static void live_sample(void *ctx, const struct profile *p, const struct prof_sample *s, pid_t pid)
@@ -545,27 +494,27 @@ static void live_proc(void *ctx, const struct profile *p, const struct prof_proc
 
 	l->p = p;
 	fold_notice(l, EVENT_KEEP);
-	l->line.len = 0;
+	strbuf__reset(&l->line);
 	if (l->o.json) {
-		sb_printf(&l->line,
-			  "{\"type\":\"%s\",\"t\":%.6f,\"pid\":%d,\"ppid\":%d,\"comm\":", what,
-			  rel_s(l, ts), proc->pid, proc->ppid);
-		sb_json_str(&l->line, proc->comm);
-		sb_puts(&l->line, ",\"cmdline\":");
-		sb_json_str(&l->line, proc->cmdline);
+		strbuf__printf(&l->line,
+			       "{\"type\":\"%s\",\"t\":%.6f,\"pid\":%d,\"ppid\":%d,\"comm\":", what,
+			       rel_s(l, ts), proc->pid, proc->ppid);
+		put_json_str(&l->line, proc->comm);
+		strbuf__puts(&l->line, ",\"cmdline\":");
+		put_json_str(&l->line, proc->cmdline);
 		if (exited)
-			sb_printf(&l->line, ",\"exit_code\":%d", proc->exit_code);
-		sb_puts(&l->line, "}\n");
+			strbuf__printf(&l->line, ",\"exit_code\":%d", proc->exit_code);
+		strbuf__puts(&l->line, "}\n");
 	} else if (exited) {
-		sb_printf(&l->line, "%9.3f %7d         -- exit (status %d) ", rel_s(l, ts),
-			  proc->pid, proc->exit_code);
-		sb_text(&l->line, proc->comm);
-		sb_puts(&l->line, "\n");
+		strbuf__printf(&l->line, "%9.3f %7d         -- exit (status %d) ", rel_s(l, ts),
+			       proc->pid, proc->exit_code);
+		put_text(&l->line, proc->comm);
+		strbuf__puts(&l->line, "\n");
 	} else {
-		sb_printf(&l->line, "%9.3f %7d         -- %s (parent %d) ", rel_s(l, ts), proc->pid,
-			  what, proc->ppid);
-		sb_text(&l->line, proc->cmdline);
-		sb_puts(&l->line, "\n");
+		strbuf__printf(&l->line, "%9.3f %7d         -- %s (parent %d) ", rel_s(l, ts),
+			       proc->pid, what, proc->ppid);
+		put_text(&l->line, proc->cmdline);
+		strbuf__puts(&l->line, "\n");
 	}
 	if (emit(l, EVENT_KEEP) == -ENOSPC) {
 		l->fold_events++;
@@ -615,22 +564,24 @@ static void mem_lines(struct live *l, uint64_t now)
 		heap =
 		    mc->in_use ? ((int64_t)mc->in_use > 0 ? (double)mc->in_use : 0) : mp->heap_est;
 		rss = proc_read_rss(proc->pid);
-		l->line.len = 0;
+		strbuf__reset(&l->line);
 		if (l->o.json) {
-			sb_printf(&l->line, "{\"type\":\"mem\",\"t\":%.6f,\"pid\":%d,\"comm\":",
-				  rel_s(l, now), proc->pid);
-			sb_json_str(&l->line, proc->comm);
-			sb_printf(&l->line,
-				  ",\"alloc_bytes_per_s\":%.0f,\"allocs_per_s\":%.0f,"
-				  "\"heap_bytes\":%.0f,\"heap_exact\":%s,\"rss_bytes\":%llu}\n",
-				  rate, count_rate, heap, mc->in_use ? "true" : "false",
-				  (unsigned long long)rss);
+			strbuf__printf(&l->line,
+				       "{\"type\":\"mem\",\"t\":%.6f,\"pid\":%d,\"comm\":",
+				       rel_s(l, now), proc->pid);
+			put_json_str(&l->line, proc->comm);
+			strbuf__printf(
+			    &l->line,
+			    ",\"alloc_bytes_per_s\":%.0f,\"allocs_per_s\":%.0f,"
+			    "\"heap_bytes\":%.0f,\"heap_exact\":%s,\"rss_bytes\":%llu}\n",
+			    rate, count_rate, heap, mc->in_use ? "true" : "false",
+			    (unsigned long long)rss);
 		} else {
 			char name[16];
 
 			snprintf(name, sizeof(name), "%s", proc->comm ? proc->comm : "?");
 			sanitize(name);
-			sb_printf(
+			strbuf__printf(
 			    &l->line,
 			    "%9.3f %7d         -- mem %-15.15s alloc %s/s (%.0f/s)  heap %s%s  "
 			    "rss %s\n",
@@ -728,7 +679,7 @@ void live__free(struct live *l)
 	}
 	free(l->labels);
 	free(l->jframes);
-	free(l->line.s);
+	strbuf__fini(&l->line);
 	free(l->mem.blocks);
 	free(l);
 }
