@@ -47,12 +47,13 @@ static void fan_proc(void *ctx, const struct profile *p, const struct prof_proc 
 		r->view.on_proc(r->view.ctx, p, proc, what, ts_ns);
 }
 
-static void fan_mem(void *ctx, const struct profile *p, pid_t pid, uint64_t addr, double bytes)
+static void fan_mem(void *ctx, const struct profile *p, pid_t pid, uint64_t addr, double bytes,
+		    uint64_t ts_ns)
 {
 	struct run_sinks *r = ctx;
 
 	if (r->view.on_mem)
-		r->view.on_mem(r->view.ctx, p, pid, addr, bytes);
+		r->view.on_mem(r->view.ctx, p, pid, addr, bytes, ts_ns);
 }
 
 static void fan_tick(void *ctx, const struct profile *p)

@@ -523,7 +523,7 @@ static void live_proc(void *ctx, const struct profile *p, const struct prof_proc
 }
 
 static void live_mem_event(void *ctx, const struct profile *p, pid_t pid, uint64_t addr,
-			   double bytes)
+			   double bytes, uint64_t ts_ns)
 {
 	struct live *l = ctx;
 
