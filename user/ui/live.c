@@ -9,9 +9,11 @@
 #include <string.h>
 
 #include "lib/clock.h"
+#include "ui/heapest.h"
 #include "ui/live.h"
 #include "ui/outbuf.h"
 #include "lib/demangle.h"
+#include "lib/hash.h"
 #include "lib/json.h"
 #include "lib/strbuf.h"
 #include "trace/proctree.h"
@@ -180,95 +182,14 @@ static unsigned agg_top(const struct agg *a, unsigned *top, unsigned k)
 /* ------------------------------------------------------------------ memory (--mem)
  * Once a second, a line per process that allocates: its allocation rate from the exact
  * totals, its heap in use (exact from the preloaded sampler; else estimated from the
- * sampled blocks still held) and its RSS. */
-#define MEM_BLOCKS   (1u << 20) /* sampled blocks followed for the heap estimate */
-#define MEM_PIDS     4096
-#define MEM_EVERY_NS 1000000000ULL
+ * sampled blocks still held: ui/heapest.h) and its RSS. */
+#define MEM_MAX_BLOCKS (512u << 10) /* sampled blocks followed for the heap estimate */
+#define MEM_EVERY_NS   1000000000ULL
 
-struct mem_block {
-	uint64_t key; /* pid << 44 ^ addr, 0: empty */
-	double bytes;
-	pid_t pid;
-};
-
-struct mem_pid {
-	pid_t pid;
-	double heap_est;
+/* The exact totals at a process's last mem line, for its rates. */
+struct mem_rate {
 	uint64_t last_bytes, last_count, last_ns;
 };
-
-struct mem_view {
-	struct mem_block *blocks; /* open addressing; deletions leave tombstones (bytes < 0) */
-	uint32_t used;
-	struct mem_pid pids[MEM_PIDS];
-	uint32_t npids;
-	uint64_t last_ns;
-};
-
-static struct mem_pid *mem_pid_get(struct mem_view *m, pid_t pid, bool add)
-{
-	for (uint32_t i = 0; i < m->npids; i++)
-		if (m->pids[i].pid == pid)
-			return &m->pids[i];
-	if (!add || m->npids >= MEM_PIDS)
-		return NULL;
-	memset(&m->pids[m->npids], 0, sizeof(m->pids[0]));
-	m->pids[m->npids].pid = pid;
-	return &m->pids[m->npids++];
-}
-
-static uint64_t mem_key(pid_t pid, uint64_t addr)
-{
-	uint64_t k = ((uint64_t)pid << 44) ^ addr;
-
-	return k ? k : 1;
-}
-
-static void mem_track(struct mem_view *m, pid_t pid, uint64_t addr, double bytes)
-{
-	uint64_t key = mem_key(pid, addr), h;
-	struct mem_pid *mp = mem_pid_get(m, pid, bytes > 0);
-	struct mem_block *tomb = NULL;
-
-	if (!m->blocks && !(m->blocks = calloc(MEM_BLOCKS, sizeof(*m->blocks))))
-		return;
-	h = key * 0x9e3779b97f4a7c15ULL;
-	for (uint32_t n = 0; n < MEM_BLOCKS; n++) {
-		struct mem_block *b = &m->blocks[(h + n) & (MEM_BLOCKS - 1)];
-
-		if (!tomb && b->key && b->bytes < 0)
-			tomb = b;
-
-		if (b->key == key && b->bytes >= 0 && b->pid == pid) {
-			if (mp)
-				mp->heap_est -= b->bytes;
-			if (bytes > 0) {
-				b->bytes = bytes;
-				if (mp)
-					mp->heap_est += bytes;
-			} else {
-				b->bytes = -1; /* tombstone */
-			}
-			return;
-		}
-		if (!b->key) {
-			if (bytes <= 0)
-				return; /* a block we never saw */
-			if (tomb)	/* reuse the first tombstone on the way */
-				b = tomb;
-			else if (m->used >= MEM_BLOCKS / 2)
-				return; /* full enough: stop following new blocks */
-			else
-				m->used++;
-			b->key = key;
-			b->pid = pid;
-			b->bytes = bytes;
-			if (mp)
-				mp->heap_est += bytes;
-			return;
-		}
-	}
-}
 
 /* ------------------------------------------------------------------ the sink */
 
@@ -283,7 +204,9 @@ struct live {
 	const struct profile *p;
 	char **labels, **jframes; /* per frame id, made once (frames never change) */
 	uint32_t ncache;
-	struct mem_view mem;
+	struct heapest *heap; /* --mem: the estimated heaps */
+	struct htab rates;    /* --mem: struct mem_rate by pid */
+	uint64_t mem_last_ns;
 };
 
 static double rel_s(const struct live *l, uint64_t ts)
@@ -493,6 +416,12 @@ static void live_proc(void *ctx, const struct profile *p, const struct prof_proc
 	bool exited = !strcmp(what, "exit");
 
 	l->p = p;
+	if (l->heap && exited) {
+		heapest__exit(l->heap, proc->pid);
+		htab__del(&l->rates, (uint64_t)proc->pid);
+	} else if (l->heap) { /* an exec ends the old image; a fork child starts with nothing */
+		heapest__image(l->heap, proc->pid, ts);
+	}
 	fold_notice(l, EVENT_KEEP);
 	strbuf__reset(&l->line);
 	if (l->o.json) {
@@ -526,9 +455,16 @@ static void live_mem_event(void *ctx, const struct profile *p, pid_t pid, uint64
 			   double bytes, uint64_t ts_ns)
 {
 	struct live *l = ctx;
+	const struct prof_proc *proc = profile__proc_find(p, pid);
 
 	l->p = p;
-	mem_track(&l->mem, pid, addr, bytes);
+	/* Read after the exit (the tracer reads two rings in turn): nobody's heap any more. */
+	if (!l->heap || (proc && proc->exited))
+		return;
+	if (bytes > 0)
+		heapest__alloc(l->heap, pid, addr, bytes, ts_ns);
+	else
+		heapest__release(l->heap, pid, addr, ts_ns);
 }
 
 /* One line per live process whose totals moved (or that holds memory), once a second. */
@@ -539,30 +475,32 @@ static void mem_lines(struct live *l, uint64_t now)
 	for (uint32_t i = 0; i < profile__nprocs(l->p); i++) {
 		const struct prof_proc *proc = profile__proc_at(l->p, i);
 		const struct tp_memcounters *mc = profile__mem_counters_get(l->p, i);
-		struct mem_pid *mp;
+		struct mem_rate *mr;
 		double dt, rate, count_rate, heap;
 		uint64_t rss;
 
 		if (!proc || !mc || proc->exited)
 			continue;
-		mp = mem_pid_get(&l->mem, proc->pid, true);
-		if (!mp)
+		mr = htab__put(&l->rates, (uint64_t)proc->pid, NULL);
+		if (!mr)
 			continue;
-		dt = mp->last_ns ? (now - mp->last_ns) / 1e9 : 0;
-		rate = dt > 0 && mc->alloc_bytes >= mp->last_bytes
-			   ? (mc->alloc_bytes - mp->last_bytes) / dt
+		dt = mr->last_ns ? (now - mr->last_ns) / 1e9 : 0;
+		rate = dt > 0 && mc->alloc_bytes >= mr->last_bytes
+			   ? (mc->alloc_bytes - mr->last_bytes) / dt
 			   : 0;
-		count_rate = dt > 0 && mc->alloc_count >= mp->last_count
-				 ? (mc->alloc_count - mp->last_count) / dt
+		count_rate = dt > 0 && mc->alloc_count >= mr->last_count
+				 ? (mc->alloc_count - mr->last_count) / dt
 				 : 0;
-		mp->last_bytes = mc->alloc_bytes;
-		mp->last_count = mc->alloc_count;
-		mp->last_ns = now;
+		mr->last_bytes = mc->alloc_bytes;
+		mr->last_count = mc->alloc_count;
+		mr->last_ns = now;
 		if (dt <= 0)
 			continue; /* the first reading is the baseline */
 		/* signed: a fork child's sampler counts from the fork (shim/memshim.c) */
-		heap =
-		    mc->in_use ? ((int64_t)mc->in_use > 0 ? (double)mc->in_use : 0) : mp->heap_est;
+		if (mc->in_use)
+			heap = (int64_t)mc->in_use > 0 ? (double)mc->in_use : 0;
+		else
+			heap = (double)heapest__bytes(l->heap, proc->pid);
 		rss = proc_read_rss(proc->pid);
 		strbuf__reset(&l->line);
 		if (l->o.json) {
@@ -604,8 +542,8 @@ static void live_poll(void *ctx, const struct profile *p)
 	uint64_t now = clock__mono_ns();
 
 	l->p = p;
-	if (now - l->mem.last_ns >= MEM_EVERY_NS) {
-		l->mem.last_ns = now;
+	if (l->heap && now - l->mem_last_ns >= MEM_EVERY_NS) {
+		l->mem_last_ns = now;
 		mem_lines(l, now);
 	}
 	if (outbuf__flush(l->out))
@@ -625,9 +563,13 @@ struct live *live__new(const struct live_opts *o)
 	if (l->o.max_frames <= 0)
 		l->o.max_frames = 8;
 	l->win_start_ns = o->start_ns ? o->start_ns : clock__mono_ns();
+	htab__init(&l->rates, sizeof(struct mem_rate));
 	l->out = outbuf__new(o->fd, OUT_CAP);
-	if (!l->out) {
-		free(l);
+	if (!l->out || (o->mem && !(l->heap = heapest__new(MEM_MAX_BLOCKS)))) {
+		int err = errno;
+
+		live__free(l);
+		errno = err;
 		return NULL;
 	}
 	return l;
@@ -680,6 +622,7 @@ void live__free(struct live *l)
 	free(l->labels);
 	free(l->jframes);
 	strbuf__fini(&l->line);
-	free(l->mem.blocks);
+	heapest__free(l->heap);
+	htab__fini(&l->rates);
 	free(l);
 }

@@ -22,6 +22,7 @@ struct live_opts {
 	bool json;	   /* JSON Lines (schema in README.md) instead of text */
 	unsigned every;	   /* aggregate line per this many samples (0: a line per sample) */
 	double interval;   /* aggregate line every this many seconds (0: off) */
+	bool mem;	   /* --mem: a line a second per process that allocates */
 };
 
 struct live;
