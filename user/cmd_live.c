@@ -52,7 +52,8 @@ static void *live_open(const struct trace_args *a, uint64_t start_ns, struct tra
 			       .start_ns = start_ns,
 			       .json = a->json,
 			       .every = a->every,
-			       .interval = a->interval};
+			       .interval = a->interval,
+			       .mem = a->t.mem};
 	struct live *l = live__new(&lo);
 
 	if (l)

@@ -47,6 +47,15 @@ static void fan_proc(void *ctx, const struct profile *p, const struct prof_proc 
 		r->view.on_proc(r->view.ctx, p, proc, what, ts_ns);
 }
 
+static void fan_mem(void *ctx, const struct profile *p, pid_t pid, uint64_t addr, double bytes,
+		    uint64_t ts_ns)
+{
+	struct run_sinks *r = ctx;
+
+	if (r->view.on_mem)
+		r->view.on_mem(r->view.ctx, p, pid, addr, bytes, ts_ns);
+}
+
 static void fan_tick(void *ctx, const struct profile *p)
 {
 	struct run_sinks *r = ctx;
@@ -209,6 +218,7 @@ static struct tracer *run_start(struct trace_args *a, struct profile *p, struct 
 				   .on_sample = fan_sample,
 				   .on_proc = fan_proc,
 				   .on_tick = fan_tick,
+				   .on_mem = fan_mem,
 				   .on_poll = fan_poll};
 	struct sigaction sa = {.sa_handler = on_signal};
 	struct tracer *t = NULL;

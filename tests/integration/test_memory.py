@@ -291,6 +291,31 @@ def test_live_shows_allocation_rate_heap_and_rss(tmp_path):
     assert last["rss_bytes"] >= last["heap_bytes"] * 0.9, last
 
 
+def test_live_estimated_heap_ends_with_the_image_at_exec(tmp_path):
+    """The estimated heap (no sampler: --mem-probe uprobes) follows the report's rule that an
+    exec ends the old image: a process holding 48 MiB that execs a Python allocating nothing
+    much reads its new image's few MiB after the exec, not the 48 MiB no free will ever be
+    seen for."""
+    py = interpreter("pyenv-3.11")
+    r = run([TREEPROF, "live", "--json", "--mem", "--no-cpu", "--mem-probe", "uprobes",
+             "--mem-sample", "64K", "--"] + py.cmd("exec_drop.py", "48", "--seconds", "3",
+                                                   out=str(tmp_path)), timeout=90)
+    objs = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+    execs = [o for o in objs if o["type"] == "exec" and " after " in o["cmdline"]]
+    assert len(execs) == 1, "one exec into the second image expected:\n" + r.stdout[-3000:]
+    pid, t_exec = execs[0]["pid"], execs[0]["t"]
+    mem = [o for o in objs if o["type"] == "mem" and o["pid"] == pid]
+    assert all(not o["heap_exact"] for o in mem), "uprobes only: the heap is estimated"
+    before = [o["heap_bytes"] for o in mem if o["t"] < t_exec]
+    after = [o["heap_bytes"] for o in mem if o["t"] > t_exec]
+    assert before and after, "mem lines before and after the exec at %.3f s:\n%s" % (
+        t_exec, r.stdout[-3000:])
+    assert max(before) >= 40 * MIB, "before the exec: heap %s, expected >= 40 MiB" % before
+    # The new image's own start-up reads 6 to 7 MiB here: well under 16, far from 48 + that.
+    assert max(after) < 16 * MIB, \
+        "after the exec: heap %s, expected < 16 MiB (the old image's 48 MiB left out)" % after
+
+
 # ---------------------------------------------------------------- held when the code ends
 
 HELD_CASES = [("debian-3.11", "auto"), ("debian-3.11", "uprobes"), ("pyenv-3.13", "auto"),

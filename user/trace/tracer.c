@@ -269,7 +269,7 @@ static int on_mem_event(struct tracer *t, const void *data, size_t size)
 			return 0;
 		profile__mem_free(t->prof, f->hdr.ts_ns, f->hdr.pid, f->kind, f->addr);
 		if (t->sink.on_mem)
-			t->sink.on_mem(t->sink.ctx, t->prof, f->hdr.pid, f->addr, 0);
+			t->sink.on_mem(t->sink.ctx, t->prof, f->hdr.pid, f->addr, 0, f->hdr.ts_ns);
 		return 0;
 	}
 	if (h->type == TP_REC_ALLOC && size >= sizeof(struct tp_alloc)) {
@@ -283,7 +283,7 @@ static int on_mem_event(struct tracer *t, const void *data, size_t size)
 				   a->size, a->rate, stack);
 		if (t->sink.on_mem && a->size)
 			t->sink.on_mem(t->sink.ctx, t->prof, a->hdr.pid, a->addr,
-				       memacct__weight(a->size, a->rate));
+				       memacct__weight(a->size, a->rate), a->hdr.ts_ns);
 	}
 	return 0;
 }

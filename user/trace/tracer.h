@@ -40,8 +40,10 @@ struct tracer_sink {
 			const char *what /* "start", "exec", "exit" */, uint64_t ts_ns);
 	void (*on_tick)(void *ctx, const struct profile *p); /* about once a second */
 	/* --mem: a sampled block of pid was allocated (bytes: what it stands for, > 0) or
-	 * released (bytes 0) */
-	void (*on_mem)(void *ctx, const struct profile *p, pid_t pid, uint64_t addr, double bytes);
+	 * released (bytes 0) at ts_ns; records come from two rings read in turn, so one may
+	 * arrive after a later fork, exec or exit of its process */
+	void (*on_mem)(void *ctx, const struct profile *p, pid_t pid, uint64_t addr, double bytes,
+		       uint64_t ts_ns);
 	/* every pass of the poll loop (at least every 100 ms): timers, keys, pending output */
 	void (*on_poll)(void *ctx, const struct profile *p);
 };

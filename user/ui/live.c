@@ -4,20 +4,18 @@
  * Lines with the same content. Aggregates and fold notices are keyed by the two innermost
  * frames (leaf and caller), the part of a stack a reader scanning a live view recognises. */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "lib/clock.h"
+#include "ui/heapest.h"
 #include "ui/live.h"
+#include "ui/outbuf.h"
 #include "lib/demangle.h"
+#include "lib/hash.h"
 #include "lib/json.h"
+#include "lib/strbuf.h"
 #include "trace/proctree.h"
 #include "profile/profile.h"
 #include "report/report.h"
@@ -31,175 +29,10 @@
 #define AGG_SLOTS   4096	  /* distinct (leaf, caller) pairs per window */
 #define AGG_TOP	    5
 #define NO_FRAME    UINT32_MAX
-
-/* ------------------------------------------------------------------ non-blocking output */
-
-struct live_out {
-	int fd;
-	bool own_fd;	 /* fd is our reopened description */
-	int saved_flags; /* flags to restore on fd, or -1 */
-	char *buf;
-	size_t cap, head, len; /* pending bytes: buf[head .. head + len) */
-	int err;
-};
-
-struct live_out *live_out__new(int fd, size_t cap)
-{
-	struct live_out *o = calloc(1, sizeof(*o));
-	char path[64];
-	struct stat st;
-	int flags;
-
-	if (!o || !(o->buf = malloc(cap))) {
-		free(o);
-		errno = ENOMEM;
-		return NULL;
-	}
-	o->cap = cap;
-	o->fd = fd;
-	o->saved_flags = -1;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
-		return o;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	o->fd = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	if (o->fd >= 0) {
-		o->own_fd = true;
-		return o;
-	}
-	o->fd = fd;
-	flags = fcntl(fd, F_GETFL);
-	if (flags >= 0 && !(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0)
-		o->saved_flags = flags;
-	return o;
-}
-
-int live_out__flush(struct live_out *o)
-{
-	ssize_t w;
-
-	while (o->len && !o->err) {
-		w = write(o->fd, o->buf + o->head, o->len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				break;
-			o->err = -errno;
-			o->len = 0;
-			break;
-		}
-		o->head += w;
-		o->len -= w;
-	}
-	if (!o->len)
-		o->head = 0;
-	return o->err;
-}
-
-int live_out__put(struct live_out *o, const char *s, size_t n, size_t reserve)
-{
-	if (o->err)
-		return o->err;
-	if (o->len + n + reserve > o->cap) {
-		live_out__flush(o);
-		if (o->err)
-			return o->err;
-		if (o->len + n + reserve > o->cap)
-			return -ENOSPC;
-	}
-	if (o->head + o->len + n > o->cap) {
-		memmove(o->buf, o->buf + o->head, o->len);
-		o->head = 0;
-	}
-	memcpy(o->buf + o->head + o->len, s, n);
-	o->len += n;
-	return live_out__flush(o);
-}
-
-size_t live_out__drain(struct live_out *o, int timeout_ms)
-{
-	struct timespec ts;
-	long long end, now;
-	struct pollfd pfd = {.fd = o->fd, .events = POLLOUT};
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	end = ts.tv_sec * 1000LL + ts.tv_nsec / 1000000 + timeout_ms;
-	while (!live_out__flush(o) && o->len) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		now = ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-		if (now >= end || poll(&pfd, 1, end - now) < 0)
-			break;
-	}
-	return o->len;
-}
-
-void live_out__free(struct live_out *o)
-{
-	if (!o)
-		return;
-	if (o->own_fd)
-		close(o->fd);
-	else if (o->saved_flags >= 0)
-		fcntl(o->fd, F_SETFL, o->saved_flags);
-	free(o->buf);
-	free(o);
-}
+/* A frame the profile does not have, in JSON */
+#define UNKNOWN_JSON "{\"kind\":\"native\",\"name\":\"[unknown]\",\"file\":null,\"line\":0}"
 
 /* ------------------------------------------------------------------ lines being built */
-
-struct sbuf {
-	char *s;
-	size_t len, cap;
-};
-
-static void sb_grow(struct sbuf *b, size_t more)
-{
-	size_t ncap = b->cap ? b->cap : 1024;
-	char *s;
-
-	while (b->len + more + 1 > ncap)
-		ncap *= 2;
-	if (ncap == b->cap)
-		return;
-	s = realloc(b->s, ncap);
-	if (!s)
-		abort(); /* a line of a few KiB: nothing sensible to do without memory */
-	b->s = s;
-	b->cap = ncap;
-}
-
-static void sb_put(struct sbuf *b, const char *s, size_t n)
-{
-	sb_grow(b, n);
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = 0;
-}
-
-static void sb_puts(struct sbuf *b, const char *s)
-{
-	sb_put(b, s, strlen(s));
-}
-
-static void __attribute__((format(printf, 2, 3))) sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	sb_grow(b, 64);
-	va_start(ap, fmt);
-	n = vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n >= b->cap - b->len) { /* did not fit: grow and format again */
-		sb_grow(b, n);
-		va_start(ap, fmt);
-		vsnprintf(b->s + b->len, n + 1, fmt, ap);
-		va_end(ap);
-	}
-	b->len += n;
-}
 
 /* Text from traced processes: control characters would drive the terminal. */
 static void sanitize(char *s)
@@ -209,53 +42,48 @@ static void sanitize(char *s)
 			*s = '?';
 }
 
-static void sb_text(struct sbuf *b, const char *s)
+/* s (NULL: nothing) with its control characters as '?', as sanitize() does. */
+static void put_text(struct strbuf *b, const char *s)
 {
-	size_t from = b->len;
-
-	sb_puts(b, s ? s : "");
-	sanitize(b->s + from);
-}
-
-static void sb_put_any(void *b, const void *s, size_t n)
-{
-	sb_put(b, s, n);
+	for (; s && *s; s++)
+		strbuf__putc(b, (unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
 }
 
 /* A JSON string (lib/json.h: invalid UTF-8 as U+FFFD, controls escaped), so every line
  * parses whatever the traced processes put in their names. */
-static void sb_json_str(struct sbuf *b, const char *s)
+static void put_json_str(struct strbuf *b, const char *s)
 {
-	json__emit_str(sb_put_any, b, s, JSON_NO_MAX, 0);
+	json__str(b, s, JSON_NO_MAX, 0);
 }
 
 static const char *const kind_names[] = {
     [FRAME_PYTHON] = "python", [FRAME_NATIVE] = "native", [FRAME_KERNEL] = "kernel"};
 
-static void sb_json_frame(struct sbuf *b, const struct profile *p, uint32_t id)
+static void put_json_frame(struct strbuf *b, const struct profile *p, uint32_t id)
 {
 	const struct prof_frame *f = profile__frame_get(p, id);
 	char dm[DEMANGLE_OUT_MAX];
 	const char *name;
 
 	if (!f) {
-		sb_puts(b, "{\"kind\":\"native\",\"name\":\"[unknown]\",\"file\":null,\"line\":0}");
+		strbuf__puts(b, UNKNOWN_JSON);
 		return;
 	}
-	sb_printf(b, "{\"kind\":\"%s\",\"name\":",
-		  f->kind <= FRAME_KERNEL && kind_names[f->kind] ? kind_names[f->kind] : "native");
+	strbuf__printf(b, "{\"kind\":\"%s\",\"name\":",
+		       f->kind <= FRAME_KERNEL && kind_names[f->kind] ? kind_names[f->kind]
+								      : "native");
 	name = report__frame_name(f, dm, sizeof(dm));
-	sb_json_str(b, name);
+	put_json_str(b, name);
 	if (name != f->name) {
-		sb_puts(b, ",\"mangled\":");
-		sb_json_str(b, f->name);
+		strbuf__puts(b, ",\"mangled\":");
+		put_json_str(b, f->name);
 	}
-	sb_puts(b, ",\"file\":");
+	strbuf__puts(b, ",\"file\":");
 	if (f->file)
-		sb_json_str(b, f->file);
+		put_json_str(b, f->file);
 	else
-		sb_puts(b, "null");
-	sb_printf(b, ",\"line\":%u}", f->line);
+		strbuf__puts(b, "null");
+	strbuf__printf(b, ",\"line\":%u}", f->line);
 }
 
 /* ------------------------------------------------------------------ aggregates */
@@ -354,102 +182,21 @@ static unsigned agg_top(const struct agg *a, unsigned *top, unsigned k)
 /* ------------------------------------------------------------------ memory (--mem)
  * Once a second, a line per process that allocates: its allocation rate from the exact
  * totals, its heap in use (exact from the preloaded sampler; else estimated from the
- * sampled blocks still held) and its RSS. */
-#define MEM_BLOCKS   (1u << 20) /* sampled blocks followed for the heap estimate */
-#define MEM_PIDS     4096
-#define MEM_EVERY_NS 1000000000ULL
+ * sampled blocks still held: ui/heapest.h) and its RSS. */
+#define MEM_MAX_BLOCKS (512u << 10) /* sampled blocks followed for the heap estimate */
+#define MEM_EVERY_NS   1000000000ULL
 
-struct mem_block {
-	uint64_t key; /* pid << 44 ^ addr, 0: empty */
-	double bytes;
-	pid_t pid;
-};
-
-struct mem_pid {
-	pid_t pid;
-	double heap_est;
+/* The exact totals at a process's last mem line, for its rates. */
+struct mem_rate {
 	uint64_t last_bytes, last_count, last_ns;
 };
-
-struct mem_view {
-	struct mem_block *blocks; /* open addressing; deletions leave tombstones (bytes < 0) */
-	uint32_t used;
-	struct mem_pid pids[MEM_PIDS];
-	uint32_t npids;
-	uint64_t last_ns;
-};
-
-static struct mem_pid *mem_pid_get(struct mem_view *m, pid_t pid, bool add)
-{
-	for (uint32_t i = 0; i < m->npids; i++)
-		if (m->pids[i].pid == pid)
-			return &m->pids[i];
-	if (!add || m->npids >= MEM_PIDS)
-		return NULL;
-	memset(&m->pids[m->npids], 0, sizeof(m->pids[0]));
-	m->pids[m->npids].pid = pid;
-	return &m->pids[m->npids++];
-}
-
-static uint64_t mem_key(pid_t pid, uint64_t addr)
-{
-	uint64_t k = ((uint64_t)pid << 44) ^ addr;
-
-	return k ? k : 1;
-}
-
-static void mem_track(struct mem_view *m, pid_t pid, uint64_t addr, double bytes)
-{
-	uint64_t key = mem_key(pid, addr), h;
-	struct mem_pid *mp = mem_pid_get(m, pid, bytes > 0);
-	struct mem_block *tomb = NULL;
-
-	if (!m->blocks && !(m->blocks = calloc(MEM_BLOCKS, sizeof(*m->blocks))))
-		return;
-	h = key * 0x9e3779b97f4a7c15ULL;
-	for (uint32_t n = 0; n < MEM_BLOCKS; n++) {
-		struct mem_block *b = &m->blocks[(h + n) & (MEM_BLOCKS - 1)];
-
-		if (!tomb && b->key && b->bytes < 0)
-			tomb = b;
-
-		if (b->key == key && b->bytes >= 0 && b->pid == pid) {
-			if (mp)
-				mp->heap_est -= b->bytes;
-			if (bytes > 0) {
-				b->bytes = bytes;
-				if (mp)
-					mp->heap_est += bytes;
-			} else {
-				b->bytes = -1; /* tombstone */
-			}
-			return;
-		}
-		if (!b->key) {
-			if (bytes <= 0)
-				return; /* a block we never saw */
-			if (tomb)	/* reuse the first tombstone on the way */
-				b = tomb;
-			else if (m->used >= MEM_BLOCKS / 2)
-				return; /* full enough: stop following new blocks */
-			else
-				m->used++;
-			b->key = key;
-			b->pid = pid;
-			b->bytes = bytes;
-			if (mp)
-				mp->heap_est += bytes;
-			return;
-		}
-	}
-}
 
 /* ------------------------------------------------------------------ the sink */
 
 struct live {
 	struct live_opts o;
-	struct live_out *out;
-	struct sbuf line;
+	struct outbuf *out;
+	struct strbuf line;
 	struct agg win;	 /* the current --every / --interval window */
 	struct agg fold; /* samples folded since the last notice */
 	uint64_t fold_events, folded_total, folded_events_total;
@@ -457,7 +204,9 @@ struct live {
 	const struct profile *p;
 	char **labels, **jframes; /* per frame id, made once (frames never change) */
 	uint32_t ncache;
-	struct mem_view mem;
+	struct heapest *heap; /* --mem: the estimated heaps */
+	struct htab rates;    /* --mem: struct mem_rate by pid */
+	uint64_t mem_last_ns;
 };
 
 static double rel_s(const struct live *l, uint64_t ts)
@@ -465,12 +214,17 @@ static double rel_s(const struct live *l, uint64_t ts)
 	return ts > l->o.start_ns ? (ts - l->o.start_ns) / 1e9 : 0.0;
 }
 
-/* Queue the line being built: 0, or -ENOSPC when it did not fit (the caller folds it). The
- * reader went away (`live | head`): end the run cleanly instead of printing into nothing. */
+/* Queue the line being built: 0, or -ENOSPC when it did not fit, or could not be built for
+ * want of memory (strbuf__err): the caller folds it, so a lost line is counted and its stack
+ * summed like a slow reader's. The reader went away (`live | head`): end the run cleanly
+ * instead of printing into nothing. */
 static int emit(struct live *l, size_t reserve)
 {
-	int err = live_out__put(l->out, l->line.s, l->line.len, reserve);
+	int err;
 
+	if (strbuf__err(&l->line))
+		return -ENOSPC;
+	err = outbuf__put(l->out, strbuf__str(&l->line), strbuf__len(&l->line), reserve);
 	if (err && err != -ENOSPC)
 		tracer__request_stop();
 	return err;
@@ -480,13 +234,12 @@ static int emit(struct live *l, size_t reserve)
 static const char *frame_text(struct live *l, uint32_t id, bool json)
 {
 	uint32_t n = profile__nframes(l->p);
+	const char *unknown = json ? UNKNOWN_JSON : "[unknown]";
 	char label[512], **slot;
-	struct sbuf b = {0};
+	struct strbuf b = {0};
 
 	if (id >= n)
-		return json
-			   ? "{\"kind\":\"native\",\"name\":\"[unknown]\",\"file\":null,\"line\":0}"
-			   : "[unknown]";
+		return unknown;
 	if (n > l->ncache) {
 		char **lab = reallocarray(l->labels, n, sizeof(*lab));
 		char **jf = lab ? reallocarray(l->jframes, n, sizeof(*jf)) : NULL;
@@ -494,7 +247,7 @@ static const char *frame_text(struct live *l, uint32_t id, bool json)
 		if (lab)
 			l->labels = lab;
 		if (!jf)
-			return "?";
+			return unknown;
 		l->jframes = jf;
 		memset(lab + l->ncache, 0, (n - l->ncache) * sizeof(*lab));
 		memset(jf + l->ncache, 0, (n - l->ncache) * sizeof(*jf));
@@ -504,14 +257,14 @@ static const char *frame_text(struct live *l, uint32_t id, bool json)
 	if (*slot)
 		return *slot;
 	if (json) {
-		sb_json_frame(&b, l->p, id);
-		*slot = b.s;
+		put_json_frame(&b, l->p, id);
+		*slot = strbuf__take(&b, NULL);
 	} else {
 		report__frame_label(l->p, id, label, sizeof(label));
 		sanitize(label);
 		*slot = strdup(label);
 	}
-	return *slot ? *slot : "?";
+	return *slot ? *slot : unknown; /* out of memory: made again at the next use */
 }
 
 /* "count leaf < caller | ..." or a JSON array of {"count", "frames"}, for agg's top pairs. */
@@ -520,30 +273,30 @@ static void put_top(struct live *l, const struct agg *a, unsigned k)
 	unsigned top[AGG_TOP], n = agg_top(a, top, k);
 
 	if (l->o.json)
-		sb_puts(&l->line, ",\"top\":[");
+		strbuf__puts(&l->line, ",\"top\":[");
 	for (unsigned i = 0; i < n; i++) {
 		uint32_t ids[2] = {a->keys[top[i]] >> 32, (uint32_t)a->keys[top[i]]};
 
 		if (l->o.json) {
-			sb_printf(&l->line, "%s{\"count\":%llu,\"frames\":[", i ? "," : "",
-				  (unsigned long long)a->counts[top[i]]);
+			strbuf__printf(&l->line, "%s{\"count\":%llu,\"frames\":[", i ? "," : "",
+				       (unsigned long long)a->counts[top[i]]);
 			for (int j = 0; j < 2 && ids[j] != NO_FRAME; j++) {
-				sb_puts(&l->line, j ? "," : "");
-				sb_puts(&l->line, frame_text(l, ids[j], true));
+				strbuf__puts(&l->line, j ? "," : "");
+				strbuf__puts(&l->line, frame_text(l, ids[j], true));
 			}
-			sb_puts(&l->line, "]}");
+			strbuf__puts(&l->line, "]}");
 			continue;
 		}
-		sb_printf(&l->line, "%s%llu ", i ? " | " : "",
-			  (unsigned long long)a->counts[top[i]]);
+		strbuf__printf(&l->line, "%s%llu ", i ? " | " : "",
+			       (unsigned long long)a->counts[top[i]]);
 		if (ids[0] == NO_FRAME)
-			sb_puts(&l->line, "[no stack]");
+			strbuf__puts(&l->line, "[no stack]");
 		for (int j = 0; j < 2 && ids[j] != NO_FRAME; j++) {
-			sb_puts(&l->line, j ? " < " : "");
-			sb_puts(&l->line, frame_text(l, ids[j], false));
+			strbuf__puts(&l->line, j ? " < " : "");
+			strbuf__puts(&l->line, frame_text(l, ids[j], false));
 		}
 	}
-	sb_puts(&l->line, l->o.json ? "]}\n" : "\n");
+	strbuf__puts(&l->line, l->o.json ? "]}\n" : "\n");
 }
 
 /* Say how many lines were folded and what they held; the notice uses the room kept back
@@ -554,18 +307,19 @@ static void fold_notice(struct live *l, size_t reserve)
 
 	if (!l->fold.samples && !l->fold_events)
 		return;
-	l->line.len = 0;
+	strbuf__reset(&l->line);
 	if (l->o.json)
-		sb_printf(&l->line,
-			  "{\"type\":\"folded\",\"t\":%.6f,\"samples\":%llu,\"events\":%llu", t,
-			  (unsigned long long)l->fold.samples, (unsigned long long)l->fold_events);
+		strbuf__printf(
+		    &l->line, "{\"type\":\"folded\",\"t\":%.6f,\"samples\":%llu,\"events\":%llu", t,
+		    (unsigned long long)l->fold.samples, (unsigned long long)l->fold_events);
 	else
-		sb_printf(&l->line, "%9.3f ... %llu samples folded (terminal too slow)", t,
-			  (unsigned long long)l->fold.samples);
+		strbuf__printf(&l->line, "%9.3f ... %llu samples folded (terminal too slow)", t,
+			       (unsigned long long)l->fold.samples);
 	if (!l->o.json && l->fold_events)
-		sb_printf(&l->line, ", %llu events folded", (unsigned long long)l->fold_events);
+		strbuf__printf(&l->line, ", %llu events folded",
+			       (unsigned long long)l->fold_events);
 	if (!l->o.json)
-		sb_puts(&l->line, l->fold.samples ? ": " : "");
+		strbuf__puts(&l->line, l->fold.samples ? ": " : "");
 	put_top(l, &l->fold, 3);
 	if (emit(l, reserve))
 		return;
@@ -577,14 +331,15 @@ static void summary(struct live *l, uint64_t now, size_t reserve)
 {
 	double secs = (now - l->win_start_ns) / 1e9;
 
-	l->line.len = 0;
+	strbuf__reset(&l->line);
 	if (l->o.json)
-		sb_printf(&l->line,
-			  "{\"type\":\"summary\",\"t\":%.6f,\"seconds\":%.3f,\"samples\":%llu",
-			  rel_s(l, now), secs, (unsigned long long)l->win.samples);
+		strbuf__printf(&l->line,
+			       "{\"type\":\"summary\",\"t\":%.6f,\"seconds\":%.3f,\"samples\":%llu",
+			       rel_s(l, now), secs, (unsigned long long)l->win.samples);
 	else
-		sb_printf(&l->line, "%9.3f -- %llu samples in %.2f s%s", rel_s(l, now),
-			  (unsigned long long)l->win.samples, secs, l->win.samples ? ": " : "");
+		strbuf__printf(&l->line, "%9.3f -- %llu samples in %.2f s%s", rel_s(l, now),
+			       (unsigned long long)l->win.samples, secs,
+			       l->win.samples ? ": " : "");
 	put_top(l, &l->win, AGG_TOP);
 	if (emit(l, reserve) == -ENOSPC) {
 		agg_merge(&l->fold, &l->win);
@@ -602,37 +357,37 @@ static void sample_line(struct live *l, const struct prof_sample *s, pid_t pid)
 	const uint32_t *frames = profile__stack_get(l->p, s->stack, &n);
 	char name[16];
 
-	l->line.len = 0;
+	strbuf__reset(&l->line);
 	if (l->o.json) {
-		sb_printf(&l->line,
-			  "{\"type\":\"sample\",\"t\":%.6f,\"pid\":%d,\"tid\":%u,\"cpu\":%u,"
-			  "\"comm\":",
-			  rel_s(l, s->ts_ns), pid, s->tid, s->cpu);
-		sb_json_str(&l->line, comm);
-		sb_puts(&l->line, ",\"frames\":[");
+		strbuf__printf(&l->line,
+			       "{\"type\":\"sample\",\"t\":%.6f,\"pid\":%d,\"tid\":%u,\"cpu\":%u,"
+			       "\"comm\":",
+			       rel_s(l, s->ts_ns), pid, s->tid, s->cpu);
+		put_json_str(&l->line, comm);
+		strbuf__puts(&l->line, ",\"frames\":[");
 		for (uint32_t i = n; i-- > 0;) {
-			sb_puts(&l->line, i + 1 < n ? "," : "");
-			sb_puts(&l->line, frame_text(l, frames[i], true));
+			strbuf__puts(&l->line, i + 1 < n ? "," : "");
+			strbuf__puts(&l->line, frame_text(l, frames[i], true));
 		}
-		sb_puts(&l->line, "]}\n");
+		strbuf__puts(&l->line, "]}\n");
 		return;
 	}
 	snprintf(name, sizeof(name), "%s", comm);
 	sanitize(name);
-	sb_printf(&l->line, "%9.3f %7d/%-7u %-15.15s ", rel_s(l, s->ts_ns), pid, s->tid, name);
+	strbuf__printf(&l->line, "%9.3f %7d/%-7u %-15.15s ", rel_s(l, s->ts_ns), pid, s->tid, name);
 	n = shown_depth(l->p, frames, n);
 	if (!n)
-		sb_puts(&l->line, "[no stack]");
+		strbuf__puts(&l->line, "[no stack]");
 	for (uint32_t i = n; i-- > 0;) {
 		if (shown == (uint32_t)l->o.max_frames + 1) {
-			sb_printf(&l->line, " < ... (%u more)", i + 1);
+			strbuf__printf(&l->line, " < ... (%u more)", i + 1);
 			break;
 		}
-		sb_puts(&l->line, shown ? " < " : "");
-		sb_puts(&l->line, frame_text(l, frames[i], false));
+		strbuf__puts(&l->line, shown ? " < " : "");
+		strbuf__puts(&l->line, frame_text(l, frames[i], false));
 		shown++;
 	}
-	sb_puts(&l->line, "\n");
+	strbuf__puts(&l->line, "\n");
 }
 
 static void live_sample(void *ctx, const struct profile *p, const struct prof_sample *s, pid_t pid)
@@ -661,28 +416,34 @@ static void live_proc(void *ctx, const struct profile *p, const struct prof_proc
 	bool exited = !strcmp(what, "exit");
 
 	l->p = p;
+	if (l->heap && exited) {
+		heapest__exit(l->heap, proc->pid);
+		htab__del(&l->rates, (uint64_t)proc->pid);
+	} else if (l->heap) { /* an exec ends the old image; a fork child starts with nothing */
+		heapest__image(l->heap, proc->pid, ts);
+	}
 	fold_notice(l, EVENT_KEEP);
-	l->line.len = 0;
+	strbuf__reset(&l->line);
 	if (l->o.json) {
-		sb_printf(&l->line,
-			  "{\"type\":\"%s\",\"t\":%.6f,\"pid\":%d,\"ppid\":%d,\"comm\":", what,
-			  rel_s(l, ts), proc->pid, proc->ppid);
-		sb_json_str(&l->line, proc->comm);
-		sb_puts(&l->line, ",\"cmdline\":");
-		sb_json_str(&l->line, proc->cmdline);
+		strbuf__printf(&l->line,
+			       "{\"type\":\"%s\",\"t\":%.6f,\"pid\":%d,\"ppid\":%d,\"comm\":", what,
+			       rel_s(l, ts), proc->pid, proc->ppid);
+		put_json_str(&l->line, proc->comm);
+		strbuf__puts(&l->line, ",\"cmdline\":");
+		put_json_str(&l->line, proc->cmdline);
 		if (exited)
-			sb_printf(&l->line, ",\"exit_code\":%d", proc->exit_code);
-		sb_puts(&l->line, "}\n");
+			strbuf__printf(&l->line, ",\"exit_code\":%d", proc->exit_code);
+		strbuf__puts(&l->line, "}\n");
 	} else if (exited) {
-		sb_printf(&l->line, "%9.3f %7d         -- exit (status %d) ", rel_s(l, ts),
-			  proc->pid, proc->exit_code);
-		sb_text(&l->line, proc->comm);
-		sb_puts(&l->line, "\n");
+		strbuf__printf(&l->line, "%9.3f %7d         -- exit (status %d) ", rel_s(l, ts),
+			       proc->pid, proc->exit_code);
+		put_text(&l->line, proc->comm);
+		strbuf__puts(&l->line, "\n");
 	} else {
-		sb_printf(&l->line, "%9.3f %7d         -- %s (parent %d) ", rel_s(l, ts), proc->pid,
-			  what, proc->ppid);
-		sb_text(&l->line, proc->cmdline);
-		sb_puts(&l->line, "\n");
+		strbuf__printf(&l->line, "%9.3f %7d         -- %s (parent %d) ", rel_s(l, ts),
+			       proc->pid, what, proc->ppid);
+		put_text(&l->line, proc->cmdline);
+		strbuf__puts(&l->line, "\n");
 	}
 	if (emit(l, EVENT_KEEP) == -ENOSPC) {
 		l->fold_events++;
@@ -691,12 +452,19 @@ static void live_proc(void *ctx, const struct profile *p, const struct prof_proc
 }
 
 static void live_mem_event(void *ctx, const struct profile *p, pid_t pid, uint64_t addr,
-			   double bytes)
+			   double bytes, uint64_t ts_ns)
 {
 	struct live *l = ctx;
+	const struct prof_proc *proc = profile__proc_find(p, pid);
 
 	l->p = p;
-	mem_track(&l->mem, pid, addr, bytes);
+	/* Read after the exit (the tracer reads two rings in turn): nobody's heap any more. */
+	if (!l->heap || (proc && proc->exited))
+		return;
+	if (bytes > 0)
+		heapest__alloc(l->heap, pid, addr, bytes, ts_ns);
+	else
+		heapest__release(l->heap, pid, addr, ts_ns);
 }
 
 /* One line per live process whose totals moved (or that holds memory), once a second. */
@@ -707,47 +475,51 @@ static void mem_lines(struct live *l, uint64_t now)
 	for (uint32_t i = 0; i < profile__nprocs(l->p); i++) {
 		const struct prof_proc *proc = profile__proc_at(l->p, i);
 		const struct tp_memcounters *mc = profile__mem_counters_get(l->p, i);
-		struct mem_pid *mp;
+		struct mem_rate *mr;
 		double dt, rate, count_rate, heap;
 		uint64_t rss;
 
 		if (!proc || !mc || proc->exited)
 			continue;
-		mp = mem_pid_get(&l->mem, proc->pid, true);
-		if (!mp)
+		mr = htab__put(&l->rates, (uint64_t)proc->pid, NULL);
+		if (!mr)
 			continue;
-		dt = mp->last_ns ? (now - mp->last_ns) / 1e9 : 0;
-		rate = dt > 0 && mc->alloc_bytes >= mp->last_bytes
-			   ? (mc->alloc_bytes - mp->last_bytes) / dt
+		dt = mr->last_ns ? (now - mr->last_ns) / 1e9 : 0;
+		rate = dt > 0 && mc->alloc_bytes >= mr->last_bytes
+			   ? (mc->alloc_bytes - mr->last_bytes) / dt
 			   : 0;
-		count_rate = dt > 0 && mc->alloc_count >= mp->last_count
-				 ? (mc->alloc_count - mp->last_count) / dt
+		count_rate = dt > 0 && mc->alloc_count >= mr->last_count
+				 ? (mc->alloc_count - mr->last_count) / dt
 				 : 0;
-		mp->last_bytes = mc->alloc_bytes;
-		mp->last_count = mc->alloc_count;
-		mp->last_ns = now;
+		mr->last_bytes = mc->alloc_bytes;
+		mr->last_count = mc->alloc_count;
+		mr->last_ns = now;
 		if (dt <= 0)
 			continue; /* the first reading is the baseline */
 		/* signed: a fork child's sampler counts from the fork (shim/memshim.c) */
-		heap =
-		    mc->in_use ? ((int64_t)mc->in_use > 0 ? (double)mc->in_use : 0) : mp->heap_est;
+		if (mc->in_use)
+			heap = (int64_t)mc->in_use > 0 ? (double)mc->in_use : 0;
+		else
+			heap = (double)heapest__bytes(l->heap, proc->pid);
 		rss = proc_read_rss(proc->pid);
-		l->line.len = 0;
+		strbuf__reset(&l->line);
 		if (l->o.json) {
-			sb_printf(&l->line, "{\"type\":\"mem\",\"t\":%.6f,\"pid\":%d,\"comm\":",
-				  rel_s(l, now), proc->pid);
-			sb_json_str(&l->line, proc->comm);
-			sb_printf(&l->line,
-				  ",\"alloc_bytes_per_s\":%.0f,\"allocs_per_s\":%.0f,"
-				  "\"heap_bytes\":%.0f,\"heap_exact\":%s,\"rss_bytes\":%llu}\n",
-				  rate, count_rate, heap, mc->in_use ? "true" : "false",
-				  (unsigned long long)rss);
+			strbuf__printf(&l->line,
+				       "{\"type\":\"mem\",\"t\":%.6f,\"pid\":%d,\"comm\":",
+				       rel_s(l, now), proc->pid);
+			put_json_str(&l->line, proc->comm);
+			strbuf__printf(
+			    &l->line,
+			    ",\"alloc_bytes_per_s\":%.0f,\"allocs_per_s\":%.0f,"
+			    "\"heap_bytes\":%.0f,\"heap_exact\":%s,\"rss_bytes\":%llu}\n",
+			    rate, count_rate, heap, mc->in_use ? "true" : "false",
+			    (unsigned long long)rss);
 		} else {
 			char name[16];
 
 			snprintf(name, sizeof(name), "%s", proc->comm ? proc->comm : "?");
 			sanitize(name);
-			sb_printf(
+			strbuf__printf(
 			    &l->line,
 			    "%9.3f %7d         -- mem %-15.15s alloc %s/s (%.0f/s)  heap %s%s  "
 			    "rss %s\n",
@@ -770,11 +542,11 @@ static void live_poll(void *ctx, const struct profile *p)
 	uint64_t now = clock__mono_ns();
 
 	l->p = p;
-	if (now - l->mem.last_ns >= MEM_EVERY_NS) {
-		l->mem.last_ns = now;
+	if (l->heap && now - l->mem_last_ns >= MEM_EVERY_NS) {
+		l->mem_last_ns = now;
 		mem_lines(l, now);
 	}
-	if (live_out__flush(l->out))
+	if (outbuf__flush(l->out))
 		tracer__request_stop();
 	if (l->o.interval > 0 && now - l->win_start_ns >= l->o.interval * 1e9)
 		summary(l, now, EVENT_KEEP);
@@ -791,9 +563,13 @@ struct live *live__new(const struct live_opts *o)
 	if (l->o.max_frames <= 0)
 		l->o.max_frames = 8;
 	l->win_start_ns = o->start_ns ? o->start_ns : clock__mono_ns();
-	l->out = live_out__new(o->fd, OUT_CAP);
-	if (!l->out) {
-		free(l);
+	htab__init(&l->rates, sizeof(struct mem_rate));
+	l->out = outbuf__new(o->fd, OUT_CAP);
+	if (!l->out || (o->mem && !(l->heap = heapest__new(MEM_MAX_BLOCKS)))) {
+		int err = errno;
+
+		live__free(l);
+		errno = err;
 		return NULL;
 	}
 	return l;
@@ -817,10 +593,10 @@ int live__finish(struct live *l)
 	if (l->p && (l->o.every || l->o.interval > 0) && l->win.samples)
 		summary(l, clock__mono_ns(), 0);
 	if (l->p && (l->fold.samples || l->fold_events)) {
-		live_out__drain(l->out, 500);
+		outbuf__drain(l->out, 500);
 		fold_notice(l, 0);
 	}
-	left = live_out__drain(l->out, 1000);
+	left = outbuf__drain(l->out, 1000);
 	if (l->folded_total || l->folded_events_total)
 		fprintf(stderr,
 			"treeprof: live: %llu samples and %llu events folded: the output was "
@@ -830,7 +606,7 @@ int live__finish(struct live *l)
 	if (left)
 		fprintf(stderr, "treeprof: live: %zu bytes of output not taken by the reader\n",
 			left);
-	err = live_out__flush(l->out);
+	err = outbuf__flush(l->out);
 	return err == -EPIPE ? 0 : err; /* the reader went away: that ends live output */
 }
 
@@ -838,14 +614,15 @@ void live__free(struct live *l)
 {
 	if (!l)
 		return;
-	live_out__free(l->out);
+	outbuf__free(l->out);
 	for (uint32_t i = 0; i < l->ncache; i++) {
 		free(l->labels[i]);
 		free(l->jframes[i]);
 	}
 	free(l->labels);
 	free(l->jframes);
-	free(l->line.s);
-	free(l->mem.blocks);
+	strbuf__fini(&l->line);
+	heapest__free(l->heap);
+	htab__fini(&l->rates);
 	free(l);
 }

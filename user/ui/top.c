@@ -21,7 +21,7 @@
 #include "lib/clock.h"
 #include "lib/freeall.h"
 #include "lib/vec.h"
-#include "ui/live.h"
+#include "ui/outbuf.h"
 #include "profile/profile.h"
 #include "report/report.h"
 #include "report/report_fold.h"
@@ -48,7 +48,7 @@ struct func {
 
 struct top {
 	struct top_opts o;
-	struct live_out *out;
+	struct outbuf *out;
 	const struct tracer *tr;
 	const struct profile *p;
 	bool tty, keys, screen_on;
@@ -545,7 +545,7 @@ static void draw(struct top *t)
 		t->scr_len += sprintf(t->scr + t->scr_len, "\033[J");
 	else
 		t->scr[t->scr_len++] = '\n';
-	if (live_out__put(t->out, t->scr, t->scr_len, 0) == -ENOSPC)
+	if (outbuf__put(t->out, t->scr, t->scr_len, 0) == -ENOSPC)
 		t->skipped++;
 }
 
@@ -579,7 +579,7 @@ static void screen_on(struct top *t)
 	}
 	sigaction(SIGWINCH, &sa, &t->saved_winch);
 	screen_size(t);
-	live_out__put(t->out, enter, sizeof(enter) - 1, 0);
+	outbuf__put(t->out, enter, sizeof(enter) - 1, 0);
 	t->screen_on = true;
 }
 
@@ -590,7 +590,7 @@ static void screen_off(struct top *t)
 	if (!t->screen_on)
 		return;
 	t->screen_on = false;
-	live_out__drain(t->out, 500);
+	outbuf__drain(t->out, 500);
 	/* On the caller's own descriptor: whatever our buffer still holds, this gets through
 	 * (CAN first ends an escape sequence a dropped frame may have cut). */
 	if (write(t->o.fd, restore, sizeof(restore) - 1) < 0)
@@ -666,7 +666,7 @@ static void top_poll(void *ctx, const struct profile *p)
 	bool redraw = false;
 
 	t->p = p;
-	live_out__flush(t->out);
+	outbuf__flush(t->out);
 	if (t->tty && !t->screen_on)
 		screen_on(t);
 	if (t->keys)
@@ -674,7 +674,7 @@ static void top_poll(void *ctx, const struct profile *p)
 	if (winch) {
 		winch = 0;
 		screen_size(t);
-		live_out__put(t->out, "\033[2J", 4, 0);
+		outbuf__put(t->out, "\033[2J", 4, 0);
 		redraw = true;
 	}
 	if (now - t->last_ns >= t->o.interval * 1e9) {
@@ -701,7 +701,7 @@ struct top *top__new(const struct top_opts *o)
 	t->tty = isatty(o->fd);
 	t->cols = PLAIN_COLS; /* plain snapshots; a terminal's size is read at the first refresh */
 	t->scr = malloc(OUT_CAP);
-	t->out = t->scr ? live_out__new(o->fd, OUT_CAP) : NULL;
+	t->out = t->scr ? outbuf__new(o->fd, OUT_CAP) : NULL;
 	if (!t->out) {
 		free(t->scr);
 		free(t);
@@ -728,7 +728,7 @@ void top__finish(struct top *t)
 	if (t->p && !t->tty && !new_window(t, clock__mono_ns()))
 		draw(t);
 	if (!t->tty)
-		live_out__drain(t->out, 1000);
+		outbuf__drain(t->out, 1000);
 	t->tr = NULL; /* freed next */
 }
 
@@ -737,7 +737,7 @@ void top__free(struct top *t)
 	if (!t)
 		return;
 	screen_off(t);
-	live_out__free(t->out);
+	outbuf__free(t->out);
 	report_paths__fini(&t->paths);
 	report_funcs__fini(&t->rf);
 	free_all(t->funcs, t->hot, t->view, t->depth, t->proc_win, t->scr, t);

@@ -4,8 +4,8 @@
  * the whole tree or of the focused process. Elsewhere it prints plain snapshots.
  *
  * The terminal is set up at the first refresh and restored (termios, cursor, main screen)
- * by top__free, whatever ended the run. Output goes through live.h's non-blocking buffer:
- * a refresh the terminal cannot take is skipped, never waited for. */
+ * by top__free, whatever ended the run. Output goes through ui/outbuf.h's non-blocking
+ * buffer: a refresh the terminal cannot take is skipped, never waited for. */
 #ifndef TREEPROF_TOP_H
 #define TREEPROF_TOP_H
 
