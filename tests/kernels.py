@@ -23,6 +23,7 @@ Only the standard library is used.
 import json
 import lzma
 import os
+import re
 import shlex
 import shutil
 import stat
@@ -248,11 +249,23 @@ def _shares():
     return out
 
 
-def boot(name, command, timeout=900, memory="3G", cpus=2, env=None, progress=None):
+# A guest kernel that reports one of these will not finish its command: it is stopped
+# STUCK_GRACE seconds later (time for the other CPUs' traces to reach the console) instead
+# of at the timeout.
+STUCK = re.compile(r"(soft lockup - CPU#|rcu: INFO: .* detected stalls|hung_task_timeout_secs|"
+                   r"Kernel panic - not syncing)")
+STUCK_GRACE = 45
+
+
+def boot(name, command, timeout=900, memory="3G", cpus=2, env=None, progress=None,
+         loglevel=5):
     """Boot kernel `name` and run the shell command `command` in the guest, in this
     checkout's directory.  Returns (exit status or None when the guest never said,
     console output, {name: text} of the files the command left in /out).
-    progress(line) is called for each console line."""
+    progress(line) is called for each console line. loglevel is the kernel's console log
+    level: 5 shows warnings with their stack traces (a lockup's, an oops's) and not the
+    informational boot messages. A lockup, an RCU stall or a hung task (STUCK) stops the
+    guest STUCK_GRACE seconds later; the status is then None and the console says why."""
     kdir = ensure(name)
     out = tempfile.mkdtemp(prefix="treeprof-guest-")
     initrd = out + ".cpio"
@@ -279,7 +292,7 @@ def boot(name, command, timeout=900, memory="3G", cpus=2, env=None, progress=Non
                 "-kernel", os.path.join(kdir, "vmlinuz"),
                 "-initrd", initrd,
                 "-append", "console=ttyS0 rdinit=/init panic=-1 oops=panic mitigations=off "
-                "loglevel=4 tsc=reliable",
+                "loglevel=%d tsc=reliable" % loglevel,
                 "-serial", "stdio", "-monitor", "none"]
         argv += ["-accel", "kvm", "-cpu", "host"] if kvm else [
             "-accel", "tcg,thread=multi", "-cpu", "max"]
@@ -292,6 +305,7 @@ def boot(name, command, timeout=900, memory="3G", cpus=2, env=None, progress=Non
                              stderr=subprocess.STDOUT)
         lines = []
         end = time.monotonic() + timeout
+        stuck = None
         fd = p.stdout.fileno()
         os.set_blocking(fd, False)
         buf = b""
@@ -308,12 +322,16 @@ def boot(name, command, timeout=900, memory="3G", cpus=2, env=None, progress=Non
                     lines.append(l)
                     if progress:
                         progress(l)
+                    if not stuck and STUCK.search(l):
+                        stuck = l
+                        end = min(end, time.monotonic() + STUCK_GRACE)
                 continue
             if chunk == b"" or p.poll() is not None:
                 break
             if time.monotonic() > end:
                 p.kill()
-                lines.append("[kernels] guest killed after %d s" % timeout)
+                lines.append("[kernels] guest killed %s" % (
+                    "after it reported: " + stuck if stuck else "after %d s" % timeout))
                 break
             time.sleep(0.05)
         p.wait()

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import sys
+import warnings
 
 import pytest
 
@@ -49,7 +50,10 @@ KERNELS = os.environ.get("TREEPROF_TEST_KERNELS", "6.1 6.12").split()
 # Kernels that may refuse to run, with one line; the others must pass.
 MAY_REFUSE = {"5.10"}
 
+# MEM_TREE_START_DELAY: see tests/workloads/mem_tree.py (a child's probes take about a
+# second to place on the emulated CPUs).
 GUEST = """
+export MEM_TREE_START_DELAY=2
 ./treeprof record -q -o /tmp/first.data -- /bin/true 2>/out/first.err
 echo $? >/out/first.rc
 [ "$(cat /out/first.rc)" = 0 ] || exit 0
@@ -63,6 +67,17 @@ def guest_needs():
     path = roots.ensure("trixie")
     for d in ("treeprof/workloads", "treeprof/out", "proc", "dev", "tmp"):
         os.makedirs(os.path.join(path, d), exist_ok=True)
+
+
+def excerpt(console):
+    """What a failure shows of the console: the kernel's first report of a lockup, stall or
+    oops with its stack traces, when there is one, then the last lines."""
+    lines = console.splitlines()
+    first = next((i for i, l in enumerate(lines)
+                  if kernels.STUCK.search(l) or re.search(r"\] (Oops|BUG:|WARNING:)", l)), None)
+    if first is None or first >= len(lines) - 80:
+        return "\n".join(lines[-80:])
+    return "\n".join(lines[max(first - 5, 0):first + 120] + ["[...]"] + lines[-30:])
 
 
 @pytest.mark.parametrize("kernel", KERNELS)
@@ -81,13 +96,21 @@ def test_smoke_subset_in_a_guest_kernel(kernel, tmp):
                 env={"CI": "true"}, progress=progress)
             # Emulated SMP (qemu's multi-threaded TCG) now and then lets a vCPU run a
             # stale copy of kernel text that another one just patched: an int3 oops, seen
-            # at boot once in about ten boots here. Boot once more; a second oops fails.
-            oops = re.search(r"^\[ *[\d.]+\] (Oops|Kernel panic|BUG:).*", console, re.M)
-            if not oops or attempt == 2:
+            # at boot once in about ten boots here. And the 6.1 guest twice locked up
+            # (soft lockups on both vCPUs in treeprof tasks, an RCU stall) in its first
+            # round of tests, in about 30 rounds: whether emulation or 6.1 causes it is
+            # not known yet (README "Kernels"). Either way: boot once more, say so in
+            # the test's warnings, keep the first console; a second failure fails.
+            bad = re.search(r"^\[ *[\d.]+\] (Oops|Kernel panic|BUG:).*", console, re.M)
+            if not bad and rc is None:
+                bad = kernels.STUCK.search(console)
+            if not bad or attempt == 2:
                 break
-            f.write("[test_kernels] the guest kernel oopsed (%s): booting again\n"
-                    % oops.group(0))
-    tail = "\n".join(console.splitlines()[-80:]) + "\n(the whole console: %s)" % log
+            what = "the %s guest kernel failed (%s): booted again; its console is in %s" % (
+                kernel, bad.group(0).strip(), log)
+            f.write("[test_kernels] %s\n" % what)
+            warnings.warn(what + ":\n" + excerpt(console))
+    tail = excerpt(console) + "\n(the whole console: %s)" % log
     assert rc is not None, "the %s guest never finished:\n%s" % (kernel, tail)
     first_rc = int(files.get("first.rc", "-1").strip() or -1)
     first_err = files.get("first.err", "")
