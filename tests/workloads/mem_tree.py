@@ -2,10 +2,16 @@
 """mem_tree: a Python process tree with known allocations, for the memory tests.
 
     mem_tree.py [--keep-mib N] [--churn-gib X] [--hold-mib N] [--hold-seconds S] [--leak-mib N]
+                [--start-delay S]
 
 (defaults from $MEM_TREE_KEEP_MIB, $MEM_TREE_CHURN_GIB, $MEM_TREE_HOLD_MIB,
-$MEM_TREE_HOLD_SECONDS, $MEM_TREE_LEAK_MIB, else 8, 1, 32, 0.3, 4). Runs on CPython 3.8+
-with the standard library only.
+$MEM_TREE_HOLD_SECONDS, $MEM_TREE_LEAK_MIB, $MEM_TREE_START_DELAY, else 8, 1, 32, 0.3, 4,
+0). Runs on CPython 3.8+ with the standard library only.
+
+--start-delay: each child sleeps that long before its first allocation. With per-process
+allocator uprobes a new child is covered once treeprof has read its fork and placed its
+probes: 2-4 ms on this machine, but about a second on the kernel matrix's emulated CPUs,
+longer than a spawn worker takes to start Python, so the guest sets it.
 
 The parent starts four children and waits for them:
 
@@ -87,6 +93,7 @@ def _blocks(calls, request, live):
 
 
 def worker(role, start, cfg):
+    time.sleep(cfg["start_delay"])
     keep_alive_mib(cfg["keep_mib"])
     churned = churn_gib(cfg["churn_gib"])
     hold_peak_mib(cfg["hold_mib"], cfg["hold_seconds"])
@@ -103,7 +110,8 @@ def worker(role, start, cfg):
     os._exit(0)
 
 
-def leaky_child(n):
+def leaky_child(n, delay):
+    time.sleep(delay)
     for _ in range(n):
         _leaked.append(bytearray(BLOCK))
     leaked = n * BLOCK_REQUEST
@@ -133,8 +141,11 @@ def _config():
     ap.add_argument("--hold-seconds", type=float,
                     default=float(env("MEM_TREE_HOLD_SECONDS", "0.3")))
     ap.add_argument("--leak-mib", type=int, default=int(env("MEM_TREE_LEAK_MIB", "4")))
+    ap.add_argument("--start-delay", type=float,
+                    default=float(env("MEM_TREE_START_DELAY", "0")))
     args = ap.parse_args()
-    for name in ("keep_mib", "churn_gib", "hold_mib", "hold_seconds", "leak_mib"):
+    for name in ("keep_mib", "churn_gib", "hold_mib", "hold_seconds", "leak_mib",
+                 "start_delay"):
         if getattr(args, name) < 0:
             ap.error("--%s must not be negative" % name.replace("_", "-"))
     return vars(args)
@@ -144,7 +155,7 @@ def main():
     cfg = _config()
     t0 = time.perf_counter()
     children = [(_fork(worker, "os_fork", "os.fork", cfg), "os_fork"),
-                (_fork(leaky_child, cfg["leak_mib"]), "leaky_child")]
+                (_fork(leaky_child, cfg["leak_mib"], cfg["start_delay"]), "leaky_child")]
     procs = [(mp.get_context("fork").Process(target=worker, name="mp_fork",
                                              args=("mp_fork", "multiprocessing.fork", cfg)),
               "mp_fork"),
