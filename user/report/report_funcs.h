@@ -17,6 +17,7 @@
 #define TREEPROF_REPORT_FUNCS_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "lib/hash.h"
 
@@ -78,6 +79,19 @@ static inline const char *report_funcs__label(const struct report_funcs *rf, uin
 static inline uint32_t report_funcs__frame(const struct report_funcs *rf, uint32_t func)
 {
 	return rf->funcs[func].frame;
+}
+
+/* The order of function lists, for qsort-style comparators: functions i and j with their
+ * self and total weights; more self first, then more total, then by label. */
+static inline int report_funcs__order(const struct report_funcs *rf, uint32_t i, uint64_t self_i,
+				      uint64_t total_i, uint32_t j, uint64_t self_j,
+				      uint64_t total_j)
+{
+	if (self_i != self_j)
+		return self_i > self_j ? -1 : 1;
+	if (total_i != total_j)
+		return total_i > total_j ? -1 : 1;
+	return strcmp(report_funcs__label(rf, i), report_funcs__label(rf, j));
 }
 
 #endif

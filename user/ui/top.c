@@ -115,11 +115,7 @@ static int by_self(const void *x, const void *y, void *ctx)
 	uint32_t i = *(const uint32_t *)x, j = *(const uint32_t *)y;
 	const struct func *a = &t->funcs[i], *b = &t->funcs[j];
 
-	if (a->self != b->self)
-		return a->self > b->self ? -1 : 1;
-	if (a->total != b->total)
-		return a->total > b->total ? -1 : 1;
-	return strcmp(report_funcs__label(&t->rf, i), report_funcs__label(&t->rf, j));
+	return report_funcs__order(&t->rf, i, a->self, a->total, j, b->self, b->total);
 }
 
 /* Sample i of the profile when it belongs to the focus (the whole tree when none), or NULL. */
