@@ -106,3 +106,19 @@ def test_live_json_lines_replace_invalid_utf8(tmp):
     assert any(WANT_ARG in o["cmdline"] for o in starts), starts
     assert any(o["comm"] == WANT_COMM for o in objs if o["type"] == "sample"), \
         {o["comm"] for o in objs}
+
+
+def test_live_text_lines_are_valid_utf8(tmp):
+    """The terminal view too: live's text lines decode strictly, U+FFFD where the bad bytes
+    of the command line and of the process's name were, the name still in its column."""
+    r = subprocess.run([TREEPROF.encode(), b"live", b"-F", b"499", b"--"] + argv(tmp),
+                       capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = strict(r.stdout).splitlines()
+    assert any(WANT_ARG in ln for ln in lines if " -- " in ln), lines[:5]
+    samples = [ln for ln in lines if (" %s " % WANT_COMM.ljust(15)) in ln]
+    assert samples, "no sample line names %r in a 15-column field:\n%s" % (
+        WANT_COMM, "\n".join(lines[:10]))
+    # the frames start at one character column in every sample line
+    cols = {ln.index(WANT_COMM) + 16 for ln in samples}
+    assert len(cols) == 1, cols

@@ -529,6 +529,71 @@ static void utf8_valid_len_bounds(void)
 	CHECK_EQ_INT(utf8__valid_len("\x80", 1), 0);
 }
 
+/* Well-formed UTF-8 by the Unicode standard's table 3-7, written apart from utf8__valid_len. */
+static bool valid_utf8(const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+
+	for (size_t i = 0; i < n;) {
+		unsigned char c = s[i], lo = 0x80, hi = 0xbf;
+		size_t more = c < 0x80		       ? 0
+			      : c >= 0xc2 && c <= 0xdf ? 1
+			      : c >= 0xe0 && c <= 0xef ? 2
+			      : c >= 0xf0 && c <= 0xf4 ? 3
+						       : 9;
+
+		if (more == 9 || i + more >= n)
+			return false;
+		if (c == 0xe0)
+			lo = 0xa0;
+		else if (c == 0xed)
+			hi = 0x9f;
+		else if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f;
+		for (size_t k = 1; k <= more; k++, lo = 0x80, hi = 0xbf)
+			if (s[i + k] < lo || s[i + k] > hi)
+				return false;
+		i += more + 1;
+	}
+	return true;
+}
+
+/* Terminal text: valid UTF-8 kept, each bad byte (a sequence cut by the bound too) one
+ * U+FFFD, controls '?', and what comes out is valid UTF-8 for any bytes in. */
+static void utf8_text_is_valid_for_any_bytes(void)
+{
+	struct strbuf b = {0};
+	char in[24];
+	uint32_t x = 12345;
+
+	CHECK(!valid_utf8("\xff", 1) && !valid_utf8("\xed\xa0\x80", 3) && !valid_utf8("\xc3", 1));
+	CHECK(valid_utf8("\xc3\xa9\xf0\x9f\x98\x80", 6));
+	CHECK_EQ_INT(utf8__text(&b, "caf\xc3\xa9 \xff\t<", SIZE_MAX), 8);
+	CHECK_EQ_STR(strbuf__str(&b), "caf\xc3\xa9 \xef\xbf\xbd?<");
+	strbuf__reset(&b);
+	CHECK_EQ_INT(utf8__text(&b, "ab\xe2\x82\xac", 4), 4); /* the euro sign cut: 2 bad bytes */
+	CHECK_EQ_STR(strbuf__str(&b), "ab\xef\xbf\xbd\xef\xbf\xbd");
+	strbuf__reset(&b);
+	CHECK_EQ_INT(utf8__text(&b, NULL, 5), 0);
+	CHECK_EQ_INT(utf8__text(&b, "a\x7f", SIZE_MAX), 2);
+	CHECK_EQ_STR(strbuf__str(&b), "a?");
+	for (int round = 0; round < 20000; round++) {
+		size_t n = 1 + round % (sizeof(in) - 1);
+
+		for (size_t i = 0; i < n; i++) {
+			x = x * 1103515245 + 12345;
+			in[i] = (char)((x >> 16) | 1); /* no NUL inside */
+		}
+		in[n] = 0;
+		strbuf__reset(&b);
+		utf8__text(&b, in, SIZE_MAX);
+		CHECK(valid_utf8(strbuf__str(&b), strbuf__len(&b)));
+	}
+	strbuf__fini(&b);
+}
+
 static void clock_is_monotonic(void)
 {
 	uint64_t a = clock__mono_ns(), b = clock__mono_ns();
@@ -550,4 +615,4 @@ UNIT_MAIN("lib", UNIT_TEST(htab_insert_get_many_keys), UNIT_TEST(htab_key_zero_i
 	  UNIT_TEST(json_any_bytes_give_valid_json),
 	  UNIT_TEST(json_controls_and_quotes_are_escaped), UNIT_TEST(json_str_bounds_and_null),
 	  UNIT_TEST(json_emit_str_feeds_any_sink), UNIT_TEST(utf8_valid_len_bounds),
-	  UNIT_TEST(clock_is_monotonic))
+	  UNIT_TEST(utf8_text_is_valid_for_any_bytes), UNIT_TEST(clock_is_monotonic))

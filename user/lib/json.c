@@ -61,6 +61,26 @@ size_t utf8__valid_len(const char *str, size_t n)
 	return len;
 }
 
+size_t utf8__text(struct strbuf *b, const char *s, size_t max)
+{
+	size_t n = s ? strnlen(s, max) : 0, chars = 0, len;
+
+	for (size_t i = 0; i < n; i += len, chars++) {
+		unsigned char c = (unsigned char)s[i];
+
+		len = c < 0x80 ? 1 : utf8__valid_len(s + i, n - i);
+		if (!len) {
+			strbuf__put(b, "\xef\xbf\xbd", 3); /* U+FFFD for the one byte */
+			len = 1;
+		} else if (c < 0x20 || c == 0x7f) {
+			strbuf__putc(b, '?');
+		} else {
+			strbuf__put(b, s + i, len);
+		}
+	}
+	return chars;
+}
+
 /* The escape for byte c, or NULL when it stands for itself. esc holds a \u00XX. */
 static const char *escape_of(unsigned char c, unsigned int flags, char esc[7])
 {

@@ -45,4 +45,11 @@ void json__emit_str(json_put_fn *put, void *ctx, const char *s, size_t max, unsi
  * byte, NUL included, is a sequence of 1. */
 size_t utf8__valid_len(const char *s, size_t n);
 
+/* Text for a terminal, from any bytes: at most the first max bytes of s (NULL: none; it
+ * ends at its NUL) appended to b, valid UTF-8 passed through, each byte that is not (a
+ * sequence cut by the bound included) as U+FFFD and each control character and DEL as '?',
+ * so that what a traced process names itself can neither drive the terminal nor make a
+ * reader's strict decoder fail. Returns the characters appended, for padding columns. */
+size_t utf8__text(struct strbuf *b, const char *s, size_t max);
+
 #endif

@@ -34,19 +34,20 @@
 
 /* ------------------------------------------------------------------ lines being built */
 
-/* Text from traced processes: control characters would drive the terminal. */
-static void sanitize(char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = '?';
-}
-
-/* s (NULL: nothing) with its control characters as '?', as sanitize() does. */
+/* Text from traced processes (lib/json.h's utf8__text): control characters would drive the
+ * terminal, and bytes that are not UTF-8 would break a reader decoding the lines strictly. */
 static void put_text(struct strbuf *b, const char *s)
 {
-	for (; s && *s; s++)
-		strbuf__putc(b, (unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
+	utf8__text(b, s, SIZE_MAX);
+}
+
+/* A process's name in a column of COMM_COLS characters (the kernel's comm is at most 15
+ * bytes, and may end in a cut sequence). */
+#define COMM_COLS 15
+static void put_comm(struct strbuf *b, const char *comm)
+{
+	for (size_t n = utf8__text(b, comm ? comm : "?", COMM_COLS); n < COMM_COLS; n++)
+		strbuf__putc(b, ' ');
 }
 
 /* A JSON string (lib/json.h: invalid UTF-8 as U+FFFD, controls escaped), so every line
@@ -261,8 +262,8 @@ static const char *frame_text(struct live *l, uint32_t id, bool json)
 		*slot = strbuf__take(&b, NULL);
 	} else {
 		report__frame_label(l->p, id, label, sizeof(label));
-		sanitize(label);
-		*slot = strdup(label);
+		put_text(&b, label);
+		*slot = strbuf__take(&b, NULL);
 	}
 	return *slot ? *slot : unknown; /* out of memory: made again at the next use */
 }
@@ -355,7 +356,6 @@ static void sample_line(struct live *l, const struct prof_sample *s, pid_t pid)
 	const char *comm = proc && proc->comm ? proc->comm : "?";
 	uint32_t n, shown = 0;
 	const uint32_t *frames = profile__stack_get(l->p, s->stack, &n);
-	char name[16];
 
 	strbuf__reset(&l->line);
 	if (l->o.json) {
@@ -372,9 +372,9 @@ static void sample_line(struct live *l, const struct prof_sample *s, pid_t pid)
 		strbuf__puts(&l->line, "]}\n");
 		return;
 	}
-	snprintf(name, sizeof(name), "%s", comm);
-	sanitize(name);
-	strbuf__printf(&l->line, "%9.3f %7d/%-7u %-15.15s ", rel_s(l, s->ts_ns), pid, s->tid, name);
+	strbuf__printf(&l->line, "%9.3f %7d/%-7u ", rel_s(l, s->ts_ns), pid, s->tid);
+	put_comm(&l->line, comm);
+	strbuf__putc(&l->line, ' ');
 	n = shown_depth(l->p, frames, n);
 	if (!n)
 		strbuf__puts(&l->line, "[no stack]");
@@ -515,18 +515,14 @@ static void mem_lines(struct live *l, uint64_t now)
 			    rate, count_rate, heap, mc->in_use ? "true" : "false",
 			    (unsigned long long)rss);
 		} else {
-			char name[16];
-
-			snprintf(name, sizeof(name), "%s", proc->comm ? proc->comm : "?");
-			sanitize(name);
-			strbuf__printf(
-			    &l->line,
-			    "%9.3f %7d         -- mem %-15.15s alloc %s/s (%.0f/s)  heap %s%s  "
-			    "rss %s\n",
-			    rel_s(l, now), proc->pid, name, report__human_size(a, sizeof(a), rate),
-			    count_rate, mc->in_use ? "" : "~",
-			    report__human_size(b, sizeof(b), heap),
-			    report__human_size(c, sizeof(c), (double)rss));
+			strbuf__printf(&l->line, "%9.3f %7d         -- mem ", rel_s(l, now),
+				       proc->pid);
+			put_comm(&l->line, proc->comm);
+			strbuf__printf(&l->line, " alloc %s/s (%.0f/s)  heap %s%s  rss %s\n",
+				       report__human_size(a, sizeof(a), rate), count_rate,
+				       mc->in_use ? "" : "~",
+				       report__human_size(b, sizeof(b), heap),
+				       report__human_size(c, sizeof(c), (double)rss));
 		}
 		if (emit(l, EVENT_KEEP) == -ENOSPC) {
 			l->fold_events++;
