@@ -39,6 +39,7 @@ const volatile __u32 mem_exp[256];
 #define MEM_PAGE       4096ULL
 #define VM_PROT_FLAGS  0x7 /* VM_READ | VM_WRITE | VM_EXEC */
 #define MEM_MAX_VMAS   8   /* VMAs an mprotect is looked at in */
+#define MEM_EBUSY      16  /* errno EBUSY (bpf_find_vma: the mmap lock is taken) */
 /* mem_task.sys_kind besides TP_MEM_MMAP / TP_MEM_MREMAP: what to do when the call succeeds */
 #define MEM_SYS_COMMIT 100 /* allocate [sys_addr, + sys_len) (an mprotect of a reservation) */
 #define MEM_SYS_RANGE  101 /* release [sys_addr, + sys_len) (mprotect PROT_NONE, MAP_FIXED) */
@@ -382,8 +383,16 @@ static __always_inline __u64 mem_reserved_in(__u64 addr, __u64 end, __u64 *first
 
 	*first = 0;
 	for (int i = 0; i < MEM_MAX_VMAS && addr < end; i++) {
+		long err;
+
 		v = (struct mem_vma){};
-		if (bpf_find_vma(task, addr, mem_vma_cb, &v, 0) || v.end <= addr)
+		err = bpf_find_vma(task, addr, mem_vma_cb, &v, 0);
+		/* -EBUSY: the mmap lock could not be taken without waiting (a uprobe being
+		 * placed or removed write-locks every process mapping the file): counted, as
+		 * the allocation is then missed */
+		if (err == -MEM_EBUSY)
+			stat_inc(TP_STAT_MEM_VMA_BUSY);
+		if (err || v.end <= addr)
 			break;
 		lo = v.start > addr ? v.start : addr;
 		hi = v.end < end ? v.end : end;
@@ -664,8 +673,14 @@ int BPF_PROG(mem_sys_enter, struct pt_regs *regs, long nr)
 	if (!proc || (proc->flags & TP_PROC_SHIM))
 		return 0;
 	t = mem_task_get();
-	if (!t || t->sp) /* inside an allocator call: its own business */
+	if (!t)
 		return 0;
+	/* Inside an allocator call (the system call's stack pointer below the call's): its own
+	 * business. At or above it the call has returned without its return being seen (its
+	 * return probe was not placed yet): stale. */
+	if (t->sp && BPF_CORE_READ(regs, sp) < t->sp)
+		return 0;
+	t->sp = 0;
 	t->sys_kind = 0;
 	addr = BPF_CORE_READ(regs, di);
 	if (nr == NR_MUNMAP) {

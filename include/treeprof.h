@@ -148,6 +148,7 @@ enum tp_stat {
 	TP_STAT_MEM_SAMPLED,   /* memory: allocations sent with a stack */
 	TP_STAT_MEM_LIVE_FULL, /* memory: sampled blocks not tracked: live map full */
 	TP_STAT_MEM_NESTED,    /* memory: calls made by the allocator itself, not counted */
+	TP_STAT_MEM_VMA_BUSY,  /* memory: mprotects not resolved: the address space was locked */
 	TP_STAT_NR,
 };
 

@@ -249,11 +249,14 @@ static int mp_libc_add(struct memprobes *mp, int fd, const struct stat *st, cons
 			past_test++;
 		else
 			on_entry++;
-		l->probes[l->nprobes++] = (struct mp_probe){
-		    fn->name, bpf_program__fd(mp_prog(mp->skel, fn->name)), off + skip, false};
+		/* The return probe first: placed in this order, no call is seen entering
+		 * without its return being seen too (a call pending for ever would hide the
+		 * process's later system calls, and its calls deeper in the stack as nested). */
 		if (fn->ret)
 			l->probes[l->nprobes++] = (struct mp_probe){
 			    fn->name, bpf_program__fd(mp->skel->progs.mem_ret), off, true};
+		l->probes[l->nprobes++] = (struct mp_probe){
+		    fn->name, bpf_program__fd(mp_prog(mp->skel, fn->name)), off + skip, false};
 	}
 	elfsym__free(e);
 	if (!l->nprobes)

@@ -28,6 +28,7 @@ static const char *const stat_names[TP_STAT_NR] = {
     [TP_STAT_MEM_SAMPLED] = "mem_sampled",
     [TP_STAT_MEM_LIVE_FULL] = "mem_live_map_full",
     [TP_STAT_MEM_NESTED] = "mem_nested_calls",
+    [TP_STAT_MEM_VMA_BUSY] = "mem_mprotect_unresolved",
 };
 
 const char *stats__name(uint32_t k)
