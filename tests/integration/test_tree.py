@@ -129,3 +129,31 @@ def test_nothing_left_attached_after_sigkill(tmp):
     assert "cut short" in r.stderr
     rep = json.loads(r.stdout)
     assert rep["processes"], "the process seen before the kill is in the recording"
+
+
+def bpf_objects(kind):
+    """{id: entry} of every BPF program or map on the host (bpftool -j prog|map show)."""
+    return {o["id"]: o for o in json.loads(run(["bpftool", "-j", kind, "show"]).stdout)}
+
+
+def test_a_run_without_mem_loads_no_memory_program(tmp):
+    """Issue 16: nothing is loaded for a feature the run does not use. A run without --mem
+    loads the four tree and sampling programs and no mem_* program, and its memory maps
+    (created: the programs refer to them) hold one entry each."""
+    progs_before, maps_before = set(bpf_objects("prog")), set(bpf_objects("map"))
+    rec = subprocess.Popen([TREEPROF, "record", "-q", "-o", os.path.join(tmp, "n.data"), "--",
+                            host_python(), "-c", "import time; time.sleep(2)"])
+    try:
+        wait_for(lambda: "on_sample" in {p.get("name") for i, p in bpf_objects("prog").items()
+                                         if i not in progs_before}, 10, "treeprof to load")
+        progs = {i: p for i, p in bpf_objects("prog").items() if i not in progs_before}
+        maps = {i: m for i, m in bpf_objects("map").items() if i not in maps_before}
+    finally:
+        rec.wait(timeout=30)
+    names = sorted(p.get("name") for p in progs.values())
+    assert names == ["on_exec", "on_exit", "on_fork", "on_sample"], names
+    mem_maps = {m.get("name"): m.get("max_entries") for m in maps.values()
+                if m.get("name", "").startswith("mem_") and m.get("type") != "task_storage"}
+    assert mem_maps, "no mem_* map among the run's maps: %s" % sorted(
+        m.get("name") for m in maps.values())
+    assert all(n == 1 for n in mem_maps.values()), mem_maps

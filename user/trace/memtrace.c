@@ -88,7 +88,7 @@ void memtrace__configure(struct treeprof_bpf *skel, const struct memtrace_opts *
 	    skel->progs.mem_reallocarray, skel->progs.mem_memalign,  skel->progs.mem_posix_memalign,
 	    skel->progs.mem_valloc,	  skel->progs.mem_pvalloc,   skel->progs.mem_ret,
 	    skel->progs.mem_free,	  skel->progs.mem_sys_enter, skel->progs.mem_sys_exit,
-	    skel->progs.mem_shim_hook,
+	    skel->progs.mem_shim_hook,	  skel->progs.mem_py_final,
 	};
 
 	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
