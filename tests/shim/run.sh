@@ -26,9 +26,10 @@ else
 	bad "without the preload shim_check exited $rc, expected 77 and a 'not loaded' message: $out"
 fi
 
-# Exported: the interposed functions, the hook and its two globals; nothing else.
-want='aligned_alloc calloc cfree free malloc memalign mmap mmap64 mprotect mremap munmap posix_memalign
-pvalloc realloc reallocarray treeprof_mem_counters treeprof_mem_hook treeprof_mem_hook_calls valloc'
+# Exported: the interposed functions (allocator, mappings, exec), the hook and its two globals; nothing else.
+want='aligned_alloc calloc cfree execl execle execlp execv execve execvp execvpe fexecve free malloc
+memalign mmap mmap64 mprotect mremap munmap posix_memalign posix_spawn posix_spawnp pvalloc realloc
+reallocarray treeprof_mem_counters treeprof_mem_hook treeprof_mem_hook_calls valloc'
 want=$(printf '%s\n' $want | sort | tr '\n' ' ')
 seen=$(nm -D --defined-only "$lib" | awk '{print $3}' | sort | tr '\n' ' ')
 if [ "$seen" = "$want" ]; then

@@ -232,5 +232,6 @@ __attribute__((constructor)) static void shim_init(void)
 	shim_bytes_left = 0;
 	if (pthread_atfork(fork_prepare, fork_parent, fork_child))
 		warn("pthread_atfork failed: counters of forked children are inherited", "");
+	shim_exec_init();
 	errno = saved;
 }

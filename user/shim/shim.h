@@ -1,7 +1,8 @@
 /* Internals shared by the files of libtreeprof-mem.so (memshim.c: state, sampling, hook;
- * alloc.c: the malloc family; mmap.c: mmap, munmap, mremap, mprotect). Only SHIM_EXPORT symbols
- * leave the library: the interposed functions, treeprof_mem_hook, treeprof_mem_counters and
- * treeprof_mem_hook_calls. */
+ * alloc.c: the malloc family; mmap.c: mmap, munmap, mremap, mprotect; exec.c: the exec
+ * family and posix_spawn, which keep the sampler in an image exec'd in another root). Only
+ * SHIM_EXPORT symbols leave the library: the interposed functions, treeprof_mem_hook,
+ * treeprof_mem_counters and treeprof_mem_hook_calls. */
 #ifndef TREEPROF_SHIM_H
 #define TREEPROF_SHIM_H
 
@@ -31,6 +32,9 @@ extern uint64_t shim_page_size;
 extern __thread int64_t shim_bytes_left;
 
 bool shim_sample_slow(uint64_t bytes);
+/* exec.c, from the constructor: the descriptor on the sampler's own file, the real exec
+ * functions. */
+void shim_exec_init(void);
 /* The return address of the interposed allocating function this thread is in: passed to
  * the hook, it is the allocation's caller (the sampler's own frames are of no interest). */
 extern __thread uintptr_t shim_caller;
