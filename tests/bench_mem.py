@@ -156,11 +156,17 @@ def outside_cost(tmp):
 
 # ------------------------------------------------------------------ 2. the allocation tree
 
-def tree_argv(extra_env=None, prefix=()):
+def tree_argv(extra_env=None, prefix=(), shim_in_root=True):
+    """The tree in trixie's root. shim_in_root: the build tree (the sampler) is bound at its
+    host path inside the root, as a user's container with treeprof installed would have it;
+    without, the root does not hold the library (the sampler is then passed through
+    /proc/self/fd: user/shim/exec.c)."""
     path, exe = roots.python_in("trixie", 13)
-    # the sampler is bound at its host path, so the tree's processes can preload it
+    binds = {WL: "/treeprof/workloads"}
+    if shim_in_root:
+        binds[ROOT] = ROOT
     return roots.chroot_argv(path, list(prefix) + [exe, "/treeprof/workloads/alloc_tree.py"],
-                             binds={WL: "/treeprof/workloads", ROOT: ROOT}, env=extra_env), path
+                             binds=binds, env=extra_env), path
 
 
 def folded(data, metric):
@@ -173,9 +179,9 @@ def folded(data, metric):
     return rows
 
 
-def treeprof_run(tmp, sample):
+def treeprof_run(tmp, sample, shim_in_root=True):
     data = os.path.join(tmp, "mem.data")
-    argv, _ = tree_argv()
+    argv, _ = tree_argv(shim_in_root=shim_in_root)
     cmd = [TREEPROF, "record", "-q", "--mem", "-o", data]
     if sample:
         cmd += ["--mem-sample", str(sample)]
@@ -184,8 +190,11 @@ def treeprof_run(tmp, sample):
         raise SystemExit("bench-mem: treeprof exited %d\n%s" % (status, err))
     live = folded(data, "live_bytes")
     peak = folded(data, "peak_bytes")
+    stats = json.loads(subprocess.run([TREEPROF, "report", data, "--format", "json"],
+                                      capture_output=True, text=True, check=True).stdout)["stats"]
     return {
         "wall": elapsed(out), "cpu": cpu,
+        "without_sampler": stats.get("mem_processes_without_sampler", 0),
         "leak": sum(n for s, n in live if "alloc_leak_known_bytes" in s),
         "peak": sum(n for s, n in peak),
     }
@@ -241,7 +250,7 @@ def main():
         probes = probe_costs(tmp)
         log("a process outside the traced tree")
         outside = outside_cost(tmp)
-        base, dflt, fine, every, mray = [], [], [], [], []
+        base, dflt, noshim, fine, every, mray = [], [], [], [], [], []
         for i in range(RUNS):
             log("alloc tree, run %d/%d" % (i + 1, RUNS))
             argv, _ = tree_argv()
@@ -250,6 +259,7 @@ def main():
                 raise SystemExit("bench-mem: the tree failed\n" + err)
             base.append({"wall": elapsed(out), "cpu": cpu})
             dflt.append(treeprof_run(tmp, None))
+            noshim.append(treeprof_run(tmp, None, shim_in_root=False))
             fine.append(treeprof_run(tmp, 65536))
             every.append(treeprof_run(tmp, 1))
             mray.append(memray_run(tmp))
@@ -282,6 +292,7 @@ def main():
     print("|---|---|---|---|---|---|---|")
     print("| no profiler | %.2f s | 1.00x | %.2f s | — | — | — |" % (bw, bc))
     for label, rows in (("treeprof --mem (default: 512 KiB sampling)", dflt),
+                        ("the same, the root without libtreeprof-mem.so", noshim),
                         ("treeprof --mem --mem-sample 64K", fine),
                         ("treeprof --mem --mem-sample 1", every),
                         ("memray run --follow-fork", mray)):
@@ -289,6 +300,9 @@ def main():
             label, med(rows, "wall"), med(rows, "wall") / bw, med(rows, "cpu"),
             100 * (med(rows, "cpu") / bc - 1), "{:,}".format(int(med(rows, "leak"))),
             "{:,}".format(int(med(rows, "peak")))))
+    print("\nProcesses without the sampler (on uprobes), most in a run: %d with the library "
+          "in the root, %d without." % (max(r["without_sampler"] for r in dflt),
+                                       max(r["without_sampler"] for r in noshim)))
     print("\nmemray's peak is the sum of its per-process peaks (one file per process it "
           "followed; spawn workers are not followed); treeprof's is the whole tree's "
           "simultaneous peak (estimated from samples).")
