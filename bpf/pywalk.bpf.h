@@ -17,6 +17,7 @@
 #define PY_MAX_INTERPS 4
 #define PY_MAX_THREADS 256
 #define PY_CODE_READ   136 /* bytes of a code object read at once; covers the check fields */
+#define PY_CODE_MASK   255 /* code field offsets are taken modulo 256 (see py_field64) */
 /* Entry markers and shim frames also take steps: allow one per Python frame. */
 #define PY_MAX_STEPS (2 * TP_MAX_PYFRAMES)
 #define PY_WIN	     4096 /* bytes of data stack read at once (one page at most) */
@@ -24,7 +25,8 @@
 struct py_walk {
 	struct tp_pyconfig cfg;
 	struct tp_pyframe frames[TP_MAX_PYFRAMES];
-	__u8 code[PY_CODE_READ];
+	/* PY_CODE_READ bytes read; the rest stays zero, so a field past them reads 0 */
+	__u8 code[PY_CODE_MASK + 1 + 8];
 	__u8 fbuf[256]; /* the current frame, read at once (frame_read is a u8) */
 	/* 3.11+: frames are pushed on a contiguous data stack, so one read of the page below a
 	 * frame usually holds its callers too: [win_start, win_end) is what win holds. */
@@ -103,31 +105,27 @@ static long py_thread_step(__u32 i, void *unused)
 	return 0;
 }
 
+/* Fields at an offset of the code object (py_field*) or of the frame (py_buf64): one load
+ * each (a memcpy of an unknown offset is eight byte loads; an unaligned load is allowed on
+ * x86-64, the only architecture built). The offset is masked, not tested: a test is a
+ * branch, and each branch of the frame step multiplies what the verifier explores. Masking is exact
+ * for the offsets userspace gives: a frame's fields end within TP_FRAME_READ_MAX
+ * (tp_pyconfig_frame_read), and a code field past the PY_CODE_READ bytes read lands in the zeroed
+ * rest of the buffer, as 0. One past 255 (a target's bogus debug offsets) reads another field: its
+ * frames get a check that userspace does not find, so they are reported stale, never misnamed. */
 static __always_inline __u32 py_field32(const __u8 *buf, __u16 off)
 {
-	__u32 v = 0;
-
-	if (off <= PY_CODE_READ - sizeof(v))
-		__builtin_memcpy(&v, buf + off, sizeof(v));
-	return v;
+	return *(const __u32 *)(buf + (off & PY_CODE_MASK));
 }
 
 static __always_inline __u64 py_field64(const __u8 *buf, __u16 off)
 {
-	__u64 v = 0;
-
-	if (off <= PY_CODE_READ - sizeof(v))
-		__builtin_memcpy(&v, buf + off, sizeof(v));
-	return v;
+	return *(const __u64 *)(buf + (off & PY_CODE_MASK));
 }
 
 static __always_inline __u64 py_buf64(const __u8 *buf, __u16 off)
 {
-	__u64 v = 0;
-
-	if (off <= TP_FRAME_READ_MAX - sizeof(v))
-		__builtin_memcpy(&v, buf + off, sizeof(v));
-	return v;
+	return *(const __u64 *)(buf + (off & (TP_FRAME_READ_MAX - 1)));
 }
 
 /* One step of the frame walk: 0 to go on, 1 to stop. Sets w->status when it stops early.
@@ -191,7 +189,7 @@ static long py_frame_step(__u32 i, void *unused)
 	out->code = code;
 	out->lasti = lasti;
 	if (code != w->last_code) {
-		if (bpf_probe_read_user(w->code, sizeof(w->code), (const void *)code))
+		if (bpf_probe_read_user(w->code, PY_CODE_READ, (const void *)code))
 			goto fail;
 		w->last_code = code;
 		w->last_check = tp_code_check(py_field32(w->code, w->cfg.code_firstlineno),
