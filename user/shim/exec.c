@@ -146,7 +146,7 @@ static char *const *exec_env(char *const *envp, char **out, char *buf, bool *pas
 {
 	static const char key[] = "LD_PRELOAD=";
 	char path[PROC_FD_MAX];
-	const char *val = NULL, *use = NULL;
+	const char *val = NULL;
 	size_t at = 0, n = 0, len = 0;
 	bool changed = false, placed = false;
 
@@ -163,30 +163,29 @@ static char *const *exec_env(char *const *envp, char **out, char *buf, bool *pas
 	memcpy(buf, key, sizeof(key) - 1);
 	len = sizeof(key) - 1;
 	for (const char *p = val; *p;) {
-		size_t elen = strcspn(p, ": \t");
+		size_t elen = strcspn(p, ": \t"), plen = elen;
+		bool self = elen && is_self_entry(p, elen);
+		const char *put = p;
 		char entry[PRELOAD_MAX];
 
-		if (elen && is_self_entry(p, elen)) {
+		if (self) {
 			memcpy(entry, p, elen);
 			entry[elen] = 0;
-			if (!placed) {
-				use = usable_path(entry, path, pass_fd, spawn);
-				placed = true;
-			} else {
-				use = NULL; /* once is enough */
+			put = placed ? NULL : usable_path(entry, path, pass_fd, spawn); /* once */
+			placed = true;
+			changed |= !put || strcmp(put, entry);
+			plen = put ? strlen(put) : 0;
+		}
+		if (elen && put) {
+			/* a longer path that does not fit: the environment as it is */
+			if (len + plen + 2 > PRELOAD_MAX) {
+				*pass_fd = false;
+				return envp;
 			}
-			changed |= !use || strcmp(use, entry);
-			if (use && len + strlen(use) + 1 < PRELOAD_MAX) {
-				if (len > sizeof(key) - 1)
-					buf[len++] = ':';
-				memcpy(buf + len, use, strlen(use));
-				len += strlen(use);
-			}
-		} else if (elen) {
 			if (len > sizeof(key) - 1)
 				buf[len++] = ':';
-			memcpy(buf + len, p, elen);
-			len += elen;
+			memcpy(buf + len, put, plen);
+			len += plen;
 		}
 		p += elen;
 		if (*p)
