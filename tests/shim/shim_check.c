@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -606,6 +607,64 @@ static void test_threads_exact_totals(void)
 	check_delta("8 threads", a, b, e);
 }
 
+/* Run /bin/sh -c script with environment env through execve (the sampler's wrapper) in a
+ * child: its stdout and stderr, joined, in out[cap]. */
+static void exec_child(char *const env[], const char *script, char *out, size_t cap)
+{
+	char *const argv[] = {"sh", "-c", (char *)script, NULL};
+	int fds[2];
+	size_t len = 0;
+	ssize_t n;
+	pid_t pid;
+
+	out[0] = 0;
+	if (pipe(fds))
+		return;
+	pid = fork();
+	if (pid == 0) {
+		dup2(fds[1], 1);
+		dup2(fds[1], 2);
+		execve("/bin/sh", argv, env);
+		_exit(127);
+	}
+	close(fds[1]);
+	while (len + 1 < cap && (n = read(fds[0], out + len, cap - 1 - len)) > 0)
+		len += (size_t)n;
+	out[len] = 0;
+	close(fds[0]);
+	waitpid(pid, NULL, 0);
+}
+
+/* user/shim/exec.c: an LD_PRELOAD entry naming the sampler by a path the new image cannot
+ * open becomes /proc/self/fd/N of the sampler's own file, which the child then loads, with
+ * no ld.so error; an entry that can be opened stays; other entries are kept in order. */
+static void test_exec_rewrites_a_preload_path_the_child_cannot_open(void)
+{
+	static const char script[] =
+	    "printf '%s|' \"$LD_PRELOAD\"; grep -c libtreeprof-mem /proc/self/maps";
+	char *const gone[] = {"LD_PRELOAD=/nonexistent/dir/libtreeprof-mem.so", NULL};
+	char *const both[] = {"A=1", "LD_PRELOAD=/nonexistent/dir/libtreeprof-mem.so:libm.so.6",
+			      NULL};
+	const char *self = getenv("LD_PRELOAD");
+	char here[512], out[4096];
+	int n = 0;
+
+	exec_child(gone, script, out, sizeof(out));
+	CHECK(!strncmp(out, "/proc/self/fd/", 14) && sscanf(out + 14, "%*d|%d", &n) == 1 && n > 0);
+	CHECK(!strstr(out, "ld.so"));
+	exec_child(both, script, out, sizeof(out));
+	CHECK(!strncmp(out, "/proc/self/fd/", 14) && strstr(out, ":libm.so.6|"));
+	if (self && strlen(self) < sizeof(here) - 16) {
+		char env0[sizeof(here)];
+		char *const same[] = {env0, NULL};
+
+		snprintf(env0, sizeof(env0), "LD_PRELOAD=%s", self);
+		exec_child(same, script, out, sizeof(out));
+		snprintf(here, sizeof(here), "%s|", self);
+		CHECK(!strncmp(out, here, strlen(here)));
+	}
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
@@ -630,6 +689,7 @@ int main(void)
 	    UNIT_TEST(test_in_use_back_to_start),
 	    UNIT_TEST(test_fork_child_counters_restart),
 	    UNIT_TEST(test_threads_exact_totals),
+	    UNIT_TEST(test_exec_rewrites_a_preload_path_the_child_cannot_open),
 	};
 	const char *env = getenv("TREEPROF_MEM_SAMPLE");
 
