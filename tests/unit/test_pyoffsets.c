@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "symbols/pyoffsets.h"
+#include "symbols/pysym.h"
 #include "unit.h"
 
 #define BLOB_3_13_0 "tests/unit/data/debug_offsets_3_13_0.bin"
@@ -275,6 +276,34 @@ static void test_debug_offsets_3_14_layout(void)
 	CHECK_EQ_INT(pyoffsets__debug_size(0x030e00f0), 760);
 }
 
+/* A str read from a target is decoded only when its ob_type is PyUnicode_Type, once that is
+ * known: a freed and reused str (the strings of a module's code object, dropped after the
+ * import) decoded garbage names. */
+static void test_str_of_another_type_is_not_decoded(void)
+{
+	struct tp_pyconfig c;
+	struct py_code_layout k;
+	uint8_t obj[256] = {0};
+	uint64_t type = 0x7f0000001000ULL, other = 0x7f0000002000ULL, len = 5;
+	uint32_t state;
+	size_t need = 0;
+	char out[64];
+
+	CHECK_EQ_INT(pyoffsets__table(11, &c, &k), 0);
+	state = k.str_compact_mask | k.str_ascii_mask | 1u << k.str_kind_shift;
+	memcpy(obj + 8, &type, 8);
+	memcpy(obj + k.str_length, &len, 8);
+	memcpy(obj + k.str_state, &state, 4);
+	memcpy(obj + k.str_ascii_data, "hello", 5);
+	CHECK_EQ_INT(pystr__decode(&k, obj, sizeof(obj), &need, out, sizeof(out)), 0);
+	CHECK_EQ_STR(out, "hello"); /* type unknown (0): not checked */
+	k.str_type = type;
+	CHECK_EQ_INT(pystr__decode(&k, obj, sizeof(obj), &need, out, sizeof(out)), 0);
+	CHECK_EQ_STR(out, "hello");
+	memcpy(obj + 8, &other, 8);
+	CHECK_EQ_INT(pystr__decode(&k, obj, sizeof(obj), &need, out, sizeof(out)), -EFAULT);
+}
+
 UNIT_MAIN("pyoffsets", UNIT_TEST(test_table_3_8_and_3_9_walk_frame_objects_with_byte_lasti),
 	  UNIT_TEST(test_table_3_10_counts_lasti_in_code_units),
 	  UNIT_TEST(test_table_3_11_goes_through_cframe_and_is_entry),
@@ -282,4 +311,5 @@ UNIT_MAIN("pyoffsets", UNIT_TEST(test_table_3_8_and_3_9_walk_frame_objects_with_
 	  UNIT_TEST(test_table_refuses_versions_it_does_not_hold),
 	  UNIT_TEST(test_debug_offsets_of_live_3_13_0_parse),
 	  UNIT_TEST(test_debug_offsets_refuse_what_they_do_not_know),
-	  UNIT_TEST(test_debug_offsets_3_14_layout))
+	  UNIT_TEST(test_debug_offsets_3_14_layout),
+	  UNIT_TEST(test_str_of_another_type_is_not_decoded))

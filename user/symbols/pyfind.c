@@ -249,6 +249,10 @@ static int detect(struct nativesym *sc, pid_t pid, struct tp_pyconfig *cfg,
 	if (err)
 		return err;
 	cfg->runtime = runtime;
+	if (data_symbol(c, n, "PyCode_Type", &info->code.code_type, NULL))
+		info->code.code_type = 0;
+	if (data_symbol(c, n, "PyUnicode_Type", &info->code.str_type, NULL))
+		info->code.str_type = 0;
 	if (PY_MINOR(cfg->version) >= 13) {
 		if (!data_symbol(c, n, "_Py_NoneStruct", &addr, NULL))
 			cfg->none_addr = addr;

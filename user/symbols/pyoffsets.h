@@ -46,6 +46,10 @@ struct py_code_layout {
 	uint8_t str_kind_shift;	   /* kind = (state >> shift) & 7: 1, 2 or 4 bytes per char */
 	uint32_t str_compact_mask; /* state bit: compact */
 	uint32_t str_ascii_mask;   /* state bit: ascii */
+	/* Runtime addresses of PyCode_Type and PyUnicode_Type in the target (pyfind), 0 when
+	 * unknown: an object read whose ob_type (offset 8 in every layout we accept) is not its
+	 * type was freed and its memory reused, and is not read as one. */
+	uint64_t code_type, str_type;
 };
 
 /* The reviewed table for 3.minor, minor 8..12: 0, or -ENOTSUP. cfg->version is set to

@@ -15,6 +15,7 @@
 #define MAX_TABLE_BYTES	 (1u << 20) /* larger line tables are not read */
 #define MAX_STR_HEADER	 128
 #define LASTI_UNKNOWN	 0xffffffffu
+#define OB_TYPE		 8 /* PyObject.ob_type in every layout accepted (pyoffsets.c) */
 
 /* One code object, as read once. */
 struct centry {
@@ -269,6 +270,8 @@ int pystr__decode(const struct py_code_layout *L, const uint8_t *obj, size_t obj
 		*need = L->str_ascii_data;
 		return -EAGAIN;
 	}
+	if (L->str_type && L->str_ascii_data >= OB_TYPE + 8 && u64_at(obj, OB_TYPE) != L->str_type)
+		return -EFAULT; /* not a str (any more): freed and reused */
 	memcpy(&length, obj + L->str_length, sizeof(length));
 	state = u32_at(obj, L->str_state);
 	kind = (state >> L->str_kind_shift) & 7;
@@ -404,6 +407,8 @@ static int load(struct pysym *ps, pid_t pid, const struct pyproc *p, const struc
 	err = pyfind__read(pid, f->code, buf, L->co_size);
 	if (err)
 		return err;
+	if (L->code_type && L->co_size >= OB_TYPE + 8 && u64_at(buf, OB_TYPE) != L->code_type)
+		return -ESTALE; /* freed, its memory now another object */
 	filename = u64_at(buf, L->co_filename);
 	name = u64_at(buf, L->co_name);
 	if (tp_code_check(u32_at(buf, L->co_firstlineno), u32_at(buf, L->co_argcount), filename,
