@@ -413,6 +413,9 @@ def test_top_folds_short_lived_helpers_into_one_unselectable_row(tmp):
         screen = tm.screen()
         assert selected(screen) in rows(screen), screen
         tm.keys("Enter")
-        screen = tm.wait(lambda s: "FUNCTION (pid %d" % selected(s) in s, 5, "focus")
+        # Focus goes to a process, never the folded row. Not necessarily the one selected
+        # now: the last row may be a live helper that exits within ms, and the selection
+        # then moves to its parent while the view stays on it.
+        screen = tm.wait(lambda s: re.search(r"FUNCTION \(pid \d+ ", s), 5, "focus")
         tm.keys("q")
         check_restored(tm, before, after)
